@@ -1,0 +1,202 @@
+//! Reports of a check run: the verdict table, JSON, JUnit XML, and live progress.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::engine::Progress;
+use crate::registry::CheckResult;
+
+/// The verdict table, then one line per mismatch saying what to look at.
+pub fn table(results: &[CheckResult], out: &Path) -> String {
+    let header = [
+        "check", "property", "kind", "expected", "verdict", "states", "depth", "time", "",
+    ];
+    let mut rows: Vec<[String; 9]> = Vec::new();
+    for r in results {
+        let time = format!("{:.2}s", r.seconds);
+        for (i, p) in r.properties.iter().enumerate() {
+            // The check's figures go on its first row only.
+            let first = |v: String| if i == 0 { v } else { String::new() };
+            rows.push([
+                first(r.id.clone()),
+                p.property.to_string(),
+                p.kind.as_str().to_string(),
+                p.expected.as_str().to_string(),
+                p.verdict.as_str().to_string(),
+                first(r.unique_states.to_string()),
+                first(r.max_depth.to_string()),
+                first(time.clone()),
+                if p.matches() {
+                    "ok".into()
+                } else {
+                    "MISMATCH".into()
+                },
+            ]);
+        }
+    }
+    let mut width = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, cells: &[&str]| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
+            let right = (5..=7).contains(&i);
+            if right {
+                let _ = write!(l, "{cell:>w$}  ");
+            } else {
+                let _ = write!(l, "{cell:<w$}  ");
+            }
+        }
+        s.push_str(l.trim_end());
+        s.push('\n');
+    };
+    line(&mut s, &header);
+    for row in &rows {
+        line(&mut s, &row.each_ref().map(String::as_str));
+    }
+    s.push('\n');
+    let mut failures = 0;
+    for r in results {
+        if !r.complete {
+            failures += 1;
+            let _ = writeln!(
+                s,
+                "{}: out of budget after {} states; verdicts not found are unknown",
+                r.id, r.unique_states
+            );
+        }
+        if !r.state_count_matches() {
+            failures += 1;
+            let _ = writeln!(
+                s,
+                "{}: explored {} unique states, the manifest pins {}: the model's state space changed (update unique-states if that was intended)",
+                r.id,
+                r.unique_states,
+                r.expected_unique_states.unwrap_or_default()
+            );
+        }
+        for p in r.properties.iter().filter(|p| !p.matches()) {
+            failures += 1;
+            let _ = write!(
+                s,
+                "{}: {} expected {}, found {}",
+                r.id,
+                p.property,
+                p.expected.as_str(),
+                p.verdict.as_str()
+            );
+            if p.trace.is_some() {
+                let _ = write!(
+                    s,
+                    " (counterexample in {}/{}/{}.md)",
+                    out.display(),
+                    r.id.split(' ').next().unwrap_or(""),
+                    p.property
+                );
+            }
+            s.push('\n');
+        }
+    }
+    let props: usize = results.iter().map(|r| r.properties.len()).sum();
+    if failures == 0 {
+        let _ = writeln!(
+            s,
+            "{} checks, {} properties: every verdict as expected",
+            results.len(),
+            props
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "{} checks, {} properties: {failures} mismatches",
+            results.len(),
+            props
+        );
+    }
+    s
+}
+
+/// The results as JSON.
+pub fn json(results: &[CheckResult]) -> String {
+    let value = serde_json::json!({
+        "passed": results.iter().all(CheckResult::passed),
+        "checks": results,
+    });
+    serde_json::to_string_pretty(&value).expect("results serialise")
+}
+
+/// A JUnit XML report: one suite per check, one case per property plus the state count.
+pub fn junit(results: &[CheckResult]) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("coordlab");
+    for r in results {
+        let mut suite = TestSuite::new(r.id.clone());
+        suite.set_time(Duration::from_secs_f64(r.seconds));
+        let fail = |msg: String| {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_message(msg);
+            st
+        };
+        let status = if r.state_count_matches() && r.complete {
+            TestCaseStatus::success()
+        } else if !r.complete {
+            fail(format!("out of budget after {} states", r.unique_states))
+        } else {
+            fail(format!(
+                "explored {} unique states, the manifest pins {}",
+                r.unique_states,
+                r.expected_unique_states.unwrap_or_default()
+            ))
+        };
+        suite.add_test_case(TestCase::new("unique-states", status));
+        for p in &r.properties {
+            let status = if p.matches() {
+                TestCaseStatus::success()
+            } else {
+                fail(format!(
+                    "expected {}, found {}",
+                    p.expected.as_str(),
+                    p.verdict.as_str()
+                ))
+            };
+            let mut case = TestCase::new(p.property, status);
+            case.set_classname(r.id.clone());
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().expect("a JUnit report serialises")
+}
+
+/// Shows a spinner with states, states/s, depth and elapsed time once a check has run for
+/// two seconds; returns when the check is done.
+pub fn show_progress(id: &str, progress: &Progress) {
+    let start = Instant::now();
+    let tick = Duration::from_millis(100);
+    while start.elapsed() < Duration::from_secs(2) {
+        if progress.done.load(Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep(tick);
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    while !progress.done.load(Ordering::Relaxed) {
+        let states = progress.states.load(Ordering::Relaxed);
+        let secs = start.elapsed().as_secs_f64();
+        bar.set_message(format!(
+            "{id}: {states} states, {:.0} states/s, depth {}, {:.0}s",
+            states as f64 / secs,
+            progress.depth.load(Ordering::Relaxed),
+            secs
+        ));
+        bar.tick();
+        std::thread::sleep(tick);
+    }
+    bar.finish_and_clear();
+}

@@ -1,0 +1,483 @@
+//! Counterexample traces: the JSON machine form, its readable renderings, and replay.
+//!
+//! A trace file is protocol-neutral JSON (states and actions as the model serialises them);
+//! [`Typed`] decodes it against one protocol's types. Renderings show, per step, the
+//! action in plain words and only the fields it changed, then a Mermaid sequence diagram.
+
+use std::fmt::Write as _;
+
+use coordlab_models::{Arrow, Kind, Protocol};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of the trace JSON layout; bumped on any incompatible change.
+pub const FORMAT: u32 = 1;
+
+/// The JSON form of a counterexample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceFile {
+    pub format: u32,
+    pub protocol: String,
+    pub variant: String,
+    pub property: String,
+    /// `always` or `eventually`.
+    pub kind: String,
+    /// The model configuration the trace was found with.
+    pub config: Value,
+    /// The command that finds this trace again.
+    pub command: String,
+    /// Step 0 is the initial state (no action); each later step is an action and the state
+    /// it produced.
+    pub steps: Vec<StepJson>,
+    /// For a liveness lasso: the step at which the repeating cycle starts; the last step's
+    /// state equals the state of this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle_start: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Value>,
+    pub state: Value,
+}
+
+impl TraceFile {
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a trace serialises");
+        s.push('\n');
+        s
+    }
+}
+
+/// A trace decoded against protocol `P`.
+pub struct Typed<P: Protocol> {
+    pub model: P,
+    pub init: P::State,
+    pub steps: Vec<(P::Action, P::State)>,
+}
+
+/// Why a trace could not be decoded: the file is not a valid trace for its protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("format {0} is not supported (this coordlab reads format {FORMAT})")]
+    Format(u32),
+    #[error("{0}")]
+    Model(#[from] coordlab_models::ModelError),
+    #[error("config: {0}")]
+    Config(serde_json::Error),
+    #[error("unknown property `{0}` for {1}")]
+    Property(String, String),
+    #[error("the trace has no steps")]
+    Empty,
+    #[error("step 0 must be the initial state, without an action")]
+    InitAction,
+    #[error("step {0}: no action")]
+    MissingAction(usize),
+    #[error("step {0}: {1}")]
+    Step(usize, serde_json::Error),
+    #[error("cycle_start {0} is outside the trace")]
+    Cycle(usize),
+}
+
+impl<P: Protocol> Typed<P> {
+    /// Decodes `file` for variant `variant` of `P` (normally the file's own variant).
+    pub fn decode(file: &TraceFile, variant: &str) -> Result<Self, DecodeError> {
+        if file.format != FORMAT {
+            return Err(DecodeError::Format(file.format));
+        }
+        let config: P::Config =
+            serde_json::from_value(file.config.clone()).map_err(DecodeError::Config)?;
+        let model = P::new(variant, config)?;
+        if P::prop(&file.property).is_none() {
+            return Err(DecodeError::Property(
+                file.property.clone(),
+                format!("{}/{}", file.protocol, file.variant),
+            ));
+        }
+        let (first, rest) = file.steps.split_first().ok_or(DecodeError::Empty)?;
+        if first.action.is_some() {
+            return Err(DecodeError::InitAction);
+        }
+        let init =
+            serde_json::from_value(first.state.clone()).map_err(|e| DecodeError::Step(0, e))?;
+        let mut steps = Vec::with_capacity(rest.len());
+        for (i, step) in rest.iter().enumerate() {
+            let n = i + 1;
+            let action = step.action.clone().ok_or(DecodeError::MissingAction(n))?;
+            let action = serde_json::from_value(action).map_err(|e| DecodeError::Step(n, e))?;
+            let state =
+                serde_json::from_value(step.state.clone()).map_err(|e| DecodeError::Step(n, e))?;
+            steps.push((action, state));
+        }
+        if let Some(c) = file.cycle_start
+            && c >= file.steps.len()
+        {
+            return Err(DecodeError::Cycle(c));
+        }
+        Ok(Typed { model, init, steps })
+    }
+
+    /// The state after step `i` (step 0 is the initial state).
+    pub fn state(&self, i: usize) -> &P::State {
+        if i == 0 {
+            &self.init
+        } else {
+            &self.steps[i - 1].1
+        }
+    }
+}
+
+/// Builds the JSON form of a path found by a check.
+pub fn encode<P: Protocol>(
+    model: &P,
+    property: &str,
+    kind: Kind,
+    init: &P::State,
+    steps: &[(P::Action, P::State)],
+    cycle_start: Option<usize>,
+) -> TraceFile {
+    fn to_value<T: Serialize>(v: &T) -> Value {
+        serde_json::to_value(v).expect("model types serialise")
+    }
+    let mut json_steps = vec![StepJson {
+        action: None,
+        state: to_value(init),
+    }];
+    json_steps.extend(steps.iter().map(|(a, s)| StepJson {
+        action: Some(to_value(a)),
+        state: to_value(s),
+    }));
+    TraceFile {
+        format: FORMAT,
+        protocol: P::ID.to_string(),
+        variant: model.variant().to_string(),
+        property: property.to_string(),
+        kind: kind.as_str().to_string(),
+        config: serde_json::to_value(model.config()).expect("a config serialises"),
+        command: format!("coordlab check {}/{}", P::ID, model.variant()),
+        steps: json_steps,
+        cycle_start,
+    }
+}
+
+/// How `show` renders a trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Mermaid,
+    Json,
+}
+
+/// The ticks elapsed before each step (step 0 included).
+fn times<P: Protocol>(t: &Typed<P>) -> Vec<usize> {
+    let mut now = 0;
+    let mut out = vec![0];
+    for (a, _) in &t.steps {
+        if t.model.is_tick(a) {
+            now += 1;
+        }
+        out.push(now);
+    }
+    out
+}
+
+/// Fields that differ between two states, as `name: old → new`.
+fn changes<P: Protocol>(
+    model: &P,
+    before: &P::State,
+    after: &P::State,
+) -> Vec<(String, String, String)> {
+    let old = model.fields(before);
+    let new = model.fields(after);
+    old.into_iter()
+        .zip(new)
+        .filter(|(o, n)| o.1 != n.1)
+        .map(|((name, o), (_, n))| (name, o, n))
+        .collect()
+}
+
+fn property_line<P: Protocol>(file: &TraceFile) -> String {
+    let doc = P::prop(&file.property).map(|p| p.doc).unwrap_or("");
+    format!("`{}`: {doc}", file.property)
+}
+
+/// The readable Markdown form: what goes wrong, the steps, the sequence diagram.
+pub fn markdown<P: Protocol>(file: &TraceFile, t: &Typed<P>, path: Option<&str>) -> String {
+    let mut md = String::new();
+    let id = format!("{}/{}", file.protocol, file.variant);
+    let last = t.state(t.steps.len());
+    let lasso = file.cycle_start.is_some();
+    let _ = writeln!(md, "# `{id}` violates `{}`\n", file.property);
+    let _ = writeln!(md, "> {}\n", property_line::<P>(file));
+    let _ = writeln!(
+        md,
+        "**What goes wrong:** {}\n",
+        t.model.explain(&file.property, last)
+    );
+    let _ = writeln!(md, "Find it again: `{}`  ", file.command);
+    match path {
+        Some(p) => {
+            let _ = writeln!(md, "Replay this file: `coordlab replay {p}`\n");
+        }
+        None => md.push('\n'),
+    }
+    md.push_str("## Configuration\n\n| bound | value |\n|---|---|\n");
+    if let Value::Object(map) = &file.config {
+        for (k, v) in map {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(md, "| {k} | {v} |");
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nVariant `{}`: {}.\n",
+        file.variant,
+        variant_summary::<P>(&file.variant)
+    );
+    md.push_str("## Steps\n\n");
+    md.push_str(&steps_text::<P>(file, t, true));
+    md.push_str("\n## Sequence diagram\n\n```mermaid\n");
+    md.push_str(&mermaid(t, file.cycle_start));
+    md.push_str("```\n");
+    if lasso {
+        md.push_str("\nThe steps from the marked one on repeat forever.\n");
+    }
+    md
+}
+
+fn variant_summary<P: Protocol>(variant: &str) -> &'static str {
+    P::variants()
+        .iter()
+        .find(|v| v.id == variant)
+        .map(|v| v.summary)
+        .unwrap_or("unknown variant")
+}
+
+/// Numbered steps, each with only the fields it changed. `markdown` selects list syntax.
+pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -> String {
+    let mut out = String::new();
+    let times = times(t);
+    let (bold, code) = if markdown { ("**", "`") } else { ("", "") };
+    let _ = writeln!(out, "{bold}0. Initial state{bold} (t={})", times[0]);
+    for (name, value) in t.model.fields(&t.init) {
+        let _ = writeln!(out, "   - {name}: {value}");
+    }
+    for (i, (action, after)) in t.steps.iter().enumerate() {
+        let n = i + 1;
+        let before = t.state(i);
+        if file.cycle_start == Some(n - 1) && n > 0 {
+            let _ = writeln!(
+                out,
+                "\n{bold}From step {} on, steps {}–{} repeat forever.{bold}",
+                n,
+                n,
+                t.steps.len()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n{bold}{n}. {}{bold} (t={}) {code}{}{code}",
+            t.model.describe(before, action),
+            times[n],
+            action_name(action)
+        );
+        for (name, old, new) in changes(&t.model, before, after) {
+            let _ = writeln!(out, "   - {name}: {old} → {new}");
+        }
+    }
+    out
+}
+
+/// The action's variant name as serde writes it (`receive`, `delete`, …).
+fn action_name<A: Serialize>(action: &A) -> String {
+    match serde_json::to_value(action) {
+        Ok(Value::String(s)) => s,
+        Ok(Value::Object(m)) => m.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// A Mermaid `sequenceDiagram` of the trace.
+pub fn mermaid<P: Protocol>(t: &Typed<P>, cycle_start: Option<usize>) -> String {
+    let mut out = String::from("sequenceDiagram\n");
+    let alias = |name: &str| name.replace(' ', "");
+    let arrows: Vec<Vec<Arrow>> = t
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, (action, after))| t.model.arrows(t.state(i), action, after))
+        .collect();
+    // Only the participants that take part, in the model's order.
+    let participants: Vec<String> = t
+        .model
+        .participants()
+        .into_iter()
+        .filter(|p| {
+            arrows.iter().flatten().any(|a| match a {
+                Arrow::Call { from, to, .. } | Arrow::Reply { from, to, .. } => {
+                    from == p || to == p
+                }
+                Arrow::Note { over, .. } => over == p,
+            })
+        })
+        .collect();
+    for p in &participants {
+        if alias(p) == *p {
+            let _ = writeln!(out, "    participant {p}");
+        } else {
+            let _ = writeln!(out, "    participant {} as {p}", alias(p));
+        }
+    }
+    let everyone = format!(
+        "{},{}",
+        alias(participants.first().map(String::as_str).unwrap_or("")),
+        alias(participants.last().map(String::as_str).unwrap_or(""))
+    );
+    for (i, step_arrows) in arrows.into_iter().enumerate() {
+        let n = i + 1;
+        if cycle_start == Some(i) {
+            let _ = writeln!(
+                out,
+                "    Note over {everyone}: from step {n} on, this repeats forever"
+            );
+        }
+        for (k, arrow) in step_arrows.into_iter().enumerate() {
+            let tag = if k == 0 {
+                format!("{n}. ")
+            } else {
+                String::new()
+            };
+            match arrow {
+                Arrow::Call { from, to, label } => {
+                    let _ = writeln!(
+                        out,
+                        "    {}->>{}: {tag}{}",
+                        alias(&from),
+                        alias(&to),
+                        escape(&label)
+                    );
+                }
+                Arrow::Reply { from, to, label } => {
+                    let _ = writeln!(
+                        out,
+                        "    {}-->>{}: {tag}{}",
+                        alias(&from),
+                        alias(&to),
+                        escape(&label)
+                    );
+                }
+                Arrow::Note { over, text } => {
+                    let _ = writeln!(
+                        out,
+                        "    Note over {}: {tag}{}",
+                        alias(&over),
+                        escape(&text)
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Mermaid treats `;` and `#` specially in messages.
+fn escape(s: &str) -> String {
+    s.replace(';', ",").replace('#', "no. ")
+}
+
+/// Plain text for a terminal.
+pub fn text<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
+    let mut out = String::new();
+    let last = t.state(t.steps.len());
+    let _ = writeln!(
+        out,
+        "{}/{} violates {}",
+        file.protocol, file.variant, file.property
+    );
+    let _ = writeln!(
+        out,
+        "  {}",
+        P::prop(&file.property).map(|p| p.doc).unwrap_or("")
+    );
+    let _ = writeln!(
+        out,
+        "  what goes wrong: {}",
+        t.model.explain(&file.property, last)
+    );
+    let _ = writeln!(out, "  find it again: {}\n", file.command);
+    out.push_str(&steps_text::<P>(file, t, false));
+    out
+}
+
+/// How a replay went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Replay {
+    /// Every step enabled and producing the recorded state, and the property fails.
+    Reproduced,
+    /// The trace does not reproduce: why, naming the step.
+    Diverged(String),
+}
+
+/// Re-executes a decoded trace on its model.
+pub fn replay<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Replay {
+    let model = &t.model;
+    if !model.init_states().contains(&t.init) {
+        return Replay::Diverged("step 0: not an initial state of the model".into());
+    }
+    for (i, (action, recorded)) in t.steps.iter().enumerate() {
+        let n = i + 1;
+        let before = t.state(i);
+        let mut enabled = Vec::new();
+        model.actions(before, &mut enabled);
+        if !enabled.contains(action) {
+            return Replay::Diverged(format!(
+                "step {n}: `{}` is not enabled here",
+                action_name(action)
+            ));
+        }
+        match model.next_state(before, action.clone()) {
+            Some(next) if &next == recorded => {}
+            Some(next) => {
+                let diff: Vec<String> = changes(model, recorded, &next)
+                    .into_iter()
+                    .map(|(name, rec, got)| format!("{name} is `{got}`, trace says `{rec}`"))
+                    .collect();
+                return Replay::Diverged(format!(
+                    "step {n}: `{}` produces a different state: {}",
+                    action_name(action),
+                    diff.join("; ")
+                ));
+            }
+            None => {
+                return Replay::Diverged(format!(
+                    "step {n}: `{}` does not change the state",
+                    action_name(action)
+                ));
+            }
+        }
+    }
+    let prop = P::prop(&file.property).expect("checked by decode");
+    match (prop.kind, file.cycle_start) {
+        (Kind::Always, None) => {
+            if (prop.condition)(model, t.state(t.steps.len())) {
+                Replay::Diverged(format!("the last state satisfies {}", prop.name))
+            } else {
+                Replay::Reproduced
+            }
+        }
+        (Kind::Eventually, Some(_)) => Replay::Diverged(
+            "liveness lassos are not replayable yet: this coordlab has no liveness checker".into(),
+        ),
+        (kind, _) => Replay::Diverged(format!(
+            "a {} property has no counterexample of this shape",
+            kind.as_str()
+        )),
+    }
+}

@@ -1,0 +1,203 @@
+//! stateright models of the protocols coordlab checks, each in a correct form and in named
+//! broken forms that differ from it by one guard.
+//!
+//! Every model implements [`Protocol`]: stateright's [`Model`] plus what coordlab needs to
+//! run it from a manifest and to explain its traces to a person — its variants, a
+//! configuration read with serde, its properties with a one-sentence doc each, and a
+//! readable rendering of states and actions.
+//!
+//! ```
+//! use coordlab_models::{Protocol, queue::{QueueConfig, QueueModel}};
+//! use stateright::{Checker, Model};
+//!
+//! let model = QueueModel::new("correct", QueueConfig::default()).unwrap();
+//! let checker = model.checker().spawn_bfs().join();
+//! checker.assert_no_discovery("NoMessageLost");
+//! ```
+//!
+//! # What is not checked
+//! A model is checked only within the bounds of its configuration (number of messages,
+//! consumers, crashes, timer lengths). Liveness properties ([`Kind::Eventually`]) are not
+//! checked by stateright here: coordlab's own checker handles them under fairness.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use stateright::Model;
+
+pub mod queue;
+
+/// How a property is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Safety: true in every reachable state. A counterexample is a finite path.
+    Always,
+    /// Reachability: true in at least one reachable state. Proves that a safety property is
+    /// not vacuous; "violated" means no reachable state satisfies it.
+    Sometimes,
+    /// Liveness: every fair behaviour reaches a state where it is true. A counterexample is
+    /// a lasso: a prefix and a cycle that repeats forever.
+    Eventually,
+}
+
+impl Kind {
+    /// The word used in manifests, tables and traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Always => "always",
+            Kind::Sometimes => "sometimes",
+            Kind::Eventually => "eventually",
+        }
+    }
+}
+
+/// A named property of a model: its kind, a one-sentence doc, and its predicate on states.
+pub struct Prop<M: Model> {
+    /// UpperCamelCase name; the same string in the CLI, the docs and the trace file name.
+    pub name: &'static str,
+    pub kind: Kind,
+    /// What the property says, in one plain sentence.
+    pub doc: &'static str,
+    pub condition: fn(&M, &M::State) -> bool,
+}
+
+impl<M: Model> Clone for Prop<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M: Model> Copy for Prop<M> {}
+
+/// A named variant of a protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// kebab-case id used by the CLI and in file names.
+    pub id: &'static str,
+    /// What differs from `correct`, in one sentence.
+    pub summary: &'static str,
+}
+
+/// One arrow (or note) of a Mermaid sequence diagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arrow {
+    /// A request or message from one participant to another.
+    Call {
+        from: String,
+        to: String,
+        label: String,
+    },
+    /// A reply; drawn dashed.
+    Reply {
+        from: String,
+        to: String,
+        label: String,
+    },
+    /// Something that happens at one participant.
+    Note { over: String, text: String },
+}
+
+/// Errors in building a model from a variant id and a configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelError {
+    UnknownVariant {
+        protocol: &'static str,
+        variant: String,
+        known: Vec<&'static str>,
+    },
+    BadConfig(String),
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelError::UnknownVariant {
+                protocol,
+                variant,
+                known,
+            } => write!(
+                f,
+                "unknown variant `{protocol}/{variant}` (known: {})",
+                known.join(", ")
+            ),
+            ModelError::BadConfig(why) => write!(f, "bad configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// A coordlab protocol model: a stateright [`Model`] with variants, a configuration, named
+/// properties and a readable rendering.
+pub trait Protocol:
+    Model<
+        State: Clone + Debug + Hash + Eq + Serialize + DeserializeOwned + Send + Sync + 'static,
+        Action: Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static,
+    > + Send
+    + Sync
+    + 'static
+{
+    /// Protocol id, e.g. `queue`.
+    const ID: &'static str;
+    /// The bounds and knobs of one check, read from a manifest.
+    type Config: Clone + Debug + Default + PartialEq + Serialize + DeserializeOwned;
+
+    /// All variants, `correct` first.
+    fn variants() -> &'static [Variant];
+    /// Builds the model of a variant.
+    fn new(variant: &str, config: Self::Config) -> Result<Self, ModelError>;
+    fn variant(&self) -> &'static str;
+    fn config(&self) -> &Self::Config;
+    /// The properties, in a fixed order.
+    fn props() -> Vec<Prop<Self>>;
+
+    /// Whether [`Protocol::representative`] is more than the identity.
+    const SYMMETRIC: bool = false;
+    /// The symmetry-reduced representative of a state (identity if none). A plain function
+    /// so that it can be handed to stateright's `CheckerBuilder::symmetry_fn` too.
+    fn representative(state: &Self::State) -> Self::State {
+        state.clone()
+    }
+
+    /// The state as ordered (name, value) pairs for a person; traces show the ones that
+    /// change.
+    fn fields(&self, state: &Self::State) -> Vec<(String, String)>;
+    /// One line saying what `action` does from `before`.
+    fn describe(&self, before: &Self::State, action: &Self::Action) -> String;
+    /// Whether `action` advances time by one tick (traces show the time).
+    fn is_tick(&self, _action: &Self::Action) -> bool {
+        false
+    }
+    /// The participants of the sequence diagram, in order.
+    fn participants(&self) -> Vec<String>;
+    /// The arrows drawn for one step.
+    fn arrows(
+        &self,
+        before: &Self::State,
+        action: &Self::Action,
+        after: &Self::State,
+    ) -> Vec<Arrow>;
+    /// Why `state` falsifies the property `name`, in one sentence naming the parts involved.
+    fn explain(&self, name: &str, state: &Self::State) -> String;
+
+    /// Looks up a property by name.
+    fn prop(name: &str) -> Option<Prop<Self>> {
+        Self::props().into_iter().find(|p| p.name == name)
+    }
+}
+
+/// The `always` and `sometimes` properties as stateright [`stateright::Property`]s, for
+/// stateright's own checkers and Explorer. `eventually` properties are left out on purpose:
+/// stateright's `eventually` ignores cycles, so coordlab checks them with its own checker.
+pub fn stateright_properties<M: Model>(props: Vec<Prop<M>>) -> Vec<stateright::Property<M>> {
+    props
+        .into_iter()
+        .filter_map(|p| match p.kind {
+            Kind::Always => Some(stateright::Property::always(p.name, p.condition)),
+            Kind::Sometimes => Some(stateright::Property::sometimes(p.name, p.condition)),
+            Kind::Eventually => None,
+        })
+        .collect()
+}

@@ -1,0 +1,869 @@
+//! The retrying work queue: an SQS-style broker with visibility timeouts, retry policies
+//! and a dead-letter queue, a producer, and consumers that receive, process and delete.
+//!
+//! Source: the Amazon SQS Developer Guide — "Amazon SQS visibility timeout", "Amazon SQS
+//! dead-letter queues" (redrive policy, `maxReceiveCount`) and the `ReceiveMessage`,
+//! `DeleteMessage` and `ChangeMessageVisibility` API references: a receive hides a message
+//! for the visibility timeout and issues a receipt handle for that one delivery; only the
+//! handle of the message's latest delivery deletes it; a message whose receive count has
+//! reached `maxReceiveCount` is moved to the dead-letter queue instead of being delivered
+//! again. Consumers follow the at-least-once pattern: receive, apply the effect, delete;
+//! idempotent consumers check an idempotency key in the ledger where they apply the
+//! effect, atomically (a unique-key insert in the same transaction).
+//!
+//! Fault model: consumers crash mid-processing (bounded by `max_crashes`) and restart idle,
+//! abandoning their delivery; processing fails (a poison message, a transient error) and the
+//! consumer gives the message back for a retry; a consumer can be slow for any number of
+//! ticks, so its visibility timeout expires while it works. Time is a discrete clock: the
+//! state keeps only the ticks left on each timer, so the state space stays finite while
+//! behaviours can run forever.
+//!
+//! Out of scope: message bodies, batching, FIFO ordering and message groups, long polling,
+//! the broker's own replication (it is one linearizable service here).
+
+use serde::{Deserialize, Serialize};
+use stateright::{Model, Property};
+
+use crate::{Arrow, Kind, ModelError, Prop, Protocol, Variant};
+
+/// How a message comes back after a consumer reports that processing failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryPolicy {
+    /// `ChangeMessageVisibility(0)`: visible again at once.
+    Immediate,
+    /// Do nothing: the message comes back when its visibility timeout runs out.
+    RequeueOnExpiry,
+    /// `ChangeMessageVisibility(d)`: hidden for `min(base * 2^(receives-1), cap)` ticks.
+    #[default]
+    ExponentialBackoff,
+}
+
+/// Bounds and knobs of one queue check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Messages the producer sends (in order).
+    pub messages: u8,
+    /// Interchangeable consumers.
+    pub consumers: u8,
+    /// Ticks a received message stays invisible.
+    pub visibility_timeout: u8,
+    /// Receives after which a message goes to the dead-letter queue (`maxReceiveCount`).
+    pub max_receives: u8,
+    pub retry: RetryPolicy,
+    /// Base delay of exponential backoff, in ticks.
+    pub backoff_base: u8,
+    /// Largest backoff delay, in ticks.
+    pub backoff_cap: u8,
+    /// Consumer crashes allowed in one behaviour.
+    pub max_crashes: u8,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            messages: 1,
+            consumers: 2,
+            visibility_timeout: 2,
+            max_receives: 2,
+            retry: RetryPolicy::ExponentialBackoff,
+            backoff_base: 1,
+            backoff_cap: 2,
+            max_crashes: 1,
+        }
+    }
+}
+
+/// A named deviation from the correct protocol: each removes one guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bug {
+    /// Consumers delete a message as soon as they receive it, then process it.
+    DeleteBeforeProcess,
+    /// Consumers apply the effect without checking the idempotency key.
+    NoIdempotency,
+    /// The broker deletes a message given the receipt of any of its deliveries.
+    StaleReceiptDelete,
+    /// No redrive policy: a message is delivered again however often it was received.
+    NoDeadLetter,
+}
+
+const VARIANTS: &[(Variant, Option<Bug>)] = &[
+    (
+        Variant {
+            id: "correct",
+            summary: "delete after processing, receipts checked, idempotent consumers, dead-letter queue",
+        },
+        None,
+    ),
+    (
+        Variant {
+            id: "delete-before-process",
+            summary: "consumers delete a message on receipt and process it afterwards",
+        },
+        Some(Bug::DeleteBeforeProcess),
+    ),
+    (
+        Variant {
+            id: "no-idempotency",
+            summary: "consumers apply the effect without checking the idempotency key",
+        },
+        Some(Bug::NoIdempotency),
+    ),
+    (
+        Variant {
+            id: "stale-receipt-delete",
+            summary: "the broker accepts a delete carrying the receipt of an earlier delivery",
+        },
+        Some(Bug::StaleReceiptDelete),
+    ),
+    (
+        Variant {
+            id: "no-dead-letter",
+            summary: "no redrive policy: a message that always fails is retried forever",
+        },
+        Some(Bug::NoDeadLetter),
+    ),
+];
+
+/// Where a message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The producer has not sent it yet.
+    Unsent,
+    /// In the queue; receivable once `delay` ticks have passed (backoff).
+    Visible { delay: u8 },
+    /// Delivered and hidden for `timeout` more ticks.
+    InFlight { timeout: u8 },
+    /// Deleted by a consumer: done.
+    Deleted,
+    /// Moved to the dead-letter queue.
+    DeadLettered,
+}
+
+/// One message at the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Message {
+    pub status: Status,
+    /// Times it has been received (SQS `ApproximateReceiveCount`), saturating at the
+    /// largest count any guard or property compares against.
+    pub receives: u8,
+}
+
+/// What a consumer is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Consumer {
+    Idle,
+    /// Holds one delivery of message `msg`. The receipt handle of a delivery is valid while
+    /// it is the message's latest; `stale` records that the message was received again
+    /// since (the broker compares handles; this is the same comparison).
+    Holding {
+        msg: u8,
+        stale: bool,
+        processed: bool,
+        deleted: bool,
+    },
+}
+
+/// The whole system.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct QueueState {
+    pub messages: Vec<Message>,
+    pub consumers: Vec<Consumer>,
+    /// Effects applied per message (the external side effect, e.g. a payment), saturating
+    /// at 2: "more than once" is all the properties need.
+    pub ledger: Vec<u8>,
+    pub crashes: u8,
+}
+
+/// The actions, in the order of a message's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The producer sends message `msg` (`SendMessage`).
+    Send { msg: u8 },
+    /// A consumer receives a visible message (`ReceiveMessage`).
+    Receive { consumer: u8, msg: u8 },
+    /// The consumer applies the message's effect (checking the idempotency key).
+    Process { consumer: u8 },
+    /// Processing failed: the consumer gives the message back per the retry policy.
+    Release { consumer: u8 },
+    /// The consumer deletes the message with its receipt handle (`DeleteMessage`).
+    Delete { consumer: u8 },
+    /// The consumer crashes and restarts idle, abandoning its delivery.
+    Crash { consumer: u8 },
+    /// One tick of time: timers run down; an expired visibility timeout makes the message
+    /// visible again.
+    Tick,
+    /// The broker moves a message that reached `max_receives` to the dead-letter queue.
+    MoveToDeadLetter { msg: u8 },
+}
+
+/// The queue model of one variant.
+#[derive(Clone, Debug)]
+pub struct QueueModel {
+    variant: &'static str,
+    bug: Option<Bug>,
+    config: QueueConfig,
+}
+
+impl QueueModel {
+    pub fn bug(&self) -> Option<Bug> {
+        self.bug
+    }
+
+    fn has(&self, bug: Bug) -> bool {
+        self.bug == Some(bug)
+    }
+
+    /// Receive counts saturate here: no guard or property distinguishes larger counts.
+    fn receive_cap(&self) -> u8 {
+        self.config.max_receives.max(2)
+    }
+
+    /// The redrive rule: a visible message that has been received `max_receives` times
+    /// goes to the dead-letter queue instead of being delivered again.
+    fn redrive(&self, m: &Message) -> bool {
+        !self.has(Bug::NoDeadLetter) && m.receives >= self.config.max_receives
+    }
+
+    fn backoff(&self, receives: u8) -> u8 {
+        let c = &self.config;
+        let shift = u32::from(receives.saturating_sub(1)).min(7);
+        (u16::from(c.backoff_base) << shift).min(u16::from(c.backoff_cap)) as u8
+    }
+
+    /// The delay a released message waits before it is visible again, or `None` if it
+    /// stays in flight until its visibility timeout runs out.
+    fn retry_delay(&self, receives: u8) -> Option<u8> {
+        match self.config.retry {
+            RetryPolicy::Immediate => Some(0),
+            RetryPolicy::RequeueOnExpiry => None,
+            RetryPolicy::ExponentialBackoff => Some(self.backoff(receives)),
+        }
+    }
+
+    fn receipt_valid(state: &QueueState, consumer: &Consumer) -> bool {
+        match *consumer {
+            Consumer::Holding { msg, stale, .. } => {
+                !stale
+                    && !matches!(
+                        state.messages[msg as usize].status,
+                        Status::Deleted | Status::DeadLettered
+                    )
+            }
+            Consumer::Idle => false,
+        }
+    }
+}
+
+/// "1 tick", "2 ticks".
+fn ticks(n: u8) -> String {
+    if n == 1 {
+        "1 tick".to_string()
+    } else {
+        format!("{n} ticks")
+    }
+}
+
+fn holding(c: &Consumer) -> Option<(u8, bool, bool, bool)> {
+    match *c {
+        Consumer::Holding {
+            msg,
+            stale,
+            processed,
+            deleted,
+        } => Some((msg, stale, processed, deleted)),
+        Consumer::Idle => None,
+    }
+}
+
+impl Model for QueueModel {
+    type State = QueueState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<QueueState> {
+        let c = &self.config;
+        vec![QueueState {
+            messages: vec![
+                Message {
+                    status: Status::Unsent,
+                    receives: 0
+                };
+                c.messages as usize
+            ],
+            consumers: vec![Consumer::Idle; c.consumers as usize],
+            ledger: vec![0; c.messages as usize],
+            crashes: 0,
+        }]
+    }
+
+    fn actions(&self, s: &QueueState, actions: &mut Vec<Action>) {
+        // The producer sends in order.
+        if let Some(msg) = s.messages.iter().position(|m| m.status == Status::Unsent) {
+            actions.push(Action::Send { msg: msg as u8 });
+        }
+        for (ci, c) in s.consumers.iter().enumerate() {
+            let consumer = ci as u8;
+            match holding(c) {
+                None => {
+                    for (mi, m) in s.messages.iter().enumerate() {
+                        if m.status == (Status::Visible { delay: 0 }) && !self.redrive(m) {
+                            actions.push(Action::Receive {
+                                consumer,
+                                msg: mi as u8,
+                            });
+                        }
+                    }
+                }
+                Some((_, _, processed, deleted)) => {
+                    if !processed {
+                        actions.push(Action::Process { consumer });
+                        if !deleted {
+                            actions.push(Action::Release { consumer });
+                        }
+                    }
+                    // The guard `processed` is what makes delete-after-process correct.
+                    if !deleted && (processed || self.has(Bug::DeleteBeforeProcess)) {
+                        actions.push(Action::Delete { consumer });
+                    }
+                    if s.crashes < self.config.max_crashes {
+                        actions.push(Action::Crash { consumer });
+                    }
+                }
+            }
+        }
+        let timer_running = s.messages.iter().any(|m| {
+            matches!(m.status, Status::Visible { delay } | Status::InFlight { timeout: delay } if delay > 0)
+        });
+        if timer_running {
+            actions.push(Action::Tick);
+        }
+        for (mi, m) in s.messages.iter().enumerate() {
+            if m.status == (Status::Visible { delay: 0 }) && self.redrive(m) {
+                actions.push(Action::MoveToDeadLetter { msg: mi as u8 });
+            }
+        }
+    }
+
+    fn next_state(&self, s: &QueueState, action: Action) -> Option<QueueState> {
+        let mut n = s.clone();
+        match action {
+            Action::Send { msg } => {
+                n.messages[msg as usize].status = Status::Visible { delay: 0 };
+            }
+            Action::Receive { consumer, msg } => {
+                let m = &mut n.messages[msg as usize];
+                m.status = Status::InFlight {
+                    timeout: self.config.visibility_timeout,
+                };
+                m.receives = (m.receives + 1).min(self.receive_cap());
+                // Every earlier receipt of this message is now stale.
+                for c in &mut n.consumers {
+                    if let Consumer::Holding {
+                        msg: held, stale, ..
+                    } = c
+                        && *held == msg
+                    {
+                        *stale = true;
+                    }
+                }
+                n.consumers[consumer as usize] = Consumer::Holding {
+                    msg,
+                    stale: false,
+                    processed: false,
+                    deleted: false,
+                };
+            }
+            Action::Process { consumer } => {
+                let c = &mut n.consumers[consumer as usize];
+                let Consumer::Holding {
+                    msg,
+                    processed,
+                    deleted,
+                    ..
+                } = c
+                else {
+                    return None;
+                };
+                let effects = &mut n.ledger[*msg as usize];
+                // The idempotency key: skip the effect if the ledger already has it.
+                if *effects == 0 || self.has(Bug::NoIdempotency) {
+                    *effects = (*effects + 1).min(2);
+                }
+                *processed = true;
+                if *deleted {
+                    *c = Consumer::Idle;
+                }
+            }
+            Action::Release { consumer } => {
+                let c = n.consumers[consumer as usize];
+                let (msg, ..) = holding(&c)?;
+                if Self::receipt_valid(s, &c) {
+                    let m = &mut n.messages[msg as usize];
+                    if let Some(delay) = self.retry_delay(m.receives) {
+                        m.status = Status::Visible { delay };
+                    }
+                }
+                n.consumers[consumer as usize] = Consumer::Idle;
+            }
+            Action::Delete { consumer } => {
+                let c = n.consumers[consumer as usize];
+                let (msg, stale, processed, _) = holding(&c)?;
+                let m = &mut n.messages[msg as usize];
+                let resolved = matches!(m.status, Status::Deleted | Status::DeadLettered);
+                // The receipt check: only the latest delivery's handle deletes.
+                if Self::receipt_valid(s, &c) || (self.has(Bug::StaleReceiptDelete) && !resolved) {
+                    m.status = Status::Deleted;
+                }
+                n.consumers[consumer as usize] = if processed {
+                    Consumer::Idle
+                } else {
+                    Consumer::Holding {
+                        msg,
+                        stale,
+                        processed,
+                        deleted: true,
+                    }
+                };
+            }
+            Action::Crash { consumer } => {
+                n.consumers[consumer as usize] = Consumer::Idle;
+                n.crashes += 1;
+            }
+            Action::Tick => {
+                for m in &mut n.messages {
+                    m.status = match m.status {
+                        Status::Visible { delay } if delay > 0 => {
+                            Status::Visible { delay: delay - 1 }
+                        }
+                        Status::InFlight { timeout: 1 } => Status::Visible { delay: 0 },
+                        Status::InFlight { timeout } if timeout > 1 => Status::InFlight {
+                            timeout: timeout - 1,
+                        },
+                        other => other,
+                    };
+                }
+            }
+            Action::MoveToDeadLetter { msg } => {
+                n.messages[msg as usize].status = Status::DeadLettered;
+            }
+        }
+        Some(n)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        crate::stateright_properties(Self::props())
+    }
+}
+
+/// `NoMessageLost`.
+fn no_message_lost(_: &QueueModel, s: &QueueState) -> bool {
+    lost_message(s).is_none()
+}
+
+/// A deleted message whose work is not done: no effect in the ledger, or a consumer still
+/// holding its latest delivery unprocessed.
+fn lost_message(s: &QueueState) -> Option<(usize, Option<usize>)> {
+    s.messages.iter().enumerate().find_map(|(mi, m)| {
+        if m.status != Status::Deleted {
+            return None;
+        }
+        let holder = s.consumers.iter().position(|c| {
+            matches!(*c, Consumer::Holding { msg, stale: false, processed: false, .. } if msg as usize == mi)
+        });
+        (s.ledger[mi] == 0 || holder.is_some()).then_some((mi, holder))
+    })
+}
+
+fn dead_letter_only_after_max_receives(model: &QueueModel, s: &QueueState) -> bool {
+    s.messages
+        .iter()
+        .all(|m| m.status != Status::DeadLettered || m.receives >= model.config.max_receives)
+}
+
+fn effect_at_most_once(_: &QueueModel, s: &QueueState) -> bool {
+    s.ledger.iter().all(|&e| e <= 1)
+}
+
+fn every_message_resolved(_: &QueueModel, s: &QueueState) -> bool {
+    s.messages
+        .iter()
+        .all(|m| matches!(m.status, Status::Deleted | Status::DeadLettered))
+}
+
+fn message_redelivered(_: &QueueModel, s: &QueueState) -> bool {
+    s.messages.iter().any(|m| m.receives >= 2)
+}
+
+fn message_dead_lettered(_: &QueueModel, s: &QueueState) -> bool {
+    s.messages.iter().any(|m| m.status == Status::DeadLettered)
+}
+
+fn message_deleted(_: &QueueModel, s: &QueueState) -> bool {
+    s.messages.iter().any(|m| m.status == Status::Deleted)
+}
+
+impl Protocol for QueueModel {
+    const ID: &'static str = "queue";
+    type Config = QueueConfig;
+
+    fn variants() -> &'static [Variant] {
+        const IDS: [Variant; VARIANTS.len()] = {
+            let mut out = [VARIANTS[0].0; VARIANTS.len()];
+            let mut i = 0;
+            while i < VARIANTS.len() {
+                out[i] = VARIANTS[i].0;
+                i += 1;
+            }
+            out
+        };
+        &IDS
+    }
+
+    fn new(variant: &str, config: QueueConfig) -> Result<Self, ModelError> {
+        let Some((v, bug)) = VARIANTS.iter().find(|(v, _)| v.id == variant) else {
+            return Err(ModelError::UnknownVariant {
+                protocol: Self::ID,
+                variant: variant.to_string(),
+                known: VARIANTS.iter().map(|(v, _)| v.id).collect(),
+            });
+        };
+        let c = &config;
+        let fail = |why: &str| Err(ModelError::BadConfig(why.to_string()));
+        if c.messages == 0 || c.messages > 8 {
+            return fail("messages must be 1..=8");
+        }
+        if c.consumers == 0 || c.consumers > 8 {
+            return fail("consumers must be 1..=8");
+        }
+        if c.visibility_timeout == 0 {
+            return fail("visibility-timeout must be at least 1 tick");
+        }
+        if c.max_receives == 0 || c.max_receives > 16 {
+            return fail("max-receives must be 1..=16");
+        }
+        if c.retry == RetryPolicy::ExponentialBackoff
+            && (c.backoff_base == 0 || c.backoff_cap < c.backoff_base)
+        {
+            return fail("exponential backoff needs 1 <= backoff-base <= backoff-cap");
+        }
+        Ok(QueueModel {
+            variant: v.id,
+            bug: *bug,
+            config,
+        })
+    }
+
+    fn variant(&self) -> &'static str {
+        self.variant
+    }
+
+    fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    fn props() -> Vec<Prop<Self>> {
+        vec![
+            Prop {
+                name: "NoMessageLost",
+                kind: Kind::Always,
+                doc: "A message is deleted only after its work is done: its effect is in the ledger and no consumer still holds its latest delivery unprocessed.",
+                condition: no_message_lost,
+            },
+            Prop {
+                name: "DeadLetterOnlyAfterMaxReceives",
+                kind: Kind::Always,
+                doc: "A message reaches the dead-letter queue only after it was received max-receives times.",
+                condition: dead_letter_only_after_max_receives,
+            },
+            Prop {
+                name: "EffectAtMostOnce",
+                kind: Kind::Always,
+                doc: "With idempotent consumers, each message's effect is applied at most once, however often it is delivered.",
+                condition: effect_at_most_once,
+            },
+            Prop {
+                name: "EveryMessageResolved",
+                kind: Kind::Eventually,
+                doc: "Every message is eventually deleted or dead-lettered.",
+                condition: every_message_resolved,
+            },
+            Prop {
+                name: "MessageRedelivered",
+                kind: Kind::Sometimes,
+                doc: "Some message is delivered more than once (so EffectAtMostOnce is not vacuous).",
+                condition: message_redelivered,
+            },
+            Prop {
+                name: "MessageDeadLettered",
+                kind: Kind::Sometimes,
+                doc: "Some message reaches the dead-letter queue (so DeadLetterOnlyAfterMaxReceives is not vacuous).",
+                condition: message_dead_lettered,
+            },
+            Prop {
+                name: "MessageDeleted",
+                kind: Kind::Sometimes,
+                doc: "Some message is deleted (so NoMessageLost is not vacuous).",
+                condition: message_deleted,
+            },
+        ]
+    }
+
+    const SYMMETRIC: bool = true;
+
+    fn representative(state: &QueueState) -> QueueState {
+        // Consumers are interchangeable: nothing in the state refers to a consumer by
+        // index, so sorting them picks one representative of each permutation class.
+        let mut rep = state.clone();
+        rep.consumers.sort_unstable();
+        rep
+    }
+
+    fn fields(&self, s: &QueueState) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, m) in s.messages.iter().enumerate() {
+            let status = match m.status {
+                Status::Unsent => "not sent".to_string(),
+                Status::Visible { delay: 0 } => "visible".to_string(),
+                Status::Visible { delay } => format!("visible in {} (backoff)", ticks(delay)),
+                Status::InFlight { timeout } => {
+                    format!("in flight, visible again in {}", ticks(timeout))
+                }
+                Status::Deleted => "deleted".to_string(),
+                Status::DeadLettered => "in the dead-letter queue".to_string(),
+            };
+            out.push((format!("m{i}"), status));
+            out.push((format!("m{i}.receives"), m.receives.to_string()));
+        }
+        for (i, c) in s.consumers.iter().enumerate() {
+            let v = match *c {
+                Consumer::Idle => "idle".to_string(),
+                Consumer::Holding {
+                    msg,
+                    stale,
+                    processed,
+                    deleted,
+                } => {
+                    let mut v = format!("holds m{msg}");
+                    v += if stale {
+                        " (stale receipt)"
+                    } else {
+                        " (current receipt)"
+                    };
+                    if processed {
+                        v += ", processed";
+                    }
+                    if deleted {
+                        v += ", deleted";
+                    }
+                    v
+                }
+            };
+            out.push((format!("consumer {i}"), v));
+        }
+        for (i, e) in s.ledger.iter().enumerate() {
+            let v = match e {
+                0 => "no effect",
+                1 => "effect applied once",
+                _ => "effect applied twice",
+            };
+            out.push((format!("ledger m{i}"), v.to_string()));
+        }
+        out.push(("crashes".to_string(), s.crashes.to_string()));
+        out
+    }
+
+    fn describe(&self, s: &QueueState, action: &Action) -> String {
+        let held = |c: u8| holding(&s.consumers[c as usize]);
+        match *action {
+            Action::Send { msg } => format!("producer sends m{msg}"),
+            Action::Receive { consumer, msg } => format!(
+                "consumer {consumer} receives m{msg} (delivery {}); it is hidden for {}",
+                s.messages[msg as usize].receives + 1,
+                ticks(self.config.visibility_timeout)
+            ),
+            Action::Process { consumer } => {
+                let (msg, ..) = held(consumer).expect("enabled only while holding");
+                if s.ledger[msg as usize] > 0 && !self.has(Bug::NoIdempotency) {
+                    format!(
+                        "consumer {consumer} finds m{msg}'s idempotency key in the ledger and skips the effect"
+                    )
+                } else {
+                    format!("consumer {consumer} applies m{msg}'s effect")
+                }
+            }
+            Action::Release { consumer } => {
+                let (msg, ..) = held(consumer).expect("enabled only while holding");
+                let valid = Self::receipt_valid(s, &s.consumers[consumer as usize]);
+                let how = match self.retry_delay(s.messages[msg as usize].receives) {
+                    _ if !valid => "the broker rejects its stale receipt".to_string(),
+                    Some(0) => "visible again now".to_string(),
+                    Some(d) => format!("visible again in {}", ticks(d)),
+                    None => "it stays hidden until its visibility timeout runs out".to_string(),
+                };
+                format!("consumer {consumer} fails to process m{msg} and releases it: {how}")
+            }
+            Action::Delete { consumer } => {
+                let c = &s.consumers[consumer as usize];
+                let (msg, stale, ..) = holding(c).expect("enabled only while holding");
+                let m = &s.messages[msg as usize];
+                let resolved = matches!(m.status, Status::Deleted | Status::DeadLettered);
+                let receipt = if stale {
+                    "a stale receipt"
+                } else {
+                    "its receipt"
+                };
+                let verdict = if Self::receipt_valid(s, c) {
+                    "the broker deletes it"
+                } else if self.has(Bug::StaleReceiptDelete) && !resolved {
+                    "the broker deletes it anyway"
+                } else {
+                    "the broker rejects the delete"
+                };
+                format!("consumer {consumer} deletes m{msg} with {receipt}: {verdict}")
+            }
+            Action::Crash { consumer } => {
+                let (msg, ..) = held(consumer).expect("enabled only while holding");
+                format!("consumer {consumer} crashes and restarts, abandoning m{msg}")
+            }
+            Action::Tick => "one tick passes".to_string(),
+            Action::MoveToDeadLetter { msg } => format!(
+                "the broker moves m{msg} to the dead-letter queue after {} receives",
+                s.messages[msg as usize].receives
+            ),
+        }
+    }
+
+    fn is_tick(&self, action: &Action) -> bool {
+        *action == Action::Tick
+    }
+
+    fn participants(&self) -> Vec<String> {
+        let mut p = vec!["Producer".to_string(), "Broker".to_string()];
+        p.extend((0..self.config.consumers).map(|c| format!("Consumer {c}")));
+        p.push("Ledger".to_string());
+        p
+    }
+
+    fn arrows(&self, s: &QueueState, action: &Action, n: &QueueState) -> Vec<Arrow> {
+        let consumer = |c: u8| format!("Consumer {c}");
+        let broker = || "Broker".to_string();
+        let call = |from: String, to: String, label: String| Arrow::Call { from, to, label };
+        let reply = |from: String, to: String, label: String| Arrow::Reply { from, to, label };
+        match *action {
+            Action::Send { msg } => vec![call("Producer".into(), broker(), format!("send m{msg}"))],
+            Action::Receive { consumer: c, msg } => vec![
+                call(consumer(c), broker(), "receive".into()),
+                reply(
+                    broker(),
+                    consumer(c),
+                    format!("m{msg}, delivery {}", n.messages[msg as usize].receives),
+                ),
+            ],
+            Action::Process { consumer: c } => {
+                let (msg, ..) = holding(&s.consumers[c as usize]).expect("holding");
+                let label = if n.ledger[msg as usize] > s.ledger[msg as usize] {
+                    format!("apply effect of m{msg}")
+                } else {
+                    format!("m{msg} already applied: skip")
+                };
+                vec![call(consumer(c), "Ledger".into(), label)]
+            }
+            Action::Release { consumer: c } => {
+                let (msg, ..) = holding(&s.consumers[c as usize]).expect("holding");
+                vec![call(
+                    consumer(c),
+                    broker(),
+                    format!("release m{msg} (processing failed)"),
+                )]
+            }
+            Action::Delete { consumer: c } => {
+                let (msg, stale, ..) = holding(&s.consumers[c as usize]).expect("holding");
+                let deleted = s.messages[msg as usize].status != Status::Deleted
+                    && n.messages[msg as usize].status == Status::Deleted;
+                let receipt = if stale { "stale receipt" } else { "receipt" };
+                vec![
+                    call(consumer(c), broker(), format!("delete m{msg} ({receipt})")),
+                    reply(
+                        broker(),
+                        consumer(c),
+                        if deleted {
+                            "deleted".into()
+                        } else {
+                            "rejected".into()
+                        },
+                    ),
+                ]
+            }
+            Action::Crash { consumer: c } => vec![Arrow::Note {
+                over: consumer(c),
+                text: "crashes, restarts idle".into(),
+            }],
+            Action::Tick => {
+                let expired: Vec<String> = s
+                    .messages
+                    .iter()
+                    .zip(&n.messages)
+                    .enumerate()
+                    .filter(|(_, (a, b))| {
+                        matches!(a.status, Status::InFlight { .. })
+                            && matches!(b.status, Status::Visible { .. })
+                    })
+                    .map(|(i, _)| format!("m{i}"))
+                    .collect();
+                let text = if expired.is_empty() {
+                    "tick".to_string()
+                } else {
+                    format!("tick: visibility timeout of {} expires", expired.join(", "))
+                };
+                vec![Arrow::Note {
+                    over: broker(),
+                    text,
+                }]
+            }
+            Action::MoveToDeadLetter { msg } => vec![Arrow::Note {
+                over: broker(),
+                text: format!("m{msg} to the dead-letter queue"),
+            }],
+        }
+    }
+
+    fn explain(&self, name: &str, s: &QueueState) -> String {
+        match name {
+            "NoMessageLost" => match lost_message(s) {
+                Some((m, Some(c))) => format!(
+                    "m{m} is deleted while consumer {c} still holds its latest delivery and has not processed it: if consumer {c} now fails or crashes, nobody will ever retry m{m}."
+                ),
+                Some((m, None)) => {
+                    format!("m{m} is deleted but its effect was never applied: the work is gone.")
+                }
+                None => "every deleted message had its work done.".to_string(),
+            },
+            "EffectAtMostOnce" => match s.ledger.iter().position(|&e| e > 1) {
+                Some(m) => format!("m{m}'s effect was applied twice."),
+                None => "no effect was applied twice.".to_string(),
+            },
+            "DeadLetterOnlyAfterMaxReceives" => {
+                "a message reached the dead-letter queue before max-receives deliveries."
+                    .to_string()
+            }
+            "EveryMessageResolved" => {
+                let open: Vec<String> = s
+                    .messages
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| !matches!(m.status, Status::Deleted | Status::DeadLettered))
+                    .map(|(i, _)| format!("m{i}"))
+                    .collect();
+                format!("{} never ends deleted or dead-lettered.", open.join(", "))
+            }
+            other => match Self::prop(other) {
+                Some(p) => format!("no reachable state satisfies {}: {}", p.name, p.doc),
+                None => format!("unknown property {other}"),
+            },
+        }
+    }
+}
