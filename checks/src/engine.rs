@@ -41,6 +41,9 @@ pub struct Progress {
 pub struct Budget {
     pub threads: usize,
     pub deadline: Option<Instant>,
+    /// Deduplicate on [`Protocol::representative`] (on by default; off only to compare
+    /// against a checker without symmetry reduction).
+    pub symmetry: bool,
 }
 
 impl Budget {
@@ -48,6 +51,15 @@ impl Budget {
         Budget {
             threads: threads.max(1),
             deadline: timeout.map(|t| Instant::now() + t),
+            symmetry: true,
+        }
+    }
+
+    fn canonical<P: Protocol>(&self, state: &P::State) -> P::State {
+        if self.symmetry && P::SYMMETRIC {
+            P::representative(state)
+        } else {
+            state.clone()
         }
     }
 
@@ -70,6 +82,7 @@ pub struct Exploration<P: Protocol> {
     first_hit: Vec<Option<u32>>,
     /// False when the budget ran out before the search finished.
     pub complete: bool,
+    budget: Budget,
     pub elapsed: Duration,
 }
 
@@ -91,10 +104,11 @@ impl<P: Protocol> Exploration<P> {
             first_hit: vec![None; props.len()],
             complete: true,
             elapsed: Duration::ZERO,
+            budget,
         };
         for init in ex.model.init_states() {
             if ex.model.within_boundary(&init) {
-                let rep = P::representative(&init);
+                let rep = budget.canonical::<P>(&init);
                 let hash = hasher.hash_one(&rep);
                 ex.insert(&mut table, &hasher, rep, hash, u32::MAX);
             }
@@ -193,7 +207,7 @@ impl<P: Protocol> Exploration<P> {
                     if &next == state || !self.model.within_boundary(&next) {
                         continue;
                     }
-                    let rep = P::representative(&next);
+                    let rep = budget.canonical::<P>(&next);
                     let hash = hasher.hash_one(&rep);
                     succs.push((rep, hash));
                 }
@@ -251,7 +265,7 @@ impl<P: Protocol> Exploration<P> {
             .model
             .init_states()
             .into_iter()
-            .find(|s| &P::representative(s) == target_rep(0))
+            .find(|s| &self.budget.canonical::<P>(s) == target_rep(0))
             .expect("the first state of a path is a representative of an initial state");
         let mut current = init.clone();
         let mut steps = Vec::with_capacity(ids.len() - 1);
@@ -262,7 +276,7 @@ impl<P: Protocol> Exploration<P> {
                 .model
                 .next_steps(&current)
                 .into_iter()
-                .find(|(_, next)| &P::representative(next) == target_rep(i))
+                .find(|(_, next)| &self.budget.canonical::<P>(next) == target_rep(i))
                 .expect("a symmetric image of every stored step is enabled");
             steps.push((action, next.clone()));
             current = next;

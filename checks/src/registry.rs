@@ -133,15 +133,20 @@ pub trait Entry {
 
 struct Handle<P>(PhantomData<fn() -> P>);
 
+/// Builds the model of a variant at the bounds of a manifest entry.
+pub fn model<P: Protocol>(variant: &str, bounds: &toml::Table) -> Result<P, String> {
+    let config: P::Config =
+        toml::Value::Table(bounds.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                format!("bounds: {}", e.message().trim().replace('\n', " "))
+            })?;
+    P::new(variant, config).map_err(|e| e.to_string())
+}
+
 impl<P: Protocol> Handle<P> {
     fn model(&self, variant: &str, bounds: &toml::Table) -> Result<P, String> {
-        let config: P::Config =
-            toml::Value::Table(bounds.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    format!("bounds: {}", e.message().trim().replace('\n', " "))
-                })?;
-        P::new(variant, config).map_err(|e| e.to_string())
+        model(variant, bounds)
     }
 }
 

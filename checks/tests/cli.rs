@@ -1,0 +1,516 @@
+//! The `coordlab` command line, end to end: the verdicts of the suite, the committed
+//! counterexamples (regenerated and replayed), exit codes, and bad input.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn coordlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coordlab"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("coordlab runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts exit code 2 with exactly one line on stderr containing `needle`.
+fn assert_bad_input(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stderr: {err}\nstdout: {}",
+        stdout(o)
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    assert!(err.contains(needle), "`{needle}` not in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Every file below `dir`, by path relative to it.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                out.insert(
+                    path.strip_prefix(base).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
+}
+
+/// The committed model counterexamples (the `impl-*` folders hold shuttle schedules of the
+/// implementations, checked by the impls crate's own tests).
+fn committed_model_traces() -> BTreeMap<PathBuf, Vec<u8>> {
+    files(&root().join("counterexamples"))
+        .into_iter()
+        .filter(|(p, _)| {
+            !p.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with("impl-"))
+        })
+        .collect()
+}
+
+fn write_manifest(dir: &Path, text: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("queue.toml"), text).unwrap();
+}
+
+const EXPECT_CORRECT: &str = "expect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", EffectAtMostOnce = \"holds\", EveryMessageResolved = \"pending\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", MessageDeleted = \"holds\" }";
+
+/// The default suite passes, writes exactly the committed counterexamples, byte for byte,
+/// and the same bytes on one thread as on two.
+#[test]
+fn suite_passes_and_regenerates_the_committed_counterexamples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = tmp.path().join(threads);
+        let o = coordlab(&[
+            "check",
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        assert!(
+            stdout(&o).contains("every verdict as expected"),
+            "{}",
+            stdout(&o)
+        );
+        outputs.push(files(&out));
+    }
+    assert_eq!(
+        outputs[0], outputs[1],
+        "counterexamples differ between 1 and 2 threads"
+    );
+    let committed = committed_model_traces();
+    let generated = &outputs[0];
+    let names = |m: &BTreeMap<PathBuf, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&committed),
+        names(generated),
+        "committed counterexamples differ from the generated set: run `cargo run --release -- check` and commit counterexamples/"
+    );
+    for (path, bytes) in generated {
+        assert!(
+            committed[path] == *bytes,
+            "counterexamples/{} is stale: run `cargo run --release -- check` and commit it",
+            path.display()
+        );
+    }
+}
+
+/// Each bug variant is caught by the property it breaks, and the correct variant holds
+/// them all.
+#[test]
+fn each_bug_variant_is_caught_by_its_property() {
+    let o = coordlab(&[
+        "check",
+        "queue",
+        "--json",
+        "--out",
+        tempfile::tempdir().unwrap().path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let verdict = |check: &str, prop: &str| -> String {
+        let c = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == check)
+            .unwrap();
+        let p = c["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["property"] == prop)
+            .unwrap();
+        p["verdict"].as_str().unwrap().to_string()
+    };
+    for (variant, prop) in [
+        ("delete-before-process", "NoMessageLost"),
+        ("stale-receipt-delete", "NoMessageLost"),
+        ("no-idempotency", "EffectAtMostOnce"),
+    ] {
+        assert_eq!(
+            verdict(&format!("queue/{variant}"), prop),
+            "violated",
+            "{variant}"
+        );
+        assert_eq!(verdict("queue/correct", prop), "holds", "correct");
+    }
+    assert_eq!(
+        verdict("queue/no-dead-letter", "MessageDeadLettered"),
+        "violated"
+    );
+    assert_eq!(verdict("queue/correct", "MessageDeadLettered"), "holds");
+}
+
+#[test]
+fn every_committed_counterexample_replays() {
+    let traces: Vec<PathBuf> = committed_model_traces()
+        .into_keys()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert!(
+        traces.len() >= 3,
+        "expected the queue counterexamples, found {traces:?}"
+    );
+    for t in traces {
+        let path = Path::new("counterexamples").join(&t);
+        let o = coordlab(&["replay", path.to_str().unwrap()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}{}",
+            t.display(),
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(stdout(&o).starts_with("reproduced"), "{}", stdout(&o));
+    }
+}
+
+const STALE: &str = "counterexamples/queue/stale-receipt-delete/NoMessageLost.json";
+
+/// The fixed protocol does not allow the bug's behaviour: replayed on `correct`, the
+/// stale-receipt trace diverges at the step where the broker would have deleted.
+#[test]
+fn a_bug_trace_does_not_reproduce_on_the_correct_variant() {
+    let o = coordlab(&["replay", STALE, "--on", "queue/correct"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("not reproduced on queue/correct: step 7"),
+        "{out}"
+    );
+}
+
+#[test]
+fn truncated_trace_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(STALE)).unwrap();
+    let cut = tmp.path().join("cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let o = coordlab(&["replay", cut.to_str().unwrap()]);
+    assert_bad_input(&o, "cut.json: malformed trace: EOF while parsing");
+    let o = coordlab(&["show", cut.to_str().unwrap()]);
+    assert_bad_input(&o, "cut.json: malformed trace");
+}
+
+#[test]
+fn trace_faults_are_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(STALE)).unwrap()).unwrap();
+    let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>, &str); 5] = [
+        (
+            "proto.json",
+            Box::new(|v| v["protocol"] = "paxos".into()),
+            "unknown protocol `paxos`",
+        ),
+        (
+            "variant.json",
+            Box::new(|v| v["variant"] = "sloppy".into()),
+            "unknown variant `queue/sloppy`",
+        ),
+        (
+            "prop.json",
+            Box::new(|v| v["property"] = "Nope".into()),
+            "unknown property `Nope`",
+        ),
+        (
+            "format.json",
+            Box::new(|v| v["format"] = 99.into()),
+            "format 99 is not supported",
+        ),
+        (
+            "state.json",
+            Box::new(|v| v["steps"][2]["state"]["ledger"] = "x".into()),
+            "step 2",
+        ),
+    ];
+    for (name, edit, needle) in cases {
+        let mut v = original.clone();
+        edit(&mut v);
+        let path = tmp.path().join(name);
+        std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+        let o = coordlab(&["replay", path.to_str().unwrap()]);
+        assert_bad_input(&o, needle);
+    }
+    // A trace filed under another variant's folder.
+    let wrong = tmp
+        .path()
+        .join("counterexamples/queue/correct/NoMessageLost.json");
+    std::fs::create_dir_all(wrong.parent().unwrap()).unwrap();
+    std::fs::copy(root().join(STALE), &wrong).unwrap();
+    let o = coordlab(&["replay", wrong.to_str().unwrap()]);
+    assert_bad_input(
+        &o,
+        "the trace is for queue/stale-receipt-delete but is filed under queue/correct",
+    );
+    // Replayed on another protocol.
+    let o = coordlab(&["replay", STALE, "--on", "raft/correct"]);
+    assert_bad_input(&o, "the trace is for protocol `queue`, not `raft`");
+    let o = coordlab(&["replay", "no/such/file.json"]);
+    assert_bad_input(&o, "no/such/file.json: cannot read");
+}
+
+#[test]
+fn unknown_protocol_or_variant_is_bad_usage() {
+    assert_bad_input(
+        &coordlab(&["check", "paxos"]),
+        "unknown protocol `paxos` (known: queue)",
+    );
+    assert_bad_input(
+        &coordlab(&["check", "queue/sloppy"]),
+        "unknown variant `queue/sloppy`",
+    );
+    assert_bad_input(
+        &coordlab(&["explore", "queue/sloppy"]),
+        "unknown variant `queue/sloppy`",
+    );
+    assert_bad_input(&coordlab(&["check", "--shard", "3/2"]), "--shard `3/2`");
+}
+
+#[test]
+fn malformed_manifests_are_bad_input_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    let d = dir.to_str().unwrap();
+    let cases = [
+        (
+            "protocol = \"queue\"\n[[check]\nvariant = 1\n",
+            "queue.toml: line 2, column",
+        ),
+        (
+            "protocol = \"paxos\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nexpect = {}\n",
+            "unknown protocol `paxos`",
+        ),
+        (
+            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nexpect = { NoMessageLost = \"holds\" }\n",
+            "no expectation for property `DeadLetterOnlyAfterMaxReceives`",
+        ),
+        (
+            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nbounds = { consumers = 0 }\nexpect = {}\n",
+            "consumers must be 1..=8",
+        ),
+        (
+            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nbounds = { consumer = 2 }\nexpect = {}\n",
+            "unknown field `consumer`",
+        ),
+        (
+            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"dfs-please\"\nexpect = {}\n",
+            "dfs-please",
+        ),
+    ];
+    for (text, needle) in cases {
+        write_manifest(&dir, text);
+        assert_bad_input(&coordlab(&["check", "--manifests", d]), needle);
+        assert!(stderr(&coordlab(&["check", "--manifests", d])).contains("queue.toml"));
+    }
+}
+
+/// CI must go red when a known bug stops being caught, when the fixed protocol breaks, and
+/// when the state space drifts from its pinned size.
+#[test]
+fn mismatches_exit_1_and_say_what_differs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    let d = dir.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let o_ = out.to_str().unwrap();
+
+    // A bug variant expected to hold: the checker finds the violation anyway.
+    let text = format!(
+        "protocol = \"queue\"\n[[check]]\nvariant = \"stale-receipt-delete\"\nchecker = \"bfs\"\nbounds = {{ messages = 1 }}\n{EXPECT_CORRECT}\n"
+    );
+    write_manifest(&dir, &text);
+    let o = coordlab(&["check", "--manifests", d, "--out", o_]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = stdout(&o);
+    assert!(
+        s.contains("queue/stale-receipt-delete: NoMessageLost expected holds, found violated"),
+        "{s}"
+    );
+    assert!(s.contains("MISMATCH"), "{s}");
+    assert!(
+        out.join("queue/stale-receipt-delete/NoMessageLost.md")
+            .exists()
+    );
+
+    // The correct variant expected to violate: the checker finds no counterexample.
+    let text = text
+        .replace("stale-receipt-delete", "correct")
+        .replace("NoMessageLost = \"holds\"", "NoMessageLost = \"violated\"");
+    write_manifest(&dir, &text);
+    let o = coordlab(&["check", "--manifests", d, "--out", o_]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("queue/correct: NoMessageLost expected violated, found holds"),
+        "{}",
+        stdout(&o)
+    );
+
+    // A pinned state count that no longer matches.
+    let text = format!(
+        "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nunique-states = 7\nbounds = {{ messages = 1 }}\n{EXPECT_CORRECT}\n"
+    );
+    write_manifest(&dir, &text);
+    let o = coordlab(&["check", "--manifests", d, "--out", o_]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("the manifest pins 7"), "{}", stdout(&o));
+
+    // Out of budget is a failure, not a pass.
+    let o = coordlab(&[
+        "check",
+        "queue/correct",
+        "--timeout",
+        "0.000001",
+        "--out",
+        o_,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("out of budget"), "{}", stdout(&o));
+}
+
+#[test]
+fn list_shows_the_variants_and_properties() {
+    let o = coordlab(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let s = stdout(&o);
+    for v in [
+        "correct",
+        "delete-before-process",
+        "no-idempotency",
+        "stale-receipt-delete",
+        "no-dead-letter",
+    ] {
+        assert!(s.contains(&format!("    {v} ")), "{v} missing:\n{s}");
+    }
+    for p in [
+        "NoMessageLost",
+        "DeadLetterOnlyAfterMaxReceives",
+        "EffectAtMostOnce",
+        "EveryMessageResolved",
+        "MessageRedelivered",
+        "MessageDeadLettered",
+        "MessageDeleted",
+    ] {
+        assert!(s.contains(p), "{p} missing:\n{s}");
+    }
+}
+
+#[test]
+fn show_renders_every_format() {
+    let md = coordlab(&["show", STALE, "--format", "markdown"]);
+    assert_eq!(md.status.code(), Some(0));
+    let committed = std::fs::read_to_string(root().join(STALE.replace(".json", ".md"))).unwrap();
+    assert_eq!(
+        stdout(&md),
+        committed,
+        "show --format markdown differs from the committed .md"
+    );
+    let mermaid = stdout(&coordlab(&["show", STALE, "--format", "mermaid"]));
+    assert!(mermaid.starts_with("sequenceDiagram\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("Consumer0->>Broker: 7. delete m0 (stale receipt)"),
+        "{mermaid}"
+    );
+    let text = stdout(&coordlab(&["show", STALE]));
+    assert!(
+        text.contains(
+            "7. consumer 0 deletes m0 with a stale receipt: the broker deletes it anyway"
+        ),
+        "{text}"
+    );
+    let json = stdout(&coordlab(&["show", STALE, "--format", "json"]));
+    assert_eq!(json, std::fs::read_to_string(root().join(STALE)).unwrap());
+}
+
+#[test]
+fn reports_json_junit_and_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let junit = tmp.path().join("reports/junit.xml");
+    let o = coordlab(&[
+        "check",
+        "queue/no-idempotency",
+        "--json",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["checks"][0]["id"], "queue/no-idempotency");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"queue/no-idempotency\""),
+        "{xml}"
+    );
+    assert!(xml.contains("EffectAtMostOnce"), "{xml}");
+
+    // Two shards split the suite: together they run every check, each once.
+    let ids = |shard: &str| -> Vec<String> {
+        let o = coordlab(&[
+            "check",
+            "--shard",
+            shard,
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (a, b) = (ids("1/2"), ids("2/2"));
+    let all = ids("1/1");
+    assert!(!a.is_empty() && !b.is_empty());
+    assert!(a.iter().all(|x| !b.contains(x)), "{a:?} {b:?}");
+    let mut union = [a, b].concat();
+    union.sort();
+    let mut all_sorted = all.clone();
+    all_sorted.sort();
+    assert_eq!(union, all_sorted);
+}
