@@ -86,6 +86,12 @@ pub struct Exploration<P: Protocol> {
     pub elapsed: Duration,
 }
 
+/// The steps of a path after its initial state: each action and the state it produced.
+pub type Steps<P> = Vec<(
+    <P as stateright::Model>::Action,
+    <P as stateright::Model>::State,
+)>;
+
 /// The successors of one state as a worker computes them: representatives and their hashes.
 type Successors<S> = Vec<(S, u64)>;
 
@@ -252,7 +258,7 @@ impl<P: Protocol> Exploration<P> {
     /// A real path of the model from an initial state to a state whose representative is
     /// state `id`: the initial state, then (action, state) pairs. Every step is an enabled
     /// action of the model producing the recorded state.
-    pub fn path_to(&self, id: u32) -> (P::State, Vec<(P::Action, P::State)>) {
+    pub fn path_to(&self, id: u32) -> (P::State, Steps<P>) {
         let mut ids = vec![id];
         while let Some(&parent) = self.parent.get(*ids.last().unwrap() as usize)
             && parent != u32::MAX

@@ -161,7 +161,7 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
                 .map(|n| format!("{n} states"))
                 .unwrap_or_default();
             println!(
-                "    {:<32} {:<5} {bounds}  {states}",
+                "    {:<34} {:<5} {bounds}  {states}",
                 spec.id(),
                 format!("{:?}", spec.checker).to_lowercase()
             );

@@ -68,11 +68,12 @@ pub struct PropResult {
 impl PropResult {
     /// Whether the verdict is what the manifest expects.
     pub fn matches(&self) -> bool {
-        match (self.expected, self.verdict) {
-            (Expect::Pending, _) => true,
-            (Expect::Holds, Verdict::Holds) | (Expect::Violated, Verdict::Violated) => true,
-            _ => false,
-        }
+        matches!(
+            (self.expected, self.verdict),
+            (Expect::Pending, _)
+                | (Expect::Holds, Verdict::Holds)
+                | (Expect::Violated, Verdict::Violated)
+        )
     }
 }
 

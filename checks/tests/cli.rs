@@ -235,7 +235,8 @@ fn trace_faults_are_bad_input() {
     let tmp = tempfile::tempdir().unwrap();
     let original: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root().join(STALE)).unwrap()).unwrap();
-    let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>, &str); 5] = [
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: [(&str, Edit, &str); 5] = [
         (
             "proto.json",
             Box::new(|v| v["protocol"] = "paxos".into()),

@@ -21,6 +21,7 @@
 //! Out of scope: message bodies, batching, FIFO ordering and message groups, long polling,
 //! the broker's own replication (it is one linearizable service here).
 
+use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
@@ -167,14 +168,18 @@ pub enum Consumer {
     },
 }
 
+/// Most messages or consumers a configuration may have. States hold their parts inline
+/// (no heap), which keeps them small and cheap to clone in the checker's inner loop.
+pub const MAX_PARTS: usize = 8;
+
 /// The whole system.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct QueueState {
-    pub messages: Vec<Message>,
-    pub consumers: Vec<Consumer>,
+    pub messages: ArrayVec<Message, MAX_PARTS>,
+    pub consumers: ArrayVec<Consumer, MAX_PARTS>,
     /// Effects applied per message (the external side effect, e.g. a payment), saturating
     /// at 2: "more than once" is all the properties need.
-    pub ledger: Vec<u8>,
+    pub ledger: ArrayVec<u8, MAX_PARTS>,
     pub crashes: u8,
 }
 
@@ -286,16 +291,14 @@ impl Model for QueueModel {
 
     fn init_states(&self) -> Vec<QueueState> {
         let c = &self.config;
+        let unsent = Message {
+            status: Status::Unsent,
+            receives: 0,
+        };
         vec![QueueState {
-            messages: vec![
-                Message {
-                    status: Status::Unsent,
-                    receives: 0
-                };
-                c.messages as usize
-            ],
-            consumers: vec![Consumer::Idle; c.consumers as usize],
-            ledger: vec![0; c.messages as usize],
+            messages: (0..c.messages).map(|_| unsent).collect(),
+            consumers: (0..c.consumers).map(|_| Consumer::Idle).collect(),
+            ledger: (0..c.messages).map(|_| 0).collect(),
             crashes: 0,
         }]
     }
@@ -533,10 +536,10 @@ impl Protocol for QueueModel {
         };
         let c = &config;
         let fail = |why: &str| Err(ModelError::BadConfig(why.to_string()));
-        if c.messages == 0 || c.messages > 8 {
+        if c.messages == 0 || usize::from(c.messages) > MAX_PARTS {
             return fail("messages must be 1..=8");
         }
-        if c.consumers == 0 || c.consumers > 8 {
+        if c.consumers == 0 || usize::from(c.consumers) > MAX_PARTS {
             return fail("consumers must be 1..=8");
         }
         if c.visibility_timeout == 0 {
@@ -865,5 +868,209 @@ impl Protocol for QueueModel {
                 None => format!("unknown property {other}"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use stateright::{Checker, HasDiscoveries};
+
+    use super::*;
+
+    fn model(variant: &str) -> QueueModel {
+        QueueModel::new(variant, QueueConfig::default()).unwrap()
+    }
+
+    fn recv(consumer: u8) -> Action {
+        Action::Receive { consumer, msg: 0 }
+    }
+
+    const SEND: Action = Action::Send { msg: 0 };
+
+    /// The fingerprint of the model: the unique states of the smallest configuration (one
+    /// message, two consumers), under symmetry, explored to the end.
+    #[test]
+    fn smallest_configuration_has_102_states() {
+        let checker = model("correct")
+            .checker()
+            .symmetry_fn(QueueModel::representative)
+            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
+                "(explore everything)",
+            ])))
+            .spawn_dfs()
+            .join();
+        assert_eq!(checker.unique_state_count(), 102);
+        checker.assert_no_discovery("NoMessageLost");
+        checker.assert_no_discovery("EffectAtMostOnce");
+        checker.assert_no_discovery("DeadLetterOnlyAfterMaxReceives");
+    }
+
+    /// One discovery path per `sometimes`: each is reachable the way the protocol says.
+    #[test]
+    fn sometimes_properties_are_reachable() {
+        let checker = model("correct").checker().spawn_bfs().join();
+        checker.assert_discovery(
+            "MessageDeleted",
+            vec![
+                SEND,
+                recv(0),
+                Action::Process { consumer: 0 },
+                Action::Delete { consumer: 0 },
+            ],
+        );
+        // Released with backoff (1 tick), then received again.
+        checker.assert_discovery(
+            "MessageRedelivered",
+            vec![
+                SEND,
+                recv(0),
+                Action::Release { consumer: 0 },
+                Action::Tick,
+                recv(1),
+            ],
+        );
+        checker.assert_discovery(
+            "MessageDeadLettered",
+            vec![
+                SEND,
+                recv(0),
+                Action::Release { consumer: 0 },
+                Action::Tick,
+                recv(1),
+                Action::Release { consumer: 1 },
+                Action::Tick,
+                Action::Tick,
+                Action::MoveToDeadLetter { msg: 0 },
+            ],
+        );
+    }
+
+    /// Deleting before processing loses the message if the consumer then crashes.
+    #[test]
+    fn delete_before_process_loses_the_message() {
+        let checker = model("delete-before-process").checker().spawn_bfs().join();
+        checker.assert_discovery(
+            "NoMessageLost",
+            vec![SEND, recv(0), Action::Delete { consumer: 0 }],
+        );
+        checker.assert_discovery(
+            "NoMessageLost",
+            vec![
+                SEND,
+                recv(0),
+                Action::Delete { consumer: 0 },
+                Action::Crash { consumer: 0 },
+            ],
+        );
+    }
+
+    /// The slow consumer's stale receipt deletes the copy the second consumer holds.
+    #[test]
+    fn stale_receipt_delete_removes_another_consumers_delivery() {
+        let path = vec![
+            SEND,
+            recv(0),
+            Action::Process { consumer: 0 },
+            Action::Tick,
+            Action::Tick,
+            recv(1),
+            Action::Delete { consumer: 0 },
+        ];
+        model("stale-receipt-delete")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_discovery("NoMessageLost", path.clone());
+        // The same actions on the correct broker: the delete is rejected, nothing is lost.
+        let correct = model("correct");
+        let mut state = correct.init_states().remove(0);
+        for a in path {
+            state = correct.next_state(&state, a).unwrap();
+        }
+        assert_eq!(state.messages[0].status, Status::InFlight { timeout: 2 });
+        assert!(no_message_lost(&correct, &state));
+    }
+
+    /// Without the idempotency key the slow consumer's effect and the second consumer's
+    /// effect both land.
+    #[test]
+    fn no_idempotency_applies_the_effect_twice() {
+        let path = vec![
+            SEND,
+            recv(0),
+            Action::Process { consumer: 0 },
+            Action::Tick,
+            Action::Tick,
+            recv(1),
+            Action::Process { consumer: 1 },
+        ];
+        model("no-idempotency")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_discovery("EffectAtMostOnce", path);
+    }
+
+    #[test]
+    fn without_redrive_nothing_is_dead_lettered() {
+        model("no-dead-letter")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_no_discovery("MessageDeadLettered");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let m = QueueModel::new(
+            "correct",
+            QueueConfig {
+                backoff_base: 1,
+                backoff_cap: 5,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!([1, 2, 3, 4].map(|r| m.backoff(r)), [1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn bad_configurations_and_variants_are_rejected() {
+        let err = QueueModel::new("sloppy", QueueConfig::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown variant `queue/sloppy`"),
+            "{err}"
+        );
+        let err = QueueModel::new(
+            "correct",
+            QueueConfig {
+                visibility_timeout: 0,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("visibility-timeout"), "{err}");
+    }
+
+    /// The representative is a symmetry: it commutes with every action up to renaming, so
+    /// it keeps every property's truth value.
+    #[test]
+    fn representative_preserves_properties() {
+        let m = model("stale-receipt-delete");
+        let mut frontier = m.init_states();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(s) = frontier.pop() {
+            if !seen.insert(s.clone()) {
+                continue;
+            }
+            let r = QueueModel::representative(&s);
+            for p in QueueModel::props() {
+                assert_eq!((p.condition)(&m, &s), (p.condition)(&m, &r), "{}", p.name);
+            }
+            frontier.extend(m.next_states(&s));
+        }
+        assert!(seen.len() > 100);
     }
 }

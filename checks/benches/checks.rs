@@ -1,0 +1,169 @@
+//! Benchmark of every check in the suite: unique states, states per second and heap bytes
+//! per state of coordlab's explorer, against stateright's DFS checker (with the same
+//! symmetry reduction and threads) on the same model in the same run.
+//!
+//! ```sh
+//! cargo bench -p coordlab-checks --bench checks            # 5 runs per check
+//! cargo bench -p coordlab-checks --bench checks -- 9 queue # 9 runs, checks matching "queue"
+//! ```
+//!
+//! Times are medians of the runs; bytes per state is the peak heap (counted by a wrapping
+//! global allocator) above the heap before the run, over the unique states.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use coordlab_checks::engine::{Budget, Exploration, Progress};
+use coordlab_checks::{manifest, registry};
+use coordlab_models::Protocol as _;
+use coordlab_models::queue::QueueModel;
+use stateright::{Checker, HasDiscoveries, Model};
+
+/// Counts live heap bytes and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: defers every allocation to the system allocator; only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                    - layout.size();
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Runs `f` and returns its result, the wall time and the peak heap it added.
+fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let start = Instant::now();
+    let out = f();
+    let elapsed = start.elapsed();
+    (
+        out,
+        elapsed,
+        PEAK.load(Ordering::Relaxed).saturating_sub(base),
+    )
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let runs: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let filter = args
+        .iter()
+        .find(|a| a.parse::<usize>().is_err())
+        .cloned()
+        .unwrap_or_default();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "coordlab explorer vs stateright DFS (symmetry on), {threads} threads, median of {runs} runs\n"
+    );
+    println!(
+        "{:<34} {:>9} {:>10} {:>12} {:>9}  {:>10} {:>12} {:>9}  {:>7}",
+        "check",
+        "states",
+        "time",
+        "states/s",
+        "B/state",
+        "sr time",
+        "sr states/s",
+        "sr B/st",
+        "speedup"
+    );
+    for spec in manifest::load(None).expect("built-in manifests") {
+        if spec.protocol != "queue" || !spec.id().contains(&filter) {
+            continue;
+        }
+        let model: QueueModel =
+            registry::model(&spec.variant, &spec.bounds).expect("valid manifest");
+        let mut ours = Vec::new();
+        let mut ours_bytes = 0;
+        let mut states = 0;
+        for _ in 0..runs {
+            let m = model.clone();
+            let (ex, t, bytes) =
+                measure(|| Exploration::run(m, Budget::new(threads, None), &Progress::default()));
+            states = ex.unique_states();
+            ours_bytes = bytes;
+            ours.push(t);
+            drop(ex);
+        }
+        let mut theirs = Vec::new();
+        let mut theirs_bytes = 0;
+        for _ in 0..runs {
+            let m = model.clone();
+            let (checker, t, bytes) = measure(|| {
+                m.checker()
+                    .symmetry_fn(QueueModel::representative)
+                    .threads(threads)
+                    .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
+                        "(explore everything)",
+                    ])))
+                    .spawn_dfs()
+                    .join()
+            });
+            assert_eq!(
+                checker.unique_state_count(),
+                states,
+                "{}: stateright disagrees",
+                spec.id()
+            );
+            theirs_bytes = bytes;
+            theirs.push(t);
+        }
+        let (ours, theirs) = (median(ours), median(theirs));
+        let rate = |t: Duration| states as f64 / t.as_secs_f64();
+        println!(
+            "{:<34} {:>9} {:>9.3}s {:>12.0} {:>9.0}  {:>9.3}s {:>12.0} {:>9.0}  {:>6.2}x",
+            spec.id(),
+            states,
+            ours.as_secs_f64(),
+            rate(ours),
+            ours_bytes as f64 / states as f64,
+            theirs.as_secs_f64(),
+            rate(theirs),
+            theirs_bytes as f64 / states as f64,
+            theirs.as_secs_f64() / ours.as_secs_f64(),
+        );
+    }
+}
