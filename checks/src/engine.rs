@@ -41,9 +41,13 @@ pub struct Progress {
 pub struct Budget {
     pub threads: usize,
     pub deadline: Option<Instant>,
-    /// Deduplicate on [`Protocol::representative`] (on by default; off only to compare
-    /// against a checker without symmetry reduction).
+    /// Deduplicate on [`Protocol::representative`] (on by default; off to compare against
+    /// a checker without symmetry reduction). Ignored when `graph` is set.
     pub symmetry: bool,
+    /// Record every transition with its action class, for the liveness checker. The graph
+    /// is explored without symmetry reduction: fairness is declared per process (e.g. per
+    /// consumer), and a permutation of processes does not preserve it.
+    pub graph: bool,
 }
 
 impl Budget {
@@ -52,11 +56,12 @@ impl Budget {
             threads: threads.max(1),
             deadline: timeout.map(|t| Instant::now() + t),
             symmetry: true,
+            graph: false,
         }
     }
 
     fn canonical<P: Protocol>(&self, state: &P::State) -> P::State {
-        if self.symmetry && P::SYMMETRIC {
+        if self.symmetry && !self.graph && P::SYMMETRIC {
             P::representative(state)
         } else {
             state.clone()
@@ -83,6 +88,8 @@ pub struct Exploration<P: Protocol> {
     /// False when the budget ran out before the search finished.
     pub complete: bool,
     budget: Budget,
+    /// The transitions, when [`Budget::graph`] is set.
+    pub graph: Option<Graph>,
     pub elapsed: Duration,
 }
 
@@ -92,8 +99,40 @@ pub type Steps<P> = Vec<(
     <P as stateright::Model>::State,
 )>;
 
-/// The successors of one state as a worker computes them: representatives and their hashes.
-type Successors<S> = Vec<(S, u64)>;
+/// The reachable transition graph, in compressed sparse rows: the edges of state `s` are
+/// `to[start[s]..start[s + 1]]`, each with its action class. Stutter steps (an action that
+/// leaves the state unchanged) are not edges.
+#[derive(Debug, Default)]
+pub struct Graph {
+    pub start: Vec<u32>,
+    pub to: Vec<u32>,
+    pub class: Vec<u8>,
+    /// Per state, the classes with an action that changes the state (bit `c` for class `c`).
+    pub enabled: Vec<u64>,
+}
+
+impl Graph {
+    /// The edges leaving `s`: (target, class).
+    pub fn edges(&self, s: u32) -> impl Iterator<Item = (u32, u8)> + '_ {
+        let range = self.start[s as usize] as usize..self.start[s as usize + 1] as usize;
+        self.to[range.clone()]
+            .iter()
+            .copied()
+            .zip(self.class[range].iter().copied())
+    }
+
+    pub fn states(&self) -> usize {
+        self.enabled.len()
+    }
+}
+
+/// What a worker computes for one state: which properties it hits, its successors
+/// (canonical state, hash, action class), and the classes enabled in it.
+struct Expanded<S> {
+    hits: Vec<bool>,
+    succs: Vec<(S, u64, u8)>,
+    enabled: u64,
+}
 
 impl<P: Protocol> Exploration<P> {
     /// Explores every state reachable from the model's initial states.
@@ -111,7 +150,10 @@ impl<P: Protocol> Exploration<P> {
             complete: true,
             elapsed: Duration::ZERO,
             budget,
+            graph: budget.graph.then(Graph::default),
         };
+        let classes = ex.model.classes().len();
+        assert!(classes <= 64, "{}: at most 64 action classes", P::ID);
         for init in ex.model.init_states() {
             if ex.model.within_boundary(&init) {
                 let rep = budget.canonical::<P>(&init);
@@ -133,15 +175,23 @@ impl<P: Protocol> Exploration<P> {
                 ex.complete = false;
                 break;
             };
-            for (offset, (hits, succs)) in expanded.into_iter().enumerate() {
+            for (offset, e) in expanded.into_iter().enumerate() {
                 let id = (lo + offset) as u32;
-                for (pi, hit) in hits.into_iter().enumerate() {
+                for (pi, hit) in e.hits.into_iter().enumerate() {
                     if hit && ex.first_hit[pi].is_none() {
                         ex.first_hit[pi] = Some(id);
                     }
                 }
-                for (rep, hash) in succs {
-                    ex.insert(&mut table, &hasher, rep, hash, id);
+                if let Some(g) = &mut ex.graph {
+                    g.start.push(g.to.len() as u32);
+                    g.enabled.push(e.enabled);
+                }
+                for (rep, hash, class) in e.succs {
+                    let to = ex.insert(&mut table, &hasher, rep, hash, id);
+                    if let Some(g) = &mut ex.graph {
+                        g.to.push(to);
+                        g.class.push(class);
+                    }
                 }
             }
             progress.states.store(ex.states.len(), Ordering::Relaxed);
@@ -149,6 +199,9 @@ impl<P: Protocol> Exploration<P> {
         }
         if ex.levels.last() != Some(&ex.states.len()) {
             ex.levels.push(ex.states.len());
+        }
+        if let Some(g) = &mut ex.graph {
+            g.start.push(g.to.len() as u32);
         }
         progress.done.store(true, Ordering::Relaxed);
         ex.elapsed = start.elapsed();
@@ -162,33 +215,36 @@ impl<P: Protocol> Exploration<P> {
         rep: P::State,
         hash: u64,
         parent: u32,
-    ) {
+    ) -> u32 {
         let states = &self.states;
         let entry = table.entry(
             hash,
             |&id| states[id as usize] == rep,
             |&id| hasher.hash_one(&states[id as usize]),
         );
-        if let hashbrown::hash_table::Entry::Vacant(v) = entry {
-            let id = u32::try_from(self.states.len()).expect("more than 2^32 states");
-            v.insert(id);
-            self.states.push(rep);
-            self.parent.push(parent);
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(o) => *o.get(),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let id = u32::try_from(self.states.len()).expect("more than 2^32 states");
+                v.insert(id);
+                self.states.push(rep);
+                self.parent.push(parent);
+                id
+            }
         }
     }
 
     /// Evaluates the properties on, and computes the successors of, every state of one
     /// level; in parallel over slices of the level, results in state order. `None` if the
     /// budget ran out.
-    #[allow(clippy::type_complexity)]
     fn expand_level(
         &self,
         level: std::ops::Range<usize>,
         props: &[Prop<P>],
         hasher: &DefaultHashBuilder,
         budget: Budget,
-    ) -> Option<Vec<(Vec<bool>, Successors<P::State>)>> {
-        let expand_slice = |slice: &[P::State]| -> Option<Vec<(Vec<bool>, Successors<P::State>)>> {
+    ) -> Option<Vec<Expanded<P::State>>> {
+        let expand_slice = |slice: &[P::State]| -> Option<Vec<Expanded<P::State>>> {
             let mut out = Vec::with_capacity(slice.len());
             let mut actions = Vec::new();
             for (i, state) in slice.iter().enumerate() {
@@ -200,24 +256,35 @@ impl<P: Protocol> Exploration<P> {
                     .map(|p| match p.kind {
                         Kind::Always => !(p.condition)(&self.model, state),
                         Kind::Sometimes => (p.condition)(&self.model, state),
-                        Kind::Eventually => false,
+                        Kind::Eventually | Kind::LeadsTo => false,
                     })
                     .collect();
+                let mut enabled = 0u64;
                 actions.clear();
                 self.model.actions(state, &mut actions);
                 let mut succs = Vec::with_capacity(actions.len());
                 for action in actions.drain(..) {
+                    let class = if budget.graph {
+                        self.model.class_of(&action) as u8
+                    } else {
+                        0
+                    };
                     let Some(next) = self.model.next_state(state, action) else {
                         continue;
                     };
                     if &next == state || !self.model.within_boundary(&next) {
                         continue;
                     }
+                    enabled |= 1 << class;
                     let rep = budget.canonical::<P>(&next);
                     let hash = hasher.hash_one(&rep);
-                    succs.push((rep, hash));
+                    succs.push((rep, hash, class));
                 }
-                out.push((hits, succs));
+                out.push(Expanded {
+                    hits,
+                    succs,
+                    enabled,
+                });
             }
             Some(out)
         };
@@ -238,6 +305,17 @@ impl<P: Protocol> Exploration<P> {
             }
             Some(all)
         })
+    }
+
+    /// The state with id `id` (a representative, or the state itself without symmetry).
+    pub fn state(&self, id: u32) -> &P::State {
+        &self.states[id as usize]
+    }
+
+    /// The id of the state each state was first reached from (`u32::MAX` for initial
+    /// states): a tree of shortest paths.
+    pub fn parent(&self, id: u32) -> u32 {
+        self.parent[id as usize]
     }
 
     pub fn unique_states(&self) -> usize {

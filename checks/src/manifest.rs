@@ -71,6 +71,7 @@ struct RawCheck {
     label: Option<String>,
     checker: CheckerKind,
     unique_states: Option<usize>,
+    liveness_states: Option<usize>,
     #[serde(default)]
     bounds: toml::Table,
     expect: BTreeMap<String, Expect>,
@@ -86,6 +87,8 @@ pub struct CheckSpec {
     pub label: Option<String>,
     pub checker: CheckerKind,
     pub unique_states: Option<usize>,
+    /// The pinned size of the graph liveness properties are checked on.
+    pub liveness_states: Option<usize>,
     pub bounds: toml::Table,
     pub expect: BTreeMap<String, Expect>,
 }
@@ -152,6 +155,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<CheckSpec>, ManifestError> {
             label: c.label,
             checker: c.checker,
             unique_states: c.unique_states,
+            liveness_states: c.liveness_states,
             bounds: c.bounds,
             expect: c.expect,
         });

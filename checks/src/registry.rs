@@ -3,13 +3,14 @@
 //! Adding a protocol is one line in [`protocols`].
 
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use coordlab_models::queue::QueueModel;
 use coordlab_models::{Kind, Protocol, Variant};
 use serde::Serialize;
 
-use crate::engine::{Budget, Exploration, Progress};
+use crate::engine::{Budget, Exploration, Progress, Steps};
+use crate::liveness;
 use crate::manifest::{CheckSpec, Expect};
 use crate::trace::{self, DecodeError, Format, Replay, TraceFile, Typed};
 
@@ -82,8 +83,13 @@ impl PropResult {
 pub struct CheckResult {
     pub id: String,
     pub bounds: String,
+    /// States explored for the safety and reachability properties (symmetry-reduced).
     pub unique_states: usize,
     pub expected_unique_states: Option<usize>,
+    /// States of the transition graph the liveness properties were checked on (without
+    /// symmetry reduction), if any were.
+    pub liveness_states: Option<usize>,
+    pub expected_liveness_states: Option<usize>,
     pub max_depth: usize,
     pub complete: bool,
     pub seconds: f64,
@@ -93,10 +99,34 @@ pub struct CheckResult {
 
 impl CheckResult {
     pub fn state_count_matches(&self) -> bool {
-        !self.complete
-            || self
-                .expected_unique_states
-                .is_none_or(|n| n == self.unique_states)
+        self.state_count_drift().is_empty()
+    }
+
+    /// How the explored state counts differ from the manifest's pins.
+    pub fn state_count_drift(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.complete {
+            return out; // an unfinished search says nothing about the size
+        }
+        if let Some(n) = self.expected_unique_states
+            && n != self.unique_states
+        {
+            out.push(format!(
+                "explored {} unique states, the manifest pins {n} (unique-states)",
+                self.unique_states
+            ));
+        }
+        if let Some(n) = self.expected_liveness_states
+            && Some(n) != self.liveness_states
+        {
+            let got = self
+                .liveness_states
+                .map_or("no".to_string(), |g| g.to_string());
+            out.push(format!(
+                "the liveness graph has {got} states, the manifest pins {n} (liveness-states)"
+            ));
+        }
+        out
     }
 
     /// Whether every verdict and the state count match the manifest.
@@ -184,24 +214,12 @@ impl<P: Protocol> Entry for Handle<P> {
                 ));
             }
         }
-        for p in &props {
-            match spec.expect.get(p.name) {
-                None => {
-                    return Err(format!(
-                        "{}: no expectation for property `{}`",
-                        spec.id(),
-                        p.name
-                    ));
-                }
-                Some(Expect::Holds | Expect::Violated) if p.kind == Kind::Eventually => {
-                    return Err(format!(
-                        "{}: `{}` is a liveness property and this coordlab has no liveness checker yet; expect `pending`",
-                        spec.id(),
-                        p.name
-                    ));
-                }
-                Some(_) => {}
-            }
+        if let Some(p) = props.iter().find(|p| !spec.expect.contains_key(p.name)) {
+            return Err(format!(
+                "{}: no expectation for property `{}`",
+                spec.id(),
+                p.name
+            ));
         }
         Ok(bounds_line(
             &serde_json::to_value(model.config()).expect("config serialises"),
@@ -219,36 +237,66 @@ impl<P: Protocol> Entry for Handle<P> {
             .model(&spec.variant, &spec.bounds)
             .expect("validated before running");
         let bounds = bounds_line(&serde_json::to_value(model.config()).expect("config serialises"));
-        let ex = Exploration::run(model, Budget::new(threads, timeout), progress);
-        let properties = P::props()
-            .into_iter()
+        let props = P::props();
+        // One deadline for the whole check, safety and liveness together.
+        let budget = Budget::new(threads, timeout);
+        let needs_graph = props
+            .iter()
+            .any(|p| p.kind.is_liveness() && spec.expect[p.name] != Expect::Pending);
+        let live = needs_graph.then(|| {
+            let model = P::new(model.variant(), model.config().clone()).expect("same model");
+            Exploration::run(
+                model,
+                Budget {
+                    graph: true,
+                    ..budget
+                },
+                &Progress::default(),
+            )
+        });
+        let ex = Exploration::run(model, budget, progress);
+        let started = Instant::now();
+        let encode = |p: &coordlab_models::Prop<P>,
+                      init: P::State,
+                      steps: Steps<P>,
+                      cycle: Option<usize>| {
+            let file = trace::encode(&ex.model, p.name, p.kind, &init, &steps, cycle);
+            let typed = Typed {
+                model: P::new(ex.model.variant(), ex.model.config().clone()).expect("same model"),
+                init,
+                steps,
+            };
+            let md = trace::markdown(&file, &typed, Some(&canonical_path(spec, p.name)));
+            (file, md)
+        };
+        let properties = props
+            .iter()
             .enumerate()
             .map(|(i, p)| {
                 let expected = spec.expect[p.name];
-                let hit = ex.first_hit(i);
-                let verdict = match (p.kind, hit, ex.complete) {
-                    (Kind::Eventually, _, _) => Verdict::Pending,
-                    (Kind::Always, Some(_), _) => Verdict::Violated,
-                    (Kind::Sometimes, Some(_), _) => Verdict::Holds,
-                    (_, None, false) => Verdict::Unknown,
-                    (Kind::Always, None, true) => Verdict::Holds,
-                    (Kind::Sometimes, None, true) => Verdict::Violated,
-                };
-                let trace = match (p.kind, hit) {
-                    (Kind::Always, Some(id)) => {
-                        let (init, steps) = ex.path_to(id);
-                        let file = trace::encode(&ex.model, p.name, p.kind, &init, &steps, None);
-                        let typed = Typed {
-                            model: P::new(ex.model.variant(), ex.model.config().clone())
-                                .expect("same model"),
-                            init,
-                            steps,
-                        };
-                        let path = canonical_path(spec, p.name);
-                        let md = trace::markdown(&file, &typed, Some(&path));
-                        Some((file, md))
+                let (verdict, trace) = if p.kind.is_liveness() {
+                    match &live {
+                        None => (Verdict::Pending, None),
+                        Some(live) if !live.complete => (Verdict::Unknown, None),
+                        Some(live) => match liveness::check(live, p) {
+                            None => (Verdict::Holds, None),
+                            Some(l) => (
+                                Verdict::Violated,
+                                Some(encode(p, l.init, l.steps, Some(l.cycle_start))),
+                            ),
+                        },
                     }
-                    _ => None,
+                } else {
+                    match (p.kind, ex.first_hit(i), ex.complete) {
+                        (Kind::Always, Some(id), _) => {
+                            let (init, steps) = ex.path_to(id);
+                            (Verdict::Violated, Some(encode(p, init, steps, None)))
+                        }
+                        (_, Some(_), _) => (Verdict::Holds, None),
+                        (_, None, false) => (Verdict::Unknown, None),
+                        (Kind::Always, None, true) => (Verdict::Holds, None),
+                        (_, None, true) => (Verdict::Violated, None),
+                    }
                 };
                 PropResult {
                     property: p.name,
@@ -259,14 +307,17 @@ impl<P: Protocol> Entry for Handle<P> {
                 }
             })
             .collect();
+        let live_time = live.as_ref().map_or(Duration::ZERO, |l| l.elapsed);
         CheckResult {
             id: spec.id(),
             bounds,
             unique_states: ex.unique_states(),
             expected_unique_states: spec.unique_states,
+            liveness_states: live.as_ref().map(|l| l.unique_states()),
+            expected_liveness_states: spec.liveness_states,
             max_depth: ex.max_depth(),
-            complete: ex.complete,
-            seconds: ex.elapsed.as_secs_f64(),
+            complete: ex.complete && live.as_ref().is_none_or(|l| l.complete),
+            seconds: (ex.elapsed + live_time + started.elapsed()).as_secs_f64(),
             threads,
             properties,
         }

@@ -241,15 +241,70 @@ pub fn markdown<P: Protocol>(file: &TraceFile, t: &Typed<P>, path: Option<&str>)
         file.variant,
         variant_summary::<P>(&file.variant)
     );
+    if let Some(k) = file.cycle_start {
+        md.push_str(&lasso_paragraph(t, k));
+    }
     md.push_str("## Steps\n\n");
     md.push_str(&steps_text::<P>(file, t, true));
     md.push_str("\n## Sequence diagram\n\n```mermaid\n");
     md.push_str(&mermaid(t, file.cycle_start));
     md.push_str("```\n");
-    if lasso {
-        md.push_str("\nThe steps from the marked one on repeat forever.\n");
-    }
+    let _ = lasso;
     md
+}
+
+/// How to read a lasso, and why its cycle is a fair behaviour.
+fn lasso_paragraph<P: Protocol>(t: &Typed<P>, k: usize) -> String {
+    let n = t.steps.len();
+    let f = cycle_fairness(t, k);
+    let mut s = String::from("## The lasso\n\n");
+    if k == n {
+        let _ = writeln!(
+            s,
+            "After step {k} the system stays in the same state forever: no fairly scheduled action is enabled there, so stopping is a fair behaviour.\n"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "Steps 1–{k} lead to the cycle; from step {} on, steps {}–{n} repeat forever: after step {n} the system is back in the state it had after step {k}.\n",
+            k + 1,
+            k + 1
+        );
+        let _ = writeln!(
+            s,
+            "The cycle is fair: it takes {}.",
+            join_or(&f.taken, "no class")
+        );
+    }
+    if !f.excused.is_empty() {
+        let _ = writeln!(
+            s,
+            "The other fairly scheduled classes ({}) are disabled {} of the cycle, so fairness does not require them.",
+            f.excused.join(", "),
+            if k == n {
+                "in that state"
+            } else {
+                "in some state"
+            }
+        );
+    }
+    if !f.unfair.is_empty() {
+        let _ = writeln!(
+            s,
+            "Unfair classes ({}) are never needed.",
+            f.unfair.join(", ")
+        );
+    }
+    s.push('\n');
+    s
+}
+
+fn join_or(items: &[String], none: &str) -> String {
+    if items.is_empty() {
+        none.to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn variant_summary<P: Protocol>(variant: &str) -> &'static str {
@@ -272,12 +327,10 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
     for (i, (action, after)) in t.steps.iter().enumerate() {
         let n = i + 1;
         let before = t.state(i);
-        if file.cycle_start == Some(n - 1) && n > 0 {
+        if file.cycle_start == Some(n - 1) {
             let _ = writeln!(
                 out,
-                "\n{bold}From step {} on, steps {}–{} repeat forever.{bold}",
-                n,
-                n,
+                "\n{bold}From step {n} on, steps {n}–{} repeat forever.{bold}",
                 t.steps.len()
             );
         }
@@ -472,12 +525,122 @@ pub fn replay<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Replay {
                 Replay::Reproduced
             }
         }
-        (Kind::Eventually, Some(_)) => Replay::Diverged(
-            "liveness lassos are not replayable yet: this coordlab has no liveness checker".into(),
-        ),
+        (Kind::Eventually | Kind::LeadsTo, Some(k)) => match replay_lasso(t, &prop, k) {
+            Ok(()) => Replay::Reproduced,
+            Err(why) => Replay::Diverged(why),
+        },
         (kind, _) => Replay::Diverged(format!(
             "a {} property has no counterexample of this shape",
             kind.as_str()
         )),
+    }
+}
+
+/// The fairness of a lasso's cycle, as `replay` checks it and the Markdown explains it.
+pub struct CycleFairness {
+    /// Names of the classes the cycle takes.
+    pub taken: Vec<String>,
+    /// Fair classes not taken but disabled somewhere on the cycle (weak) or everywhere on
+    /// it (strong).
+    pub excused: Vec<String>,
+    /// Unfair classes the cycle never takes.
+    pub unfair: Vec<String>,
+    /// Why the cycle is not fair, if it is not.
+    pub unfair_because: Option<String>,
+}
+
+/// Examines the cycle from step `k` to the end (a stutter when `k` is the last step).
+pub fn cycle_fairness<P: Protocol>(t: &Typed<P>, k: usize) -> CycleFairness {
+    let model = &t.model;
+    let classes = model.classes();
+    let n = t.steps.len();
+    let enabled = |s: &P::State| -> u64 {
+        let mut actions = Vec::new();
+        model.actions(s, &mut actions);
+        actions
+            .into_iter()
+            .filter(|a| {
+                model
+                    .next_state(s, a.clone())
+                    .is_some_and(|next| &next != s)
+            })
+            .fold(0, |m, a| m | 1 << model.class_of(&a))
+    };
+    let cycle_states: Vec<&P::State> = if k == n {
+        vec![t.state(n)]
+    } else {
+        (k + 1..=n).map(|i| t.state(i)).collect()
+    };
+    let masks: Vec<u64> = cycle_states.iter().map(|s| enabled(s)).collect();
+    let taken = t.steps[k..]
+        .iter()
+        .fold(0u64, |m, (a, _)| m | 1 << model.class_of(a));
+    let en_all = masks.iter().fold(u64::MAX, |m, e| m & e);
+    let en_any = masks.iter().fold(0, |m, e| m | e);
+    let mut out = CycleFairness {
+        taken: Vec::new(),
+        excused: Vec::new(),
+        unfair: Vec::new(),
+        unfair_because: None,
+    };
+    for (i, c) in classes.iter().enumerate() {
+        let bit = 1u64 << i;
+        let name = c.name.clone();
+        if taken & bit != 0 {
+            out.taken.push(name);
+            continue;
+        }
+        match c.fairness {
+            coordlab_models::Fairness::Unfair => out.unfair.push(name),
+            coordlab_models::Fairness::Weak if en_all & bit != 0 => {
+                out.unfair_because.get_or_insert(format!(
+                    "the cycle is not fair: `{name}` is weakly fair and enabled in every state of the cycle, but never taken"
+                ));
+            }
+            coordlab_models::Fairness::Strong if en_any & bit != 0 => {
+                out.unfair_because.get_or_insert(format!(
+                    "the cycle is not fair: `{name}` is strongly fair and enabled on the cycle, but never taken"
+                ));
+            }
+            _ => out.excused.push(name),
+        }
+    }
+    out
+}
+
+/// Checks a lasso: the cycle returns to its first state, the property fails all along,
+/// and the cycle is fair.
+fn replay_lasso<P: Protocol>(
+    t: &Typed<P>,
+    prop: &coordlab_models::Prop<P>,
+    k: usize,
+) -> Result<(), String> {
+    let n = t.steps.len();
+    if k < n && t.state(n) != t.state(k) {
+        return Err(format!(
+            "the cycle (steps {}–{n}) does not return to the state of step {k}",
+            k + 1
+        ));
+    }
+    let goal = |i: usize| (prop.condition)(&t.model, t.state(i));
+    // Where the property starts to be owed: the first state for `eventually`, the first
+    // state where the premise holds without the goal for `leads-to`.
+    let from = match prop.premise {
+        None => 0,
+        Some(premise) => (0..=k)
+            .find(|&i| premise(&t.model, t.state(i)) && !goal(i))
+            .ok_or_else(|| {
+                format!(
+                    "no state before the cycle satisfies the premise of {} without its goal",
+                    prop.name
+                )
+            })?,
+    };
+    if let Some(i) = (from..=n).find(|&i| goal(i)) {
+        return Err(format!("the state after step {i} satisfies {}", prop.name));
+    }
+    match cycle_fairness(t, k).unfair_because {
+        Some(why) => Err(why),
+        None => Ok(()),
     }
 }

@@ -176,6 +176,19 @@ fn each_bug_variant_is_caught_by_its_property() {
         "violated"
     );
     assert_eq!(verdict("queue/correct", "MessageDeadLettered"), "holds");
+    // The poison message cycles forever without a redrive policy: a liveness violation
+    // that only a cycle can show.
+    assert_eq!(
+        verdict("queue/no-dead-letter", "EveryMessageResolved"),
+        "violated"
+    );
+    for check in [
+        "queue/correct",
+        "queue/correct [immediate-retry]",
+        "queue/correct [requeue-on-expiry]",
+    ] {
+        assert_eq!(verdict(check, "EveryMessageResolved"), "holds", "{check}");
+    }
 }
 
 #[test]
@@ -514,4 +527,33 @@ fn reports_json_junit_and_shards() {
     let mut all_sorted = all.clone();
     all_sorted.sort();
     assert_eq!(union, all_sorted);
+}
+
+const LASSO: &str = "counterexamples/queue/no-dead-letter/EveryMessageResolved.json";
+
+/// The poison-message lasso replays; cut short it does not, nor on the correct variant.
+#[test]
+fn the_liveness_lasso_replays_and_a_broken_one_does_not() {
+    let o = coordlab(&["replay", LASSO]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let md = std::fs::read_to_string(root().join(LASSO.replace(".json", ".md"))).unwrap();
+    assert!(md.contains("repeat forever"), "{md}");
+    assert!(md.contains("The cycle is fair: it takes"), "{md}");
+    // Drop the last step: the cycle no longer returns to its first state.
+    let text = std::fs::read_to_string(root().join(LASSO)).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["steps"].as_array_mut().unwrap().pop();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("cut.json");
+    std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+    let o = coordlab(&["replay", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("does not return to the state of step"),
+        "{}",
+        stdout(&o)
+    );
+    // On the correct variant the poison message goes to the dead-letter queue instead.
+    let o = coordlab(&["replay", LASSO, "--on", "queue/correct"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }

@@ -46,7 +46,7 @@ fn assert_same_verdicts<C: Checker<QueueModel>>(
     theirs: &C,
 ) {
     for (i, p) in QueueModel::props().iter().enumerate() {
-        if p.kind == Kind::Eventually {
+        if p.kind.is_liveness() {
             continue;
         }
         assert_eq!(
@@ -148,7 +148,7 @@ fn paths_are_real_shortest_behaviours() {
             match p.kind {
                 Kind::Always => assert!(!holds, "{id}: {} path ends in a good state", p.name),
                 Kind::Sometimes => assert!(holds, "{id}: {} path ends without the example", p.name),
-                Kind::Eventually => {}
+                Kind::Eventually | Kind::LeadsTo => {}
             }
             if let Some(path) = theirs.as_ref().and_then(|t| t.discovery(p.name)) {
                 let shortest = path.into_actions().len();

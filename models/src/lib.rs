@@ -17,8 +17,9 @@
 //!
 //! # What is not checked
 //! A model is checked only within the bounds of its configuration (number of messages,
-//! consumers, crashes, timer lengths). Liveness properties ([`Kind::Eventually`]) are not
-//! checked by stateright here: coordlab's own checker handles them under fairness.
+//! consumers, crashes, timer lengths). Liveness properties ([`Kind::is_liveness`]) are not
+//! given to stateright, whose `eventually` ignores cycles: coordlab's own checker handles
+//! them under the fairness each model declares per class of actions ([`Protocol::classes`]).
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -41,6 +42,9 @@ pub enum Kind {
     /// Liveness: every fair behaviour reaches a state where it is true. A counterexample is
     /// a lasso: a prefix and a cycle that repeats forever.
     Eventually,
+    /// Liveness: in every fair behaviour, whenever the premise holds, the condition holds
+    /// then or later. A counterexample is a lasso.
+    LeadsTo,
 }
 
 impl Kind {
@@ -50,7 +54,13 @@ impl Kind {
             Kind::Always => "always",
             Kind::Sometimes => "sometimes",
             Kind::Eventually => "eventually",
+            Kind::LeadsTo => "leads-to",
         }
+    }
+
+    /// Whether the property is about infinite behaviours (checked by the liveness checker).
+    pub fn is_liveness(self) -> bool {
+        matches!(self, Kind::Eventually | Kind::LeadsTo)
     }
 }
 
@@ -62,6 +72,29 @@ pub struct Prop<M: Model> {
     /// What the property says, in one plain sentence.
     pub doc: &'static str,
     pub condition: fn(&M, &M::State) -> bool,
+    /// For [`Kind::LeadsTo`]: the premise P of "whenever P holds, `condition` holds then
+    /// or later". `None` for every other kind.
+    pub premise: Option<fn(&M, &M::State) -> bool>,
+}
+
+/// How a class of actions must be scheduled in an infinite behaviour (as in TLA+).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fairness {
+    /// If the class is enabled in every state from some point on, it is taken infinitely
+    /// often.
+    Weak,
+    /// If the class is enabled infinitely often, it is taken infinitely often.
+    Strong,
+    /// No obligation: the class may never be taken (crashes, drops, pauses).
+    Unfair,
+}
+
+/// A class of actions that fairness talks about, e.g. "consumer 1" or "clock".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Class {
+    pub name: String,
+    pub fairness: Fairness,
 }
 
 impl<M: Model> Clone for Prop<M> {
@@ -153,6 +186,11 @@ pub trait Protocol:
     /// The properties, in a fixed order.
     fn props() -> Vec<Prop<Self>>;
 
+    /// The classes of actions that fairness is declared on (at most 64).
+    fn classes(&self) -> Vec<Class>;
+    /// The index in [`Protocol::classes`] of the class an action belongs to.
+    fn class_of(&self, action: &Self::Action) -> usize;
+
     /// Whether [`Protocol::representative`] is more than the identity.
     const SYMMETRIC: bool = false;
     /// The symmetry-reduced representative of a state (identity if none). A plain function
@@ -197,7 +235,7 @@ pub fn stateright_properties<M: Model>(props: Vec<Prop<M>>) -> Vec<stateright::P
         .filter_map(|p| match p.kind {
             Kind::Always => Some(stateright::Property::always(p.name, p.condition)),
             Kind::Sometimes => Some(stateright::Property::sometimes(p.name, p.condition)),
-            Kind::Eventually => None,
+            Kind::Eventually | Kind::LeadsTo => None,
         })
         .collect()
 }

@@ -25,7 +25,7 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Kind, ModelError, Prop, Protocol, Variant};
+use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant};
 
 /// How a message comes back after a consumer reports that processing failed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -226,6 +226,25 @@ impl QueueModel {
     /// Receive counts saturate here: no guard or property distinguishes larger counts.
     fn receive_cap(&self) -> u8 {
         self.config.max_receives.max(2)
+    }
+
+    /// A receive count for a person: without a redrive policy counts saturate at
+    /// [`QueueModel::receive_cap`], which then reads "or more".
+    fn receives_label(&self, n: u8) -> String {
+        if n >= self.receive_cap() && self.has(Bug::NoDeadLetter) {
+            format!("{n} or more")
+        } else {
+            n.to_string()
+        }
+    }
+
+    /// The number of the delivery a receive makes, given the receive count before it.
+    fn delivery_label(&self, before: u8) -> String {
+        if before >= self.receive_cap() && self.has(Bug::NoDeadLetter) {
+            format!("{} or later", before + 1)
+        } else {
+            (before + 1).to_string()
+        }
     }
 
     /// The redrive rule: a visible message that has been received `max_receives` times
@@ -575,44 +594,86 @@ impl Protocol for QueueModel {
                 kind: Kind::Always,
                 doc: "A message is deleted only after its work is done: its effect is in the ledger and no consumer still holds its latest delivery unprocessed.",
                 condition: no_message_lost,
+                premise: None,
             },
             Prop {
                 name: "DeadLetterOnlyAfterMaxReceives",
                 kind: Kind::Always,
                 doc: "A message reaches the dead-letter queue only after it was received max-receives times.",
                 condition: dead_letter_only_after_max_receives,
+                premise: None,
             },
             Prop {
                 name: "EffectAtMostOnce",
                 kind: Kind::Always,
                 doc: "With idempotent consumers, each message's effect is applied at most once, however often it is delivered.",
                 condition: effect_at_most_once,
+                premise: None,
             },
             Prop {
                 name: "EveryMessageResolved",
                 kind: Kind::Eventually,
                 doc: "Every message is eventually deleted or dead-lettered.",
                 condition: every_message_resolved,
+                premise: None,
             },
             Prop {
                 name: "MessageRedelivered",
                 kind: Kind::Sometimes,
                 doc: "Some message is delivered more than once (so EffectAtMostOnce is not vacuous).",
                 condition: message_redelivered,
+                premise: None,
             },
             Prop {
                 name: "MessageDeadLettered",
                 kind: Kind::Sometimes,
                 doc: "Some message reaches the dead-letter queue (so DeadLetterOnlyAfterMaxReceives is not vacuous).",
                 condition: message_dead_lettered,
+                premise: None,
             },
             Prop {
                 name: "MessageDeleted",
                 kind: Kind::Sometimes,
                 doc: "Some message is deleted (so NoMessageLost is not vacuous).",
                 condition: message_deleted,
+                premise: None,
             },
         ]
+    }
+
+    /// Fairness: time passes, the producer sends, the broker redrives, and every consumer
+    /// keeps taking steps (weakly fair, one class per consumer, as TLA+'s per-process
+    /// `WF_vars`); crashes are unfair and bounded by `max-crashes`. A consumer whose
+    /// processing fails may fail forever: that is what a poison message is.
+    fn classes(&self) -> Vec<Class> {
+        let weak = |name: String| Class {
+            name,
+            fairness: Fairness::Weak,
+        };
+        let mut c = vec![
+            weak("producer".into()),
+            weak("clock".into()),
+            weak("redrive".into()),
+            Class {
+                name: "crash".into(),
+                fairness: Fairness::Unfair,
+            },
+        ];
+        c.extend((0..self.config.consumers).map(|i| weak(format!("consumer {i}"))));
+        c
+    }
+
+    fn class_of(&self, action: &Action) -> usize {
+        match *action {
+            Action::Send { .. } => 0,
+            Action::Tick => 1,
+            Action::MoveToDeadLetter { .. } => 2,
+            Action::Crash { .. } => 3,
+            Action::Receive { consumer, .. }
+            | Action::Process { consumer }
+            | Action::Release { consumer }
+            | Action::Delete { consumer } => 4 + consumer as usize,
+        }
     }
 
     const SYMMETRIC: bool = true;
@@ -639,7 +700,7 @@ impl Protocol for QueueModel {
                 Status::DeadLettered => "in the dead-letter queue".to_string(),
             };
             out.push((format!("m{i}"), status));
-            out.push((format!("m{i}.receives"), m.receives.to_string()));
+            out.push((format!("m{i}.receives"), self.receives_label(m.receives)));
         }
         for (i, c) in s.consumers.iter().enumerate() {
             let v = match *c {
@@ -685,7 +746,7 @@ impl Protocol for QueueModel {
             Action::Send { msg } => format!("producer sends m{msg}"),
             Action::Receive { consumer, msg } => format!(
                 "consumer {consumer} receives m{msg} (delivery {}); it is hidden for {}",
-                s.messages[msg as usize].receives + 1,
+                self.delivery_label(s.messages[msg as usize].receives),
                 ticks(self.config.visibility_timeout)
             ),
             Action::Process { consumer } => {
@@ -763,7 +824,10 @@ impl Protocol for QueueModel {
                 reply(
                     broker(),
                     consumer(c),
-                    format!("m{msg}, delivery {}", n.messages[msg as usize].receives),
+                    format!(
+                        "m{msg}, delivery {}",
+                        self.delivery_label(s.messages[msg as usize].receives)
+                    ),
                 ),
             ],
             Action::Process { consumer: c } => {
@@ -861,7 +925,15 @@ impl Protocol for QueueModel {
                     .filter(|(_, m)| !matches!(m.status, Status::Deleted | Status::DeadLettered))
                     .map(|(i, _)| format!("m{i}"))
                     .collect();
-                format!("{} never ends deleted or dead-lettered.", open.join(", "))
+                match open.as_slice() {
+                    [one] => format!(
+                        "{one} is never deleted or dead-lettered: the behaviour below goes on forever without resolving it."
+                    ),
+                    many => format!(
+                        "{} are never deleted or dead-lettered: the behaviour below goes on forever without resolving them.",
+                        many.join(" and ")
+                    ),
+                }
             }
             other => match Self::prop(other) {
                 Some(p) => format!("no reachable state satisfies {}: {}", p.name, p.doc),

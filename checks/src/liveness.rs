@@ -1,0 +1,450 @@
+//! Liveness under fairness: `Eventually(Q)` and `LeadsTo(P, Q)` on the reachable graph,
+//! with real lasso counterexamples.
+//!
+//! Semantics as in TLA+. A behaviour is infinite; the system may always stutter, so staying
+//! forever in one state is a behaviour too. Actions belong to classes (declared by the model
+//! with [`coordlab_models::Protocol::classes`]); a class is *enabled* in a state when one of
+//! its actions leads to a different state (a self-loop is a stutter and never counts as
+//! taking the class). A behaviour is fair when, for every weakly fair class, the class is
+//! not enabled in every state from some point on without being taken infinitely often, and
+//! for every strongly fair class, the class is not enabled infinitely often without being
+//! taken infinitely often.
+//!
+//! A finite graph has a fair behaviour that never meets `Q` (after a state where `P`
+//! holds) exactly when, among the states that can be reached that way without meeting `Q`,
+//! either (a) some state enables no fair class (the behaviour stutters there forever), or
+//! (b) some strongly connected set `S` of them satisfies: every weakly fair class enabled in
+//! all of `S` is taken by an edge inside `S`, and every strongly fair class enabled anywhere
+//! in `S` is taken inside `S`. A cycle through all of `S` taking all its edges is then fair.
+//! (b) is decided as in Emerson and Lei ("Modalities for model checking", 1987) and TLC:
+//! split the region into strongly connected components; a component that enables a weakly
+//! fair class everywhere without taking it cannot contain a fair cycle; a component that
+//! enables a strongly fair class somewhere without taking it can only contain fair cycles
+//! that avoid the states enabling it, so those states are removed and the rest split again.
+//!
+//! The counterexample is a lasso of real transitions: the shortest path (within the region)
+//! to the component, then a cycle from that state back to itself that takes, or passes a
+//! state disabling, each class fairness asks about.
+
+use crate::engine::Graph;
+
+/// The fairness of the classes, as bit masks (bit `c` for class `c`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fairness {
+    pub weak: u64,
+    pub strong: u64,
+}
+
+impl Fairness {
+    pub fn from_classes(classes: &[coordlab_models::Class]) -> Self {
+        let mut f = Fairness::default();
+        for (i, c) in classes.iter().enumerate() {
+            match c.fairness {
+                coordlab_models::Fairness::Weak => f.weak |= 1 << i,
+                coordlab_models::Fairness::Strong => f.strong |= 1 << i,
+                coordlab_models::Fairness::Unfair => {}
+            }
+        }
+        f
+    }
+
+    fn fair(&self) -> u64 {
+        self.weak | self.strong
+    }
+}
+
+/// A fair behaviour that never meets the goal: reach `prefix.last()`, then repeat `cycle`
+/// forever (or, when `cycle` is empty, stay in that state forever).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lasso {
+    /// State ids from a start state to the state where the cycle begins.
+    pub prefix: Vec<u32>,
+    /// Edges (from, to, class) of the cycle, from and back to `prefix.last()`.
+    pub cycle: Vec<(u32, u32, u8)>,
+}
+
+/// Searches for a fair behaviour that starts in one of `starts`, stays in states where
+/// `bad` is true, and never leaves them. `starts` are tried in order (give them in BFS
+/// order for short prefixes).
+pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -> Option<Lasso> {
+    let n = g.states();
+    // 1. The region: states reachable from the starts through bad states only.
+    const NONE: u32 = u32::MAX;
+    let mut parent = vec![NONE; n];
+    let mut dist = vec![u32::MAX; n];
+    let mut order = Vec::new();
+    for &s in starts {
+        if bad[s as usize] && dist[s as usize] == u32::MAX {
+            dist[s as usize] = 0;
+            order.push(s);
+        }
+    }
+    let mut head = 0;
+    while head < order.len() {
+        let v = order[head];
+        head += 1;
+        for (w, _) in g.edges(v) {
+            if bad[w as usize] && dist[w as usize] == u32::MAX {
+                dist[w as usize] = dist[v as usize] + 1;
+                parent[w as usize] = v;
+                order.push(w);
+            }
+        }
+    }
+    if order.is_empty() {
+        return None;
+    }
+    let prefix_to = |mut s: u32| {
+        let mut p = vec![s];
+        while parent[s as usize] != NONE {
+            s = parent[s as usize];
+            p.push(s);
+        }
+        p.reverse();
+        p
+    };
+
+    // 2. A state where nothing fair is enabled: stuttering there forever is fair.
+    let stutter = order
+        .iter()
+        .copied()
+        .find(|&s| g.enabled[s as usize] & fairness.fair() == 0);
+
+    // 3. A fair strongly connected set, by Emerson–Lei refinement.
+    let mut member = vec![false; n];
+    let mut scratch = Tarjan::new(n);
+    let mut work: Vec<Vec<u32>> = vec![order.clone()];
+    let mut best: Option<(u32, Vec<u32>)> = None; // (entry, component)
+    while let Some(set) = work.pop() {
+        for &s in &set {
+            member[s as usize] = true;
+        }
+        let components = scratch.run(g, &set, &member);
+        for &s in &set {
+            member[s as usize] = false;
+        }
+        for comp in components {
+            if comp.len() < 2 {
+                continue; // no edge inside: only a stutter, handled above
+            }
+            for &s in &comp {
+                member[s as usize] = true;
+            }
+            let (taken, en_all, en_any) = summarise(g, &comp, &member);
+            for &s in &comp {
+                member[s as usize] = false;
+            }
+            if fairness.weak & en_all & !taken != 0 {
+                continue; // a weakly fair class enabled throughout, never taken
+            }
+            let unmet = fairness.strong & en_any & !taken;
+            if unmet != 0 {
+                let rest: Vec<u32> = comp
+                    .into_iter()
+                    .filter(|&s| g.enabled[s as usize] & unmet == 0)
+                    .collect();
+                if rest.len() >= 2 {
+                    work.push(rest);
+                }
+                continue;
+            }
+            let entry = *comp
+                .iter()
+                .min_by_key(|&&s| (dist[s as usize], s))
+                .expect("nonempty");
+            if best
+                .as_ref()
+                .is_none_or(|(e, _)| (dist[entry as usize], entry) < (dist[*e as usize], *e))
+            {
+                best = Some((entry, comp));
+            }
+        }
+    }
+
+    // 4. The nearest of the two kinds of counterexample.
+    let stutter_dist = stutter.map(|s| (dist[s as usize], s));
+    let cycle_dist = best.as_ref().map(|(e, _)| (dist[*e as usize], *e));
+    match (stutter_dist, cycle_dist) {
+        (None, None) => None,
+        (Some(s), c) if c.is_none_or(|c| s <= c) => Some(Lasso {
+            prefix: prefix_to(s.1),
+            cycle: Vec::new(),
+        }),
+        _ => {
+            let (entry, comp) = best.expect("a cycle was found");
+            for &s in &comp {
+                member[s as usize] = true;
+            }
+            let cycle = fair_cycle(g, fairness, entry, &comp, &member);
+            Some(Lasso {
+                prefix: prefix_to(entry),
+                cycle,
+            })
+        }
+    }
+}
+
+/// Classes taken by edges inside the set, enabled in all of it, enabled somewhere in it.
+fn summarise(g: &Graph, comp: &[u32], member: &[bool]) -> (u64, u64, u64) {
+    let mut taken = 0;
+    let mut en_all = u64::MAX;
+    let mut en_any = 0;
+    for &s in comp {
+        en_all &= g.enabled[s as usize];
+        en_any |= g.enabled[s as usize];
+        for (w, c) in g.edges(s) {
+            if member[w as usize] {
+                taken |= 1 << c;
+            }
+        }
+    }
+    (taken, en_all, en_any)
+}
+
+/// A cycle from `entry` back to it inside the fair component: for each fair class, it
+/// takes an edge of the class, or (weak fairness) passes a state where the class is
+/// disabled, or the class is enabled nowhere in the component.
+fn fair_cycle(
+    g: &Graph,
+    fairness: Fairness,
+    entry: u32,
+    comp: &[u32],
+    member: &[bool],
+) -> Vec<(u32, u32, u8)> {
+    let (taken_in_comp, _, en_any) = summarise(g, comp, member);
+    let mut cycle: Vec<(u32, u32, u8)> = Vec::new();
+    let mut current = entry;
+    let mut taken = 0u64;
+    let mut disabled_seen = !g.enabled[entry as usize];
+    for c in 0..64u8 {
+        let bit = 1u64 << c;
+        let weak = fairness.weak & bit != 0;
+        let strong = fairness.strong & bit != 0;
+        if !(weak || strong) || en_any & bit == 0 {
+            continue;
+        }
+        let satisfied =
+            |taken: u64, disabled_seen: u64| taken & bit != 0 || (weak && disabled_seen & bit != 0);
+        if satisfied(taken, disabled_seen) {
+            continue;
+        }
+        // The nearest place that satisfies the class: the source of an edge of the class
+        // (take it), or for weak fairness a state that disables it.
+        let can_take = taken_in_comp & bit != 0;
+        let path = bfs_within(g, member, current, |s| {
+            (weak && g.enabled[s as usize] & bit == 0)
+                || (can_take && g.edges(s).any(|(w, k)| k == c && member[w as usize]))
+        })
+        .expect("the component is strongly connected and satisfies the class");
+        for &(u, v, k) in &path {
+            taken |= 1 << k;
+            disabled_seen |= !g.enabled[v as usize];
+            let _ = u;
+        }
+        cycle.extend(path);
+        current = cycle.last().map_or(current, |e| e.1);
+        if !satisfied(taken, disabled_seen) {
+            let (w, _) = g
+                .edges(current)
+                .find(|&(w, k)| k == c && member[w as usize])
+                .expect("an edge of the class");
+            cycle.push((current, w, c));
+            taken |= bit;
+            disabled_seen |= !g.enabled[w as usize];
+            current = w;
+        }
+    }
+    if cycle.is_empty() {
+        // No obligation: any edge inside the component starts the cycle.
+        let (w, k) = g
+            .edges(entry)
+            .find(|&(w, _)| member[w as usize])
+            .expect("a nontrivial component");
+        cycle.push((entry, w, k));
+        current = w;
+    }
+    if current != entry {
+        cycle.extend(bfs_within(g, member, current, |s| s == entry).expect("strongly connected"));
+    }
+    cycle
+}
+
+/// The shortest path (as edges) inside `member` from `from` to the first state satisfying
+/// `target` (`from` itself counts, giving an empty path).
+fn bfs_within(
+    g: &Graph,
+    member: &[bool],
+    from: u32,
+    target: impl Fn(u32) -> bool,
+) -> Option<Vec<(u32, u32, u8)>> {
+    if target(from) {
+        return Some(Vec::new());
+    }
+    let mut prev: std::collections::HashMap<u32, (u32, u8)> = std::collections::HashMap::new();
+    let mut queue = std::collections::VecDeque::from([from]);
+    prev.insert(from, (u32::MAX, 0));
+    while let Some(v) = queue.pop_front() {
+        for (w, c) in g.edges(v) {
+            if !member[w as usize] || prev.contains_key(&w) {
+                continue;
+            }
+            prev.insert(w, (v, c));
+            if target(w) {
+                let mut path = Vec::new();
+                let mut at = w;
+                while at != from {
+                    let (p, k) = prev[&at];
+                    path.push((p, at, k));
+                    at = p;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            queue.push_back(w);
+        }
+    }
+    None
+}
+
+/// Tarjan's strongly connected components, iterative (no recursion, so no stack overflow
+/// on millions of states), restricted to the states marked in `member`. Scratch arrays are
+/// sized once for the whole graph and reset after each run.
+struct Tarjan {
+    index: Vec<u32>,
+    low: Vec<u32>,
+    on_stack: Vec<bool>,
+}
+
+impl Tarjan {
+    const UNSEEN: u32 = u32::MAX;
+
+    fn new(n: usize) -> Self {
+        Tarjan {
+            index: vec![Self::UNSEEN; n],
+            low: vec![0; n],
+            on_stack: vec![false; n],
+        }
+    }
+
+    fn run(&mut self, g: &Graph, nodes: &[u32], member: &[bool]) -> Vec<Vec<u32>> {
+        let mut components = Vec::new();
+        let mut counter = 0u32;
+        let mut stack: Vec<u32> = Vec::new();
+        let mut calls: Vec<(u32, u32)> = Vec::new(); // (state, next edge position)
+        for &root in nodes {
+            if self.index[root as usize] != Self::UNSEEN {
+                continue;
+            }
+            self.visit(root, &mut counter, &mut stack);
+            calls.push((root, g.start[root as usize]));
+            while let Some(&mut (v, ref mut pos)) = calls.last_mut() {
+                let end = g.start[v as usize + 1];
+                if *pos < end {
+                    let w = g.to[*pos as usize];
+                    *pos += 1;
+                    if !member[w as usize] {
+                        continue;
+                    }
+                    if self.index[w as usize] == Self::UNSEEN {
+                        self.visit(w, &mut counter, &mut stack);
+                        calls.push((w, g.start[w as usize]));
+                    } else if self.on_stack[w as usize] {
+                        self.low[v as usize] = self.low[v as usize].min(self.index[w as usize]);
+                    }
+                } else {
+                    calls.pop();
+                    if let Some(&(u, _)) = calls.last() {
+                        self.low[u as usize] = self.low[u as usize].min(self.low[v as usize]);
+                    }
+                    if self.low[v as usize] == self.index[v as usize] {
+                        let mut comp = Vec::new();
+                        loop {
+                            let w = stack.pop().expect("v is on the stack");
+                            self.on_stack[w as usize] = false;
+                            comp.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        comp.sort_unstable();
+                        components.push(comp);
+                    }
+                }
+            }
+        }
+        for &s in nodes {
+            self.index[s as usize] = Self::UNSEEN;
+        }
+        components
+    }
+
+    fn visit(&mut self, v: u32, counter: &mut u32, stack: &mut Vec<u32>) {
+        self.index[v as usize] = *counter;
+        self.low[v as usize] = *counter;
+        *counter += 1;
+        stack.push(v);
+        self.on_stack[v as usize] = true;
+    }
+}
+
+/// A lasso of the model: the initial state, the steps, and the index of the step (0 is the
+/// initial state) whose state the cycle starts from and returns to.
+pub struct ModelLasso<P: coordlab_models::Protocol> {
+    pub init: P::State,
+    pub steps: crate::engine::Steps<P>,
+    pub cycle_start: usize,
+}
+
+/// Checks one liveness property on an exploration made with [`crate::engine::Budget::graph`].
+/// `None` when the property holds.
+pub fn check<P: coordlab_models::Protocol>(
+    ex: &crate::engine::Exploration<P>,
+    prop: &coordlab_models::Prop<P>,
+) -> Option<ModelLasso<P>> {
+    use coordlab_models::Kind;
+    let g = ex.graph.as_ref().expect("explored with the graph");
+    let model = &ex.model;
+    let n = g.states() as u32;
+    let bad: Vec<bool> = (0..n)
+        .map(|s| !(prop.condition)(model, ex.state(s)))
+        .collect();
+    let starts: Vec<u32> = match prop.kind {
+        Kind::Eventually => (0..n).take_while(|&s| ex.parent(s) == u32::MAX).collect(),
+        Kind::LeadsTo => {
+            let premise = prop.premise.expect("a leads-to property has a premise");
+            (0..n)
+                .filter(|&s| bad[s as usize] && premise(model, ex.state(s)))
+                .collect()
+        }
+        Kind::Always | Kind::Sometimes => panic!("{} is not a liveness property", prop.name),
+    };
+    let fairness = Fairness::from_classes(&model.classes());
+    let lasso = find_lasso(g, fairness, &starts, &bad)?;
+    // The full path of ids: from an initial state to the start, then within the region.
+    let mut ids = Vec::new();
+    let mut s = lasso.prefix[0];
+    while s != u32::MAX {
+        ids.push(s);
+        s = ex.parent(s);
+    }
+    ids.reverse();
+    ids.extend_from_slice(&lasso.prefix[1..]);
+    let cycle_start = ids.len() - 1;
+    let step = |from: u32, to: u32, class: Option<u8>| {
+        model
+            .next_steps(ex.state(from))
+            .into_iter()
+            .find(|(a, next)| {
+                next == ex.state(to) && class.is_none_or(|c| model.class_of(a) == c as usize)
+            })
+            .expect("every edge of the graph is a step of the model")
+    };
+    let mut steps: crate::engine::Steps<P> =
+        ids.windows(2).map(|w| step(w[0], w[1], None)).collect();
+    steps.extend(lasso.cycle.iter().map(|&(u, v, c)| step(u, v, Some(c))));
+    Some(ModelLasso {
+        init: ex.state(ids[0]).clone(),
+        steps,
+        cycle_start,
+    })
+}

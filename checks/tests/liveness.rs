@@ -1,0 +1,526 @@
+//! The liveness checker on graphs with known answers, and against a brute-force reference
+//! on thousands of random graphs.
+//!
+//! The reference decides the same question by a different route: a fair behaviour that
+//! never meets the goal exists exactly when some reachable bad state enables no fair class
+//! (stutter forever), or some set of reachable bad states is strongly connected by its own
+//! edges and fair when a cycle takes all of them. It tries every subset.
+
+use coordlab_checks::engine::{Budget, Exploration, Graph, Progress};
+use coordlab_checks::liveness::{self, Fairness, Lasso, find_lasso};
+use coordlab_checks::trace::{self, Replay, Typed};
+use coordlab_models::{Arrow, Class, Kind, ModelError, Prop, Protocol, Variant};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+use stateright::Model;
+
+/// A graph whose edges are (from, to, class).
+fn graph(n: u32, edges: &[(u32, u32, u8)]) -> Graph {
+    let mut sorted = edges.to_vec();
+    sorted.sort();
+    let mut g = Graph::default();
+    for s in 0..n {
+        g.start.push(g.to.len() as u32);
+        let mut enabled = 0;
+        for &(_, to, c) in sorted.iter().filter(|e| e.0 == s && e.1 != s) {
+            g.to.push(to);
+            g.class.push(c);
+            enabled |= 1 << c;
+        }
+        g.enabled.push(enabled);
+    }
+    g.start.push(g.to.len() as u32);
+    g
+}
+
+fn weak(classes: &[u8]) -> Fairness {
+    Fairness {
+        weak: classes.iter().fold(0, |m, c| m | 1 << c),
+        strong: 0,
+    }
+}
+
+fn bad_except(n: u32, good: &[u32]) -> Vec<bool> {
+    (0..n).map(|s| !good.contains(&s)).collect()
+}
+
+/// Checks that a lasso is a real fair behaviour that never meets the goal.
+fn assert_valid(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool], l: &Lasso) {
+    assert!(starts.contains(&l.prefix[0]), "{l:?}");
+    for w in l.prefix.windows(2) {
+        assert!(
+            g.edges(w[0]).any(|(t, _)| t == w[1]),
+            "prefix edge {w:?} missing"
+        );
+    }
+    assert!(l.prefix.iter().all(|&s| bad[s as usize]), "{l:?}");
+    let entry = *l.prefix.last().unwrap();
+    if l.cycle.is_empty() {
+        assert_eq!(
+            g.enabled[entry as usize] & (f.weak | f.strong),
+            0,
+            "stutter where a fair class is enabled"
+        );
+        return;
+    }
+    let mut at = entry;
+    let mut taken = 0u64;
+    let mut en_all = u64::MAX;
+    let mut en_any = 0;
+    for &(u, v, c) in &l.cycle {
+        assert_eq!(u, at, "the cycle is not a path: {l:?}");
+        assert!(
+            g.edges(u).any(|(t, k)| t == v && k == c),
+            "cycle edge {u}->{v} ({c}) missing"
+        );
+        assert!(bad[v as usize]);
+        taken |= 1 << c;
+        en_all &= g.enabled[v as usize];
+        en_any |= g.enabled[v as usize];
+        at = v;
+    }
+    assert_eq!(at, entry, "the cycle does not close: {l:?}");
+    assert_eq!(f.weak & en_all & !taken, 0, "weak fairness broken by {l:?}");
+    assert_eq!(
+        f.strong & en_any & !taken,
+        0,
+        "strong fairness broken by {l:?}"
+    );
+}
+
+/// The reference: tries every subset of the reachable bad states.
+fn brute_force(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> bool {
+    let n = g.states();
+    let mut reach = vec![false; n];
+    let mut stack: Vec<u32> = starts
+        .iter()
+        .copied()
+        .filter(|&s| bad[s as usize])
+        .collect();
+    while let Some(s) = stack.pop() {
+        if std::mem::replace(&mut reach[s as usize], true) {
+            continue;
+        }
+        stack.extend(g.edges(s).map(|e| e.0).filter(|&t| bad[t as usize]));
+    }
+    let region: Vec<u32> = (0..n as u32).filter(|&s| reach[s as usize]).collect();
+    if region
+        .iter()
+        .any(|&s| g.enabled[s as usize] & (f.weak | f.strong) == 0)
+    {
+        return true;
+    }
+    for mask in 1u32..(1 << region.len()) {
+        let set: Vec<u32> = (0..region.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| region[i])
+            .collect();
+        if set.len() < 2 {
+            continue;
+        }
+        let inside = |s: u32| set.contains(&s);
+        let reaches_all = |from: u32, forward: bool| {
+            let mut seen = vec![from];
+            let mut i = 0;
+            while i < seen.len() {
+                let v = seen[i];
+                i += 1;
+                let next: Vec<u32> = if forward {
+                    g.edges(v).map(|e| e.0).filter(|&t| inside(t)).collect()
+                } else {
+                    set.iter()
+                        .copied()
+                        .filter(|&u| g.edges(u).any(|e| e.0 == v))
+                        .collect()
+                };
+                for t in next {
+                    if !seen.contains(&t) {
+                        seen.push(t);
+                    }
+                }
+            }
+            seen.len() == set.len()
+        };
+        if !(reaches_all(set[0], true) && reaches_all(set[0], false)) {
+            continue;
+        }
+        let mut taken = 0u64;
+        let mut en_all = u64::MAX;
+        let mut en_any = 0;
+        for &s in &set {
+            en_all &= g.enabled[s as usize];
+            en_any |= g.enabled[s as usize];
+            for (t, c) in g.edges(s) {
+                if inside(t) {
+                    taken |= 1 << c;
+                }
+            }
+        }
+        if f.weak & en_all & !taken == 0 && f.strong & en_any & !taken == 0 {
+            return true;
+        }
+    }
+    false
+}
+
+fn check(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> Option<Lasso> {
+    let found = find_lasso(g, f, starts, bad);
+    assert_eq!(
+        found.is_some(),
+        brute_force(g, f, starts, bad),
+        "disagrees with the reference"
+    );
+    if let Some(l) = &found {
+        assert_valid(g, f, starts, bad, l);
+    }
+    found
+}
+
+/// A cycle that never meets the goal is a violation; stateright's `eventually` misses it
+/// because the cycle-closing edge is not a terminal state.
+#[test]
+fn violating_cycle_is_caught() {
+    let g = graph(3, &[(0, 1, 0), (1, 0, 0), (1, 2, 1)]);
+    let l =
+        check(&g, weak(&[0]), &[0], &bad_except(3, &[2])).expect("the 0-1 cycle never reaches 2");
+    assert_eq!(l.prefix, vec![0]);
+    assert_eq!(l.cycle, vec![(0, 1, 0), (1, 0, 0)]);
+    // With the exit fair too, the cycle enables it in state 1 only, so weak fairness
+    // still allows the loop; strong fairness does not.
+    assert!(check(&g, weak(&[0, 1]), &[0], &bad_except(3, &[2])).is_some());
+    let strong = Fairness { weak: 1, strong: 2 };
+    assert!(check(&g, strong, &[0], &bad_except(3, &[2])).is_none());
+}
+
+/// Two paths join in state 3; the goal holds on one of them only (state 1). The other path
+/// (0, 2, 3, stuck) never meets it. stateright's `eventually` reaches 3 first through 1 and
+/// does not look again.
+#[test]
+fn join_where_only_one_path_met_the_goal_is_caught() {
+    let g = graph(4, &[(0, 1, 0), (0, 2, 0), (1, 3, 0), (2, 3, 0)]);
+    let l = check(&g, weak(&[0]), &[0], &bad_except(4, &[1])).expect("0-2-3 never meets the goal");
+    assert_eq!(l.prefix, vec![0, 2, 3]);
+    assert!(l.cycle.is_empty(), "stutters in the terminal state");
+}
+
+/// A cycle that only an unfair class keeps going is not a behaviour fairness allows when a
+/// weakly fair class is enabled all along it.
+#[test]
+fn unfair_cycle_is_not_reported() {
+    // 0 -u-> 2 -u-> 0 loops on the unfair class 1; class 0 (weak) leads out to the goal 1
+    // from both states.
+    let g = graph(3, &[(0, 2, 1), (2, 0, 1), (0, 1, 0), (2, 1, 0)]);
+    assert!(check(&g, weak(&[0]), &[0], &bad_except(3, &[1])).is_none());
+    // If the way out is enabled only in state 0, weak fairness lets the loop (now itself
+    // weakly fair, so that state 2 cannot simply stutter) go on.
+    let g = graph(3, &[(0, 2, 1), (2, 0, 1), (0, 1, 0)]);
+    assert!(check(&g, weak(&[0, 1]), &[0], &bad_except(3, &[1])).is_some());
+    // Strong fairness on the way out does not.
+    let strong = Fairness { weak: 2, strong: 1 };
+    assert!(check(&g, strong, &[0], &bad_except(3, &[1])).is_none());
+    // With the loop unfair, state 2 may stop forever: nothing fair is enabled there.
+    let l = check(
+        &g,
+        Fairness { weak: 0, strong: 1 },
+        &[0],
+        &bad_except(3, &[1]),
+    )
+    .unwrap();
+    assert_eq!((l.prefix, l.cycle), (vec![0, 2], vec![]));
+}
+
+/// Stuttering forever is fair only where no fair class is enabled.
+#[test]
+fn stuttering_does_not_excuse_a_fair_action() {
+    let g = graph(2, &[(0, 1, 0)]);
+    assert!(check(&g, weak(&[0]), &[0], &bad_except(2, &[1])).is_none());
+    let unfair = Fairness::default();
+    let l = check(&g, unfair, &[0], &bad_except(2, &[1])).expect("nothing forces the step");
+    assert_eq!((l.prefix, l.cycle), (vec![0], vec![]));
+}
+
+/// Strong fairness prunes the states that enable the untaken class and looks again inside
+/// what remains (Emerson–Lei).
+#[test]
+fn strong_fairness_refines_components() {
+    // 0 <-> 1 <-> 2, and from 2 an exit of the strong class 1 to the goal 3. The whole
+    // component {0,1,2} enables class 1 (in 2) without taking it; {0,1} is fair.
+    let g = graph(4, &[(0, 1, 0), (1, 0, 0), (1, 2, 0), (2, 1, 0), (2, 3, 1)]);
+    let f = Fairness { weak: 1, strong: 2 };
+    let l = check(&g, f, &[2], &bad_except(4, &[3])).expect("the 0-1 loop is fair");
+    assert!(l.cycle.iter().all(|&(u, v, _)| u < 2 && v < 2), "{l:?}");
+}
+
+#[derive(Clone, Debug)]
+struct RandomCase {
+    n: u32,
+    edges: Vec<(u32, u32, u8)>,
+    fairness: Fairness,
+    bad: Vec<bool>,
+}
+
+fn random_case() -> impl Strategy<Value = RandomCase> {
+    (2u32..=7).prop_flat_map(|n| {
+        (
+            proptest::collection::vec((0..n, 0..n, 0u8..3), n as usize..(4 * n as usize + 1)),
+            proptest::collection::vec(0u8..5, 3),
+            proptest::collection::vec(proptest::bool::weighted(0.75), n as usize),
+        )
+            .prop_map(move |(edges, kinds, bad)| {
+                let mut fairness = Fairness::default();
+                for (c, k) in kinds.iter().enumerate() {
+                    match k {
+                        0 | 1 => fairness.weak |= 1 << c,
+                        2 | 3 => fairness.strong |= 1 << c,
+                        _ => {} // unfair, one time in five
+                    }
+                }
+                RandomCase {
+                    n,
+                    edges,
+                    fairness,
+                    bad,
+                }
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+    /// On random graphs with random fairness, the checker and the reference agree, and every
+    /// lasso found is a real fair behaviour that never meets the goal.
+    #[test]
+    fn agrees_with_brute_force(case in random_case()) {
+        let g = graph(case.n, &case.edges);
+        check(&g, case.fairness, &[0], &case.bad);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// End to end: a tiny protocol whose state is a node of a graph, explored by the engine,
+// checked, encoded as a trace, and replayed.
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct GraphConfig {
+    edges: Vec<(u8, u8, u8)>,
+    goal: Vec<u8>,
+    /// Per class: 0 weak, 1 strong, 2 unfair.
+    fairness: Vec<u8>,
+}
+
+struct GraphModel(GraphConfig);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct Edge {
+    to: u8,
+    class: u8,
+}
+
+impl Model for GraphModel {
+    type State = u8;
+    type Action = Edge;
+    fn init_states(&self) -> Vec<u8> {
+        vec![0]
+    }
+    fn actions(&self, s: &u8, actions: &mut Vec<Edge>) {
+        for &(from, to, class) in &self.0.edges {
+            if from == *s {
+                actions.push(Edge { to, class });
+            }
+        }
+    }
+    fn next_state(&self, _: &u8, a: Edge) -> Option<u8> {
+        Some(a.to)
+    }
+}
+
+fn at_goal(m: &GraphModel, s: &u8) -> bool {
+    m.0.goal.contains(s)
+}
+
+impl Protocol for GraphModel {
+    const ID: &'static str = "graph";
+    type Config = GraphConfig;
+    fn variants() -> &'static [Variant] {
+        &[Variant {
+            id: "correct",
+            summary: "a graph",
+        }]
+    }
+    fn new(variant: &str, config: GraphConfig) -> Result<Self, ModelError> {
+        if variant != "correct" {
+            return Err(ModelError::BadConfig(variant.into()));
+        }
+        Ok(GraphModel(config))
+    }
+    fn variant(&self) -> &'static str {
+        "correct"
+    }
+    fn config(&self) -> &GraphConfig {
+        &self.0
+    }
+    fn props() -> Vec<Prop<Self>> {
+        vec![Prop {
+            name: "ReachesGoal",
+            kind: Kind::Eventually,
+            doc: "Every fair behaviour reaches a goal node.",
+            condition: at_goal,
+            premise: None,
+        }]
+    }
+    fn classes(&self) -> Vec<Class> {
+        self.0
+            .fairness
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Class {
+                name: format!("class {i}"),
+                fairness: match f {
+                    0 => coordlab_models::Fairness::Weak,
+                    1 => coordlab_models::Fairness::Strong,
+                    _ => coordlab_models::Fairness::Unfair,
+                },
+            })
+            .collect()
+    }
+    fn class_of(&self, a: &Edge) -> usize {
+        a.class as usize
+    }
+    fn fields(&self, s: &u8) -> Vec<(String, String)> {
+        vec![("node".into(), s.to_string())]
+    }
+    fn describe(&self, _: &u8, a: &Edge) -> String {
+        format!("go to {} by class {}", a.to, a.class)
+    }
+    fn participants(&self) -> Vec<String> {
+        vec!["Graph".into()]
+    }
+    fn arrows(&self, _: &u8, a: &Edge, _: &u8) -> Vec<Arrow> {
+        vec![Arrow::Note {
+            over: "Graph".into(),
+            text: format!("to {}", a.to),
+        }]
+    }
+    fn explain(&self, _: &str, s: &u8) -> String {
+        format!("node {s} is not a goal")
+    }
+}
+
+fn run_model(
+    config: GraphConfig,
+) -> (
+    Exploration<GraphModel>,
+    Option<liveness::ModelLasso<GraphModel>>,
+) {
+    let model = GraphModel::new("correct", config).unwrap();
+    let budget = Budget {
+        graph: true,
+        ..Budget::new(1, None)
+    };
+    let ex = Exploration::run(model, budget, &Progress::default());
+    let lasso = liveness::check(&ex, &GraphModel::props()[0]);
+    (ex, lasso)
+}
+
+/// A self-loop is a stutter: it neither enables its class nor counts as taking it. Here
+/// state 0 has a weakly fair self-loop and an unfair exit to the goal: staying in 0
+/// forever is fair, because the only fair action does not change the state.
+#[test]
+fn a_self_loop_is_a_stutter() {
+    let (_, lasso) = run_model(GraphConfig {
+        edges: vec![(0, 0, 0), (0, 1, 1)],
+        goal: vec![1],
+        fairness: vec![0, 2],
+    });
+    let lasso = lasso.expect("stuttering in 0 is fair");
+    assert!(lasso.steps.is_empty());
+    // With the exit weakly fair, it must be taken.
+    let (_, lasso) = run_model(GraphConfig {
+        edges: vec![(0, 0, 0), (0, 1, 0)],
+        goal: vec![1],
+        fairness: vec![0],
+    });
+    assert!(lasso.is_none());
+}
+
+/// A lasso found on a model encodes to a trace that replays; tampering with its fairness
+/// makes replay refuse it.
+#[test]
+fn model_lassos_replay_and_unfair_ones_do_not() {
+    let config = GraphConfig {
+        edges: vec![(0, 1, 0), (1, 2, 0), (2, 1, 0), (2, 3, 1)],
+        goal: vec![3],
+        fairness: vec![0, 0],
+    };
+    let (ex, lasso) = run_model(config.clone());
+    let l = lasso.expect("1-2 loops, and class 1 is disabled in 1");
+    let prop = &GraphModel::props()[0];
+    let file = trace::encode(
+        &ex.model,
+        prop.name,
+        prop.kind,
+        &l.init,
+        &l.steps,
+        Some(l.cycle_start),
+    );
+    let typed = Typed::<GraphModel>::decode(&file, "correct").unwrap();
+    assert_eq!(trace::replay(&file, &typed), Replay::Reproduced);
+    let md = trace::markdown(&file, &typed, None);
+    assert!(md.contains("repeat forever"), "{md}");
+
+    // The same behaviour under strong fairness for class 1 is not fair: replay says why.
+    let strong = GraphConfig {
+        fairness: vec![0, 1],
+        ..config
+    };
+    let mut file = file;
+    file.config = serde_json::to_value(&strong).unwrap();
+    let typed = Typed::<GraphModel>::decode(&file, "correct").unwrap();
+    match trace::replay(&file, &typed) {
+        Replay::Diverged(why) => assert!(why.contains("`class 1` is strongly fair"), "{why}"),
+        Replay::Reproduced => panic!("an unfair cycle replayed as a counterexample"),
+    }
+    let (_, lasso) = run_model(strong);
+    assert!(lasso.is_none(), "strong fairness forces the exit");
+}
+
+/// The random comparison is only as good as its cases: over a fixed sample of the same
+/// distribution, both answers, both kinds of lasso, and strong fairness all matter.
+#[test]
+fn random_cases_cover_both_answers() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+    );
+    let (mut holds, mut stutters, mut cycles, mut strong_decides) = (0, 0, 0, 0);
+    for _ in 0..2000 {
+        let case = random_case().new_tree(&mut runner).unwrap().current();
+        let g = graph(case.n, &case.edges);
+        match check(&g, case.fairness, &[0], &case.bad) {
+            None => holds += 1,
+            Some(l) if l.cycle.is_empty() => stutters += 1,
+            Some(_) => cycles += 1,
+        }
+        // Would treating strong classes as weak change the answer?
+        let as_weak = Fairness {
+            weak: case.fairness.weak | case.fairness.strong,
+            strong: 0,
+        };
+        if find_lasso(&g, as_weak, &[0], &case.bad).is_some()
+            != find_lasso(&g, case.fairness, &[0], &case.bad).is_some()
+        {
+            strong_decides += 1;
+        }
+    }
+    assert!(
+        holds > 200 && stutters > 200 && cycles > 100,
+        "holds {holds}, stutters {stutters}, cycles {cycles}"
+    );
+    assert!(
+        strong_decides > 10,
+        "strong fairness changed {strong_decides} answers (holds {holds}, stutters {stutters}, cycles {cycles})"
+    );
+}
