@@ -1,6 +1,8 @@
 //! Benchmark of every check in the suite: unique states, states per second and heap bytes
 //! per state of coordlab's explorer, against stateright's DFS checker (with the same
-//! symmetry reduction and threads) on the same model in the same run.
+//! symmetry reduction and threads) on the same model in the same run; then the liveness
+//! checker (transition graph and fair-cycle search) against stateright's BFS over the same
+//! unreduced state space.
 //!
 //! ```sh
 //! cargo bench -p coordlab-checks --bench checks            # 5 runs per check
@@ -16,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use coordlab_checks::engine::{Budget, Exploration, Progress};
-use coordlab_checks::{manifest, registry};
+use coordlab_checks::{liveness, manifest, registry};
 use coordlab_models::Protocol as _;
 use coordlab_models::queue::QueueModel;
 use stateright::{Checker, HasDiscoveries, Model};
@@ -78,6 +80,11 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, usize) {
     )
 }
 
+/// Never satisfied: stateright explores everything instead of stopping at discoveries.
+fn never() -> HasDiscoveries {
+    HasDiscoveries::AllOf(BTreeSet::from(["(explore everything)"]))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -110,6 +117,7 @@ fn main() {
         "sr B/st",
         "speedup"
     );
+    let mut liveness_rows = Vec::new();
     for spec in manifest::load(None).expect("built-in manifests") {
         if spec.protocol != "queue" || !spec.id().contains(&filter) {
             continue;
@@ -151,6 +159,63 @@ fn main() {
             theirs_bytes = bytes;
             theirs.push(t);
         }
+        // Liveness: the transition graph (no symmetry) plus the fair-cycle search for every
+        // liveness property, against stateright's BFS over the same states without symmetry.
+        let live_props: Vec<_> = QueueModel::props()
+            .into_iter()
+            .filter(|p| p.kind.is_liveness())
+            .collect();
+        let mut live = Vec::new();
+        let mut live_bytes = 0;
+        let mut live_states = 0;
+        let mut edges = 0;
+        let mut bfs = Vec::new();
+        for _ in 0..runs {
+            let m = model.clone();
+            let ((n, e), t, bytes) = measure(|| {
+                let budget = Budget {
+                    graph: true,
+                    ..Budget::new(threads, None)
+                };
+                let ex = Exploration::run(m, budget, &Progress::default());
+                for p in &live_props {
+                    std::hint::black_box(liveness::check(&ex, p).is_some());
+                }
+                (
+                    ex.unique_states(),
+                    ex.graph.as_ref().map_or(0, |g| g.to.len()),
+                )
+            });
+            (live_states, edges, live_bytes) = (n, e, bytes);
+            live.push(t);
+            let m = model.clone();
+            let (checker, t, _) = measure(|| {
+                m.checker()
+                    .threads(threads)
+                    .finish_when(never())
+                    .spawn_bfs()
+                    .join()
+            });
+            assert_eq!(
+                checker.unique_state_count(),
+                live_states,
+                "{}: stateright BFS disagrees",
+                spec.id()
+            );
+            bfs.push(t);
+        }
+        let (live, bfs) = (median(live), median(bfs));
+        liveness_rows.push(format!(
+            "{:<34} {:>9} {:>10} {:>9.3}s {:>9.3}s {:>7.2}x {:>9.0} {:>12.1}",
+            spec.id(),
+            live_states,
+            edges,
+            live.as_secs_f64(),
+            bfs.as_secs_f64(),
+            live.as_secs_f64() / bfs.as_secs_f64(),
+            live_bytes as f64 / live_states as f64,
+            (live_bytes as f64 - 8.0 * edges as f64) / live_states as f64,
+        ));
         let (ours, theirs) = (median(ours), median(theirs));
         let rate = |t: Duration| states as f64 / t.as_secs_f64();
         println!(
@@ -165,5 +230,15 @@ fn main() {
             theirs_bytes as f64 / states as f64,
             theirs.as_secs_f64() / ours.as_secs_f64(),
         );
+    }
+    println!(
+        "\nliveness (graph without symmetry + fair-cycle search) vs stateright BFS without symmetry, same states\n"
+    );
+    println!(
+        "{:<34} {:>9} {:>10} {:>10} {:>10} {:>8} {:>9} {:>12}",
+        "check", "states", "edges", "liveness", "sr bfs", "ratio", "B/state", "B/st-8/edge"
+    );
+    for row in liveness_rows {
+        println!("{row}");
     }
 }
