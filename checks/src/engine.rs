@@ -2,23 +2,30 @@
 //! over a [`Protocol`]'s states.
 //!
 //! Why not stateright's own BFS? Its multi-threaded search is not level-ordered, so the
-//! depth it reports and the counterexample it returns depend on thread timing, and it
-//! stops early once every property has a discovery, so state counts vary with the
-//! variant. coordlab's verdicts and trace files must be byte-identical at any thread
-//! count, and the state count of every check is pinned in its manifest. So this explorer:
+//! depth it reports and the counterexample it returns depend on thread timing; it stops
+//! early once every property has a discovery, so state counts vary with the variant; and
+//! in stateright 0.31 it ignores symmetry reduction. coordlab's verdicts and trace files
+//! must be byte-identical at any thread count, and the state count of every check is
+//! pinned in its manifest. So this explorer:
 //!
 //! - expands one BFS level at a time; worker threads compute successors of slices of the
 //!   level in parallel, and one thread merges them in (state id, action) order, so state
 //!   ids, depths and first discoveries do not depend on the thread count;
-//! - deduplicates on the *whole* symmetry representative (exact equality, no fingerprint
-//!   collisions: a collision could hide a state and turn a violation into a false "holds");
+//! - stores each state once, in its compact binary encoding (postcard) in one arena, and
+//!   deduplicates on the *whole* encoding of the symmetry representative: exact equality,
+//!   no fingerprint collisions (a collision could hide a state and turn a violation into a
+//!   false "holds"), at a few dozen bytes per state;
 //! - explores the whole reachable space (no early stop), so the unique-state count is a
 //!   fingerprint of the model;
 //! - keeps a parent pointer per state, from which [`Exploration::path_to`] rebuilds a real
 //!   path of the model (not of the representatives), shortest and canonical.
 //!
-//! stateright's BFS checks the same models in the test suite as an independent reference:
-//! both must agree on every verdict and on the number of unique states.
+//! The encoding must be canonical: equal states encode to equal bytes. serde's derived
+//! encodings of the models' states (structs, enums, integers, fixed sequences) are; a state
+//! holding a `HashMap` would not be, and none does.
+//!
+//! stateright's checkers explore the same models in the test suite as an independent
+//! reference: both must agree on every verdict and on the number of unique states.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,6 +34,8 @@ use std::time::{Duration, Instant};
 use coordlab_models::{Kind, Prop, Protocol};
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Counters a progress display may read while a search runs.
 #[derive(Debug, Default)]
@@ -73,32 +82,6 @@ impl Budget {
     }
 }
 
-/// The result of exploring a model's reachable states.
-pub struct Exploration<P: Protocol> {
-    pub model: P,
-    /// Representative states; a state's id is its index, assigned in BFS order.
-    states: Vec<P::State>,
-    /// The id of the state each state was first reached from; `u32::MAX` for initial states.
-    parent: Vec<u32>,
-    /// Where each BFS level starts in `states`.
-    levels: Vec<usize>,
-    /// Per property (in [`Protocol::props`] order): the first state (in BFS order) that
-    /// falsifies an `always` or satisfies a `sometimes`.
-    first_hit: Vec<Option<u32>>,
-    /// False when the budget ran out before the search finished.
-    pub complete: bool,
-    budget: Budget,
-    /// The transitions, when [`Budget::graph`] is set.
-    pub graph: Option<Graph>,
-    pub elapsed: Duration,
-}
-
-/// The steps of a path after its initial state: each action and the state it produced.
-pub type Steps<P> = Vec<(
-    <P as stateright::Model>::Action,
-    <P as stateright::Model>::State,
-)>;
-
 /// The reachable transition graph, in compressed sparse rows: the edges of state `s` are
 /// `to[start[s]..start[s + 1]]`, each with its action class. Stutter steps (an action that
 /// leaves the state unchanged) are not edges.
@@ -107,8 +90,6 @@ pub struct Graph {
     pub start: Vec<u32>,
     pub to: Vec<u32>,
     pub class: Vec<u8>,
-    /// Per state, the classes with an action that changes the state (bit `c` for class `c`).
-    pub enabled: Vec<u64>,
 }
 
 impl Graph {
@@ -122,16 +103,120 @@ impl Graph {
     }
 
     pub fn states(&self) -> usize {
-        self.enabled.len()
+        self.start.len().saturating_sub(1)
+    }
+
+    /// The classes enabled in `s` (bit `c` for class `c`): those with an action that
+    /// changes the state, which are exactly the classes of its edges.
+    pub fn enabled(&self, s: u32) -> u64 {
+        self.edges(s).fold(0, |m, (_, c)| m | 1 << c)
     }
 }
 
-/// What a worker computes for one state: which properties it hits, its successors
-/// (canonical state, hash, action class), and the classes enabled in it.
-struct Expanded<S> {
-    hits: Vec<bool>,
-    succs: Vec<(S, u64, u8)>,
-    enabled: u64,
+/// The steps of a path after its initial state: each action and the state it produced.
+pub type Steps<P> = Vec<(
+    <P as stateright::Model>::Action,
+    <P as stateright::Model>::State,
+)>;
+
+/// Every state once, encoded, in one arena; ids are dense and in insertion order.
+struct Store {
+    bytes: Vec<u8>,
+    /// End offset of each state's encoding in `bytes`.
+    ends: Vec<u32>,
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Store {
+    fn new() -> Self {
+        Store {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            table: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, id: u32) -> &[u8] {
+        let end = self.ends[id as usize] as usize;
+        let start = if id == 0 {
+            0
+        } else {
+            self.ends[id as usize - 1] as usize
+        };
+        &self.bytes[start..end]
+    }
+
+    /// The id of the state encoded as `enc`, and whether it is new.
+    fn insert(&mut self, enc: &[u8], hash: u64) -> (u32, bool) {
+        let Store {
+            bytes,
+            ends,
+            table,
+            hasher,
+        } = self;
+        let get = |id: u32| {
+            let end = ends[id as usize] as usize;
+            let start = if id == 0 {
+                0
+            } else {
+                ends[id as usize - 1] as usize
+            };
+            &bytes[start..end]
+        };
+        match table.entry(hash, |&id| get(id) == enc, |&id| hasher.hash_one(get(id))) {
+            hashbrown::hash_table::Entry::Occupied(o) => (*o.get(), false),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let id = u32::try_from(ends.len()).expect("more than 2^32 states");
+                v.insert(id);
+                bytes.extend_from_slice(enc);
+                ends.push(u32::try_from(bytes.len()).expect("more than 4 GiB of encoded states"));
+                (id, true)
+            }
+        }
+    }
+}
+
+fn encode<S: Serialize>(state: &S, out: &mut Vec<u8>) {
+    postcard::to_io(state, &mut *out).expect("a model state encodes");
+}
+
+fn decode<S: DeserializeOwned>(bytes: &[u8]) -> S {
+    postcard::from_bytes(bytes).expect("a stored state decodes")
+}
+
+/// The result of exploring a model's reachable states.
+pub struct Exploration<P: Protocol> {
+    pub model: P,
+    store: Store,
+    /// The id of the state each state was first reached from; `u32::MAX` for initial states.
+    parent: Vec<u32>,
+    /// Where each BFS level starts, in ids.
+    levels: Vec<usize>,
+    /// Per property (in [`Protocol::props`] order): the first state (in BFS order) that
+    /// falsifies an `always` or satisfies a `sometimes`.
+    first_hit: Vec<Option<u32>>,
+    /// False when the budget ran out before the search finished.
+    pub complete: bool,
+    budget: Budget,
+    /// The transitions, when [`Budget::graph`] is set.
+    pub graph: Option<Graph>,
+    pub elapsed: Duration,
+}
+
+/// What one worker computes for a slice of a level: per state, the properties it hits
+/// (bit per property) and how many successors it has; the
+/// successors' encodings back to back, each with its end, hash and action class.
+#[derive(Default)]
+struct Chunk {
+    per_state: Vec<(u64, u32)>,
+    bytes: Vec<u8>,
+    succs: Vec<(u32, u64, u8)>,
 }
 
 impl<P: Protocol> Exploration<P> {
@@ -139,177 +224,160 @@ impl<P: Protocol> Exploration<P> {
     pub fn run(model: P, budget: Budget, progress: &Progress) -> Self {
         let start = Instant::now();
         let props = P::props();
-        let hasher = DefaultHashBuilder::default();
-        let mut table: HashTable<u32> = HashTable::new();
+        assert!(props.len() <= 64, "{}: at most 64 properties", P::ID);
         let mut ex = Exploration {
             model,
-            states: Vec::new(),
+            store: Store::new(),
             parent: Vec::new(),
             levels: vec![0],
             first_hit: vec![None; props.len()],
             complete: true,
-            elapsed: Duration::ZERO,
             budget,
             graph: budget.graph.then(Graph::default),
+            elapsed: Duration::ZERO,
         };
         let classes = ex.model.classes().len();
         assert!(classes <= 64, "{}: at most 64 action classes", P::ID);
+        let mut buf = Vec::new();
         for init in ex.model.init_states() {
             if ex.model.within_boundary(&init) {
-                let rep = budget.canonical::<P>(&init);
-                let hash = hasher.hash_one(&rep);
-                ex.insert(&mut table, &hasher, rep, hash, u32::MAX);
+                buf.clear();
+                encode(&budget.canonical::<P>(&init), &mut buf);
+                let hash = ex.store.hasher.hash_one(&buf[..]);
+                if ex.store.insert(&buf, hash).1 {
+                    ex.parent.push(u32::MAX);
+                }
             }
         }
         let mut lo = 0;
-        while lo < ex.states.len() {
+        while lo < ex.store.len() {
             if budget.expired() {
                 ex.complete = false;
                 break;
             }
-            let hi = ex.states.len();
+            let hi = ex.store.len();
             ex.levels.push(hi);
             progress.depth.store(ex.levels.len() - 2, Ordering::Relaxed);
-            let expanded = ex.expand_level(lo..hi, &props, &hasher, budget);
-            let Some(expanded) = expanded else {
+            let Some(chunks) = ex.expand_level(lo as u32..hi as u32, &props) else {
                 ex.complete = false;
                 break;
             };
-            for (offset, e) in expanded.into_iter().enumerate() {
-                let id = (lo + offset) as u32;
-                for (pi, hit) in e.hits.into_iter().enumerate() {
-                    if hit && ex.first_hit[pi].is_none() {
-                        ex.first_hit[pi] = Some(id);
+            let mut id = lo as u32;
+            for chunk in chunks {
+                let mut next = 0;
+                let mut begin = 0usize;
+                for &(hits, count) in &chunk.per_state {
+                    for (pi, first) in ex.first_hit.iter_mut().enumerate() {
+                        if hits & (1 << pi) != 0 && first.is_none() {
+                            *first = Some(id);
+                        }
                     }
-                }
-                if let Some(g) = &mut ex.graph {
-                    g.start.push(g.to.len() as u32);
-                    g.enabled.push(e.enabled);
-                }
-                for (rep, hash, class) in e.succs {
-                    let to = ex.insert(&mut table, &hasher, rep, hash, id);
                     if let Some(g) = &mut ex.graph {
-                        g.to.push(to);
-                        g.class.push(class);
+                        g.start.push(g.to.len() as u32);
                     }
+                    for &(end, hash, class) in &chunk.succs[next..next + count as usize] {
+                        let (to, new) = ex.store.insert(&chunk.bytes[begin..end as usize], hash);
+                        begin = end as usize;
+                        if new {
+                            ex.parent.push(id);
+                        }
+                        if let Some(g) = &mut ex.graph {
+                            g.to.push(to);
+                            g.class.push(class);
+                        }
+                    }
+                    next += count as usize;
+                    id += 1;
                 }
             }
-            progress.states.store(ex.states.len(), Ordering::Relaxed);
+            progress.states.store(ex.store.len(), Ordering::Relaxed);
             lo = hi;
         }
-        if ex.levels.last() != Some(&ex.states.len()) {
-            ex.levels.push(ex.states.len());
+        if ex.levels.last() != Some(&ex.store.len()) {
+            ex.levels.push(ex.store.len());
         }
         if let Some(g) = &mut ex.graph {
             g.start.push(g.to.len() as u32);
+            g.to.shrink_to_fit();
+            g.class.shrink_to_fit();
         }
+        ex.store.bytes.shrink_to_fit();
         progress.done.store(true, Ordering::Relaxed);
         ex.elapsed = start.elapsed();
         ex
     }
 
-    fn insert(
-        &mut self,
-        table: &mut HashTable<u32>,
-        hasher: &DefaultHashBuilder,
-        rep: P::State,
-        hash: u64,
-        parent: u32,
-    ) -> u32 {
-        let states = &self.states;
-        let entry = table.entry(
-            hash,
-            |&id| states[id as usize] == rep,
-            |&id| hasher.hash_one(&states[id as usize]),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(o) => *o.get(),
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let id = u32::try_from(self.states.len()).expect("more than 2^32 states");
-                v.insert(id);
-                self.states.push(rep);
-                self.parent.push(parent);
-                id
-            }
-        }
-    }
-
     /// Evaluates the properties on, and computes the successors of, every state of one
-    /// level; in parallel over slices of the level, results in state order. `None` if the
+    /// level; in parallel over slices of the level, chunks in state order. `None` if the
     /// budget ran out.
-    fn expand_level(
-        &self,
-        level: std::ops::Range<usize>,
-        props: &[Prop<P>],
-        hasher: &DefaultHashBuilder,
-        budget: Budget,
-    ) -> Option<Vec<Expanded<P::State>>> {
-        let expand_slice = |slice: &[P::State]| -> Option<Vec<Expanded<P::State>>> {
-            let mut out = Vec::with_capacity(slice.len());
+    fn expand_level(&self, level: std::ops::Range<u32>, props: &[Prop<P>]) -> Option<Vec<Chunk>> {
+        let budget = self.budget;
+        let expand = |ids: std::ops::Range<u32>| -> Option<Chunk> {
+            let mut chunk = Chunk::default();
             let mut actions = Vec::new();
-            for (i, state) in slice.iter().enumerate() {
-                if i % 4096 == 4095 && budget.expired() {
+            for id in ids {
+                if id % 4096 == 4095 && budget.expired() {
                     return None;
                 }
-                let hits = props
-                    .iter()
-                    .map(|p| match p.kind {
-                        Kind::Always => !(p.condition)(&self.model, state),
-                        Kind::Sometimes => (p.condition)(&self.model, state),
+                let state: P::State = decode(self.store.get(id));
+                let mut hits = 0u64;
+                for (pi, p) in props.iter().enumerate() {
+                    let hit = match p.kind {
+                        Kind::Always => !(p.condition)(&self.model, &state),
+                        Kind::Sometimes => (p.condition)(&self.model, &state),
                         Kind::Eventually | Kind::LeadsTo => false,
-                    })
-                    .collect();
-                let mut enabled = 0u64;
+                    };
+                    hits |= u64::from(hit) << pi;
+                }
+                let mut count = 0u32;
                 actions.clear();
-                self.model.actions(state, &mut actions);
-                let mut succs = Vec::with_capacity(actions.len());
+                self.model.actions(&state, &mut actions);
                 for action in actions.drain(..) {
                     let class = if budget.graph {
                         self.model.class_of(&action) as u8
                     } else {
                         0
                     };
-                    let Some(next) = self.model.next_state(state, action) else {
+                    let Some(next) = self.model.next_state(&state, action) else {
                         continue;
                     };
-                    if &next == state || !self.model.within_boundary(&next) {
+                    if next == state || !self.model.within_boundary(&next) {
                         continue;
                     }
-                    enabled |= 1 << class;
-                    let rep = budget.canonical::<P>(&next);
-                    let hash = hasher.hash_one(&rep);
-                    succs.push((rep, hash, class));
+                    let begin = chunk.bytes.len();
+                    encode(&budget.canonical::<P>(&next), &mut chunk.bytes);
+                    let hash = self.store.hasher.hash_one(&chunk.bytes[begin..]);
+                    chunk.succs.push((chunk.bytes.len() as u32, hash, class));
+                    count += 1;
                 }
-                out.push(Expanded {
-                    hits,
-                    succs,
-                    enabled,
-                });
+                chunk.per_state.push((hits, count));
             }
-            Some(out)
+            Some(chunk)
         };
-        let level = &self.states[level];
-        let threads = budget.threads.min(level.len().div_ceil(256)).max(1);
+        let len = level.end - level.start;
+        let threads = (budget.threads as u32).min(len.div_ceil(256)).max(1);
         if threads == 1 {
-            return expand_slice(level);
+            return expand(level).map(|c| vec![c]);
         }
-        let chunk = level.len().div_ceil(threads);
+        let size = len.div_ceil(threads);
         std::thread::scope(|scope| {
-            let handles: Vec<_> = level
-                .chunks(chunk)
-                .map(|slice| scope.spawn(move || expand_slice(slice)))
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let lo = level.start + t * size;
+                    let hi = (lo + size).min(level.end);
+                    scope.spawn(move || expand(lo..hi))
+                })
                 .collect();
-            let mut all = Vec::with_capacity(level.len());
-            for h in handles {
-                all.extend(h.join().expect("a checker thread panicked")?);
-            }
-            Some(all)
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a checker thread panicked"))
+                .collect()
         })
     }
 
     /// The state with id `id` (a representative, or the state itself without symmetry).
-    pub fn state(&self, id: u32) -> &P::State {
-        &self.states[id as usize]
+    pub fn state(&self, id: u32) -> P::State {
+        decode(self.store.get(id))
     }
 
     /// The id of the state each state was first reached from (`u32::MAX` for initial
@@ -319,7 +387,7 @@ impl<P: Protocol> Exploration<P> {
     }
 
     pub fn unique_states(&self) -> usize {
-        self.states.len()
+        self.store.len()
     }
 
     /// The number of BFS levels below the initial states.
@@ -333,6 +401,13 @@ impl<P: Protocol> Exploration<P> {
         self.first_hit[index]
     }
 
+    /// Whether `state`'s canonical form is the stored state `id`.
+    fn is(&self, state: &P::State, id: u32) -> bool {
+        let mut buf = Vec::new();
+        encode(&self.budget.canonical::<P>(state), &mut buf);
+        buf == self.store.get(id)
+    }
+
     /// A real path of the model from an initial state to a state whose representative is
     /// state `id`: the initial state, then (action, state) pairs. Every step is an enabled
     /// action of the model producing the recorded state.
@@ -344,23 +419,22 @@ impl<P: Protocol> Exploration<P> {
             ids.push(parent);
         }
         ids.reverse();
-        let target_rep = |i: usize| &self.states[ids[i] as usize];
         let init = self
             .model
             .init_states()
             .into_iter()
-            .find(|s| &self.budget.canonical::<P>(s) == target_rep(0))
+            .find(|s| self.is(s, ids[0]))
             .expect("the first state of a path is a representative of an initial state");
         let mut current = init.clone();
         let mut steps = Vec::with_capacity(ids.len() - 1);
-        for i in 1..ids.len() {
+        for &next_id in &ids[1..] {
             // The state on the path is a permutation of the stored representative; the
             // step that leads to the next representative exists among its successors.
             let (action, next) = self
                 .model
                 .next_steps(&current)
                 .into_iter()
-                .find(|(_, next)| &self.budget.canonical::<P>(next) == target_rep(i))
+                .find(|(_, next)| self.is(next, next_id))
                 .expect("a symmetric image of every stored step is enabled");
             steps.push((action, next.clone()));
             current = next;

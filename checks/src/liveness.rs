@@ -108,7 +108,7 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
     let stutter = order
         .iter()
         .copied()
-        .find(|&s| g.enabled[s as usize] & fairness.fair() == 0);
+        .find(|&s| g.enabled(s) & fairness.fair() == 0);
 
     // 3. A fair strongly connected set, by Emerson–Lei refinement.
     let mut member = vec![false; n];
@@ -141,7 +141,7 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
             if unmet != 0 {
                 let rest: Vec<u32> = comp
                     .into_iter()
-                    .filter(|&s| g.enabled[s as usize] & unmet == 0)
+                    .filter(|&s| g.enabled(s) & unmet == 0)
                     .collect();
                 if rest.len() >= 2 {
                     work.push(rest);
@@ -190,8 +190,8 @@ fn summarise(g: &Graph, comp: &[u32], member: &[bool]) -> (u64, u64, u64) {
     let mut en_all = u64::MAX;
     let mut en_any = 0;
     for &s in comp {
-        en_all &= g.enabled[s as usize];
-        en_any |= g.enabled[s as usize];
+        en_all &= g.enabled(s);
+        en_any |= g.enabled(s);
         for (w, c) in g.edges(s) {
             if member[w as usize] {
                 taken |= 1 << c;
@@ -215,7 +215,7 @@ fn fair_cycle(
     let mut cycle: Vec<(u32, u32, u8)> = Vec::new();
     let mut current = entry;
     let mut taken = 0u64;
-    let mut disabled_seen = !g.enabled[entry as usize];
+    let mut disabled_seen = !g.enabled(entry);
     for c in 0..64u8 {
         let bit = 1u64 << c;
         let weak = fairness.weak & bit != 0;
@@ -232,13 +232,13 @@ fn fair_cycle(
         // (take it), or for weak fairness a state that disables it.
         let can_take = taken_in_comp & bit != 0;
         let path = bfs_within(g, member, current, |s| {
-            (weak && g.enabled[s as usize] & bit == 0)
+            (weak && g.enabled(s) & bit == 0)
                 || (can_take && g.edges(s).any(|(w, k)| k == c && member[w as usize]))
         })
         .expect("the component is strongly connected and satisfies the class");
         for &(u, v, k) in &path {
             taken |= 1 << k;
-            disabled_seen |= !g.enabled[v as usize];
+            disabled_seen |= !g.enabled(v);
             let _ = u;
         }
         cycle.extend(path);
@@ -250,7 +250,7 @@ fn fair_cycle(
                 .expect("an edge of the class");
             cycle.push((current, w, c));
             taken |= bit;
-            disabled_seen |= !g.enabled[w as usize];
+            disabled_seen |= !g.enabled(w);
             current = w;
         }
     }
@@ -406,14 +406,14 @@ pub fn check<P: coordlab_models::Protocol>(
     let model = &ex.model;
     let n = g.states() as u32;
     let bad: Vec<bool> = (0..n)
-        .map(|s| !(prop.condition)(model, ex.state(s)))
+        .map(|s| !(prop.condition)(model, &ex.state(s)))
         .collect();
     let starts: Vec<u32> = match prop.kind {
         Kind::Eventually => (0..n).take_while(|&s| ex.parent(s) == u32::MAX).collect(),
         Kind::LeadsTo => {
             let premise = prop.premise.expect("a leads-to property has a premise");
             (0..n)
-                .filter(|&s| bad[s as usize] && premise(model, ex.state(s)))
+                .filter(|&s| bad[s as usize] && premise(model, &ex.state(s)))
                 .collect()
         }
         Kind::Always | Kind::Sometimes => panic!("{} is not a liveness property", prop.name),
@@ -431,11 +431,12 @@ pub fn check<P: coordlab_models::Protocol>(
     ids.extend_from_slice(&lasso.prefix[1..]);
     let cycle_start = ids.len() - 1;
     let step = |from: u32, to: u32, class: Option<u8>| {
+        let target = ex.state(to);
         model
-            .next_steps(ex.state(from))
+            .next_steps(&ex.state(from))
             .into_iter()
             .find(|(a, next)| {
-                next == ex.state(to) && class.is_none_or(|c| model.class_of(a) == c as usize)
+                *next == target && class.is_none_or(|c| model.class_of(a) == c as usize)
             })
             .expect("every edge of the graph is a step of the model")
     };
@@ -443,7 +444,7 @@ pub fn check<P: coordlab_models::Protocol>(
         ids.windows(2).map(|w| step(w[0], w[1], None)).collect();
     steps.extend(lasso.cycle.iter().map(|&(u, v, c)| step(u, v, Some(c))));
     Some(ModelLasso {
-        init: ex.state(ids[0]).clone(),
+        init: ex.state(ids[0]),
         steps,
         cycle_start,
     })

@@ -21,13 +21,10 @@ fn graph(n: u32, edges: &[(u32, u32, u8)]) -> Graph {
     let mut g = Graph::default();
     for s in 0..n {
         g.start.push(g.to.len() as u32);
-        let mut enabled = 0;
         for &(_, to, c) in sorted.iter().filter(|e| e.0 == s && e.1 != s) {
             g.to.push(to);
             g.class.push(c);
-            enabled |= 1 << c;
         }
-        g.enabled.push(enabled);
     }
     g.start.push(g.to.len() as u32);
     g
@@ -57,7 +54,7 @@ fn assert_valid(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool], l: &Lasso)
     let entry = *l.prefix.last().unwrap();
     if l.cycle.is_empty() {
         assert_eq!(
-            g.enabled[entry as usize] & (f.weak | f.strong),
+            g.enabled(entry) & (f.weak | f.strong),
             0,
             "stutter where a fair class is enabled"
         );
@@ -75,8 +72,8 @@ fn assert_valid(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool], l: &Lasso)
         );
         assert!(bad[v as usize]);
         taken |= 1 << c;
-        en_all &= g.enabled[v as usize];
-        en_any |= g.enabled[v as usize];
+        en_all &= g.enabled(v);
+        en_any |= g.enabled(v);
         at = v;
     }
     assert_eq!(at, entry, "the cycle does not close: {l:?}");
@@ -106,7 +103,7 @@ fn brute_force(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> bool {
     let region: Vec<u32> = (0..n as u32).filter(|&s| reach[s as usize]).collect();
     if region
         .iter()
-        .any(|&s| g.enabled[s as usize] & (f.weak | f.strong) == 0)
+        .any(|&s| g.enabled(s) & (f.weak | f.strong) == 0)
     {
         return true;
     }
@@ -148,8 +145,8 @@ fn brute_force(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> bool {
         let mut en_all = u64::MAX;
         let mut en_any = 0;
         for &s in &set {
-            en_all &= g.enabled[s as usize];
-            en_any |= g.enabled[s as usize];
+            en_all &= g.enabled(s);
+            en_any |= g.enabled(s);
             for (t, c) in g.edges(s) {
                 if inside(t) {
                     taken |= 1 << c;
