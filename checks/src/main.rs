@@ -161,9 +161,12 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
                 .map(|n| format!("{n} states"))
                 .unwrap_or_default();
             println!(
-                "    {:<34} {:<5} {bounds}  {states}",
+                "    {:<34} {:<16} {bounds}  {states}",
                 spec.id(),
-                format!("{:?}", spec.checker).to_lowercase()
+                match spec.liveness {
+                    Some(l) => format!("{}+{}", spec.checker.as_str(), l.as_str()),
+                    None => spec.checker.as_str().to_string(),
+                }
             );
         }
     }

@@ -6,7 +6,8 @@
 //!
 //! [[check]]
 //! variant = "correct"
-//! checker = "bfs"
+//! checker = "bfs"               # for the always and sometimes properties
+//! liveness = "fair-cycles"      # for the eventually and leads-to properties
 //! unique-states = 1234          # the state space is pinned: a drift fails the check
 //! bounds = { messages = 1, consumers = 2 }
 //! expect = { NoMessageLost = "holds", EveryMessageResolved = "pending" }
@@ -56,6 +57,31 @@ pub enum CheckerKind {
     Bfs,
 }
 
+impl CheckerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckerKind::Bfs => "bfs",
+        }
+    }
+}
+
+/// How the liveness properties of a check are decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LivenessKind {
+    /// coordlab's checker: fair strongly connected components of the whole transition
+    /// graph (`checks/src/liveness.rs`), lasso counterexamples.
+    FairCycles,
+}
+
+impl LivenessKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LivenessKind::FairCycles => "fair-cycles",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
@@ -70,6 +96,7 @@ struct RawCheck {
     /// Distinguishes two checks of one variant at different bounds.
     label: Option<String>,
     checker: CheckerKind,
+    liveness: Option<LivenessKind>,
     unique_states: Option<usize>,
     liveness_states: Option<usize>,
     #[serde(default)]
@@ -85,7 +112,11 @@ pub struct CheckSpec {
     pub protocol: String,
     pub variant: String,
     pub label: Option<String>,
+    /// The checker of the `always` and `sometimes` properties.
     pub checker: CheckerKind,
+    /// The checker of the `eventually` and `leads-to` properties; required when one of them
+    /// is expected to hold or to be violated.
+    pub liveness: Option<LivenessKind>,
     pub unique_states: Option<usize>,
     /// The pinned size of the graph liveness properties are checked on.
     pub liveness_states: Option<usize>,
@@ -154,6 +185,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<CheckSpec>, ManifestError> {
             variant: c.variant,
             label: c.label,
             checker: c.checker,
+            liveness: c.liveness,
             unique_states: c.unique_states,
             liveness_states: c.liveness_states,
             bounds: c.bounds,

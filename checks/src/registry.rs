@@ -59,6 +59,8 @@ impl Verdict {
 pub struct PropResult {
     pub property: &'static str,
     pub kind: Kind,
+    /// The checker that decided it (`bfs`, `fair-cycles`), `-` when pending.
+    pub checker: &'static str,
     pub expected: Expect,
     pub verdict: Verdict,
     /// The counterexample, for a violated `always` property.
@@ -221,6 +223,19 @@ impl<P: Protocol> Entry for Handle<P> {
                 p.name
             ));
         }
+        let live = props
+            .iter()
+            .find(|p| p.kind.is_liveness() && spec.expect[p.name] != Expect::Pending);
+        if let Some(p) = live
+            && spec.liveness.is_none()
+        {
+            return Err(format!(
+                "{}: `{}` is a liveness property ({}): name its checker with `liveness = \"fair-cycles\"`",
+                spec.id(),
+                p.name,
+                p.kind.as_str()
+            ));
+        }
         Ok(bounds_line(
             &serde_json::to_value(model.config()).expect("config serialises"),
         ))
@@ -240,9 +255,10 @@ impl<P: Protocol> Entry for Handle<P> {
         let props = P::props();
         // One deadline for the whole check, safety and liveness together.
         let budget = Budget::new(threads, timeout);
-        let needs_graph = props
-            .iter()
-            .any(|p| p.kind.is_liveness() && spec.expect[p.name] != Expect::Pending);
+        let needs_graph = spec.liveness.is_some()
+            && props
+                .iter()
+                .any(|p| p.kind.is_liveness() && spec.expect[p.name] != Expect::Pending);
         let live = needs_graph.then(|| {
             let model = P::new(model.variant(), model.config().clone()).expect("same model");
             Exploration::run(
@@ -298,9 +314,15 @@ impl<P: Protocol> Entry for Handle<P> {
                         (_, None, true) => (Verdict::Violated, None),
                     }
                 };
+                let checker = match (p.kind.is_liveness(), spec.liveness) {
+                    (false, _) => spec.checker.as_str(),
+                    (true, Some(l)) if verdict != Verdict::Pending => l.as_str(),
+                    (true, _) => "-",
+                };
                 PropResult {
                     property: p.name,
                     kind: p.kind,
+                    checker,
                     expected,
                     verdict,
                     trace,

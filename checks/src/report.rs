@@ -11,9 +11,10 @@ use crate::registry::CheckResult;
 /// The verdict table, then one line per mismatch saying what to look at.
 pub fn table(results: &[CheckResult], out: &Path) -> String {
     let header = [
-        "check", "property", "kind", "expected", "verdict", "states", "depth", "time", "",
+        "check", "property", "kind", "checker", "expected", "verdict", "states", "depth", "time",
+        "",
     ];
-    let mut rows: Vec<[String; 9]> = Vec::new();
+    let mut rows: Vec<[String; 10]> = Vec::new();
     for r in results {
         let time = format!("{:.2}s", r.seconds);
         for (i, p) in r.properties.iter().enumerate() {
@@ -23,6 +24,7 @@ pub fn table(results: &[CheckResult], out: &Path) -> String {
                 first(r.id.clone()),
                 p.property.to_string(),
                 p.kind.as_str().to_string(),
+                p.checker.to_string(),
                 p.expected.as_str().to_string(),
                 p.verdict.as_str().to_string(),
                 // Liveness rows show the size of the graph they were checked on.
@@ -50,7 +52,7 @@ pub fn table(results: &[CheckResult], out: &Path) -> String {
     let line = |s: &mut String, cells: &[&str]| {
         let mut l = String::new();
         for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
-            let right = (5..=7).contains(&i);
+            let right = (6..=8).contains(&i);
             if right {
                 let _ = write!(l, "{cell:>w$}  ");
             } else {

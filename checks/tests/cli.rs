@@ -349,6 +349,10 @@ fn malformed_manifests_are_bad_input_naming_the_file() {
             "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"dfs-please\"\nexpect = {}\n",
             "dfs-please",
         ),
+        (
+            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nexpect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", EffectAtMostOnce = \"holds\", EveryMessageResolved = \"holds\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", MessageDeleted = \"holds\" }\n",
+            "`EveryMessageResolved` is a liveness property (eventually): name its checker with `liveness = \"fair-cycles\"`",
+        ),
     ];
     for (text, needle) in cases {
         write_manifest(&dir, text);
@@ -556,4 +560,46 @@ fn the_liveness_lasso_replays_and_a_broken_one_does_not() {
     // On the correct variant the poison message goes to the dead-letter queue instead.
     let o = coordlab(&["replay", LASSO, "--on", "queue/correct"]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+}
+
+/// `explore` serves stateright's Explorer on 127.0.0.1.
+#[test]
+fn explore_serves_the_explorer_on_loopback() {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coordlab"))
+        .args([
+            "explore",
+            "queue/stale-receipt-delete",
+            "--port",
+            &port.to_string(),
+        ])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut response = String::new();
+    for _ in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /.status HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            s.read_to_string(&mut response).unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        response.starts_with("HTTP/1.") && response.contains(" 200 "),
+        "{response}"
+    );
+    assert!(
+        response.contains("NoMessageLost"),
+        "the status lists the model's properties: {response}"
+    );
 }

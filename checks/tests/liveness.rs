@@ -302,6 +302,8 @@ proptest! {
 struct GraphConfig {
     edges: Vec<(u8, u8, u8)>,
     goal: Vec<u8>,
+    /// For the leads-to property: the nodes after which the goal is owed.
+    premise: Vec<u8>,
     /// Per class: 0 weak, 1 strong, 2 unfair.
     fairness: Vec<u8>,
 }
@@ -336,6 +338,10 @@ fn at_goal(m: &GraphModel, s: &u8) -> bool {
     m.0.goal.contains(s)
 }
 
+fn at_premise(m: &GraphModel, s: &u8) -> bool {
+    m.0.premise.contains(s)
+}
+
 impl Protocol for GraphModel {
     const ID: &'static str = "graph";
     type Config = GraphConfig;
@@ -358,13 +364,22 @@ impl Protocol for GraphModel {
         &self.0
     }
     fn props() -> Vec<Prop<Self>> {
-        vec![Prop {
-            name: "ReachesGoal",
-            kind: Kind::Eventually,
-            doc: "Every fair behaviour reaches a goal node.",
-            condition: at_goal,
-            premise: None,
-        }]
+        vec![
+            Prop {
+                name: "ReachesGoal",
+                kind: Kind::Eventually,
+                doc: "Every fair behaviour reaches a goal node.",
+                condition: at_goal,
+                premise: None,
+            },
+            Prop {
+                name: "PremiseLeadsToGoal",
+                kind: Kind::LeadsTo,
+                doc: "Whenever a premise node is reached, a goal node is reached then or later.",
+                condition: at_goal,
+                premise: Some(at_premise),
+            },
+        ]
     }
     fn classes(&self) -> Vec<Class> {
         self.0
@@ -428,6 +443,7 @@ fn a_self_loop_is_a_stutter() {
     let (_, lasso) = run_model(GraphConfig {
         edges: vec![(0, 0, 0), (0, 1, 1)],
         goal: vec![1],
+        premise: vec![],
         fairness: vec![0, 2],
     });
     let lasso = lasso.expect("stuttering in 0 is fair");
@@ -436,6 +452,7 @@ fn a_self_loop_is_a_stutter() {
     let (_, lasso) = run_model(GraphConfig {
         edges: vec![(0, 0, 0), (0, 1, 0)],
         goal: vec![1],
+        premise: vec![],
         fairness: vec![0],
     });
     assert!(lasso.is_none());
@@ -448,6 +465,7 @@ fn model_lassos_replay_and_unfair_ones_do_not() {
     let config = GraphConfig {
         edges: vec![(0, 1, 0), (1, 2, 0), (2, 1, 0), (2, 3, 1)],
         goal: vec![3],
+        premise: vec![],
         fairness: vec![0, 0],
     };
     let (ex, lasso) = run_model(config.clone());
@@ -520,4 +538,73 @@ fn random_cases_cover_both_answers() {
         strong_decides > 10,
         "strong fairness changed {strong_decides} answers (holds {holds}, stutters {stutters}, cycles {cycles})"
     );
+}
+
+/// Leads-to: the goal is owed only after the premise. Here the system may loop on 0-1
+/// before the premise (fine: nothing is owed yet), reaches the premise 2, and from there
+/// may loop on 2-3 forever without the goal 4 (a violation), while eventually(goal) fails
+/// already on the first loop.
+#[test]
+fn leads_to_is_owed_only_after_the_premise() {
+    let config = GraphConfig {
+        edges: vec![
+            (0, 1, 0),
+            (1, 0, 0),
+            (1, 2, 1),
+            (2, 3, 0),
+            (3, 2, 0),
+            (3, 4, 1),
+        ],
+        goal: vec![4],
+        premise: vec![2],
+        fairness: vec![0, 0],
+    };
+    let model = GraphModel::new("correct", config.clone()).unwrap();
+    let budget = Budget {
+        graph: true,
+        ..Budget::new(1, None)
+    };
+    let ex = Exploration::run(model, budget, &Progress::default());
+    let props = GraphModel::props();
+    let eventually = liveness::check(&ex, &props[0]).expect("the 0-1 loop never reaches 4");
+    assert_eq!(eventually.cycle_start, 0, "the loop starts right away");
+    let leads_to = liveness::check(&ex, &props[1]).expect("the 2-3 loop never reaches 4");
+    let states: Vec<u8> = std::iter::once(leads_to.init)
+        .chain(leads_to.steps.iter().map(|s| s.1))
+        .collect();
+    assert_eq!(
+        &states[..3],
+        &[0, 1, 2],
+        "the prefix reaches the premise: {states:?}"
+    );
+    assert!(
+        states[leads_to.cycle_start..]
+            .iter()
+            .all(|&s| s == 2 || s == 3),
+        "{states:?}"
+    );
+    let file = trace::encode(
+        &ex.model,
+        props[1].name,
+        props[1].kind,
+        &leads_to.init,
+        &leads_to.steps,
+        Some(leads_to.cycle_start),
+    );
+    let typed = Typed::<GraphModel>::decode(&file, "correct").unwrap();
+    assert_eq!(trace::replay(&file, &typed), Replay::Reproduced);
+
+    // With the premise never reachable, nothing is owed: leads-to holds vacuously while
+    // eventually still fails.
+    let model = GraphModel::new(
+        "correct",
+        GraphConfig {
+            premise: vec![9],
+            ..config
+        },
+    )
+    .unwrap();
+    let ex = Exploration::run(model, budget, &Progress::default());
+    assert!(liveness::check(&ex, &props[1]).is_none());
+    assert!(liveness::check(&ex, &props[0]).is_some());
 }
