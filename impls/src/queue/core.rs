@@ -1,0 +1,486 @@
+//! The queue protocol as a pure state machine: no lock, no clock, no threads. Every operation
+//! takes the current time `now` as an argument, so the same core runs inside [`RetryQueue`]
+//! (real threads, loom, shuttle), in a sequential reference test, or in a replay.
+//!
+//! [`RetryQueue`]: super::RetryQueue
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::event::{ConsumerId, Event, EventRecord, MessageId, ReceiptHandle};
+use super::{DeadLetter, Delivery, QueueConfig, QueueCounts, QueueError, RetryPolicy};
+use crate::clock::{Instant, millis_ceil};
+
+/// A message the queue still holds (not deleted, not dead-lettered).
+#[derive(Debug)]
+struct Message<T> {
+    body: T,
+    sent_at: Instant,
+    /// How many times it has been received; also its newest delivery number.
+    receive_count: u32,
+    /// It is visible (deliverable) from this instant on. Its key in `ready` or `waiting` is
+    /// `(visible_at, id)`.
+    visible_at: Instant,
+    /// The holder of the newest delivery still has it invisible: it was received (or its
+    /// visibility extended) and has not been released, and the deadline has not passed.
+    in_flight: bool,
+}
+
+/// Which operation is checking a receipt (only `Delete` is affected by the
+/// `StaleReceiptDelete` deviation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReceiptUse {
+    Delete,
+    ChangeVisibility,
+    Release,
+}
+
+/// The retrying queue's protocol state: SQS-style visibility timeouts, per-delivery receipts,
+/// retry policies and dead-lettering.
+///
+/// Time only moves when an operation passes a later `now`; the core applies every deadline that
+/// has passed (visibility timeouts running out, dead-letter moves) at the start of the
+/// operation, before doing anything else. An earlier `now` than one already seen is treated as
+/// the latest seen: the core's time never goes backwards.
+///
+/// Delivery order: among the visible messages, the one that became visible earliest goes
+/// first (ties by message id), so new messages are FIFO and a redelivered message queues
+/// behind messages that were already waiting.
+#[derive(Debug)]
+pub struct QueueCore<T> {
+    config: QueueConfig,
+    now: Instant,
+    next_id: u64,
+    messages: BTreeMap<MessageId, Message<T>>,
+    /// Invisible messages, by the instant they become visible.
+    waiting: BTreeSet<(Instant, MessageId)>,
+    /// Visible messages, in delivery order.
+    ready: BTreeSet<(Instant, MessageId)>,
+    /// How many messages have `in_flight` set (all of them are in `waiting`).
+    in_flight: usize,
+    dead_letters: Vec<DeadLetter<T>>,
+    sent: u64,
+    deleted: u64,
+    dead_lettered: u64,
+    events: Option<Vec<EventRecord>>,
+}
+
+impl<T> QueueCore<T> {
+    /// An empty queue at time zero.
+    pub fn new(config: QueueConfig) -> QueueCore<T> {
+        let events = config.record_events.then(Vec::new);
+        QueueCore {
+            config,
+            now: Instant::ZERO,
+            next_id: 0,
+            messages: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            ready: BTreeSet::new(),
+            in_flight: 0,
+            dead_letters: Vec::new(),
+            sent: 0,
+            deleted: 0,
+            dead_lettered: 0,
+            events,
+        }
+    }
+
+    /// The configuration the queue was made with.
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    /// The latest time the core has seen.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Adds a message, visible at once. Returns its id.
+    pub fn send(&mut self, now: Instant, body: T) -> MessageId {
+        self.advance(now);
+        let id = MessageId::new(self.next_id);
+        self.next_id += 1;
+        self.sent += 1;
+        let at = self.now;
+        self.messages.insert(
+            id,
+            Message {
+                body,
+                sent_at: at,
+                receive_count: 0,
+                visible_at: at,
+                in_flight: false,
+            },
+        );
+        self.ready.insert((at, id));
+        self.log(Event::Send { message: id });
+        id
+    }
+
+    /// Delivers the next visible message, if any, and hides it for `visibility_timeout`. The
+    /// delivery carries a new receipt; every earlier receipt of the message becomes stale.
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        visibility_timeout: Duration,
+        consumer: Option<ConsumerId>,
+    ) -> Option<Delivery<T>>
+    where
+        T: Clone,
+    {
+        self.advance(now);
+        let (_, id) = self.ready.pop_first()?;
+        let now = self.now;
+        let visible_until = now.saturating_add(visibility_timeout);
+        let msg = self.message_mut(id);
+        msg.receive_count = msg
+            .receive_count
+            .checked_add(1)
+            .expect("a message was received u32::MAX times; delivery numbers would repeat");
+        msg.in_flight = true;
+        let delivery = Delivery {
+            message: id,
+            body: msg.body.clone(),
+            receipt: ReceiptHandle {
+                message: id,
+                delivery: msg.receive_count,
+            },
+            receive_count: msg.receive_count,
+            visible_until,
+        };
+        self.in_flight += 1;
+        self.log(Event::Receive {
+            message: id,
+            delivery: delivery.receive_count,
+            consumer,
+            visible_until,
+        });
+        self.hide_until(id, visible_until);
+        Some(delivery)
+    }
+
+    /// Deletes the message, if `receipt` is its newest delivery's.
+    pub fn delete(
+        &mut self,
+        now: Instant,
+        receipt: &ReceiptHandle,
+        consumer: Option<ConsumerId>,
+    ) -> Result<(), QueueError> {
+        self.advance(now);
+        self.check_receipt(receipt, ReceiptUse::Delete)?;
+        let id = receipt.message;
+        self.unpark(id);
+        let msg = self
+            .messages
+            .remove(&id)
+            .expect("checked receipt names a held message");
+        if msg.in_flight {
+            self.in_flight -= 1;
+        }
+        self.deleted += 1;
+        self.log(Event::Delete {
+            message: id,
+            delivery: receipt.delivery,
+            current: msg.receive_count,
+            consumer,
+        });
+        Ok(())
+    }
+
+    /// Moves the message's visibility deadline to `now + visibility_timeout`; zero makes it
+    /// visible at once. Needs the newest delivery's receipt.
+    pub fn change_visibility(
+        &mut self,
+        now: Instant,
+        receipt: &ReceiptHandle,
+        visibility_timeout: Duration,
+        consumer: Option<ConsumerId>,
+    ) -> Result<(), QueueError> {
+        self.advance(now);
+        self.check_receipt(receipt, ReceiptUse::ChangeVisibility)?;
+        let id = receipt.message;
+        let at = self.now.saturating_add(visibility_timeout);
+        self.unpark(id);
+        let msg = self.message_mut(id);
+        let newly_in_flight = !msg.in_flight;
+        msg.in_flight = true;
+        if newly_in_flight {
+            self.in_flight += 1;
+        }
+        self.log(Event::ChangeVisibility {
+            message: id,
+            delivery: receipt.delivery,
+            consumer,
+            visible_at: at,
+        });
+        self.hide_until(id, at);
+        Ok(())
+    }
+
+    /// "Processing failed": gives the delivery up and schedules the retry by the queue's
+    /// [`RetryPolicy`]. Returns when the message is visible again (if it has used all its
+    /// receives, it moves to the dead-letter queue at that instant instead). Needs the newest
+    /// delivery's receipt.
+    pub fn release(
+        &mut self,
+        now: Instant,
+        receipt: &ReceiptHandle,
+        consumer: Option<ConsumerId>,
+    ) -> Result<Instant, QueueError> {
+        self.advance(now);
+        self.check_receipt(receipt, ReceiptUse::Release)?;
+        let id = receipt.message;
+        let now = self.now;
+        let policy = self.config.retry_policy;
+        let msg = self.message(id);
+        let at = match policy {
+            RetryPolicy::Immediate => now,
+            // Already visible (deadline passed): stays where it is in the delivery order.
+            RetryPolicy::RequeueOnExpiry => msg.visible_at,
+            RetryPolicy::ExponentialBackoff { base, cap } => {
+                now.saturating_add(backoff(base, cap, msg.receive_count))
+            }
+        };
+        self.unpark(id);
+        let msg = self.message_mut(id);
+        let was_in_flight = std::mem::replace(&mut msg.in_flight, false);
+        if was_in_flight {
+            self.in_flight -= 1;
+        }
+        self.log(Event::Release {
+            message: id,
+            delivery: receipt.delivery,
+            consumer,
+            visible_at: at,
+        });
+        self.hide_until(id, at);
+        Ok(at)
+    }
+
+    /// Moves the core's time to `now` (logging a `Tick` if it is later than the latest time
+    /// seen) and applies every deadline that has passed: visibility timeouts that ran out make
+    /// their messages visible again, and a message that has used all its receives moves to the
+    /// dead-letter queue instead. Every other operation does this first; call it directly to
+    /// move time without doing anything else.
+    pub fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+            self.log(Event::Tick { now });
+        }
+        while let Some(&(at, id)) = self.waiting.first() {
+            if at > self.now {
+                break;
+            }
+            self.waiting.pop_first();
+            let delivery = self.message(id).receive_count;
+            self.log(Event::Expire {
+                message: id,
+                delivery,
+            });
+            self.make_visible(id);
+        }
+    }
+
+    /// How many messages are in each state at `now`.
+    pub fn counts(&mut self, now: Instant) -> QueueCounts {
+        self.advance(now);
+        QueueCounts {
+            sent: self.sent,
+            visible: self.ready.len(),
+            in_flight: self.in_flight,
+            delayed: self.waiting.len() - self.in_flight,
+            deleted: self.deleted,
+            dead_lettered: self.dead_lettered,
+        }
+    }
+
+    /// The dead-letter queue, oldest first.
+    pub fn dead_letters(&self) -> &[DeadLetter<T>] {
+        &self.dead_letters
+    }
+
+    /// Empties the dead-letter queue and returns its messages, oldest first. The
+    /// `dead_lettered` count keeps counting them.
+    pub fn drain_dead_letters(&mut self) -> Vec<DeadLetter<T>> {
+        std::mem::take(&mut self.dead_letters)
+    }
+
+    /// Records a step that happened outside the queue (a consumer's `Process` or `Crash`),
+    /// after applying the deadlines that have passed by `now`. Does nothing to the state
+    /// otherwise; logs nothing unless the event log is on.
+    pub fn record(&mut self, now: Instant, event: Event) {
+        self.advance(now);
+        self.log(event);
+    }
+
+    /// The event log so far (empty if it is off).
+    pub fn events(&self) -> &[EventRecord] {
+        self.events.as_deref().unwrap_or(&[])
+    }
+
+    /// Takes the event log so far, leaving it empty (and still on, if it was).
+    pub fn take_events(&mut self) -> Vec<EventRecord> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Panics, naming the broken invariant, if the core's bookkeeping is inconsistent. Costs
+    /// O(messages); tests call it after every step.
+    pub fn check_invariants(&self) {
+        assert_eq!(
+            self.messages.len(),
+            self.ready.len() + self.waiting.len(),
+            "every held message is in exactly one of ready/waiting"
+        );
+        let mut in_flight = 0;
+        for (&id, msg) in &self.messages {
+            let key = (msg.visible_at, id);
+            if msg.visible_at > self.now {
+                assert!(
+                    self.waiting.contains(&key),
+                    "{id} invisible but not waiting"
+                );
+            } else {
+                assert!(self.ready.contains(&key), "{id} visible but not ready");
+                assert!(!msg.in_flight, "{id} visible but in flight");
+                assert!(
+                    self.config
+                        .max_receives
+                        .is_none_or(|max| msg.receive_count < max),
+                    "{id} visible after using all its receives"
+                );
+            }
+            in_flight += usize::from(msg.in_flight);
+        }
+        assert_eq!(in_flight, self.in_flight, "in-flight count");
+        assert_eq!(
+            self.sent,
+            self.messages.len() as u64 + self.deleted + self.dead_lettered,
+            "conservation: sent = held + deleted + dead-lettered"
+        );
+        assert!(
+            self.dead_letters.len() as u64 <= self.dead_lettered,
+            "dead-letter queue longer than the dead-lettered count"
+        );
+    }
+
+    fn log(&mut self, event: Event) {
+        if let Some(events) = &mut self.events {
+            events.push(EventRecord {
+                at: self.now,
+                event,
+            });
+        }
+    }
+
+    fn message(&self, id: MessageId) -> &Message<T> {
+        self.messages
+            .get(&id)
+            .expect("id taken from the core's own index names a held message")
+    }
+
+    fn message_mut(&mut self, id: MessageId) -> &mut Message<T> {
+        self.messages
+            .get_mut(&id)
+            .expect("id taken from the core's own index names a held message")
+    }
+
+    /// Checks that `receipt` is the newest delivery's (the `StaleReceiptDelete` deviation lets
+    /// a delete through with any receipt ever issued for the message).
+    fn check_receipt(&self, receipt: &ReceiptHandle, what: ReceiptUse) -> Result<(), QueueError> {
+        let Some(msg) = self.messages.get(&receipt.message) else {
+            return Err(if receipt.message.get() < self.next_id {
+                QueueError::MessageGone {
+                    message: receipt.message,
+                }
+            } else {
+                QueueError::UnknownReceipt { receipt: *receipt }
+            });
+        };
+        if receipt.delivery == 0 || receipt.delivery > msg.receive_count {
+            return Err(QueueError::UnknownReceipt { receipt: *receipt });
+        }
+        if receipt.delivery < msg.receive_count && !self.accepts_stale(what) {
+            return Err(QueueError::StaleReceipt {
+                receipt: *receipt,
+                current: msg.receive_count,
+            });
+        }
+        Ok(())
+    }
+
+    #[cfg(any(test, loom, shuttle))]
+    fn accepts_stale(&self, what: ReceiptUse) -> bool {
+        what == ReceiptUse::Delete
+            && self.config.deviation == Some(super::Deviation::StaleReceiptDelete)
+    }
+
+    #[cfg(not(any(test, loom, shuttle)))]
+    fn accepts_stale(&self, _: ReceiptUse) -> bool {
+        false
+    }
+
+    /// Removes the message from `ready` or `waiting`.
+    fn unpark(&mut self, id: MessageId) {
+        let key = (self.message(id).visible_at, id);
+        let removed = self.waiting.remove(&key) || self.ready.remove(&key);
+        assert!(
+            removed,
+            "held message {id} was in neither ready nor waiting"
+        );
+    }
+
+    /// Parks an unparked message until `at`: in `waiting` if `at` is later than now, otherwise
+    /// visible (or dead-lettered) at once.
+    fn hide_until(&mut self, id: MessageId, at: Instant) {
+        let now = self.now;
+        let msg = self.message_mut(id);
+        msg.visible_at = at;
+        if at > now {
+            self.waiting.insert((at, id));
+        } else {
+            self.make_visible(id);
+        }
+    }
+
+    /// An unparked message whose deadline has passed: back to `ready`, or to the dead-letter
+    /// queue if it has used all its receives.
+    fn make_visible(&mut self, id: MessageId) {
+        let max_receives = self.config.max_receives;
+        let msg = self.message_mut(id);
+        let was_in_flight = std::mem::replace(&mut msg.in_flight, false);
+        let exhausted = max_receives.is_some_and(|max| msg.receive_count >= max);
+        let key = (msg.visible_at, id);
+        if was_in_flight {
+            self.in_flight -= 1;
+        }
+        if !exhausted {
+            self.ready.insert(key);
+            return;
+        }
+        let msg = self
+            .messages
+            .remove(&id)
+            .expect("message being made visible is held");
+        self.dead_lettered += 1;
+        self.log(Event::MoveToDeadLetter {
+            message: id,
+            receive_count: msg.receive_count,
+        });
+        self.dead_letters.push(DeadLetter {
+            message: id,
+            body: msg.body,
+            receive_count: msg.receive_count,
+            sent_at: msg.sent_at,
+            dead_lettered_at: self.now,
+        });
+    }
+}
+
+/// `min(base · 2^(receive_count − 1), cap)`, in whole milliseconds, saturating.
+pub(crate) fn backoff(base: Duration, cap: Duration, receive_count: u32) -> Duration {
+    let doublings = receive_count.saturating_sub(1).min(63);
+    let millis = millis_ceil(base)
+        .saturating_mul(1u64 << doublings)
+        .min(millis_ceil(cap));
+    Duration::from_millis(millis)
+}

@@ -1,0 +1,352 @@
+//! Identifiers and the event log, in the queue model's action vocabulary.
+
+use std::fmt;
+
+use crate::clock::Instant;
+
+/// A message's identity, unique within one queue. Ids are issued in send order from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
+pub struct MessageId(u64);
+
+impl MessageId {
+    /// The id with number `n` (the `n`-th message a queue accepted, from 0).
+    pub const fn new(n: u64) -> MessageId {
+        MessageId(n)
+    }
+
+    /// The id's number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "m{}", self.0)
+    }
+}
+
+/// Who performed a step, for the event log only: the queue never trusts or checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
+pub struct ConsumerId(pub u32);
+
+impl fmt::Display for ConsumerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// Proof of one delivery: the message and its delivery number (1 for the first receive, 2 for
+/// the second, ...). Every receive issues a new handle; only the handle of the message's newest
+/// delivery may delete it, change its visibility or release it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReceiptHandle {
+    pub(crate) message: MessageId,
+    pub(crate) delivery: u32,
+}
+
+impl ReceiptHandle {
+    /// The message this receipt is for.
+    pub const fn message(&self) -> MessageId {
+        self.message
+    }
+
+    /// The delivery number: how many times the message had been received when this receipt was
+    /// issued, this receive included.
+    pub const fn delivery(&self) -> u32 {
+        self.delivery
+    }
+}
+
+impl fmt::Display for ReceiptHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.message, self.delivery)
+    }
+}
+
+/// What became of a consumer's processing step ([`Event::Process`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ProcessOutcome {
+    /// The effect happened.
+    Applied,
+    /// The effect had already happened for this message (an idempotency ledger said so); it
+    /// was not repeated.
+    Duplicate,
+    /// The effect was discarded by the store it was written to, because a newer delivery of the
+    /// same message had already claimed it (the delivery number used as a fencing token).
+    Superseded,
+}
+
+/// One step of a queue run, named after the queue model's actions.
+///
+/// The queue records `Send`, `Receive`, `Release`, `Delete`, `ChangeVisibility`, `Tick`,
+/// `Expire` and `MoveToDeadLetter` itself. `Process` and `Crash` happen in a consumer and are
+/// recorded by the caller through `RetryQueue::record` (or `Consumer::record_*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "action")
+)]
+pub enum Event {
+    /// A message entered the queue.
+    Send {
+        /// The new message.
+        message: MessageId,
+    },
+    /// A consumer received a message: delivery number `delivery`, invisible to other
+    /// consumers until `visible_until`.
+    Receive {
+        /// The message received.
+        message: MessageId,
+        /// Its delivery number (equal to its receive count).
+        delivery: u32,
+        /// Who received it, if known.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        consumer: Option<ConsumerId>,
+        /// When its visibility timeout runs out.
+        visible_until: Instant,
+    },
+    /// A consumer did the message's work (recorded by the consumer).
+    Process {
+        /// The message processed.
+        message: MessageId,
+        /// The delivery it was processed under.
+        delivery: u32,
+        /// Who processed it, if known.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        consumer: Option<ConsumerId>,
+        /// Whether the effect happened.
+        outcome: ProcessOutcome,
+    },
+    /// A consumer gave up on a delivery ("processing failed"); the retry policy decided when the
+    /// message is visible again.
+    Release {
+        /// The message released.
+        message: MessageId,
+        /// The delivery released.
+        delivery: u32,
+        /// Who released it, if known.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        consumer: Option<ConsumerId>,
+        /// When the message is visible again.
+        visible_at: Instant,
+    },
+    /// A message was deleted with the receipt of delivery `delivery`, while its newest delivery
+    /// was `current` (they differ only when a stale receipt was accepted, i.e. under the
+    /// `StaleReceiptDelete` deviation).
+    Delete {
+        /// The message deleted.
+        message: MessageId,
+        /// The delivery number of the receipt used.
+        delivery: u32,
+        /// The message's newest delivery number at the time.
+        current: u32,
+        /// Who deleted it, if known.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        consumer: Option<ConsumerId>,
+    },
+    /// The holder of the newest delivery moved the message's visibility deadline.
+    ChangeVisibility {
+        /// The message.
+        message: MessageId,
+        /// The delivery whose receipt was used.
+        delivery: u32,
+        /// Who changed it, if known.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        consumer: Option<ConsumerId>,
+        /// The new deadline (the current time for "visible now").
+        visible_at: Instant,
+    },
+    /// Time moved: an operation read a later time than any before it. Logged by the queue
+    /// before that operation's own events (and before the expiries the new time causes); a
+    /// clock that moves twice between two operations shows as one tick.
+    Tick {
+        /// The new time.
+        now: Instant,
+    },
+    /// A message's visibility deadline passed and it is visible again. The queue applies
+    /// deadlines lazily, so this is recorded at the first queue operation after the deadline.
+    Expire {
+        /// The message.
+        message: MessageId,
+        /// Its newest delivery number when the deadline passed.
+        delivery: u32,
+    },
+    /// A message that had been received `receive_count` (= the queue's `max_receives`) times
+    /// became visible again and was moved to the dead-letter queue instead.
+    MoveToDeadLetter {
+        /// The message.
+        message: MessageId,
+        /// How many times it had been received.
+        receive_count: u32,
+    },
+    /// A consumer stopped without finishing its delivery (recorded by the test harness).
+    Crash {
+        /// The consumer that crashed.
+        consumer: ConsumerId,
+        /// The message it was holding, if any.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        message: Option<MessageId>,
+        /// The delivery it was holding, if any.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        delivery: Option<u32>,
+    },
+}
+
+/// An [`Event`] with the queue time at which it was recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct EventRecord {
+    /// Queue time when the event was recorded.
+    pub at: Instant,
+    /// What happened.
+    pub event: Event,
+}
+
+struct Who(Option<ConsumerId>);
+
+impl fmt::Display for Who {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(c) => write!(f, "{c}"),
+            None => f.write_str("a consumer"),
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Event::Send { message } => write!(f, "send {message}"),
+            Event::Receive {
+                message,
+                delivery,
+                consumer,
+                visible_until,
+            } => write!(
+                f,
+                "{} receives {message} (delivery #{delivery}, invisible until {visible_until})",
+                Who(consumer)
+            ),
+            Event::Process {
+                message,
+                delivery,
+                consumer,
+                outcome,
+            } => {
+                write!(
+                    f,
+                    "{} processes {message} (delivery #{delivery})",
+                    Who(consumer)
+                )?;
+                match outcome {
+                    ProcessOutcome::Applied => f.write_str(": effect applied"),
+                    ProcessOutcome::Duplicate => {
+                        f.write_str(": already applied, skipped (idempotency ledger)")
+                    }
+                    ProcessOutcome::Superseded => f.write_str(
+                        ": write discarded, a newer delivery has already claimed the message",
+                    ),
+                }
+            }
+            Event::Release {
+                message,
+                delivery,
+                consumer,
+                visible_at,
+            } => write!(
+                f,
+                "{} releases {message} (delivery #{delivery}); visible again at {visible_at}",
+                Who(consumer)
+            ),
+            Event::Delete {
+                message,
+                delivery,
+                current,
+                consumer,
+            } => {
+                write!(
+                    f,
+                    "{} deletes {message} with the receipt of delivery #{delivery}",
+                    Who(consumer)
+                )?;
+                if delivery != current {
+                    write!(f, " (STALE: the newest delivery is #{current})")?;
+                }
+                Ok(())
+            }
+            Event::ChangeVisibility {
+                message,
+                delivery,
+                consumer,
+                visible_at,
+            } => write!(
+                f,
+                "{} sets {message} (delivery #{delivery}) invisible until {visible_at}",
+                Who(consumer)
+            ),
+            Event::Tick { now } => write!(f, "clock advances to {now}"),
+            Event::Expire { message, delivery } => write!(
+                f,
+                "the visibility deadline of {message} (delivery #{delivery}) passes"
+            ),
+            Event::MoveToDeadLetter {
+                message,
+                receive_count,
+            } => write!(
+                f,
+                "{message} moves to the dead-letter queue after {receive_count} receives"
+            ),
+            Event::Crash {
+                consumer,
+                message,
+                delivery,
+            } => match (message, delivery) {
+                (Some(m), Some(d)) => {
+                    write!(f, "{consumer} crashes holding {m} (delivery #{d})")
+                }
+                _ => write!(f, "{consumer} crashes"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for EventRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.at, self.event)
+    }
+}

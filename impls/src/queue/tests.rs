@@ -1,0 +1,373 @@
+//! Sequential unit tests of the queue's semantics, one claim each. The concurrent scenarios and
+//! the reference-model comparison live in `impls/tests/queue/`.
+
+use std::time::Duration;
+
+use super::core::backoff;
+use super::*;
+use crate::clock::ManualClock;
+
+const T30: Duration = Duration::from_millis(30);
+
+fn queue(config: QueueConfig) -> (RetryQueue<&'static str, ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    (
+        RetryQueue::new(config.with_event_log(true), clock.clone()),
+        clock,
+    )
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A received message is invisible to other consumers until its visibility timeout runs out,
+/// then it is delivered again with a higher receive count.
+#[test]
+fn expired_visibility_timeout_redelivers() {
+    let (q, clock) = queue(QueueConfig::default());
+    let id = q.send("a");
+    let first = q.receive(T30).unwrap();
+    assert_eq!((first.message, first.receive_count), (id, 1));
+    assert_eq!(q.receive(T30), None);
+    clock.advance(ms(29));
+    assert_eq!(
+        q.receive(T30),
+        None,
+        "still invisible 1ms before the deadline"
+    );
+    clock.advance(ms(1));
+    let second = q.receive(T30).unwrap();
+    assert_eq!((second.message, second.receive_count), (id, 2));
+    q.check_invariants();
+}
+
+/// Only the newest delivery's receipt deletes; an older one is refused and leaves the message
+/// (and the newer delivery) untouched.
+#[test]
+fn stale_receipt_is_refused_and_changes_nothing() {
+    let (q, clock) = queue(QueueConfig::default());
+    q.send("a");
+    let first = q.receive(T30).unwrap();
+    clock.advance(T30);
+    let second = q.receive(T30).unwrap();
+    let before = q.counts();
+    for result in [
+        q.delete(&first.receipt),
+        q.change_visibility(&first.receipt, Duration::ZERO),
+        q.release(&first.receipt).map(|_| ()),
+    ] {
+        assert_eq!(
+            result,
+            Err(QueueError::StaleReceipt {
+                receipt: first.receipt,
+                current: 2
+            })
+        );
+    }
+    assert_eq!(q.counts(), before);
+    q.delete(&second.receipt).unwrap();
+    assert_eq!(
+        q.delete(&second.receipt),
+        Err(QueueError::MessageGone {
+            message: second.message
+        })
+    );
+    q.check_invariants();
+}
+
+/// After a deadline passes, the old receipt is still the newest until someone receives again
+/// (SQS semantics): the slow consumer may still delete.
+#[test]
+fn expired_but_not_redelivered_receipt_still_deletes() {
+    let (q, clock) = queue(QueueConfig::default());
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    clock.advance(ms(100));
+    assert_eq!(q.counts().visible, 1);
+    q.delete(&d.receipt).unwrap();
+    assert_eq!(q.counts().deleted, 1);
+}
+
+/// The `StaleReceiptDelete` deviation lets a stale receipt delete the message.
+#[test]
+fn stale_receipt_delete_deviation_accepts_old_receipts() {
+    let (q, clock) =
+        queue(QueueConfig::default().with_deviation(Some(Deviation::StaleReceiptDelete)));
+    q.send("a");
+    let first = q.receive(T30).unwrap();
+    clock.advance(T30);
+    let _second = q.receive(T30).unwrap();
+    q.delete(&first.receipt).unwrap();
+    assert!(matches!(
+        q.events().last().unwrap().event,
+        Event::Delete {
+            delivery: 1,
+            current: 2,
+            ..
+        }
+    ));
+}
+
+/// SQS redrive: a message received `max_receives` times goes to the dead-letter queue when it
+/// becomes visible again, and only then.
+#[test]
+fn dead_letters_only_after_max_receives() {
+    let (q, clock) = queue(QueueConfig::default().with_max_receives(2));
+    let id = q.send("poison");
+    q.receive(T30).unwrap();
+    clock.advance(T30);
+    let second = q.receive(T30).unwrap();
+    assert_eq!(second.receive_count, 2);
+    assert_eq!(
+        q.counts().dead_lettered,
+        0,
+        "not while the last delivery is in flight"
+    );
+    clock.advance(T30);
+    assert_eq!(q.receive(T30), None);
+    let counts = q.counts();
+    assert_eq!(
+        (counts.dead_lettered, counts.visible, counts.in_flight),
+        (1, 0, 0)
+    );
+    let dead = q.drain_dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].message, dead[0].receive_count), (id, 2));
+    assert_eq!(q.counts().dead_lettered, 1, "draining keeps the count");
+    assert_eq!(
+        q.delete(&second.receipt),
+        Err(QueueError::MessageGone { message: id })
+    );
+    q.check_invariants();
+}
+
+/// `release` under each retry policy.
+#[test]
+fn release_follows_the_retry_policy() {
+    // Immediate: visible at once.
+    let (q, _) = queue(QueueConfig::default().with_retry_policy(RetryPolicy::Immediate));
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    assert_eq!(q.release(&d.receipt), Ok(Instant::ZERO));
+    assert_eq!(q.receive(T30).unwrap().receive_count, 2);
+
+    // RequeueOnExpiry: invisible until the visibility timeout runs out.
+    let (q, clock) = queue(QueueConfig::default());
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    assert_eq!(q.release(&d.receipt), Ok(Instant::from_millis(30)));
+    let counts = q.counts();
+    assert_eq!((counts.in_flight, counts.delayed), (0, 1));
+    assert_eq!(q.receive(T30), None);
+    clock.advance(T30);
+    assert_eq!(q.receive(T30).unwrap().receive_count, 2);
+
+    // ExponentialBackoff: base · 2^(receives − 1), capped.
+    let policy = RetryPolicy::ExponentialBackoff {
+        base: ms(10),
+        cap: ms(35),
+    };
+    let (q, clock) = queue(QueueConfig::default().with_retry_policy(policy));
+    q.send("a");
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        let d = q.receive(T30).unwrap();
+        let at = q.release(&d.receipt).unwrap();
+        delays.push(at.saturating_duration_since(clock.now()));
+        clock.advance(at.saturating_duration_since(clock.now()));
+    }
+    assert_eq!(delays, [ms(10), ms(20), ms(35), ms(35)]);
+}
+
+/// Releasing the last allowed delivery with `Immediate` dead-letters at once.
+#[test]
+fn immediate_release_of_last_delivery_dead_letters() {
+    let (q, _) = queue(
+        QueueConfig::default()
+            .with_retry_policy(RetryPolicy::Immediate)
+            .with_max_receives(1),
+    );
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    q.release(&d.receipt).unwrap();
+    assert_eq!(q.counts().dead_lettered, 1);
+}
+
+/// `change_visibility` extends a lease, and zero makes the message visible at once.
+#[test]
+fn change_visibility_extends_and_zero_makes_visible() {
+    let (q, clock) = queue(QueueConfig::default());
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    clock.advance(ms(20));
+    q.change_visibility(&d.receipt, T30).unwrap();
+    clock.advance(ms(20));
+    assert_eq!(q.receive(T30), None, "extended to 50ms");
+    q.change_visibility(&d.receipt, Duration::ZERO).unwrap();
+    assert_eq!(q.receive(T30).unwrap().receive_count, 2);
+}
+
+/// Every message is in exactly one state.
+#[test]
+fn counts_conserve_messages() {
+    let (q, clock) = queue(
+        QueueConfig::default()
+            .with_max_receives(1)
+            .with_retry_policy(RetryPolicy::ExponentialBackoff {
+                base: ms(5),
+                cap: ms(5),
+            }),
+    );
+    for body in ["a", "b", "c", "d", "e"] {
+        q.send(body);
+    }
+    let a = q.receive(T30).unwrap();
+    let b = q.receive(T30).unwrap();
+    let c = q.receive(T30).unwrap();
+    q.delete(&a.receipt).unwrap();
+    q.release(&b.receipt).unwrap();
+    let counts = q.counts();
+    assert_eq!(
+        counts,
+        QueueCounts {
+            sent: 5,
+            visible: 2,
+            in_flight: 1,
+            delayed: 1,
+            deleted: 1,
+            dead_lettered: 0
+        }
+    );
+    clock.advance(T30);
+    let counts = q.counts();
+    assert_eq!((counts.visible, counts.dead_lettered), (2, 2));
+    let _ = c;
+    q.check_invariants();
+}
+
+/// Messages are delivered oldest-visible first; a redelivery queues behind messages already
+/// waiting.
+#[test]
+fn delivery_order_is_by_time_visible() {
+    let (q, clock) = queue(QueueConfig::default());
+    let a = q.send("a");
+    clock.advance(ms(1));
+    let b = q.send("b");
+    let da = q.receive(ms(5)).unwrap();
+    assert_eq!(da.message, a);
+    clock.advance(ms(10));
+    let c = q.send("c");
+    // a became visible again at 5ms, after b (1ms) and before c (11ms).
+    let order: Vec<_> = (0..3).map(|_| q.receive(T30).unwrap().message).collect();
+    assert_eq!(order, [b, a, c]);
+}
+
+/// The event log names every step in the model's vocabulary, in order.
+#[test]
+fn event_log_records_each_step() {
+    let (q, clock) = queue(QueueConfig::default().with_max_receives(1));
+    let c = q.consumer(ConsumerId(7));
+    let id = q.send("a");
+    let d = c.receive(T30).unwrap();
+    c.record_process(&d.receipt, ProcessOutcome::Applied);
+    c.record_crash(Some(&d.receipt));
+    clock.advance(T30);
+    assert_eq!(q.receive(T30), None);
+    let events: Vec<Event> = q.events().into_iter().map(|r| r.event).collect();
+    assert_eq!(
+        events,
+        [
+            Event::Send { message: id },
+            Event::Receive {
+                message: id,
+                delivery: 1,
+                consumer: Some(ConsumerId(7)),
+                visible_until: Instant::from_millis(30)
+            },
+            Event::Process {
+                message: id,
+                delivery: 1,
+                consumer: Some(ConsumerId(7)),
+                outcome: ProcessOutcome::Applied
+            },
+            Event::Crash {
+                consumer: ConsumerId(7),
+                message: Some(id),
+                delivery: Some(1)
+            },
+            Event::Tick {
+                now: Instant::from_millis(30)
+            },
+            Event::Expire {
+                message: id,
+                delivery: 1
+            },
+            Event::MoveToDeadLetter {
+                message: id,
+                receive_count: 1
+            },
+        ]
+    );
+}
+
+/// A receipt this queue never issued is refused as unknown.
+#[test]
+fn foreign_receipt_is_unknown() {
+    let (q, _) = queue(QueueConfig::default());
+    let (other, _) = queue(QueueConfig::default());
+    other.send("x");
+    let foreign = other.receive(T30).unwrap();
+    assert_eq!(
+        q.delete(&foreign.receipt),
+        Err(QueueError::UnknownReceipt {
+            receipt: foreign.receipt
+        })
+    );
+}
+
+/// The idempotency ledger applies an effect once per key; a failed fallible effect is not
+/// recorded.
+#[test]
+fn ledger_applies_once() {
+    let ledger = IdempotencyLedger::new();
+    let mut runs = 0;
+    assert_eq!(
+        ledger.apply_once(1, || runs += 1),
+        ApplyOutcome::Applied(())
+    );
+    assert_eq!(ledger.apply_once(1, || runs += 1), ApplyOutcome::Duplicate);
+    assert_eq!(runs, 1);
+    assert_eq!(
+        ledger.try_apply_once(2, || Err::<(), _>("down")),
+        Err("down")
+    );
+    assert!(!ledger.contains(&2));
+    assert_eq!(
+        ledger.try_apply_once(2, || Ok::<_, ()>(5)),
+        Ok(ApplyOutcome::Applied(5))
+    );
+    assert_eq!(ledger.len(), 2);
+}
+
+#[test]
+fn backoff_doubles_and_caps() {
+    let b = |n| backoff(ms(3), ms(20), n);
+    assert_eq!(
+        [b(1), b(2), b(3), b(4), b(40)],
+        [ms(3), ms(6), ms(12), ms(20), ms(20)]
+    );
+    assert_eq!(
+        backoff(ms(1), Duration::MAX, 200),
+        Duration::from_millis(1 << 63)
+    );
+}
+
+/// The queue and the ledger can be shared between threads.
+#[test]
+fn queue_and_ledger_are_send_and_sync() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<RetryQueue<String, crate::clock::SystemClock>>();
+    shareable::<RetryQueue<String, ManualClock>>();
+    shareable::<IdempotencyLedger<MessageId>>();
+}

@@ -1,0 +1,812 @@
+//! "Shuttle finds each bug", and the committed counterexamples it produces.
+//!
+//! For each of the model's bug variants that the implementation can switch on, a search runs
+//! the variant's scenario under shuttle's random scheduler from a fixed seed until a run
+//! violates the property. The failing run is written to
+//! `counterexamples/queue/impl-<variant>/<Property>.{json,md}`: the JSON holds the encoded
+//! schedule that `shuttle::replay` takes, the seed, the shuttle version and the run's event log;
+//! the Markdown renders it for a person.
+//!
+//! - `shuttle_finds_*`: the search finds the bug (and the fixed protocol survives the same
+//!   search).
+//! - `committed_counterexamples_are_current`: the committed files are byte-identical to what
+//!   the search produces now. Regenerate with `COORDLAB_BLESS=1` (same command).
+//! - `committed_counterexamples_replay`: every committed JSON replays with `shuttle::replay` and
+//!   reproduces the same violation and the same event log.
+//!
+//! The search is deterministic given the seed: the harness draws all its randomness from
+//! shuttle. (Setting `SHUTTLE_RANDOM_SEED` overrides the seed and so changes the output.)
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use coordlab_impls::queue::{Event, EventRecord};
+use serde::{Deserialize, Serialize};
+use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId};
+use shuttle::{Config, Runner};
+
+use super::harness::{
+    Deviation, EffectMode, Faults, Report, Retry, Scenario, Seen, Violation, property,
+    render_events, run,
+};
+
+/// Version of the counterexample JSON layout.
+const FORMAT: u32 = 1;
+
+/// One bug variant to find.
+struct Target {
+    deviation: Deviation,
+    property: &'static str,
+    scenario: Scenario,
+    /// Runs per seed before giving up.
+    max_iterations: usize,
+}
+
+/// The searches run from each of these seeds and keep the failing run with the shortest event
+/// log (ties: the lowest seed), so the committed trace is as short as the search can make it.
+const SEEDS: std::ops::RangeInclusive<u64> = 1..=20;
+
+impl Target {
+    fn fails_on(&self) -> FailsOn {
+        FailsOn::AtEnd(self.property.to_owned())
+    }
+}
+
+fn targets() -> Vec<Target> {
+    vec![
+        Target {
+            deviation: Deviation::DeleteBeforeProcess,
+            property: property::NO_MESSAGE_LOST,
+            scenario: Scenario {
+                deviation: Some(Deviation::DeleteBeforeProcess),
+                ..search_scenario()
+            },
+            max_iterations: 10_000,
+        },
+        Target {
+            deviation: Deviation::StaleReceiptDelete,
+            property: property::NO_MESSAGE_LOST,
+            scenario: Scenario {
+                deviation: Some(Deviation::StaleReceiptDelete),
+                ..search_scenario()
+            },
+            max_iterations: 10_000,
+        },
+    ]
+}
+
+/// The workload both bugs are searched in: four consumers, two messages, crashes, a clock
+/// driver that makes consumers slow. Small enough that a counterexample reads in a minute.
+fn search_scenario() -> Scenario {
+    Scenario {
+        messages: 2,
+        concurrent_send: false,
+        consumers: 4,
+        receive_attempts: 3,
+        visibility_timeout_ms: 10,
+        heartbeat: false,
+        clock_ticks: 4,
+        tick_ms: 10,
+        retry: Retry::RequeueOnExpiry,
+        max_receives: None,
+        faults: Faults::Random {
+            crash_before_per_mille: 300,
+            crash_after_per_mille: 0,
+            fail_per_mille: 0,
+        },
+        effects: EffectMode::Fenced,
+        check_effect_at_most_once: false,
+        record_events: true,
+        deviation: None,
+    }
+}
+
+/// What the search found.
+struct Found {
+    /// The search's seed.
+    seed: u64,
+    /// 1-based: the failing run was the search's `iteration`-th.
+    iteration: usize,
+    /// `shuttle::replay`'s schedule string.
+    schedule: String,
+    /// The panic message.
+    message: String,
+    /// The failing run's report.
+    report: Report,
+}
+
+/// A scheduler wrapper that records the current execution's schedule, exactly as shuttle does
+/// for its own failure report (every task choice and every random draw), so the failing
+/// schedule is available to the test and not only printed on stderr.
+struct Recording<S> {
+    inner: S,
+    state: Rc<RefCell<(usize, Schedule)>>,
+}
+
+impl<S: Scheduler> Scheduler for Recording<S> {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        let schedule = self.inner.new_execution()?;
+        let mut state = self.state.borrow_mut();
+        state.0 += 1;
+        state.1 = schedule.clone();
+        Some(schedule)
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        let next = self.inner.next_task(runnable, current, is_yielding);
+        if let Some(task) = next {
+            self.state.borrow_mut().1.push_task(task);
+        }
+        next
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state.borrow_mut().1.push_random();
+        self.inner.next_u64()
+    }
+}
+
+thread_local! {
+    /// The report of the last run on this thread (shuttle runs every task of an execution on
+    /// the test's own thread, so the run's main task can leave its report here).
+    static LAST_REPORT: RefCell<Option<Report>> = const { RefCell::new(None) };
+}
+
+/// Which runs count as failing.
+#[derive(Clone, Debug)]
+enum FailsOn {
+    /// Any violated property.
+    AnyViolation,
+    /// The property's damage seen at the end of the run (for `NoMessageLost`: a deleted message
+    /// whose effect never happened). The searches ask for this, so a committed counterexample
+    /// shows the loss itself and not only the step that made it possible.
+    AtEnd(String),
+}
+
+impl FailsOn {
+    fn pick<'r>(&self, report: &'r Report) -> Option<&'r Violation> {
+        match self {
+            FailsOn::AnyViolation => report.violations.first(),
+            FailsOn::AtEnd(property) => report
+                .violations
+                .iter()
+                .find(|v| &v.property == property && v.seen == Seen::AtEnd),
+        }
+    }
+}
+
+/// The closure shuttle runs: the scenario, leaving its report behind, then a panic naming the
+/// violation if the run counts as failing.
+fn checked_run(scenario: Scenario, fails_on: FailsOn) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let report = run(&scenario);
+        LAST_REPORT.with(|r| *r.borrow_mut() = Some(report.clone()));
+        if let Some(v) = fails_on.pick(&report) {
+            panic!("{v}");
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "non-string panic".to_owned())
+}
+
+fn shuttle_config() -> Config {
+    let mut config = Config::new();
+    // The only atomic is the manual clock; shuttle's warning about its atomics is noise here.
+    config.silence_warnings = true;
+    config
+}
+
+/// Runs `scenario` under the random scheduler from `seed` for up to `max_iterations` runs;
+/// returns the first failing run, if any.
+fn search(
+    scenario: &Scenario,
+    fails_on: &FailsOn,
+    seed: u64,
+    max_iterations: usize,
+) -> Option<Found> {
+    search_with(
+        scenario,
+        fails_on,
+        seed,
+        RandomScheduler::new_from_seed(seed, max_iterations),
+    )
+}
+
+/// As [`search`], with PCT at depth 3.
+fn search_pct(
+    scenario: &Scenario,
+    fails_on: &FailsOn,
+    seed: u64,
+    max_iterations: usize,
+) -> Option<Found> {
+    search_with(
+        scenario,
+        fails_on,
+        seed,
+        PctScheduler::new_from_seed(seed, 3, max_iterations),
+    )
+}
+
+fn search_with(
+    scenario: &Scenario,
+    fails_on: &FailsOn,
+    seed: u64,
+    scheduler: impl Scheduler + 'static,
+) -> Option<Found> {
+    let state = Rc::new(RefCell::new((0, Schedule::new(0))));
+    let scheduler = Recording {
+        inner: scheduler,
+        state: Rc::clone(&state),
+    };
+    let runner = Runner::new(scheduler, shuttle_config());
+    let f = checked_run(scenario.clone(), fails_on.clone());
+    let payload = catch_unwind(AssertUnwindSafe(|| runner.run(f))).err()?;
+    let (iteration, schedule) = state.borrow().clone();
+    let report = LAST_REPORT
+        .with(|r| r.borrow_mut().take())
+        .expect("a failing run leaves its report");
+    Some(Found {
+        seed,
+        iteration,
+        schedule: shuttle_engine::scheduler::serialization::serialize_schedule(&schedule)
+            .replace('\n', ""),
+        message: panic_message(&*payload),
+        report,
+    })
+}
+
+/// Replays `schedule` on `scenario`; returns the panic message and the run's report.
+fn replay(scenario: &Scenario, fails_on: FailsOn, schedule: &str) -> (Option<String>, Report) {
+    let f = checked_run(scenario.clone(), fails_on);
+    let outcome = catch_unwind(AssertUnwindSafe(|| shuttle::replay(f, schedule)));
+    let report = LAST_REPORT
+        .with(|r| r.borrow_mut().take())
+        .expect("a replayed run leaves its report");
+    (outcome.err().map(|p| panic_message(&*p)), report)
+}
+
+fn find(target: &Target) -> Found {
+    let mut best: Option<Found> = None;
+    for seed in SEEDS {
+        let Some(found) = search(
+            &target.scenario,
+            &target.fails_on(),
+            seed,
+            target.max_iterations,
+        ) else {
+            panic!(
+                "shuttle did not find `{}` within {} runs from seed {seed}",
+                target.deviation.id(),
+                target.max_iterations,
+            );
+        };
+        if best
+            .as_ref()
+            .is_none_or(|b| found.report.events.len() < b.report.events.len())
+        {
+            best = Some(found);
+        }
+    }
+    best.expect("at least one seed")
+}
+
+/// The shuttle version in the workspace's Cargo.lock.
+fn shuttle_version() -> String {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
+        .expect("read the workspace Cargo.lock");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"shuttle\"" {
+            let version = lines.next().expect("a version line after the name");
+            return version
+                .trim_start_matches("version = \"")
+                .trim_end_matches('"')
+                .to_owned();
+        }
+    }
+    panic!("no shuttle package in Cargo.lock");
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("impls/ has a parent")
+        .to_path_buf()
+}
+
+fn target_dir(deviation: Deviation) -> PathBuf {
+    workspace_root()
+        .join("counterexamples/queue")
+        .join(format!("impl-{}", deviation.id()))
+}
+
+/// The JSON file's contents.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct CounterexampleFile {
+    format: u32,
+    protocol: String,
+    variant: String,
+    property: String,
+    violations: Vec<Violation>,
+    engine: String,
+    shuttle_version: String,
+    scheduler: String,
+    seed: u64,
+    iteration: usize,
+    schedule: String,
+    scenario: Scenario,
+    events: Vec<EventRecord>,
+}
+
+fn file_for(target: &Target, found: &Found) -> CounterexampleFile {
+    CounterexampleFile {
+        format: FORMAT,
+        protocol: "queue".to_owned(),
+        variant: format!("impl-{}", target.deviation.id()),
+        property: target.property.to_owned(),
+        violations: found.report.violations.clone(),
+        engine: "shuttle".to_owned(),
+        shuttle_version: shuttle_version(),
+        scheduler: "random".to_owned(),
+        seed: found.seed,
+        iteration: found.iteration,
+        schedule: found.schedule.clone(),
+        scenario: target.scenario.clone(),
+        events: found.report.events.clone(),
+    }
+}
+
+fn render_json(file: &CounterexampleFile) -> String {
+    let mut json = serde_json::to_string_pretty(file).expect("serialize a counterexample");
+    json.push('\n');
+    json
+}
+
+fn test_name(deviation: Deviation) -> &'static str {
+    match deviation {
+        Deviation::DeleteBeforeProcess => "shuttle_finds_delete_before_process",
+        Deviation::StaleReceiptDelete => "shuttle_finds_stale_receipt_delete",
+    }
+}
+
+fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
+    let s = &file.scenario;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# queue / {}: {} violated (implementation, shuttle)\n",
+        file.variant, file.property
+    );
+    let mine = |seen: fn(&Seen) -> bool| {
+        file.violations
+            .iter()
+            .filter(|v| v.property == file.property && seen(&v.seen))
+            .collect::<Vec<_>>()
+    };
+    let at_end = mine(|s| *s == Seen::AtEnd);
+    let at_step = mine(|s| matches!(s, Seen::AtStep(_)));
+    let _ = write!(
+        md,
+        "**`{}` is violated:** {}.",
+        file.property,
+        at_end
+            .iter()
+            .map(|v| v.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let _ = writeln!(
+        md,
+        "\n\n`{}` (the queue model's definition): a message is deleted only after its work is done: its effect has happened and no consumer still holds its newest delivery unprocessed. The implementation checks it on the event log below at every delete, and checks for the loss itself at the end of the run. The deletes that broke it:\n",
+        file.property
+    );
+    for v in &at_step {
+        if let Seen::AtStep(n) = v.seen {
+            let _ = writeln!(md, "- step {n}: {}", v.detail);
+        }
+    }
+    let _ = writeln!(md);
+    let _ = writeln!(md, "## Reproduce\n");
+    let _ = writeln!(
+        md,
+        "Replay the schedule below (`shuttle::replay`, via the test that replays every committed file):\n"
+    );
+    let _ = writeln!(
+        md,
+        "```sh\nRUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- committed_counterexamples_replay\n```\n"
+    );
+    let _ = writeln!(
+        md,
+        "Find it again from scratch (and regenerate this file):\n"
+    );
+    let _ = writeln!(
+        md,
+        "```sh\nRUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- {}\nCOORDLAB_BLESS=1 RUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- committed_counterexamples_are_current\n```\n",
+        test_name(deviation)
+    );
+    let _ = writeln!(
+        md,
+        "Found by shuttle {} (random scheduler): run {} of the search from seed {}, the shortest trace among the first failing runs from seeds {}..={}.\n",
+        file.shuttle_version,
+        file.iteration,
+        file.seed,
+        SEEDS.start(),
+        SEEDS.end()
+    );
+    let _ = writeln!(md, "## Configuration\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(md, "| bug variant | `{}` |", deviation.id());
+    let _ = writeln!(
+        md,
+        "| consumers | {} (ids c0..c{}; c999 is the sweeper that finishes what is left after all threads stop) |",
+        s.consumers,
+        s.consumers.saturating_sub(1)
+    );
+    let _ = writeln!(md, "| messages | {} |", s.messages);
+    let _ = writeln!(
+        md,
+        "| receive attempts per consumer | {} |",
+        s.receive_attempts
+    );
+    let _ = writeln!(md, "| visibility timeout | {}ms |", s.visibility_timeout_ms);
+    let _ = writeln!(
+        md,
+        "| clock driver | {} ticks of {}ms |",
+        s.clock_ticks, s.tick_ms
+    );
+    let _ = writeln!(md, "| retry policy | {:?} |", s.retry);
+    let _ = writeln!(md, "| max receives | {:?} |", s.max_receives);
+    let _ = writeln!(md, "| faults | {:?} |", s.faults);
+    let _ = writeln!(
+        md,
+        "| effects | {:?} (a consumer claims the message with its delivery number; the store drops writes from older deliveries) |",
+        s.effects
+    );
+    let _ = writeln!(md);
+    let _ = writeln!(md, "## Steps\n");
+    let _ = writeln!(
+        md,
+        "The run's event log, in the queue model's vocabulary; `[t]` is queue time. Deadlines take effect at the queue's next operation, so an expiry is logged when it is noticed.\n"
+    );
+    for (i, e) in file.events.iter().enumerate() {
+        let _ = writeln!(md, "{}. `[{}]` {}", i + 1, e.at, e.event);
+    }
+    let _ = writeln!(md);
+    let _ = writeln!(md, "## Sequence\n");
+    let _ = writeln!(md, "```mermaid\n{}```\n", mermaid(&file.events));
+    let _ = writeln!(md, "## Schedule\n");
+    let _ = writeln!(md, "```text\n{}\n```", file.schedule);
+    md
+}
+
+fn mermaid(events: &[EventRecord]) -> String {
+    let mut consumers = BTreeMap::new();
+    for e in events {
+        let c = match &e.event {
+            Event::Receive { consumer, .. }
+            | Event::Process { consumer, .. }
+            | Event::Release { consumer, .. }
+            | Event::Delete { consumer, .. }
+            | Event::ChangeVisibility { consumer, .. } => *consumer,
+            Event::Crash { consumer, .. } => Some(*consumer),
+            _ => None,
+        };
+        if let Some(c) = c {
+            consumers.insert(c, ());
+        }
+    }
+    let mut out = String::from(
+        "sequenceDiagram\n    participant P as producer\n    participant Q as queue\n",
+    );
+    for c in consumers.keys() {
+        let _ = writeln!(out, "    participant {c}");
+    }
+    out.push_str("    participant T as clock\n");
+    let who = |c: &Option<coordlab_impls::queue::ConsumerId>| {
+        c.map_or_else(|| "Q".to_owned(), |c| c.to_string())
+    };
+    for e in events {
+        let line = match &e.event {
+            Event::Send { message } => format!("P->>Q: send {message}"),
+            Event::Receive {
+                message,
+                delivery,
+                consumer,
+                visible_until,
+            } => format!(
+                "Q->>{}: {message} delivery {delivery}, hidden until {visible_until}",
+                who(consumer)
+            ),
+            Event::Process {
+                message,
+                delivery,
+                consumer,
+                outcome,
+            } => format!(
+                "Note over {}: process {message} delivery {delivery}: {outcome:?}",
+                who(consumer)
+            ),
+            Event::Release {
+                message,
+                delivery,
+                consumer,
+                visible_at,
+            } => format!(
+                "{}->>Q: release {message} delivery {delivery}, visible at {visible_at}",
+                who(consumer)
+            ),
+            Event::Delete {
+                message,
+                delivery,
+                current,
+                consumer,
+            } => {
+                let stale = if delivery == current {
+                    String::new()
+                } else {
+                    format!(" STALE, newest is delivery {current}")
+                };
+                format!(
+                    "{}->>Q: delete {message} delivery {delivery}{stale}",
+                    who(consumer)
+                )
+            }
+            Event::ChangeVisibility {
+                message,
+                delivery,
+                consumer,
+                visible_at,
+            } => format!(
+                "{}->>Q: hide {message} delivery {delivery} until {visible_at}",
+                who(consumer)
+            ),
+            Event::Tick { now } => format!("T->>Q: tick to {now}"),
+            Event::Expire { message, delivery } => {
+                format!("Note over Q: {message} delivery {delivery} deadline passes")
+            }
+            Event::MoveToDeadLetter {
+                message,
+                receive_count,
+            } => format!(
+                "Note over Q: {message} to dead-letter queue after {receive_count} receives"
+            ),
+            Event::Crash {
+                consumer,
+                message,
+                delivery,
+            } => match (message, delivery) {
+                (Some(m), Some(d)) => {
+                    format!("Note over {consumer}: CRASH holding {m} delivery {d}")
+                }
+                _ => format!("Note over {consumer}: CRASH"),
+            },
+        };
+        let _ = writeln!(out, "    {line}");
+    }
+    out
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same directory, then a
+/// rename over the target.
+fn write_atomically(path: &Path, contents: &str) {
+    let dir = path.parent().expect("a file path has a parent");
+    std::fs::create_dir_all(dir).expect("create the counterexample directory");
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap().to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, contents).expect("write the temporary file");
+    std::fs::rename(&tmp, path).expect("rename the temporary file into place");
+}
+
+fn assert_finds(deviation: Deviation) {
+    let target = targets()
+        .into_iter()
+        .find(|t| t.deviation == deviation)
+        .expect("a target per deviation");
+    let found = find(&target);
+    assert!(
+        found.message.contains(target.property),
+        "the failure names {}: {}",
+        target.property,
+        found.message
+    );
+    eprintln!(
+        "shuttle found `{}` ({}); shortest trace: run {} from seed {}:\n{}",
+        deviation.id(),
+        found.message,
+        found.iteration,
+        found.seed,
+        render_events(&found.report.events)
+    );
+    // The fixed protocol survives the very same search, from every seed.
+    let fixed = Scenario {
+        deviation: None,
+        ..target.scenario.clone()
+    };
+    for seed in SEEDS {
+        let Some(found) = search(&fixed, &FailsOn::AnyViolation, seed, target.max_iterations)
+        else {
+            continue;
+        };
+        panic!(
+            "the fixed protocol failed in run {} from seed {seed}: {}\n{}",
+            found.iteration,
+            found.message,
+            render_events(&found.report.events)
+        );
+    }
+}
+
+/// Shuttle finds `delete-before-process`: a consumer deletes, then crashes before processing,
+/// so the message is gone and its effect never happens. Property `NoMessageLost`.
+#[test]
+fn shuttle_finds_delete_before_process() {
+    assert_finds(Deviation::DeleteBeforeProcess);
+}
+
+/// Shuttle finds `stale-receipt-delete`: a slow consumer's visibility timeout runs out,
+/// another consumer receives and claims the message, the slow consumer's (discarded) write and
+/// stale delete follow, and the delete, accepted, removes the copy the other consumer holds;
+/// that consumer crashes. Property `NoMessageLost`.
+#[test]
+fn shuttle_finds_stale_receipt_delete() {
+    assert_finds(Deviation::StaleReceiptDelete);
+}
+
+/// The committed counterexamples are exactly what the search produces now. With
+/// `COORDLAB_BLESS=1`, (re)writes them instead.
+#[test]
+fn committed_counterexamples_are_current() {
+    let bless = std::env::var_os("COORDLAB_BLESS").is_some_and(|v| v == "1");
+    for target in targets() {
+        let found = find(&target);
+        let file = file_for(&target, &found);
+        let dir = target_dir(target.deviation);
+        let outputs = [
+            (
+                dir.join(format!("{}.json", target.property)),
+                render_json(&file),
+            ),
+            (
+                dir.join(format!("{}.md", target.property)),
+                render_md(&file, target.deviation),
+            ),
+        ];
+        for (path, contents) in outputs {
+            if bless {
+                write_atomically(&path, &contents);
+                eprintln!("wrote {}", path.display());
+            } else {
+                let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                    panic!("{}: {e}; regenerate with COORDLAB_BLESS=1", path.display())
+                });
+                assert!(
+                    committed == contents,
+                    "{} differs from what the search produces now; regenerate with COORDLAB_BLESS=1",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+fn committed_files(ext: &str) -> Vec<PathBuf> {
+    let root = workspace_root().join("counterexamples/queue");
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&root).expect("counterexamples/queue exists") {
+        let dir = dir.unwrap().path();
+        if !dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("impl-"))
+        {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_some_and(|e| e == ext) {
+                files.push(file);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Every committed implementation counterexample replays: `shuttle::replay` of its schedule
+/// reproduces the same violated property, the same violation and the same event log.
+#[test]
+fn committed_counterexamples_replay() {
+    let files = committed_files("json");
+    assert!(
+        files.len() >= 2,
+        "expected the impl-* counterexamples, found {files:?}"
+    );
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file: CounterexampleFile = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: malformed counterexample: {e}", path.display()));
+        assert_eq!(file.format, FORMAT, "{}: format version", path.display());
+        let (message, report) = replay(
+            &file.scenario,
+            FailsOn::AtEnd(file.property.clone()),
+            &file.schedule,
+        );
+        let message =
+            message.unwrap_or_else(|| panic!("{}: the replay did not fail", path.display()));
+        assert!(
+            message.contains(&file.property),
+            "{}: replay failed differently: {message}",
+            path.display()
+        );
+        assert_eq!(
+            report.violations,
+            file.violations,
+            "{}: the replay's violations differ",
+            path.display()
+        );
+        assert_eq!(
+            report.events,
+            file.events,
+            "{}: the replay's event log differs",
+            path.display()
+        );
+    }
+}
+
+/// Every committed counterexample `.json` has its `.md` twin, and the other way round.
+#[test]
+fn every_counterexample_has_json_and_md() {
+    let stems = |ext| -> Vec<PathBuf> {
+        committed_files(ext)
+            .into_iter()
+            .map(|p| p.with_extension(""))
+            .collect()
+    };
+    assert_eq!(stems("json"), stems("md"));
+}
+
+/// How many runs each search needs, over 20 seeds, for the random and the PCT scheduler.
+/// Informational: `cargo test ... -- --ignored --nocapture iterations_needed`.
+#[test]
+#[ignore]
+fn iterations_needed() {
+    for target in targets() {
+        for scheduler in ["random", "pct"] {
+            let mut needed = Vec::new();
+            for seed in 1..=20u64 {
+                let fails_on = target.fails_on();
+                let n = match scheduler {
+                    "random" => search(&target.scenario, &fails_on, seed, 100_000),
+                    _ => search_pct(&target.scenario, &fails_on, seed, 100_000),
+                }
+                .map(|f| f.iteration);
+                needed.push(n.unwrap_or(usize::MAX));
+            }
+            needed.sort_unstable();
+            eprintln!(
+                "{} {scheduler}: runs to first failure over 20 seeds: min {} median {} max {} ({needed:?})",
+                target.deviation.id(),
+                needed[0],
+                needed[10],
+                needed[19]
+            );
+        }
+    }
+}

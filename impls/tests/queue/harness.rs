@@ -1,0 +1,786 @@
+//! The shared test harness: one consumer loop, one clock driver, one effect store and one set
+//! of property checks, used by every engine (std threads, loom, shuttle).
+//!
+//! A run: the main thread sends the messages (or a producer thread does, concurrently), then
+//! `consumers` threads each make up to `receive_attempts` receive attempts while a driver thread
+//! moves the clock forward `clock_ticks` times (this is what makes consumers "slow": a tick
+//! between a consumer's receive and its delete can run its visibility timeout out). When all
+//! threads have finished, a sweeper in the main thread moves the clock far ahead and finishes
+//! whatever is left, the way a restarted fleet would. Then the properties are checked.
+//!
+//! Effects. Processing a message writes its effect to a store, and what "the effect happened"
+//! means is the [`EffectMode`]:
+//! - `Fenced`: right after receiving, a consumer claims the message in the store with its
+//!   delivery number, and the store drops a write from a delivery older than the newest claim
+//!   (the delivery number is a fencing token, as in Kleppmann's fencing scheme). The write is
+//!   fire-and-forget: the consumer does not learn that it was dropped, and goes on to delete.
+//!   Fencing keeps a slow consumer's late write from landing after a newer delivery started;
+//!   it does not prevent duplicates (a slow consumer that writes *before* the newer delivery
+//!   claims still counts), so effects are at-least-once.
+//! - `Idempotent`: the effect goes through an [`IdempotencyLedger`] keyed by message id, so it
+//!   happens at most once whichever delivery gets there first.
+//!
+//! Properties (the queue model's names, see [`property`]) are checked after the run: on the
+//! queue's event log at every `Delete` (the model's `NoMessageLost`, step by step), and on the
+//! final state (the loss itself, resolution exactly once, dead-lettering only after
+//! `max_receives`, effects at most once with the ledger).
+//!
+//! Consumer bug `delete-before-process` lives here (the consumer deletes, then processes);
+//! broker bug `stale-receipt-delete` is passed to the queue's config.
+
+// loom runs only the small scenarios (the busy ones are shuttle-sized), so under loom some of
+// this module is unused.
+#![cfg_attr(loom, allow(dead_code))]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use coordlab_impls::clock::ManualClock;
+use coordlab_impls::queue::{
+    ApplyOutcome, ConsumerId, Event, EventRecord, IdempotencyLedger, MessageId, ProcessOutcome,
+    QueueConfig, RetryPolicy, RetryQueue,
+};
+use coordlab_impls::sync::{Arc, Mutex, thread};
+use serde::{Deserialize, Serialize};
+
+#[cfg(any(loom, shuttle))]
+pub use coordlab_impls::queue::Deviation;
+
+/// Normal builds compile no deviations (the library's `Deviation` exists only under
+/// `cfg(any(test, loom, shuttle))`, and this test crate does not see the library's `cfg(test)`),
+/// so here the type is uninhabited and `deviation` is always `None`.
+#[cfg(not(any(loom, shuttle)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Deviation {}
+
+/// Property names: the queue model's (`models/src/queue.rs`), checked here on the
+/// implementation's runs.
+pub mod property {
+    /// The model's definition: a message is deleted only after its work is done: its effect
+    /// has happened and no consumer still holds its newest delivery unprocessed. Checked on the
+    /// event log at every `Delete` ([`super::Seen::AtStep`]); the damage it predicts, a deleted
+    /// message whose effect never happened by the end of the run, is reported under the same
+    /// name ([`super::Seen::AtEnd`]).
+    pub const NO_MESSAGE_LOST: &str = "NoMessageLost";
+    /// Every message ends deleted or dead-lettered. The model states it as a liveness property;
+    /// here, at the end of a run (after the sweep), it is checked as "exactly once": never both,
+    /// never twice, never neither.
+    pub const EVERY_MESSAGE_RESOLVED: &str = "EveryMessageResolved";
+    /// A message reaches the dead-letter queue only after `max_receives` receives.
+    pub const DEAD_LETTER_ONLY_AFTER_MAX_RECEIVES: &str = "DeadLetterOnlyAfterMaxReceives";
+    /// With idempotent consumers, each message's effect happens at most once.
+    pub const EFFECT_AT_MOST_ONCE: &str = "EffectAtMostOnce";
+}
+
+/// The retry policy, in milliseconds (readable in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Retry {
+    /// [`RetryPolicy::Immediate`].
+    Immediate,
+    /// [`RetryPolicy::RequeueOnExpiry`].
+    RequeueOnExpiry,
+    /// [`RetryPolicy::ExponentialBackoff`].
+    Backoff {
+        /// Base delay, ms.
+        base_ms: u64,
+        /// Cap, ms.
+        cap_ms: u64,
+    },
+}
+
+impl Retry {
+    fn policy(self) -> RetryPolicy {
+        match self {
+            Retry::Immediate => RetryPolicy::Immediate,
+            Retry::RequeueOnExpiry => RetryPolicy::RequeueOnExpiry,
+            Retry::Backoff { base_ms, cap_ms } => RetryPolicy::ExponentialBackoff {
+                base: Duration::from_millis(base_ms),
+                cap: Duration::from_millis(cap_ms),
+            },
+        }
+    }
+}
+
+/// What happens to one delivery in a consumer's hands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// Processed and deleted.
+    None,
+    /// The consumer crashes after receiving (and claiming), before processing.
+    CrashBeforeProcess,
+    /// The consumer crashes after processing, before deleting.
+    CrashAfterProcess,
+    /// Processing fails; the consumer releases the delivery for a retry.
+    FailProcessing,
+}
+
+/// Which deliveries meet which fault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Faults {
+    /// No faults.
+    None,
+    /// `(consumer, n, fault)`: consumer `consumer`'s `n`-th delivery (from 0) meets `fault`.
+    Fixed(Vec<(u32, u32, Fault)>),
+    /// Each delivery independently, with these chances in thousandths. Under shuttle the dice
+    /// are shuttle's (recorded in the schedule, so a replay rolls the same); elsewhere they are
+    /// a fixed pseudo-random sequence per consumer.
+    Random {
+        /// Chance of [`Fault::CrashBeforeProcess`].
+        crash_before_per_mille: u32,
+        /// Chance of [`Fault::CrashAfterProcess`].
+        crash_after_per_mille: u32,
+        /// Chance of [`Fault::FailProcessing`].
+        fail_per_mille: u32,
+    },
+}
+
+/// How processing records its effect (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EffectMode {
+    /// Claim with the delivery number, then a fire-and-forget write the store drops if a newer
+    /// delivery has claimed.
+    Fenced,
+    /// Through an [`IdempotencyLedger`] keyed by message id.
+    Idempotent,
+}
+
+/// One scenario's configuration. Every engine runs the same [`run`] on one of these; only the
+/// sizes differ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Messages sent.
+    pub messages: u32,
+    /// Send them from a producer thread running alongside the consumers (else: all sent before
+    /// the consumers start).
+    pub concurrent_send: bool,
+    /// Consumer threads.
+    pub consumers: u32,
+    /// Receive attempts per consumer (an empty receive counts; the consumer then yields).
+    pub receive_attempts: u32,
+    /// Visibility timeout of each receive, ms.
+    pub visibility_timeout_ms: u64,
+    /// Heartbeat: before processing, extend the visibility timeout with `change_visibility`, and
+    /// abandon the delivery if that is refused (the lease is lost).
+    pub heartbeat: bool,
+    /// How many times the driver thread moves the clock.
+    pub clock_ticks: u32,
+    /// How far each tick moves it, ms.
+    pub tick_ms: u64,
+    /// The queue's retry policy.
+    pub retry: Retry,
+    /// The queue's `max_receives`.
+    pub max_receives: Option<u32>,
+    /// Faults injected into deliveries.
+    pub faults: Faults,
+    /// How effects are recorded.
+    pub effects: EffectMode,
+    /// Check [`property::EFFECT_AT_MOST_ONCE`] (meaningful with `EffectMode::Idempotent`; with
+    /// `Fenced` it is expected to fail).
+    pub check_effect_at_most_once: bool,
+    /// Keep the queue's event log: needed for the step-by-step `NoMessageLost` check and for
+    /// printing a run. (It adds one lock acquisition per `Process` / `Crash` record.)
+    pub record_events: bool,
+    /// The protocol bug to switch on.
+    pub deviation: Option<Deviation>,
+}
+
+impl Scenario {
+    /// One message, two consumers with one attempt each, one clock tick past the visibility
+    /// timeout: the smallest race between receive, delete and expiry.
+    pub fn tiny() -> Scenario {
+        Scenario {
+            messages: 1,
+            concurrent_send: false,
+            consumers: 2,
+            receive_attempts: 1,
+            visibility_timeout_ms: 10,
+            heartbeat: false,
+            clock_ticks: 1,
+            tick_ms: 10,
+            retry: Retry::RequeueOnExpiry,
+            max_receives: None,
+            faults: Faults::None,
+            effects: EffectMode::Fenced,
+            check_effect_at_most_once: false,
+            record_events: true,
+            deviation: None,
+        }
+    }
+
+    /// Four consumers, a producer, random crashes and failures, clock jumps, a dead-letter
+    /// queue: the shuttle workload.
+    pub fn busy() -> Scenario {
+        Scenario {
+            messages: 4,
+            concurrent_send: true,
+            consumers: 4,
+            receive_attempts: 6,
+            visibility_timeout_ms: 10,
+            heartbeat: false,
+            clock_ticks: 6,
+            tick_ms: 6,
+            retry: Retry::Backoff {
+                base_ms: 2,
+                cap_ms: 8,
+            },
+            max_receives: Some(3),
+            faults: Faults::Random {
+                crash_before_per_mille: 150,
+                crash_after_per_mille: 100,
+                fail_per_mille: 150,
+            },
+            effects: EffectMode::Fenced,
+            check_effect_at_most_once: false,
+            record_events: true,
+            deviation: None,
+        }
+    }
+
+    fn queue_config(&self) -> QueueConfig {
+        let config = QueueConfig::default()
+            .with_retry_policy(self.retry.policy())
+            .with_event_log(self.record_events);
+        let config = match self.max_receives {
+            Some(n) => config.with_max_receives(n),
+            None => config,
+        };
+        #[cfg(any(loom, shuttle))]
+        let config = config.with_deviation(self.deviation);
+        config
+    }
+
+    fn deletes_before_process(&self) -> bool {
+        #[cfg(any(loom, shuttle))]
+        return self.deviation == Some(Deviation::DeleteBeforeProcess);
+        #[cfg(not(any(loom, shuttle)))]
+        return false;
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.visibility_timeout_ms)
+    }
+}
+
+/// Where a violation was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Seen {
+    /// At this step of the event log (1-based).
+    AtStep(usize),
+    /// In the state at the end of the run.
+    AtEnd,
+}
+
+/// A property that failed, with the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The property's name (see [`property`]).
+    pub property: String,
+    /// Where it was seen.
+    pub seen: Seen,
+    /// What broke it, in one plain sentence.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.seen {
+            Seen::AtStep(n) => write!(f, "{} violated at step {n}: {}", self.property, self.detail),
+            Seen::AtEnd => write!(
+                f,
+                "{} violated at the end of the run: {}",
+                self.property, self.detail
+            ),
+        }
+    }
+}
+
+/// What a run left behind.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Every property that failed (empty: all held).
+    pub violations: Vec<Violation>,
+    /// The queue's event log (empty unless `record_events`).
+    pub events: Vec<EventRecord>,
+}
+
+impl Report {
+    /// Panics with the first violation, naming its property; loom and shuttle turn that panic
+    /// into a failing schedule.
+    #[cfg_attr(not(any(loom, shuttle)), allow(dead_code))]
+    pub fn assert_ok(&self) {
+        if let Some(v) = self.violations.first() {
+            panic!("{v}");
+        }
+    }
+}
+
+/// The store processing writes to.
+struct Effects {
+    mode: EffectMode,
+    state: Mutex<BTreeMap<MessageId, EffectState>>,
+    ledger: IdempotencyLedger<MessageId>,
+}
+
+#[derive(Default)]
+struct EffectState {
+    newest_claim: u32,
+    applied: u32,
+}
+
+impl Effects {
+    fn new(mode: EffectMode) -> Effects {
+        Effects {
+            mode,
+            state: Mutex::new(BTreeMap::new()),
+            ledger: IdempotencyLedger::new(),
+        }
+    }
+
+    /// Fenced mode: delivery `delivery` of `message` has started.
+    fn claim(&self, message: MessageId, delivery: u32) {
+        if self.mode == EffectMode::Fenced {
+            let mut state = self.state.lock().unwrap();
+            let entry = state.entry(message).or_default();
+            entry.newest_claim = entry.newest_claim.max(delivery);
+        }
+    }
+
+    /// Writes the effect of processing `message` under delivery `delivery`.
+    fn process(&self, message: MessageId, delivery: u32) -> ProcessOutcome {
+        let apply = || {
+            let mut state = self.state.lock().unwrap();
+            let entry = state.entry(message).or_default();
+            if delivery < entry.newest_claim {
+                return ProcessOutcome::Superseded;
+            }
+            entry.applied += 1;
+            ProcessOutcome::Applied
+        };
+        match self.mode {
+            EffectMode::Fenced => apply(),
+            EffectMode::Idempotent => match self.ledger.apply_once(message, apply) {
+                ApplyOutcome::Applied(outcome) => outcome,
+                ApplyOutcome::Duplicate => ProcessOutcome::Duplicate,
+            },
+        }
+    }
+
+    fn applied(&self) -> BTreeMap<MessageId, u32> {
+        let state = self.state.lock().unwrap();
+        state.iter().map(|(&m, s)| (m, s.applied)).collect()
+    }
+}
+
+/// Fault dice.
+enum Dice {
+    /// Shuttle's random source: recorded in the schedule.
+    #[cfg(shuttle)]
+    Shuttle,
+    /// xorshift64, seeded per consumer: the same sequence on every run.
+    #[cfg_attr(shuttle, allow(dead_code))]
+    Fixed(u64),
+}
+
+impl Dice {
+    fn for_consumer(consumer: u32) -> Dice {
+        #[cfg(shuttle)]
+        {
+            let _ = consumer;
+            Dice::Shuttle
+        }
+        #[cfg(not(shuttle))]
+        {
+            Dice::Fixed(
+                0x9E37_79B9_7F4A_7C15
+                    ^ (u64::from(consumer) + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+            )
+        }
+    }
+
+    /// A number in 0..1000.
+    fn roll(&mut self) -> u32 {
+        let x = match self {
+            #[cfg(shuttle)]
+            Dice::Shuttle => shuttle::rand::RngCore::next_u64(&mut shuttle::rand::thread_rng()),
+            Dice::Fixed(state) => {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                *state
+            }
+        };
+        (x % 1000) as u32
+    }
+}
+
+fn fault_for(faults: &Faults, consumer: u32, nth: u32, dice: &mut Dice) -> Fault {
+    match faults {
+        Faults::None => Fault::None,
+        Faults::Fixed(list) => list
+            .iter()
+            .find(|&&(c, n, _)| c == consumer && n == nth)
+            .map_or(Fault::None, |&(_, _, f)| f),
+        Faults::Random {
+            crash_before_per_mille,
+            crash_after_per_mille,
+            fail_per_mille,
+        } => {
+            let roll = dice.roll();
+            if roll < *crash_before_per_mille {
+                Fault::CrashBeforeProcess
+            } else if roll < crash_before_per_mille + crash_after_per_mille {
+                Fault::CrashAfterProcess
+            } else if roll < crash_before_per_mille + crash_after_per_mille + fail_per_mille {
+                Fault::FailProcessing
+            } else {
+                Fault::None
+            }
+        }
+    }
+}
+
+type Queue = RetryQueue<u32, ManualClock>;
+
+struct Shared {
+    scenario: Scenario,
+    queue: Queue,
+    clock: ManualClock,
+    effects: Effects,
+}
+
+impl Shared {
+    /// Every message sent has been deleted or dead-lettered.
+    fn settled(&self) -> bool {
+        let c = self.queue.counts();
+        c.sent == u64::from(self.scenario.messages) && c.deleted + c.dead_lettered == c.sent
+    }
+}
+
+/// One consumer's loop. Returns the messages it deleted.
+fn consume(shared: &Shared, me: u32, mut attempts: u32, faults: &Faults) -> Vec<MessageId> {
+    let s = &shared.scenario;
+    let consumer = shared.queue.consumer(ConsumerId(me));
+    let mut dice = Dice::for_consumer(me);
+    let mut deleted = Vec::new();
+    let mut nth = 0;
+    while attempts > 0 {
+        attempts -= 1;
+        if s.receive_attempts > 1 && shared.settled() {
+            break;
+        }
+        let Some(delivery) = consumer.receive(s.timeout()) else {
+            thread::yield_now();
+            continue;
+        };
+        let receipt = delivery.receipt;
+        shared.effects.claim(delivery.message, receipt.delivery());
+        let fault = fault_for(faults, me, nth, &mut dice);
+        nth += 1;
+        if s.heartbeat && consumer.change_visibility(&receipt, s.timeout()).is_err() {
+            // Lost the lease: someone else has the message now. Drop the work.
+            continue;
+        }
+        if s.deletes_before_process() && consumer.delete(&receipt).is_ok() {
+            deleted.push(delivery.message);
+        }
+        match fault {
+            Fault::CrashBeforeProcess => {
+                consumer.record_crash(Some(&receipt));
+                continue;
+            }
+            Fault::FailProcessing => {
+                // The queue may refuse (stale receipt, message gone); either way this consumer
+                // is done with the delivery.
+                let _ = consumer.release(&receipt);
+                continue;
+            }
+            Fault::None | Fault::CrashAfterProcess => {}
+        }
+        let outcome = shared.effects.process(delivery.message, receipt.delivery());
+        consumer.record_process(&receipt, outcome);
+        if fault == Fault::CrashAfterProcess {
+            consumer.record_crash(Some(&receipt));
+            continue;
+        }
+        if !s.deletes_before_process() && consumer.delete(&receipt).is_ok() {
+            deleted.push(delivery.message);
+        }
+    }
+    deleted
+}
+
+/// Runs the scenario once on the current engine's threads and checks its properties.
+pub fn run(scenario: &Scenario) -> Report {
+    let clock = ManualClock::new();
+    let shared = Arc::new(Shared {
+        scenario: scenario.clone(),
+        queue: RetryQueue::new(scenario.queue_config(), clock.clone()),
+        clock,
+        effects: Effects::new(scenario.effects),
+    });
+
+    let mut producer = None;
+    if scenario.concurrent_send {
+        let shared = Arc::clone(&shared);
+        producer = Some(thread::spawn(move || {
+            for body in 0..shared.scenario.messages {
+                shared.queue.send(body);
+            }
+        }));
+    } else {
+        for body in 0..scenario.messages {
+            shared.queue.send(body);
+        }
+    }
+
+    let consumers: Vec<_> = (0..scenario.consumers)
+        .map(|me| {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                let attempts = shared.scenario.receive_attempts;
+                let faults = shared.scenario.faults.clone();
+                consume(&shared, me, attempts, &faults)
+            })
+        })
+        .collect();
+
+    let driver = (scenario.clock_ticks > 0).then(|| {
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || {
+            for _ in 0..shared.scenario.clock_ticks {
+                if shared.scenario.clock_ticks > 1 && shared.settled() {
+                    break;
+                }
+                // The queue logs the `Tick` itself, at the first operation that sees the new
+                // time.
+                shared
+                    .clock
+                    .advance(Duration::from_millis(shared.scenario.tick_ms));
+                thread::yield_now();
+            }
+        })
+    });
+
+    if let Some(producer) = producer {
+        producer.join().unwrap();
+    }
+    let mut deleted: Vec<MessageId> = Vec::new();
+    for consumer in consumers {
+        deleted.extend(consumer.join().unwrap());
+    }
+    if let Some(driver) = driver {
+        driver.join().unwrap();
+    }
+
+    deleted.extend(sweep(&shared));
+    check(&shared, &deleted)
+}
+
+const SWEEPER: u32 = 999;
+
+/// After the run: move the clock far past every deadline and finish what is left with a
+/// reliable consumer (no faults, no deviation in its own steps).
+fn sweep(shared: &Shared) -> Vec<MessageId> {
+    let s = &shared.scenario;
+    let far = Duration::from_millis(1_000 + s.visibility_timeout_ms * 4);
+    let mut deleted = Vec::new();
+    // Each message needs at most one successful pass; the bound only guards against a harness
+    // or queue bug that would otherwise loop forever.
+    for _ in 0..(s.messages * 4 + 8) {
+        if shared.settled() {
+            return deleted;
+        }
+        shared.clock.advance(far);
+        let consumer = shared.queue.consumer(ConsumerId(SWEEPER));
+        while let Some(d) = consumer.receive(s.timeout()) {
+            shared.effects.claim(d.message, d.receipt.delivery());
+            let outcome = shared.effects.process(d.message, d.receipt.delivery());
+            consumer.record_process(&d.receipt, outcome);
+            if consumer.delete(&d.receipt).is_ok() {
+                deleted.push(d.message);
+            }
+        }
+    }
+    panic!(
+        "harness: the sweep did not settle the queue: {:?}",
+        shared.queue.counts()
+    );
+}
+
+fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
+    let s = &shared.scenario;
+    shared.queue.check_invariants();
+    let counts = shared.queue.counts();
+    let events = shared.queue.events();
+    let applied = shared.effects.applied();
+    let dead: BTreeMap<MessageId, u32> = shared
+        .queue
+        .dead_letters()
+        .iter()
+        .map(|d| (d.message, d.receive_count))
+        .collect();
+    let mut deletes: BTreeMap<MessageId, u32> = BTreeMap::new();
+    for &m in deleted {
+        *deletes.entry(m).or_default() += 1;
+    }
+
+    let mut violations = check_deletes(&events);
+    let mut violate = |property: &str, detail: String| {
+        violations.push(Violation {
+            property: property.to_owned(),
+            seen: Seen::AtEnd,
+            detail,
+        });
+    };
+    for n in 0..u64::from(s.messages) {
+        let m = MessageId::new(n);
+        let effects = applied.get(&m).copied().unwrap_or(0);
+        let dels = deletes.get(&m).copied().unwrap_or(0);
+        let dead_lettered = dead.contains_key(&m);
+        if effects == 0 && !dead_lettered {
+            violate(
+                property::NO_MESSAGE_LOST,
+                if dels > 0 {
+                    format!(
+                        "{m} was deleted, but its effect never happened and it is not in the dead-letter queue"
+                    )
+                } else {
+                    format!("{m} was neither processed nor dead-lettered")
+                },
+            );
+        }
+        if dels + u32::from(dead_lettered) != 1 {
+            violate(
+                property::EVERY_MESSAGE_RESOLVED,
+                format!("{m} was deleted {dels} times and dead-lettered {dead_lettered}"),
+            );
+        }
+        if s.check_effect_at_most_once && effects > 1 {
+            violate(
+                property::EFFECT_AT_MOST_ONCE,
+                format!("{m}'s effect happened {effects} times"),
+            );
+        }
+    }
+    for (&m, &receives) in &dead {
+        if Some(receives) != s.max_receives {
+            violate(
+                property::DEAD_LETTER_ONLY_AFTER_MAX_RECEIVES,
+                format!(
+                    "{m} was dead-lettered after {receives} receives (max_receives {:?})",
+                    s.max_receives
+                ),
+            );
+        }
+    }
+    if counts.sent != u64::from(s.messages)
+        || counts.deleted + counts.dead_lettered != counts.sent
+        || counts.deleted != deleted.len() as u64
+    {
+        violate(
+            property::EVERY_MESSAGE_RESOLVED,
+            format!(
+                "the queue's counts {counts:?} disagree with {} deletes seen by consumers",
+                deleted.len()
+            ),
+        );
+    }
+    Report { violations, events }
+}
+
+/// `NoMessageLost` as the model states it, at every `Delete` in the event log: the message's
+/// effect has happened (a `Process` that applied it, or found it already applied), and no
+/// consumer holds its newest delivery unprocessed (received, and not yet processed, released
+/// or crashed).
+fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
+    #[derive(Default)]
+    struct Message {
+        effect: bool,
+        /// Deliveries received and not yet finished, with their holder.
+        open: BTreeMap<u32, Option<ConsumerId>>,
+    }
+    let mut messages: BTreeMap<MessageId, Message> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for (i, record) in events.iter().enumerate() {
+        match record.event {
+            Event::Receive {
+                message,
+                delivery,
+                consumer,
+                ..
+            } => {
+                messages
+                    .entry(message)
+                    .or_default()
+                    .open
+                    .insert(delivery, consumer);
+            }
+            Event::Process {
+                message,
+                delivery,
+                outcome,
+                ..
+            } => {
+                let m = messages.entry(message).or_default();
+                m.effect |= outcome != ProcessOutcome::Superseded;
+                m.open.remove(&delivery);
+            }
+            Event::Release {
+                message, delivery, ..
+            }
+            | Event::Crash {
+                message: Some(message),
+                delivery: Some(delivery),
+                ..
+            } => {
+                messages.entry(message).or_default().open.remove(&delivery);
+            }
+            Event::Delete {
+                message,
+                delivery,
+                current,
+                consumer,
+            } => {
+                let m = messages.entry(message).or_default();
+                let who = consumer.map_or_else(|| "a consumer".to_owned(), |c| c.to_string());
+                let detail = if !m.effect {
+                    Some(format!(
+                        "{who} deleted {message} before its effect happened"
+                    ))
+                } else if current != delivery && m.open.contains_key(&current) {
+                    let holder =
+                        m.open[&current].map_or_else(|| "a consumer".to_owned(), |c| c.to_string());
+                    Some(format!(
+                        "{who} deleted {message} with the receipt of delivery #{delivery} while {holder} held its newest delivery #{current} unprocessed"
+                    ))
+                } else {
+                    None
+                };
+                if let Some(detail) = detail {
+                    violations.push(Violation {
+                        property: property::NO_MESSAGE_LOST.to_owned(),
+                        seen: Seen::AtStep(i + 1),
+                        detail,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    violations
+}
+
+/// The scenario's event log as readable lines (for failure messages and the Markdown trace).
+pub fn render_events(events: &[EventRecord]) -> String {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{:>3}. {e}\n", i + 1))
+        .collect()
+}

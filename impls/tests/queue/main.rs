@@ -1,0 +1,28 @@
+//! Tests of the `queue` implementation. One binary for all engines; the engine is chosen by
+//! the build's cfg:
+//!
+//! - `cargo test -p coordlab-impls`: scenarios on std threads, and the proptest comparison
+//!   with a sequential reference model.
+//! - `RUSTFLAGS="--cfg loom" cargo test -p coordlab-impls --release --target-dir target/loom`:
+//!   the small scenarios under loom.
+//! - `RUSTFLAGS="--cfg shuttle" cargo test -p coordlab-impls --release --target-dir
+//!   target/shuttle`: all scenarios under shuttle's random and PCT schedulers, the
+//!   "shuttle finds each bug" tests, and the committed counterexamples' replay.
+
+mod harness;
+mod scenarios;
+
+#[cfg(not(any(loom, shuttle)))]
+mod std_threads;
+
+#[cfg(not(any(loom, shuttle)))]
+mod model;
+
+#[cfg(loom)]
+mod loom_tests;
+
+#[cfg(shuttle)]
+mod shuttle_tests;
+
+#[cfg(shuttle)]
+mod counterexamples;
