@@ -296,7 +296,16 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
 fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Fault> {
     let text =
         std::fs::read_to_string(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
-    let file: TraceFile = serde_json::from_str(&text)
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Fault::new(path, format!("malformed trace: {e}")))?;
+    if value.get("engine").and_then(|e| e.as_str()) == Some("shuttle") {
+        return Err(Fault::new(
+            path,
+            "a shuttle schedule of the implementation, not a model trace: replay it with \
+             `RUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- committed_counterexamples_replay`",
+        ));
+    }
+    let file: TraceFile = serde_json::from_value(value)
         .map_err(|e| Fault::new(path, format!("malformed trace: {e}")))?;
     let proto = registry::find(&file.protocol).ok_or_else(|| {
         Fault::new(

@@ -298,6 +298,14 @@ fn trace_faults_are_bad_input() {
     // Replayed on another protocol.
     let o = coordlab(&["replay", STALE, "--on", "raft/correct"]);
     assert_bad_input(&o, "the trace is for protocol `queue`, not `raft`");
+    let o = coordlab(&[
+        "replay",
+        "counterexamples/queue/impl-stale-receipt-delete/NoMessageLost.json",
+    ]);
+    assert_bad_input(
+        &o,
+        "a shuttle schedule of the implementation, not a model trace",
+    );
     let o = coordlab(&["replay", "no/such/file.json"]);
     assert_bad_input(&o, "no/such/file.json: cannot read");
 }
