@@ -42,6 +42,9 @@ use serde::de::DeserializeOwned;
 pub struct Progress {
     pub states: AtomicUsize,
     pub depth: AtomicUsize,
+    /// Set while the transition graph for liveness is being explored.
+    pub graph: AtomicBool,
+    /// Set by whoever runs the check, once every search of it is over.
     pub done: AtomicBool,
 }
 
@@ -223,6 +226,7 @@ impl<P: Protocol> Exploration<P> {
     /// Explores every state reachable from the model's initial states.
     pub fn run(model: P, budget: Budget, progress: &Progress) -> Self {
         let start = Instant::now();
+        progress.graph.store(budget.graph, Ordering::Relaxed);
         let props = P::props();
         assert!(props.len() <= 64, "{}: at most 64 properties", P::ID);
         let mut ex = Exploration {
@@ -302,7 +306,6 @@ impl<P: Protocol> Exploration<P> {
             g.class.shrink_to_fit();
         }
         ex.store.bytes.shrink_to_fit();
-        progress.done.store(true, Ordering::Relaxed);
         ex.elapsed = start.elapsed();
         ex
     }

@@ -265,14 +265,17 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
             }
             proto.run(spec, threads, timeout, &progress)
         });
-        for p in &result.properties {
+        let mut result = result;
+        for p in &mut result.properties {
             if let Some((file, md)) = &p.trace {
                 let dir = args.out.join(spec.trace_dir());
                 write_atomic(
                     &dir.join(format!("{}.json", p.property)),
                     file.to_json().as_bytes(),
                 )?;
-                write_atomic(&dir.join(format!("{}.md", p.property)), md.as_bytes())?;
+                let md_path = dir.join(format!("{}.md", p.property));
+                write_atomic(&md_path, md.as_bytes())?;
+                p.counterexample = Some(md_path.to_string_lossy().into_owned());
             }
         }
         results.push(result);
@@ -283,7 +286,19 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
     if args.json {
         println!("{}", report::json(&results));
     } else {
-        print!("{}", report::table(&results, &args.out));
+        print!("{}", report::table(&results));
+        // Asked about particular variants: show their counterexamples in full.
+        if !args.filters.is_empty() && args.filters.iter().all(|f| f.contains('/')) {
+            for p in results.iter().flat_map(|r| &r.properties) {
+                if let (Some((file, _)), Some(path)) = (&p.trace, &p.counterexample) {
+                    let proto = registry::find(&file.protocol).expect("a known protocol");
+                    let text = proto
+                        .render(file, coordlab_checks::trace::Format::Text, Some(path))
+                        .map_err(|e| Fault::new(Path::new(path), e.to_string()))?;
+                    println!("\n{text}");
+                }
+            }
+        }
     }
     Ok(if results.iter().all(CheckResult::passed) {
         ExitCode::SUCCESS

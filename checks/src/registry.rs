@@ -63,6 +63,9 @@ pub struct PropResult {
     pub checker: &'static str,
     pub expected: Expect,
     pub verdict: Verdict,
+    /// Where the counterexample was written (set by the caller that writes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<String>,
     /// The counterexample, for a violated `always` property.
     #[serde(skip)]
     pub trace: Option<(TraceFile, String)>,
@@ -267,10 +270,13 @@ impl<P: Protocol> Entry for Handle<P> {
                     graph: true,
                     ..budget
                 },
-                &Progress::default(),
+                progress,
             )
         });
         let ex = Exploration::run(model, budget, progress);
+        progress
+            .done
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
         let encode = |p: &coordlab_models::Prop<P>,
                       init: P::State,
@@ -323,6 +329,7 @@ impl<P: Protocol> Entry for Handle<P> {
                     property: p.name,
                     kind: p.kind,
                     checker,
+                    counterexample: None,
                     expected,
                     verdict,
                     trace,

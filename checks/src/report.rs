@@ -1,7 +1,6 @@
 //! Reports of a check run: the verdict table, JSON, JUnit XML, and live progress.
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -9,7 +8,7 @@ use crate::engine::Progress;
 use crate::registry::CheckResult;
 
 /// The verdict table, then one line per mismatch saying what to look at.
-pub fn table(results: &[CheckResult], out: &Path) -> String {
+pub fn table(results: &[CheckResult]) -> String {
     let header = [
         "check", "property", "kind", "checker", "expected", "verdict", "states", "depth", "time",
         "",
@@ -95,16 +94,30 @@ pub fn table(results: &[CheckResult], out: &Path) -> String {
                 p.expected.as_str(),
                 p.verdict.as_str()
             );
-            if p.trace.is_some() {
-                let _ = write!(
-                    s,
-                    " (counterexample in {}/{}/{}.md)",
-                    out.display(),
-                    r.id.split(' ').next().unwrap_or(""),
-                    p.property
-                );
+            if let Some(path) = &p.counterexample {
+                let _ = write!(s, " (counterexample: {path})");
             }
             s.push('\n');
+        }
+    }
+    for r in results {
+        for p in r.properties.iter().filter(|p| p.matches()) {
+            if let (Some((file, _)), Some(path)) = (&p.trace, &p.counterexample) {
+                let steps = file.steps.len() - 1;
+                let shape = match file.cycle_start {
+                    Some(k) if k == steps => format!("{steps} steps, then stuck forever"),
+                    Some(k) => format!(
+                        "lasso of {steps} steps, steps {}–{steps} repeat forever",
+                        k + 1
+                    ),
+                    None => format!("{steps} steps"),
+                };
+                let _ = writeln!(
+                    s,
+                    "{}: {} violated as expected: {shape}: {path}",
+                    r.id, p.property
+                );
+            }
         }
     }
     let props: usize = results.iter().map(|r| r.properties.len()).sum();
@@ -190,7 +203,12 @@ pub fn show_progress(id: &str, progress: &Progress) {
         let states = progress.states.load(Ordering::Relaxed);
         let secs = start.elapsed().as_secs_f64();
         bar.set_message(format!(
-            "{id}: {states} states, {:.0} states/s, depth {}, {:.0}s",
+            "{id}{}: {states} states, {:.0} states/s, depth {}, {:.0}s",
+            if progress.graph.load(Ordering::Relaxed) {
+                " (liveness graph)"
+            } else {
+                ""
+            },
             states as f64 / secs,
             progress.depth.load(Ordering::Relaxed),
             secs

@@ -464,7 +464,25 @@ pub fn text<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
         "  what goes wrong: {}",
         t.model.explain(&file.property, last)
     );
-    let _ = writeln!(out, "  find it again: {}\n", file.command);
+    let _ = writeln!(out, "  find it again: {}", file.command);
+    if let Some(k) = file.cycle_start {
+        let n = t.steps.len();
+        let f = cycle_fairness(t, k);
+        if k == n {
+            let _ = writeln!(
+                out,
+                "  lasso: after step {k} the system stays in the same state forever (nothing fair is enabled there)"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  lasso: steps {}–{n} repeat forever; the cycle is fair: it takes {}",
+                k + 1,
+                join_or(&f.taken, "no class")
+            );
+        }
+    }
+    out.push('\n');
     out.push_str(&steps_text::<P>(file, t, false));
     out
 }

@@ -611,3 +611,33 @@ fn explore_serves_the_explorer_on_loopback() {
         "the status lists the model's properties: {response}"
     );
 }
+
+/// Asked about one variant, `check` prints its counterexamples in full: for the missing
+/// dead-letter queue, the poison-message lasso. The violation is expected, so it exits 0.
+#[test]
+fn checking_one_variant_prints_its_lasso() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = coordlab(&[
+        "check",
+        "queue/no-dead-letter",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let s = stdout(&o);
+    assert!(s.contains("EveryMessageResolved violated as expected: lasso of 10 steps, steps 6–10 repeat forever"), "{s}");
+    assert!(
+        s.contains("queue/no-dead-letter violates EveryMessageResolved"),
+        "{s}"
+    );
+    assert!(
+        s.contains(
+            "lasso: steps 6–10 repeat forever; the cycle is fair: it takes clock, consumer 0"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("From step 6 on, steps 6–10 repeat forever."),
+        "{s}"
+    );
+}
