@@ -10,7 +10,9 @@
 //! ```
 //!
 //! Times are medians of the runs; bytes per state is the peak heap (counted by a wrapping
-//! global allocator) above the heap before the run, over the unique states.
+//! global allocator) above the heap before the run, over the unique states. With
+//! `COORDLAB_MEMPROBE=1` the liveness rows also print the heap held after the graph's
+//! exploration and the peak up to then, to tell the search's share from the graph's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
@@ -178,6 +180,13 @@ fn main() {
                     ..Budget::new(threads, None)
                 };
                 let ex = Exploration::run(m, budget, &Progress::default());
+                if std::env::var_os("COORDLAB_MEMPROBE").is_some() {
+                    eprintln!(
+                        "after exploration: live {} B/state, peak so far {} B/state",
+                        LIVE.load(Ordering::Relaxed) / ex.unique_states(),
+                        PEAK.load(Ordering::Relaxed) / ex.unique_states()
+                    );
+                }
                 for p in &live_props {
                     std::hint::black_box(liveness::check(&ex, p).is_some());
                 }

@@ -212,6 +212,9 @@ pub struct Exploration<P: Protocol> {
     pub elapsed: Duration,
 }
 
+/// States expanded between two merges (see [`Exploration::run`]).
+const BATCH: usize = 1 << 14;
+
 /// What one worker computes for a slice of a level: per state, the properties it hits
 /// (bit per property) and how many successors it has; the
 /// successors' encodings back to back, each with its end, hash and action class.
@@ -254,47 +257,28 @@ impl<P: Protocol> Exploration<P> {
             }
         }
         let mut lo = 0;
-        while lo < ex.store.len() {
-            if budget.expired() {
-                ex.complete = false;
-                break;
-            }
+        'levels: while lo < ex.store.len() {
             let hi = ex.store.len();
             ex.levels.push(hi);
             progress.depth.store(ex.levels.len() - 2, Ordering::Relaxed);
-            let Some(chunks) = ex.expand_level(lo as u32..hi as u32, &props) else {
-                ex.complete = false;
-                break;
-            };
-            let mut id = lo as u32;
-            for chunk in chunks {
-                let mut next = 0;
-                let mut begin = 0usize;
-                for &(hits, count) in &chunk.per_state {
-                    for (pi, first) in ex.first_hit.iter_mut().enumerate() {
-                        if hits & (1 << pi) != 0 && first.is_none() {
-                            *first = Some(id);
-                        }
-                    }
-                    if let Some(g) = &mut ex.graph {
-                        g.start.push(g.to.len() as u32);
-                    }
-                    for &(end, hash, class) in &chunk.succs[next..next + count as usize] {
-                        let (to, new) = ex.store.insert(&chunk.bytes[begin..end as usize], hash);
-                        begin = end as usize;
-                        if new {
-                            ex.parent.push(id);
-                        }
-                        if let Some(g) = &mut ex.graph {
-                            g.to.push(to);
-                            g.class.push(class);
-                        }
-                    }
-                    next += count as usize;
-                    id += 1;
+            // A level is expanded in batches, so that the successors held between expansion
+            // and merge stay a few megabytes however wide the level is. Batches are merged
+            // in order: ids do not depend on the batch size or the thread count.
+            let mut at = lo;
+            while at < hi {
+                if budget.expired() {
+                    ex.complete = false;
+                    break 'levels;
                 }
+                let end = (at + BATCH).min(hi);
+                let Some(chunks) = ex.expand_level(at as u32..end as u32, &props) else {
+                    ex.complete = false;
+                    break 'levels;
+                };
+                ex.merge(at as u32, chunks);
+                progress.states.store(ex.store.len(), Ordering::Relaxed);
+                at = end;
             }
-            progress.states.store(ex.store.len(), Ordering::Relaxed);
             lo = hi;
         }
         if ex.levels.last() != Some(&ex.store.len()) {
@@ -308,6 +292,47 @@ impl<P: Protocol> Exploration<P> {
         ex.store.bytes.shrink_to_fit();
         ex.elapsed = start.elapsed();
         ex
+    }
+
+    /// Adds the successors of the states `first..` (in order) to the store, the parent
+    /// pointers, the first hits and the graph.
+    fn merge(&mut self, first: u32, chunks: Vec<Chunk>) {
+        if let Some(g) = &mut self.graph {
+            // Grow the edge arrays by exactly this batch's edges: no doubling slack.
+            let edges: usize = chunks.iter().map(|c| c.succs.len()).sum();
+            g.to.reserve_exact(edges);
+            g.class.reserve_exact(edges);
+            g.start
+                .reserve_exact(chunks.iter().map(|c| c.per_state.len()).sum());
+        }
+        let mut id = first;
+        for chunk in chunks {
+            let mut next = 0;
+            let mut begin = 0usize;
+            for &(hits, count) in &chunk.per_state {
+                for (pi, slot) in self.first_hit.iter_mut().enumerate() {
+                    if hits & (1 << pi) != 0 && slot.is_none() {
+                        *slot = Some(id);
+                    }
+                }
+                if let Some(g) = &mut self.graph {
+                    g.start.push(g.to.len() as u32);
+                }
+                for &(end, hash, class) in &chunk.succs[next..next + count as usize] {
+                    let (to, new) = self.store.insert(&chunk.bytes[begin..end as usize], hash);
+                    begin = end as usize;
+                    if new {
+                        self.parent.push(id);
+                    }
+                    if let Some(g) = &mut self.graph {
+                        g.to.push(to);
+                        g.class.push(class);
+                    }
+                }
+                next += count as usize;
+                id += 1;
+            }
+        }
     }
 
     /// Evaluates the properties on, and computes the successors of, every state of one

@@ -113,7 +113,7 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
     // 3. A fair strongly connected set, by Emerson–Lei refinement.
     let mut member = vec![false; n];
     let mut scratch = Tarjan::new(n);
-    let mut work: Vec<Vec<u32>> = vec![order.clone()];
+    let mut work: Vec<Vec<u32>> = vec![order];
     let mut best: Option<(u32, Vec<u32>)> = None; // (entry, component)
     while let Some(set) = work.pop() {
         for &s in &set {
