@@ -213,7 +213,7 @@ pub struct Exploration<P: Protocol> {
 }
 
 /// States expanded between two merges (see [`Exploration::run`]).
-const BATCH: usize = 1 << 14;
+const BATCH: usize = 1 << 12;
 
 /// What one worker computes for a slice of a level: per state, the properties it hits
 /// (bit per property) and how many successors it has; the
@@ -290,6 +290,8 @@ impl<P: Protocol> Exploration<P> {
             g.class.shrink_to_fit();
         }
         ex.store.bytes.shrink_to_fit();
+        // Deduplication is over: the table is not needed to read states or rebuild paths.
+        ex.store.table = HashTable::new();
         ex.elapsed = start.elapsed();
         ex
     }

@@ -64,124 +64,135 @@ pub struct Lasso {
 }
 
 /// Searches for a fair behaviour that starts in one of `starts`, stays in states where
-/// `bad` is true, and never leaves them. `starts` are tried in order (give them in BFS
-/// order for short prefixes).
+/// `bad` is true, and never leaves them. Of all such behaviours it returns one whose cycle
+/// (or stutter) is entered as early as possible: the region is searched breadth-first
+/// from `starts`, in the order given (give them in BFS order for short prefixes).
 pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -> Option<Lasso> {
     let n = g.states();
     // 1. The region: states reachable from the starts through bad states only.
-    const NONE: u32 = u32::MAX;
-    let mut parent = vec![NONE; n];
-    let mut dist = vec![u32::MAX; n];
-    let mut order = Vec::new();
-    for &s in starts {
-        if bad[s as usize] && dist[s as usize] == u32::MAX {
-            dist[s as usize] = 0;
-            order.push(s);
-        }
-    }
-    let mut head = 0;
-    while head < order.len() {
-        let v = order[head];
-        head += 1;
-        for (w, _) in g.edges(v) {
-            if bad[w as usize] && dist[w as usize] == u32::MAX {
-                dist[w as usize] = dist[v as usize] + 1;
-                parent[w as usize] = v;
-                order.push(w);
+    let region = {
+        let mut seen = vec![false; n];
+        let mut order = Vec::new();
+        for &s in starts {
+            if bad[s as usize] && !std::mem::replace(&mut seen[s as usize], true) {
+                order.push(s);
             }
         }
-    }
-    if order.is_empty() {
+        let mut head = 0;
+        while head < order.len() {
+            let v = order[head];
+            head += 1;
+            for (w, _) in g.edges(v) {
+                if bad[w as usize] && !std::mem::replace(&mut seen[w as usize], true) {
+                    order.push(w);
+                }
+            }
+        }
+        order
+    };
+    if region.is_empty() {
         return None;
     }
-    let prefix_to = |mut s: u32| {
-        let mut p = vec![s];
-        while parent[s as usize] != NONE {
-            s = parent[s as usize];
-            p.push(s);
-        }
-        p.reverse();
-        p
-    };
 
-    // 2. A state where nothing fair is enabled: stuttering there forever is fair.
-    let stutter = order
-        .iter()
-        .copied()
-        .find(|&s| g.enabled(s) & fairness.fair() == 0);
-
-    // 3. A fair strongly connected set, by Emerson–Lei refinement.
-    let mut member = vec![false; n];
-    let mut scratch = Tarjan::new(n);
-    let mut work: Vec<Vec<u32>> = vec![order];
-    let mut best: Option<(u32, Vec<u32>)> = None; // (entry, component)
-    while let Some(set) = work.pop() {
-        for &s in &set {
-            member[s as usize] = true;
-        }
-        let components = scratch.run(g, &set, &member);
-        for &s in &set {
-            member[s as usize] = false;
-        }
-        for comp in components {
-            if comp.len() < 2 {
-                continue; // no edge inside: only a stutter, handled above
-            }
-            for &s in &comp {
+    // 2. Where a behaviour may stay: states that enable no fair class (stuttering there
+    // forever is fair), and the states of fair strongly connected sets.
+    let mut stutter = vec![false; n];
+    for &s in &region {
+        stutter[s as usize] = g.enabled(s) & fairness.fair() == 0;
+    }
+    let mut fair_components: Vec<Vec<u32>> = Vec::new();
+    {
+        // Emerson–Lei refinement: split into components; drop the ones a weakly fair class
+        // rules out; in the ones a strongly fair class rules out, drop the states that
+        // enable it and split again.
+        let mut member = vec![false; n];
+        let mut scc = Pearce::new(n);
+        let mut work: Vec<Vec<u32>> = vec![region];
+        while let Some(set) = work.pop() {
+            for &s in &set {
                 member[s as usize] = true;
             }
-            let (taken, en_all, en_any) = summarise(g, &comp, &member);
-            for &s in &comp {
+            let components = scc.run(g, &set, &member);
+            for &s in &set {
                 member[s as usize] = false;
             }
-            if fairness.weak & en_all & !taken != 0 {
-                continue; // a weakly fair class enabled throughout, never taken
-            }
-            let unmet = fairness.strong & en_any & !taken;
-            if unmet != 0 {
-                let rest: Vec<u32> = comp
-                    .into_iter()
-                    .filter(|&s| g.enabled(s) & unmet == 0)
-                    .collect();
-                if rest.len() >= 2 {
-                    work.push(rest);
+            drop(set);
+            for comp in components {
+                for &s in &comp {
+                    member[s as usize] = true;
                 }
-                continue;
+                let (taken, en_all, en_any) = summarise(g, &comp, &member);
+                for &s in &comp {
+                    member[s as usize] = false;
+                }
+                if fairness.weak & en_all & !taken != 0 {
+                    continue; // a weakly fair class enabled throughout, never taken
+                }
+                let unmet = fairness.strong & en_any & !taken;
+                if unmet != 0 {
+                    let rest: Vec<u32> = comp
+                        .into_iter()
+                        .filter(|&s| g.enabled(s) & unmet == 0)
+                        .collect();
+                    if rest.len() >= 2 {
+                        work.push(rest);
+                    }
+                    continue;
+                }
+                fair_components.push(comp);
             }
-            let entry = *comp
-                .iter()
-                .min_by_key(|&&s| (dist[s as usize], s))
-                .expect("nonempty");
-            if best
-                .as_ref()
-                .is_none_or(|(e, _)| (dist[entry as usize], entry) < (dist[*e as usize], *e))
-            {
-                best = Some((entry, comp));
-            }
+        }
+    }
+    let mut in_fair = vec![false; n];
+    for comp in &fair_components {
+        for &s in comp {
+            in_fair[s as usize] = true;
         }
     }
 
-    // 4. The nearest of the two kinds of counterexample.
-    let stutter_dist = stutter.map(|s| (dist[s as usize], s));
-    let cycle_dist = best.as_ref().map(|(e, _)| (dist[*e as usize], *e));
-    match (stutter_dist, cycle_dist) {
-        (None, None) => None,
-        (Some(s), c) if c.is_none_or(|c| s <= c) => Some(Lasso {
-            prefix: prefix_to(s.1),
-            cycle: Vec::new(),
-        }),
-        _ => {
-            let (entry, comp) = best.expect("a cycle was found");
-            for &s in &comp {
-                member[s as usize] = true;
-            }
-            let cycle = fair_cycle(g, fairness, entry, &comp, &member);
-            Some(Lasso {
-                prefix: prefix_to(entry),
-                cycle,
-            })
+    // 3. The nearest such state, by a second breadth-first search that keeps parents.
+    const NONE: u32 = u32::MAX;
+    let mut parent = vec![NONE; n];
+    let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+    let mut seen = vec![false; n];
+    for &s in starts {
+        if bad[s as usize] && !std::mem::replace(&mut seen[s as usize], true) {
+            queue.push_back(s);
         }
     }
+    let entry = loop {
+        let v = queue.pop_front()?;
+        if stutter[v as usize] || in_fair[v as usize] {
+            break v;
+        }
+        for (w, _) in g.edges(v) {
+            if bad[w as usize] && !std::mem::replace(&mut seen[w as usize], true) {
+                parent[w as usize] = v;
+                queue.push_back(w);
+            }
+        }
+    };
+    let mut prefix = vec![entry];
+    while parent[*prefix.last().unwrap() as usize] != NONE {
+        prefix.push(parent[*prefix.last().unwrap() as usize]);
+    }
+    prefix.reverse();
+    if stutter[entry as usize] {
+        return Some(Lasso {
+            prefix,
+            cycle: Vec::new(),
+        });
+    }
+    let comp = fair_components
+        .into_iter()
+        .find(|c| c.binary_search(&entry).is_ok())
+        .expect("the entry lies in a fair component");
+    let mut member = vec![false; n];
+    for &s in &comp {
+        member[s as usize] = true;
+    }
+    let cycle = fair_cycle(g, fairness, entry, &comp, &member);
+    Some(Lasso { prefix, cycle })
 }
 
 /// Classes taken by edges inside the set, enabled in all of it, enabled somewhere in it.
@@ -306,84 +317,99 @@ fn bfs_within(
     None
 }
 
-/// Tarjan's strongly connected components, iterative (no recursion, so no stack overflow
-/// on millions of states), restricted to the states marked in `member`. Scratch arrays are
-/// sized once for the whole graph and reset after each run.
-struct Tarjan {
-    index: Vec<u32>,
-    low: Vec<u32>,
-    on_stack: Vec<bool>,
+/// Strongly connected components by Pearce's algorithm ("A space-efficient algorithm for
+/// finding strongly connected components", IPL 2016): Tarjan's, with one word per state
+/// instead of an index, a low-link and an on-stack flag. Iterative (no recursion, so no
+/// stack overflow on millions of states), restricted to the states marked in `member`; the
+/// scratch array is sized once for the whole graph and reset after each run.
+struct Pearce {
+    /// 0: not visited; below `FIRST_COMPONENT`: the visit index (or a smaller one reached
+    /// from it); from `FIRST_COMPONENT` down: the id of the finished component.
+    rindex: Vec<u32>,
 }
 
-impl Tarjan {
-    const UNSEEN: u32 = u32::MAX;
+impl Pearce {
+    const FIRST_COMPONENT: u32 = u32::MAX - 1;
 
     fn new(n: usize) -> Self {
-        Tarjan {
-            index: vec![Self::UNSEEN; n],
-            low: vec![0; n],
-            on_stack: vec![false; n],
-        }
+        Pearce { rindex: vec![0; n] }
     }
 
+    /// The components of two or more states among `nodes`, each sorted.
     fn run(&mut self, g: &Graph, nodes: &[u32], member: &[bool]) -> Vec<Vec<u32>> {
+        let rindex = &mut self.rindex;
         let mut components = Vec::new();
-        let mut counter = 0u32;
+        let mut index = 1u32;
+        let mut component = Self::FIRST_COMPONENT;
         let mut stack: Vec<u32> = Vec::new();
-        let mut calls: Vec<(u32, u32)> = Vec::new(); // (state, next edge position)
-        for &root in nodes {
-            if self.index[root as usize] != Self::UNSEEN {
+        // (state, next edge position with the top bit set while the state may still be
+        // the root of its component): 8 bytes a frame, and a frame per state on a long path.
+        const ROOT: u32 = 1 << 31;
+        assert!(g.to.len() < ROOT as usize, "edge positions fit in 31 bits");
+        let mut calls: Vec<(u32, u32)> = Vec::new();
+        for &r in nodes {
+            if rindex[r as usize] != 0 {
                 continue;
             }
-            self.visit(root, &mut counter, &mut stack);
-            calls.push((root, g.start[root as usize]));
-            while let Some(&mut (v, ref mut pos)) = calls.last_mut() {
-                let end = g.start[v as usize + 1];
-                if *pos < end {
-                    let w = g.to[*pos as usize];
-                    *pos += 1;
+            rindex[r as usize] = index;
+            index += 1;
+            calls.push((r, g.start[r as usize] | ROOT));
+            while let Some(frame) = calls.last_mut() {
+                let v = frame.0;
+                let pos = frame.1 & !ROOT;
+                if pos < g.start[v as usize + 1] {
+                    let w = g.to[pos as usize];
+                    frame.1 += 1;
                     if !member[w as usize] {
                         continue;
                     }
-                    if self.index[w as usize] == Self::UNSEEN {
-                        self.visit(w, &mut counter, &mut stack);
-                        calls.push((w, g.start[w as usize]));
-                    } else if self.on_stack[w as usize] {
-                        self.low[v as usize] = self.low[v as usize].min(self.index[w as usize]);
+                    if rindex[w as usize] == 0 {
+                        rindex[w as usize] = index;
+                        index += 1;
+                        calls.push((w, g.start[w as usize] | ROOT));
+                    } else if rindex[w as usize] < rindex[v as usize] {
+                        rindex[v as usize] = rindex[w as usize];
+                        frame.1 &= !ROOT;
                     }
-                } else {
-                    calls.pop();
-                    if let Some(&(u, _)) = calls.last() {
-                        self.low[u as usize] = self.low[u as usize].min(self.low[v as usize]);
+                    continue;
+                }
+                let (v, flags) = calls.pop().expect("a frame");
+                let root = flags & ROOT != 0;
+                if root {
+                    index -= 1;
+                    let mut comp = vec![v];
+                    while let Some(&w) = stack.last()
+                        && rindex[v as usize] <= rindex[w as usize]
+                    {
+                        stack.pop();
+                        rindex[w as usize] = component;
+                        index -= 1;
+                        comp.push(w);
                     }
-                    if self.low[v as usize] == self.index[v as usize] {
-                        let mut comp = Vec::new();
-                        loop {
-                            let w = stack.pop().expect("v is on the stack");
-                            self.on_stack[w as usize] = false;
-                            comp.push(w);
-                            if w == v {
-                                break;
-                            }
-                        }
+                    rindex[v as usize] = component;
+                    component -= 1;
+                    debug_assert!(index < component);
+                    // A single state has no edge inside (self-loops are not edges), so it
+                    // can host no cycle: only components of two or more are returned.
+                    if comp.len() > 1 {
                         comp.sort_unstable();
                         components.push(comp);
                     }
+                } else {
+                    stack.push(v);
+                }
+                if let Some(parent) = calls.last_mut()
+                    && rindex[v as usize] < rindex[parent.0 as usize]
+                {
+                    rindex[parent.0 as usize] = rindex[v as usize];
+                    parent.1 &= !ROOT;
                 }
             }
         }
         for &s in nodes {
-            self.index[s as usize] = Self::UNSEEN;
+            rindex[s as usize] = 0;
         }
         components
-    }
-
-    fn visit(&mut self, v: u32, counter: &mut u32, stack: &mut Vec<u32>) {
-        self.index[v as usize] = *counter;
-        self.low[v as usize] = *counter;
-        *counter += 1;
-        stack.push(v);
-        self.on_stack[v as usize] = true;
     }
 }
 

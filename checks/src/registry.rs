@@ -262,64 +262,83 @@ impl<P: Protocol> Entry for Handle<P> {
             && props
                 .iter()
                 .any(|p| p.kind.is_liveness() && spec.expect[p.name] != Expect::Pending);
-        let live = needs_graph.then(|| {
-            let model = P::new(model.variant(), model.config().clone()).expect("same model");
-            Exploration::run(
-                model,
-                Budget {
-                    graph: true,
-                    ..budget
-                },
-                progress,
-            )
-        });
-        let ex = Exploration::run(model, budget, progress);
-        progress
-            .done
-            .store(true, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
-        let encode = |p: &coordlab_models::Prop<P>,
+        let encode = |m: &P,
+                      p: &coordlab_models::Prop<P>,
                       init: P::State,
                       steps: Steps<P>,
                       cycle: Option<usize>| {
-            let file = trace::encode(&ex.model, p.name, p.kind, &init, &steps, cycle);
+            let file = trace::encode(m, p.name, p.kind, &init, &steps, cycle);
             let typed = Typed {
-                model: P::new(ex.model.variant(), ex.model.config().clone()).expect("same model"),
+                model: P::new(m.variant(), m.config().clone()).expect("same model"),
                 init,
                 steps,
             };
             let md = trace::markdown(&file, &typed, Some(&canonical_path(spec, p.name)));
             (file, md)
         };
-        let properties = props
+        // Safety and reachability first, on the symmetry-reduced states; that search is
+        // dropped before the liveness graph is built, so the two never share the memory.
+        let liveness_model = P::new(model.variant(), model.config().clone()).expect("same model");
+        let ex = Exploration::run(model, budget, progress);
+        let mut verdicts: Vec<(Verdict, Option<(TraceFile, String)>)> = props
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                let expected = spec.expect[p.name];
-                let (verdict, trace) = if p.kind.is_liveness() {
-                    match &live {
-                        None => (Verdict::Pending, None),
-                        Some(live) if !live.complete => (Verdict::Unknown, None),
-                        Some(live) => match liveness::check(live, p) {
-                            None => (Verdict::Holds, None),
-                            Some(l) => (
-                                Verdict::Violated,
-                                Some(encode(p, l.init, l.steps, Some(l.cycle_start))),
-                            ),
-                        },
-                    }
+            .map(|(i, p)| match (p.kind, ex.first_hit(i), ex.complete) {
+                (k, _, _) if k.is_liveness() => (Verdict::Pending, None),
+                (Kind::Always, Some(id), _) => {
+                    let (init, steps) = ex.path_to(id);
+                    (
+                        Verdict::Violated,
+                        Some(encode(&ex.model, p, init, steps, None)),
+                    )
+                }
+                (_, Some(_), _) => (Verdict::Holds, None),
+                (_, None, false) => (Verdict::Unknown, None),
+                (Kind::Always, None, true) => (Verdict::Holds, None),
+                (_, None, true) => (Verdict::Violated, None),
+            })
+            .collect();
+        let (unique_states, max_depth, safety_complete) =
+            (ex.unique_states(), ex.max_depth(), ex.complete);
+        drop(ex);
+        let mut liveness_states = None;
+        let mut liveness_complete = true;
+        if needs_graph {
+            let live = Exploration::run(
+                liveness_model,
+                Budget {
+                    graph: true,
+                    ..budget
+                },
+                progress,
+            );
+            liveness_states = Some(live.unique_states());
+            liveness_complete = live.complete;
+            for (p, slot) in props.iter().zip(&mut verdicts) {
+                if !p.kind.is_liveness() {
+                    continue;
+                }
+                *slot = if !live.complete {
+                    (Verdict::Unknown, None)
                 } else {
-                    match (p.kind, ex.first_hit(i), ex.complete) {
-                        (Kind::Always, Some(id), _) => {
-                            let (init, steps) = ex.path_to(id);
-                            (Verdict::Violated, Some(encode(p, init, steps, None)))
-                        }
-                        (_, Some(_), _) => (Verdict::Holds, None),
-                        (_, None, false) => (Verdict::Unknown, None),
-                        (Kind::Always, None, true) => (Verdict::Holds, None),
-                        (_, None, true) => (Verdict::Violated, None),
+                    match liveness::check(&live, p) {
+                        None => (Verdict::Holds, None),
+                        Some(l) => (
+                            Verdict::Violated,
+                            Some(encode(&live.model, p, l.init, l.steps, Some(l.cycle_start))),
+                        ),
                     }
                 };
+            }
+        }
+        progress
+            .done
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let properties = props
+            .iter()
+            .zip(verdicts)
+            .map(|(p, (verdict, trace))| {
                 let checker = match (p.kind.is_liveness(), spec.liveness) {
                     (false, _) => spec.checker.as_str(),
                     (true, Some(l)) if verdict != Verdict::Pending => l.as_str(),
@@ -330,23 +349,22 @@ impl<P: Protocol> Entry for Handle<P> {
                     kind: p.kind,
                     checker,
                     counterexample: None,
-                    expected,
+                    expected: spec.expect[p.name],
                     verdict,
                     trace,
                 }
             })
             .collect();
-        let live_time = live.as_ref().map_or(Duration::ZERO, |l| l.elapsed);
         CheckResult {
             id: spec.id(),
             bounds,
-            unique_states: ex.unique_states(),
+            unique_states,
             expected_unique_states: spec.unique_states,
-            liveness_states: live.as_ref().map(|l| l.unique_states()),
+            liveness_states,
             expected_liveness_states: spec.liveness_states,
-            max_depth: ex.max_depth(),
-            complete: ex.complete && live.as_ref().is_none_or(|l| l.complete),
-            seconds: (ex.elapsed + live_time + started.elapsed()).as_secs_f64(),
+            max_depth,
+            complete: safety_complete && liveness_complete,
+            seconds: started.elapsed().as_secs_f64(),
             threads,
             properties,
         }
