@@ -29,6 +29,7 @@ pub mod liveness;
 pub mod manifest;
 pub mod registry;
 pub mod report;
+pub mod simulate;
 pub mod trace;
 
 /// Bad usage or bad input: reported on one line, exit code 2.

@@ -52,6 +52,24 @@ enum Command {
         #[arg(long, value_name = "PROTO/VARIANT")]
         on: Option<String>,
     },
+    /// Random walks of a variant, for bounds too large to explore (finds violations, proves
+    /// nothing).
+    Simulate {
+        #[arg(value_name = "PROTO/VARIANT")]
+        target: String,
+        /// Number of walks; walk k uses seed k, so runs are reproducible.
+        #[arg(long, default_value_t = 1000)]
+        seeds: u64,
+        /// Most steps per walk.
+        #[arg(long, default_value_t = 100)]
+        depth: usize,
+        /// Also write each violation found as JSON and Markdown here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Read manifests (for the bounds and expectations) from this directory.
+        #[arg(long)]
+        manifests: Option<PathBuf>,
+    },
     /// Serve stateright's Explorer for a variant on 127.0.0.1.
     Explore {
         #[arg(value_name = "PROTO/VARIANT")]
@@ -101,6 +119,13 @@ fn main() -> ExitCode {
         Some(Command::Show { file, format }) => show(&file, format),
         Some(Command::Replay { file, on }) => replay(&file, on.as_deref()),
         Some(Command::Explore { target, port }) => explore(&target, port),
+        Some(Command::Simulate {
+            target,
+            seeds,
+            depth,
+            out,
+            manifests,
+        }) => simulate(&target, seeds, depth, out.as_deref(), manifests.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -428,4 +453,79 @@ fn explore(target: &str, port: u16) -> Result<ExitCode, Fault> {
     println!("Explorer for {p}/{v} at http://{address}/ (Ctrl-C to stop)");
     proto.explore(v, &bounds, &address).map_err(Fault::usage)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(
+    target: &str,
+    seeds: u64,
+    depth: usize,
+    out: Option<&Path>,
+    manifests: Option<&Path>,
+) -> Result<ExitCode, Fault> {
+    let (p, v) = target
+        .split_once('/')
+        .ok_or_else(|| Fault::usage(format!("`{target}`: expected PROTO/VARIANT")))?;
+    let checks = select(load_checks(manifests)?, &[target.to_string()])?;
+    let Some((spec, _)) = checks.into_iter().next() else {
+        return Err(Fault::usage(format!(
+            "no check of {p}/{v} in the manifests: its bounds are not known"
+        )));
+    };
+    if depth == 0 || seeds == 0 {
+        return Err(Fault::usage(
+            "--seeds and --depth must be at least 1".into(),
+        ));
+    }
+    let proto = registry::find(p).expect("selected");
+    let sim = proto.simulate(&spec, seeds, depth);
+    println!(
+        "{}: {seeds} walks of at most {depth} steps, {} steps in all\n",
+        sim.id, sim.steps
+    );
+    let width = sim.rows.iter().map(|r| r.property.len()).max().unwrap_or(8);
+    let mut mismatches = 0;
+    for r in &sim.rows {
+        let mark = match r.matches {
+            Some(true) => "ok",
+            Some(false) => {
+                mismatches += 1;
+                "MISMATCH"
+            }
+            None => "",
+        };
+        println!(
+            "{:<width$}  {:<10}  expected {:<8}  {:<40}  {mark}",
+            r.property,
+            r.kind.as_str(),
+            r.expected.as_str(),
+            r.outcome
+        );
+    }
+    for r in &sim.rows {
+        if let Some((file, md, text)) = &r.trace {
+            if let Some(dir) = out {
+                let dir = dir.join(spec.trace_dir());
+                write_atomic(
+                    &dir.join(format!("{}.json", r.property)),
+                    file.to_json().as_bytes(),
+                )?;
+                write_atomic(&dir.join(format!("{}.md", r.property)), md.as_bytes())?;
+            }
+            println!("\n{text}");
+        }
+    }
+    println!(
+        "\n{}",
+        if mismatches == 0 {
+            "every simulated property as expected (a walk that finds nothing proves nothing)"
+                .to_string()
+        } else {
+            format!("{mismatches} mismatches")
+        }
+    );
+    Ok(if mismatches == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -165,6 +165,28 @@ pub trait Entry {
     ) -> Result<String, DecodeError>;
     fn replay(&self, file: &TraceFile, variant: &str) -> Result<Replay, DecodeError>;
     fn explore(&self, variant: &str, bounds: &toml::Table, address: &str) -> Result<(), String>;
+    /// Random walks of a check's model: seeds `0..seeds`, at most `depth` steps each.
+    fn simulate(&self, spec: &CheckSpec, seeds: u64, depth: usize) -> SimResult;
+}
+
+/// One property's row of a simulation.
+pub struct SimRow {
+    pub property: &'static str,
+    pub kind: Kind,
+    pub expected: Expect,
+    /// What the walks saw, in words.
+    pub outcome: String,
+    /// `None` for liveness properties, which are not simulated.
+    pub matches: Option<bool>,
+    /// The walk that falsified an `always` property: JSON and its text rendering.
+    pub trace: Option<(TraceFile, String, String)>,
+}
+
+/// The outcome of `simulate`.
+pub struct SimResult {
+    pub id: String,
+    pub steps: u64,
+    pub rows: Vec<SimRow>,
 }
 
 struct Handle<P>(PhantomData<fn() -> P>);
@@ -394,6 +416,84 @@ impl<P: Protocol> Entry for Handle<P> {
         let model = self.model(variant, bounds)?;
         model.checker().serve(address);
         Ok(())
+    }
+
+    fn simulate(&self, spec: &CheckSpec, seeds: u64, depth: usize) -> SimResult {
+        let model: P = self
+            .model(&spec.variant, &spec.bounds)
+            .expect("validated before running");
+        let sim = crate::simulate::run(&model, seeds, depth);
+        let rows = P::props()
+            .iter()
+            .zip(sim.found)
+            .map(|(p, f)| {
+                let expected = spec.expect[p.name];
+                if p.kind.is_liveness() {
+                    return SimRow {
+                        property: p.name,
+                        kind: p.kind,
+                        expected,
+                        outcome: "not simulated (liveness)".into(),
+                        matches: None,
+                        trace: None,
+                    };
+                }
+                let seen = f.hit.is_some();
+                let outcome = match (&f.hit, p.kind) {
+                    (Some((seed, _, steps)), Kind::Always) => {
+                        format!("violated: seed {seed}, step {}", steps.len())
+                    }
+                    (Some((seed, _, steps)), _) => {
+                        format!("reached: seed {seed}, step {}", steps.len())
+                    }
+                    (None, Kind::Always) => format!("no violation in {seeds} walks"),
+                    (None, _) => format!("not reached in {seeds} walks"),
+                };
+                let verdict_holds = match p.kind {
+                    Kind::Always => !seen,
+                    _ => seen,
+                };
+                let matches = match expected {
+                    Expect::Pending => None,
+                    Expect::Holds => Some(verdict_holds),
+                    Expect::Violated => Some(!verdict_holds),
+                };
+                let trace = match (f.hit, p.kind) {
+                    (Some((seed, init, steps)), Kind::Always) => {
+                        let mut file = trace::encode(&model, p.name, p.kind, &init, &steps, None);
+                        file.command = format!(
+                            "coordlab simulate {}/{} --seeds {} --depth {depth}",
+                            P::ID,
+                            model.variant(),
+                            seed + 1
+                        );
+                        let typed = Typed {
+                            model: P::new(model.variant(), model.config().clone())
+                                .expect("same model"),
+                            init,
+                            steps,
+                        };
+                        let text = trace::text(&file, &typed);
+                        let md = trace::markdown(&file, &typed, None);
+                        Some((file, md, text))
+                    }
+                    _ => None,
+                };
+                SimRow {
+                    property: p.name,
+                    kind: p.kind,
+                    expected,
+                    outcome,
+                    matches,
+                    trace,
+                }
+            })
+            .collect();
+        SimResult {
+            id: spec.id(),
+            steps: sim.steps,
+            rows,
+        }
     }
 }
 

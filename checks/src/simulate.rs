@@ -1,0 +1,100 @@
+//! Random walks, for bounds too large to explore exhaustively.
+//!
+//! Each walk starts from an initial state and takes a uniformly chosen step (among the
+//! actions that change the state) until it reaches the depth limit or a state with no
+//! such step, checking every `always` property at every state and noting the first example
+//! of every `sometimes` property. Walks are seeded (walk `k` uses seed `k`), so a run is
+//! reproducible: the same walks, the same first violation, the same bytes.
+//!
+//! A walk that finds nothing proves nothing: simulation can show a violation, never that a
+//! property holds. Liveness properties are not simulated.
+
+use coordlab_models::{Kind, Protocol};
+
+use crate::engine::Steps;
+
+/// SplitMix64 (Steele, Lea and Flood, OOPSLA 2014): a small, fast, well-mixed generator;
+/// enough to choose among a handful of actions, and stable across platforms and versions.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// What the walks found for one property.
+pub struct Found<P: Protocol> {
+    /// Walk (seed) and step at which it was first falsified (`always`) or satisfied
+    /// (`sometimes`), with the walk up to there.
+    pub hit: Option<(u64, P::State, Steps<P>)>,
+}
+
+/// The outcome of a simulation.
+pub struct Simulation<P: Protocol> {
+    pub walks: u64,
+    pub steps: u64,
+    /// Per property, in [`Protocol::props`] order (liveness properties stay empty).
+    pub found: Vec<Found<P>>,
+}
+
+/// Runs `walks` random walks of at most `depth` steps.
+pub fn run<P: Protocol>(model: &P, walks: u64, depth: usize) -> Simulation<P> {
+    let props = P::props();
+    let mut found: Vec<Found<P>> = props.iter().map(|_| Found { hit: None }).collect();
+    let mut total = 0;
+    let inits = model.init_states();
+    for seed in 0..walks {
+        let mut rng = SplitMix64(seed);
+        if inits.is_empty() {
+            break;
+        }
+        let init = inits[rng.below(inits.len())].clone();
+        let mut state = init.clone();
+        let mut steps: Steps<P> = Vec::new();
+        loop {
+            for (p, f) in props.iter().zip(found.iter_mut()) {
+                let hit = match p.kind {
+                    Kind::Always => !(p.condition)(model, &state),
+                    Kind::Sometimes => (p.condition)(model, &state),
+                    Kind::Eventually | Kind::LeadsTo => false,
+                };
+                if hit && f.hit.is_none() {
+                    f.hit = Some((seed, init.clone(), steps.clone()));
+                }
+            }
+            if steps.len() >= depth {
+                break;
+            }
+            let next: Vec<_> = model
+                .next_steps(&state)
+                .into_iter()
+                .filter(|(_, n)| *n != state)
+                .collect();
+            if next.is_empty() {
+                break;
+            }
+            let k = rng.below(next.len());
+            let (action, n) = next
+                .into_iter()
+                .nth(k)
+                .expect("k is below the number of steps");
+            steps.push((action, n.clone()));
+            state = n;
+        }
+        total += steps.len() as u64;
+    }
+    Simulation {
+        walks,
+        steps: total,
+        found,
+    }
+}
