@@ -679,6 +679,22 @@ fn simulate_finds_violations_reproducibly() {
         "{}",
         stdout(&o)
     );
+    // Walks too short to reach the bug: the expected violation is not found, exit 1.
+    let o = coordlab(&[
+        "simulate",
+        "queue/stale-receipt-delete",
+        "--seeds",
+        "5",
+        "--depth",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("no violation in 5 walks"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("MISMATCH"), "{}", stdout(&o));
     assert_bad_input(
         &coordlab(&["simulate", "queue/sloppy"]),
         "unknown variant `queue/sloppy`",
