@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use coordlab_checks::engine::{Budget, Exploration, Progress};
 use coordlab_checks::{liveness, manifest, registry};
-use coordlab_models::Protocol as _;
+use coordlab_models::Protocol;
+use coordlab_models::election::ElectionModel;
 use coordlab_models::queue::QueueModel;
 use stateright::{Checker, HasDiscoveries, Model};
 
@@ -121,124 +122,14 @@ fn main() {
     );
     let mut liveness_rows = Vec::new();
     for spec in manifest::load(None).expect("built-in manifests") {
-        if spec.protocol != "queue" || !spec.id().contains(&filter) {
+        if !spec.id().contains(&filter) {
             continue;
         }
-        let model: QueueModel =
-            registry::model(&spec.variant, &spec.bounds).expect("valid manifest");
-        let mut ours = Vec::new();
-        let mut ours_bytes = 0;
-        let mut states = 0;
-        for _ in 0..runs {
-            let m = model.clone();
-            let (ex, t, bytes) =
-                measure(|| Exploration::run(m, Budget::new(threads, None), &Progress::default()));
-            states = ex.unique_states();
-            ours_bytes = bytes;
-            ours.push(t);
-            drop(ex);
+        match spec.protocol.as_str() {
+            "queue" => bench::<QueueModel>(&spec, runs, threads, &mut liveness_rows),
+            "election" => bench::<ElectionModel>(&spec, runs, threads, &mut liveness_rows),
+            other => panic!("no benchmark for protocol {other}"),
         }
-        let mut theirs = Vec::new();
-        let mut theirs_bytes = 0;
-        for _ in 0..runs {
-            let m = model.clone();
-            let (checker, t, bytes) = measure(|| {
-                m.checker()
-                    .symmetry_fn(QueueModel::representative)
-                    .threads(threads)
-                    .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
-                        "(explore everything)",
-                    ])))
-                    .spawn_dfs()
-                    .join()
-            });
-            assert_eq!(
-                checker.unique_state_count(),
-                states,
-                "{}: stateright disagrees",
-                spec.id()
-            );
-            theirs_bytes = bytes;
-            theirs.push(t);
-        }
-        // Liveness: the transition graph (no symmetry) plus the fair-cycle search for every
-        // liveness property, against stateright's BFS over the same states without symmetry.
-        let live_props: Vec<_> = QueueModel::props()
-            .into_iter()
-            .filter(|p| p.kind.is_liveness())
-            .collect();
-        let mut live = Vec::new();
-        let mut live_bytes = 0;
-        let mut live_states = 0;
-        let mut edges = 0;
-        let mut bfs = Vec::new();
-        for _ in 0..runs {
-            let m = model.clone();
-            let ((n, e), t, bytes) = measure(|| {
-                let budget = Budget {
-                    graph: true,
-                    ..Budget::new(threads, None)
-                };
-                let ex = Exploration::run(m, budget, &Progress::default());
-                if std::env::var_os("COORDLAB_MEMPROBE").is_some() {
-                    eprintln!(
-                        "after exploration: live {} B/state, peak so far {} B/state",
-                        LIVE.load(Ordering::Relaxed) / ex.unique_states(),
-                        PEAK.load(Ordering::Relaxed) / ex.unique_states()
-                    );
-                }
-                for p in &live_props {
-                    std::hint::black_box(liveness::check(&ex, p).is_some());
-                }
-                (
-                    ex.unique_states(),
-                    ex.graph.as_ref().map_or(0, |g| g.to.len()),
-                )
-            });
-            (live_states, edges, live_bytes) = (n, e, bytes);
-            live.push(t);
-            let m = model.clone();
-            let (checker, t, _) = measure(|| {
-                m.checker()
-                    .threads(threads)
-                    .finish_when(never())
-                    .spawn_bfs()
-                    .join()
-            });
-            assert_eq!(
-                checker.unique_state_count(),
-                live_states,
-                "{}: stateright BFS disagrees",
-                spec.id()
-            );
-            bfs.push(t);
-        }
-        let (live, bfs) = (median(live), median(bfs));
-        liveness_rows.push(format!(
-            "{:<34} {:>9} {:>10} {:>9.3}s {:>9.3}s {:>7.2}x {:>9.0} {:>12.1}",
-            spec.id(),
-            live_states,
-            edges,
-            live.as_secs_f64(),
-            bfs.as_secs_f64(),
-            live.as_secs_f64() / bfs.as_secs_f64(),
-            live_bytes as f64 / live_states as f64,
-            (live_bytes as f64 - 8.0 * edges as f64) / live_states as f64,
-        ));
-        let (ours, theirs) = (median(ours), median(theirs));
-        let rate = |t: Duration| states as f64 / t.as_secs_f64();
-        println!(
-            "{:<34} {:>9} {:>9.3}s {:>12.0} {:>9.0}  {:>9.3}s {:>12.0} {:>9.0}  {:>6.2}x",
-            spec.id(),
-            states,
-            ours.as_secs_f64(),
-            rate(ours),
-            ours_bytes as f64 / states as f64,
-            theirs.as_secs_f64(),
-            rate(theirs),
-            theirs_bytes as f64 / states as f64,
-            theirs.as_secs_f64() / ours.as_secs_f64(),
-        );
     }
     println!(
         "\nliveness (graph without symmetry + fair-cycle search) vs stateright BFS without symmetry, same states\n"
@@ -250,4 +141,128 @@ fn main() {
     for row in liveness_rows {
         println!("{row}");
     }
+}
+
+/// Benchmarks one check: the safety search against stateright's DFS, then the liveness
+/// graph and search against stateright's BFS; prints the first row, keeps the second.
+fn bench<P: Protocol + Clone>(
+    spec: &manifest::CheckSpec,
+    runs: usize,
+    threads: usize,
+    liveness_rows: &mut Vec<String>,
+) {
+    let model: P = registry::model(&spec.variant, &spec.bounds).expect("valid manifest");
+    let mut ours = Vec::new();
+    let mut ours_bytes = 0;
+    let mut states = 0;
+    for _ in 0..runs {
+        let m = model.clone();
+        let (ex, t, bytes) =
+            measure(|| Exploration::run(m, Budget::new(threads, None), &Progress::default()));
+        states = ex.unique_states();
+        ours_bytes = bytes;
+        ours.push(t);
+        drop(ex);
+    }
+    let mut theirs = Vec::new();
+    let mut theirs_bytes = 0;
+    for _ in 0..runs {
+        let m = model.clone();
+        let (checker, t, bytes) = measure(|| {
+            m.checker()
+                .symmetry_fn(P::representative)
+                .threads(threads)
+                .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
+                    "(explore everything)",
+                ])))
+                .spawn_dfs()
+                .join()
+        });
+        assert_eq!(
+            checker.unique_state_count(),
+            states,
+            "{}: stateright disagrees",
+            spec.id()
+        );
+        theirs_bytes = bytes;
+        theirs.push(t);
+    }
+    // Liveness: the transition graph (no symmetry) plus the fair-cycle search for every
+    // liveness property, against stateright's BFS over the same states without symmetry.
+    let live_props: Vec<_> = P::props()
+        .into_iter()
+        .filter(|p| p.kind.is_liveness())
+        .collect();
+    let mut live = Vec::new();
+    let mut live_bytes = 0;
+    let mut live_states = 0;
+    let mut edges = 0;
+    let mut bfs = Vec::new();
+    for _ in 0..runs {
+        let m = model.clone();
+        let ((n, e), t, bytes) = measure(|| {
+            let budget = Budget {
+                graph: true,
+                ..Budget::new(threads, None)
+            };
+            let ex = Exploration::run(m, budget, &Progress::default());
+            if std::env::var_os("COORDLAB_MEMPROBE").is_some() {
+                eprintln!(
+                    "after exploration: live {} B/state, peak so far {} B/state",
+                    LIVE.load(Ordering::Relaxed) / ex.unique_states(),
+                    PEAK.load(Ordering::Relaxed) / ex.unique_states()
+                );
+            }
+            for p in &live_props {
+                std::hint::black_box(liveness::check(&ex, p).is_some());
+            }
+            (
+                ex.unique_states(),
+                ex.graph.as_ref().map_or(0, |g| g.to.len()),
+            )
+        });
+        (live_states, edges, live_bytes) = (n, e, bytes);
+        live.push(t);
+        let m = model.clone();
+        let (checker, t, _) = measure(|| {
+            m.checker()
+                .threads(threads)
+                .finish_when(never())
+                .spawn_bfs()
+                .join()
+        });
+        assert_eq!(
+            checker.unique_state_count(),
+            live_states,
+            "{}: stateright BFS disagrees",
+            spec.id()
+        );
+        bfs.push(t);
+    }
+    let (live, bfs) = (median(live), median(bfs));
+    liveness_rows.push(format!(
+        "{:<34} {:>9} {:>10} {:>9.3}s {:>9.3}s {:>7.2}x {:>9.0} {:>12.1}",
+        spec.id(),
+        live_states,
+        edges,
+        live.as_secs_f64(),
+        bfs.as_secs_f64(),
+        live.as_secs_f64() / bfs.as_secs_f64(),
+        live_bytes as f64 / live_states as f64,
+        (live_bytes as f64 - 8.0 * edges as f64) / live_states as f64,
+    ));
+    let (ours, theirs) = (median(ours), median(theirs));
+    let rate = |t: Duration| states as f64 / t.as_secs_f64();
+    println!(
+        "{:<34} {:>9} {:>9.3}s {:>12.0} {:>9.0}  {:>9.3}s {:>12.0} {:>9.0}  {:>6.2}x",
+        spec.id(),
+        states,
+        ours.as_secs_f64(),
+        rate(ours),
+        ours_bytes as f64 / states as f64,
+        theirs.as_secs_f64(),
+        rate(theirs),
+        theirs_bytes as f64 / states as f64,
+        theirs.as_secs_f64() / ours.as_secs_f64(),
+    );
 }

@@ -22,10 +22,16 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The manifests built into the binary, used unless `--manifests DIR` is given.
-pub const BUILTIN: &[(&str, &str)] = &[(
-    "checks/manifests/queue.toml",
-    include_str!("../manifests/queue.toml"),
-)];
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "checks/manifests/queue.toml",
+        include_str!("../manifests/queue.toml"),
+    ),
+    (
+        "checks/manifests/election.toml",
+        include_str!("../manifests/election.toml"),
+    ),
+];
 
 /// What a property is expected to do in one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -5,6 +5,7 @@
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
+use coordlab_models::election::ElectionModel;
 use coordlab_models::queue::QueueModel;
 use coordlab_models::{Kind, Protocol, Variant};
 use serde::Serialize;
@@ -16,7 +17,10 @@ use crate::trace::{self, DecodeError, Format, Replay, TraceFile, Typed};
 
 /// Every protocol, in the order `list` shows them.
 pub fn protocols() -> Vec<Box<dyn Entry>> {
-    vec![Box::new(Handle::<QueueModel>(PhantomData))]
+    vec![
+        Box::new(Handle::<QueueModel>(PhantomData)),
+        Box::new(Handle::<ElectionModel>(PhantomData)),
+    ]
 }
 
 /// Looks up a protocol by id.

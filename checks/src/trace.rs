@@ -320,7 +320,15 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
     let mut out = String::new();
     let times = times(t);
     let (bold, code) = if markdown { ("**", "`") } else { ("", "") };
-    let _ = writeln!(out, "{bold}0. Initial state{bold} (t={})", times[0]);
+    let clock = |state: &P::State, now: usize| match t.model.local_times(state, now) {
+        Some(local) => format!("t={now}; {local}"),
+        None => format!("t={now}"),
+    };
+    let _ = writeln!(
+        out,
+        "{bold}0. Initial state{bold} ({})",
+        clock(&t.init, times[0])
+    );
     for (name, value) in t.model.fields(&t.init) {
         let _ = writeln!(out, "   - {name}: {value}");
     }
@@ -336,9 +344,9 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
         }
         let _ = writeln!(
             out,
-            "\n{bold}{n}. {}{bold} (t={}) {code}{}{code}",
+            "\n{bold}{n}. {}{bold} ({}) {code}{}{code}",
             t.model.describe(before, action),
-            times[n],
+            clock(after, times[n]),
             action_name(action)
         );
         for (name, old, new) in changes(&t.model, before, after) {

@@ -189,6 +189,50 @@ fn each_bug_variant_is_caught_by_its_property() {
     ] {
         assert_eq!(verdict(check, "EveryMessageResolved"), "holds", "{check}");
     }
+    // Election: each bug breaks the property it is meant to; correct holds everything,
+    // liveness included, at two and three nodes.
+    let o = coordlab(&[
+        "check",
+        "election",
+        "--json",
+        "--out",
+        tempfile::tempdir().unwrap().path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let election: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let verdict = |check: &str, prop: &str| -> String {
+        let c = election["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == check)
+            .unwrap();
+        let p = c["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["property"] == prop)
+            .unwrap();
+        p["verdict"].as_str().unwrap().to_string()
+    };
+    for (variant, prop) in [
+        ("no-fencing", "StaleTokenWriteRejected"),
+        ("no-clock-margin", "AtMostOneLeader"),
+        ("check-then-set", "AtMostOneLeader"),
+        ("check-then-set", "FencingTokensMonotonic"),
+    ] {
+        assert_eq!(
+            verdict(&format!("election/{variant}"), prop),
+            "violated",
+            "{variant}"
+        );
+        assert_eq!(verdict("election/correct", prop), "holds");
+        assert_eq!(verdict("election/correct [three-nodes]", prop), "holds");
+    }
+    for prop in ["LeaderEventuallyElected", "CrashedLeaderReplaced"] {
+        assert_eq!(verdict("election/correct", prop), "holds");
+        assert_eq!(verdict("election/correct [three-nodes]", prop), "holds");
+    }
 }
 
 #[test]
@@ -314,7 +358,7 @@ fn trace_faults_are_bad_input() {
 fn unknown_protocol_or_variant_is_bad_usage() {
     assert_bad_input(
         &coordlab(&["check", "paxos"]),
-        "unknown protocol `paxos` (known: queue)",
+        "unknown protocol `paxos` (known: queue, election)",
     );
     assert_bad_input(
         &coordlab(&["check", "queue/sloppy"]),

@@ -161,3 +161,39 @@ fn paths_are_real_shortest_behaviours() {
         }
     }
 }
+
+/// The election model (no symmetry) against stateright's DFS: same unique states and
+/// verdicts on every election check small enough for a test.
+#[test]
+fn election_agrees_with_stateright() {
+    use coordlab_models::election::ElectionModel;
+    for spec in manifest::load(None)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.protocol == "election")
+    {
+        let model: ElectionModel = registry::model(&spec.variant, &spec.bounds).unwrap();
+        let ex = Exploration::run(model.clone(), Budget::new(2, None), &Progress::default());
+        if ex.unique_states() > 500_000 {
+            continue;
+        }
+        let theirs = model.checker().finish_when(never()).spawn_dfs().join();
+        assert_eq!(
+            ex.unique_states(),
+            theirs.unique_state_count(),
+            "{}",
+            spec.id()
+        );
+        for (i, p) in ElectionModel::props().iter().enumerate() {
+            if !p.kind.is_liveness() {
+                assert_eq!(
+                    ex.first_hit(i).is_some(),
+                    theirs.discovery(p.name).is_some(),
+                    "{}: {}",
+                    spec.id(),
+                    p.name
+                );
+            }
+        }
+    }
+}

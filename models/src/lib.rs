@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use stateright::Model;
 
+pub mod election;
 pub mod queue;
 
 /// How a property is checked.
@@ -207,6 +208,11 @@ pub trait Protocol:
     /// Whether `action` advances time by one tick (traces show the time).
     fn is_tick(&self, _action: &Self::Action) -> bool {
         false
+    }
+    /// What each process's own clock reads when real time is `now` ticks, for models whose
+    /// processes keep their own (drifting) clocks; traces show it beside the real time.
+    fn local_times(&self, _state: &Self::State, _now: usize) -> Option<String> {
+        None
     }
     /// The participants of the sequence diagram, in order.
     fn participants(&self) -> Vec<String>;

@@ -1,0 +1,1045 @@
+//! Leader election with leases and fencing tokens.
+//!
+//! Source: Martin Kleppmann, "How to do distributed locking" (2016), and Gray and Cheriton,
+//! "Leases: an efficient fault-tolerant mechanism for distributed file cache consistency"
+//! (SOSP 1989). Nodes campaign through a *lease store*, a linearizable register holding the
+//! holder, the lease's expiry and a fencing token that grows with every grant (what etcd,
+//! ZooKeeper or Consul give a client). A node that holds the lease renews it with heartbeats
+//! and writes to a *storage service*, tagging each write with its token; with fencing on,
+//! storage rejects a token lower than the highest it has accepted.
+//!
+//! Fault model: real time advances in discrete ticks; each node's clock may run slow, falling
+//! behind real time by at most `drift` ticks over a behaviour; a node may pause (GC, VM stall)
+//! for any number of ticks and resume still believing what it believed — in particular
+//! between deciding to write and sending the write; nodes crash and restart with nothing
+//! remembered. Crashes and pauses are unfair (they may happen, a bounded number of times);
+//! ticks and every node's steps are weakly fair, and pauses end.
+//!
+//! Time is kept relative: the lease store remembers how many ticks its lease has left in
+//! real time, each leader how many its own clock says are left, so the state space is
+//! finite while behaviours run forever. The number of grants is bounded (`max-terms`).
+//!
+//! Out of scope: the lease store's own replication (it is one linearizable service), network
+//! delays between a node and the lease store (a request takes effect atomically), fast clocks
+//! (they only make a node give up early, which is safe).
+
+use arrayvec::ArrayVec;
+use serde::{Deserialize, Serialize};
+use stateright::{Model, Property};
+
+use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant};
+
+/// Bounds and knobs of one election check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct ElectionConfig {
+    /// Nodes campaigning.
+    pub nodes: u8,
+    /// Lease length, in ticks.
+    pub lease: u8,
+    /// How far, in ticks, a node's clock may fall behind real time.
+    pub drift: u8,
+    /// The safety margin: a leader trusts its lease only while its clock says more than this
+    /// many ticks are left. Must be at least `drift`.
+    pub margin: u8,
+    /// Leases the store grants in one behaviour.
+    pub max_terms: u8,
+    /// Writes sent to storage in one behaviour.
+    pub max_writes: u8,
+    pub max_crashes: u8,
+    pub max_pauses: u8,
+}
+
+impl Default for ElectionConfig {
+    fn default() -> Self {
+        ElectionConfig {
+            nodes: 2,
+            lease: 3,
+            drift: 1,
+            margin: 1,
+            max_terms: 3,
+            max_writes: 2,
+            max_crashes: 1,
+            max_pauses: 1,
+        }
+    }
+}
+
+/// A named deviation from the correct protocol: each removes one guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bug {
+    /// Storage accepts writes whatever their token.
+    NoFencing,
+    /// A leader trusts its lease until its own clock says it has run out.
+    NoClockMargin,
+    /// Acquisition reads the lease, then writes it, instead of one compare-and-set.
+    CheckThenSet,
+}
+
+const VARIANTS: [(Variant, Option<Bug>); 4] = [
+    (
+        Variant {
+            id: "correct",
+            summary: "compare-and-set acquisition, a clock margin of at least the drift, storage fenced by token",
+        },
+        None,
+    ),
+    (
+        Variant {
+            id: "no-fencing",
+            summary: "storage accepts a write whatever its token (Kleppmann's paused-leader scenario)",
+        },
+        Some(Bug::NoFencing),
+    ),
+    (
+        Variant {
+            id: "no-clock-margin",
+            summary: "a leader trusts its lease for its full length on its own, possibly slow, clock",
+        },
+        Some(Bug::NoClockMargin),
+    ),
+    (
+        Variant {
+            id: "check-then-set",
+            summary: "acquisition reads the lease and writes it in two steps instead of one compare-and-set",
+        },
+        Some(Bug::CheckThenSet),
+    ),
+];
+
+/// What a node is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Follower,
+    /// check-then-set only: has read the lease free, with this token, and will write it.
+    Acquiring {
+        token: u8,
+    },
+    /// Holds a lease with this token; its clock says `left` ticks remain.
+    Leader {
+        token: u8,
+        left: u8,
+    },
+    /// A leader that checked its lease and decided to write; the write is not sent yet.
+    Writing {
+        token: u8,
+        left: u8,
+    },
+    Crashed,
+}
+
+/// One node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Node {
+    pub phase: Phase,
+    /// How many ticks this node's clock is behind real time (at most `drift`).
+    pub lag: u8,
+    pub paused: bool,
+}
+
+/// The lease store's register.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Lease {
+    /// The node the lease was last granted to.
+    pub holder: Option<u8>,
+    /// Real ticks until the lease expires (0: expired or never granted).
+    pub left: u8,
+    /// The tokens granted, in order (the last is the current one).
+    pub grants: ArrayVec<u8, 8>,
+}
+
+/// Most nodes a configuration may have.
+pub const MAX_NODES: usize = 4;
+
+/// The whole system.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ElectionState {
+    pub nodes: ArrayVec<Node, MAX_NODES>,
+    pub lease: Lease,
+    /// The tokens of the writes storage accepted, in order.
+    pub accepted: ArrayVec<u8, 8>,
+    /// Writes sent to storage (accepted or not).
+    pub writes: u8,
+    pub crashes: u8,
+    pub pauses: u8,
+}
+
+/// The actions, in the order of a term's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// One tick of real time; the nodes in `slow` (a bit per node) see their clocks stand
+    /// still for it.
+    Tick {
+        slow: u8,
+    },
+    /// A node takes the lease with one compare-and-set: granted if it is free or expired.
+    Acquire {
+        node: u8,
+    },
+    /// check-then-set: a node reads the lease and finds it free or expired.
+    ReadLease {
+        node: u8,
+    },
+    /// check-then-set: the node writes itself in as holder, with the token it read plus one.
+    WriteLease {
+        node: u8,
+    },
+    /// The leader renews its lease (a heartbeat), while it still trusts it.
+    Renew {
+        node: u8,
+    },
+    /// The leader checks its lease and decides to write.
+    PrepareWrite {
+        node: u8,
+    },
+    /// The write, tagged with the node's token, reaches storage.
+    StorageWrite {
+        node: u8,
+    },
+    /// A leader whose clock says its lease can no longer be trusted steps down.
+    StepDown {
+        node: u8,
+    },
+    /// A node stalls (GC, VM pause): it takes no step until it resumes.
+    Pause {
+        node: u8,
+    },
+    Resume {
+        node: u8,
+    },
+    Crash {
+        node: u8,
+    },
+    /// A crashed node restarts as a follower, remembering nothing.
+    Restart {
+        node: u8,
+    },
+}
+
+/// The election model of one variant.
+#[derive(Clone, Debug)]
+pub struct ElectionModel {
+    variant: &'static str,
+    bug: Option<Bug>,
+    config: ElectionConfig,
+}
+
+impl ElectionModel {
+    fn has(&self, bug: Bug) -> bool {
+        self.bug == Some(bug)
+    }
+
+    /// The clock margin the protocol uses: a leader trusts its lease while its clock says
+    /// more than this many ticks are left.
+    fn threshold(&self) -> u8 {
+        if self.has(Bug::NoClockMargin) {
+            0
+        } else {
+            self.config.margin
+        }
+    }
+
+    /// Whether node `n` believes, by its own clock and rule, that it holds a valid lease.
+    fn trusts(&self, n: &Node) -> bool {
+        match n.phase {
+            Phase::Leader { left, .. } | Phase::Writing { left, .. } => left > self.threshold(),
+            _ => false,
+        }
+    }
+
+    fn lease_free(s: &ElectionState) -> bool {
+        s.lease.holder.is_none() || s.lease.left == 0
+    }
+
+    fn next_token(s: &ElectionState) -> u8 {
+        s.lease.grants.last().map_or(1, |t| t + 1)
+    }
+
+    fn can_grant(&self, s: &ElectionState) -> bool {
+        s.lease.grants.len() < self.config.max_terms as usize
+    }
+
+    fn grant(&self, s: &mut ElectionState, node: u8, token: u8) {
+        s.lease.holder = Some(node);
+        s.lease.left = self.config.lease;
+        s.lease.grants.push(token);
+        s.nodes[node as usize].phase = Phase::Leader {
+            token,
+            left: self.config.lease,
+        };
+    }
+}
+
+impl Model for ElectionModel {
+    type State = ElectionState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<ElectionState> {
+        vec![ElectionState {
+            nodes: (0..self.config.nodes)
+                .map(|_| Node {
+                    phase: Phase::Follower,
+                    lag: 0,
+                    paused: false,
+                })
+                .collect(),
+            lease: Lease {
+                holder: None,
+                left: 0,
+                grants: ArrayVec::new(),
+            },
+            accepted: ArrayVec::new(),
+            writes: 0,
+            crashes: 0,
+            pauses: 0,
+        }]
+    }
+
+    fn actions(&self, s: &ElectionState, actions: &mut Vec<Action>) {
+        let c = &self.config;
+        for (i, n) in s.nodes.iter().enumerate() {
+            let node = i as u8;
+            if n.paused {
+                actions.push(Action::Resume { node });
+                continue;
+            }
+            match n.phase {
+                Phase::Follower => {
+                    if Self::lease_free(s) && self.can_grant(s) {
+                        if self.has(Bug::CheckThenSet) {
+                            actions.push(Action::ReadLease { node });
+                        } else {
+                            actions.push(Action::Acquire { node });
+                        }
+                    }
+                }
+                Phase::Acquiring { .. } => {
+                    if self.can_grant(s) {
+                        actions.push(Action::WriteLease { node });
+                    }
+                }
+                Phase::Leader { left, .. } => {
+                    if left > self.threshold() {
+                        if s.lease.holder == Some(node) && s.lease.left > 0 {
+                            actions.push(Action::Renew { node });
+                        }
+                        if s.writes < c.max_writes {
+                            actions.push(Action::PrepareWrite { node });
+                        }
+                    } else {
+                        actions.push(Action::StepDown { node });
+                    }
+                }
+                Phase::Writing { .. } => actions.push(Action::StorageWrite { node }),
+                Phase::Crashed => actions.push(Action::Restart { node }),
+            }
+            if n.phase != Phase::Crashed {
+                if s.pauses < c.max_pauses {
+                    actions.push(Action::Pause { node });
+                }
+                if s.crashes < c.max_crashes {
+                    actions.push(Action::Crash { node });
+                }
+            }
+        }
+        // Time, after the nodes' own steps (so that shortest counterexamples show a node
+        // acting as soon as it can). Ticks matter while a lease or a leader's clock runs. Any subset of the
+        // leaders whose clocks may still fall behind can see their clock stand still.
+        let timing = s.lease.left > 0
+            || s.nodes.iter().any(|n| matches!(n.phase, Phase::Leader { left, .. } | Phase::Writing { left, .. } if left > 0));
+        if timing {
+            let can_lag: u8 = s
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| {
+                    n.lag < c.drift
+                        && matches!(n.phase, Phase::Leader { .. } | Phase::Writing { .. })
+                })
+                .fold(0, |m, (i, _)| m | 1 << i);
+            // On-time ticks first, so that a shortest counterexample only has a slow clock
+            // when it needs one.
+            actions.push(Action::Tick { slow: 0 });
+            let mut slow = can_lag;
+            let mut subsets = Vec::new();
+            while slow != 0 {
+                subsets.push(slow);
+                slow = (slow - 1) & can_lag;
+            }
+            actions.extend(subsets.into_iter().rev().map(|slow| Action::Tick { slow }));
+        }
+    }
+
+    fn next_state(&self, s: &ElectionState, action: Action) -> Option<ElectionState> {
+        let mut n = s.clone();
+        match action {
+            Action::Tick { slow } => {
+                n.lease.left = n.lease.left.saturating_sub(1);
+                for (i, node) in n.nodes.iter_mut().enumerate() {
+                    let stalls = slow & (1 << i) != 0;
+                    if stalls {
+                        node.lag += 1;
+                    }
+                    if let Phase::Leader { left, .. } | Phase::Writing { left, .. } =
+                        &mut node.phase
+                        && !stalls
+                    {
+                        *left = left.saturating_sub(1);
+                    }
+                }
+            }
+            Action::Acquire { node } => {
+                // One compare-and-set: granted only if the lease is free or expired.
+                if !Self::lease_free(s) {
+                    return None;
+                }
+                self.grant(&mut n, node, Self::next_token(s));
+            }
+            Action::ReadLease { node } => {
+                n.nodes[node as usize].phase = Phase::Acquiring {
+                    token: Self::next_token(s),
+                };
+            }
+            Action::WriteLease { node } => {
+                let Phase::Acquiring { token } = s.nodes[node as usize].phase else {
+                    return None;
+                };
+                // Written whatever the lease says now: someone may have taken it since.
+                self.grant(&mut n, node, token);
+            }
+            Action::Renew { node } => {
+                if let Phase::Leader { left, .. } = &mut n.nodes[node as usize].phase {
+                    *left = self.config.lease;
+                }
+                n.lease.left = self.config.lease;
+            }
+            Action::PrepareWrite { node } => {
+                let Phase::Leader { token, left } = s.nodes[node as usize].phase else {
+                    return None;
+                };
+                n.nodes[node as usize].phase = Phase::Writing { token, left };
+            }
+            Action::StorageWrite { node } => {
+                let Phase::Writing { token, left } = s.nodes[node as usize].phase else {
+                    return None;
+                };
+                n.writes += 1;
+                let highest = s.accepted.iter().copied().max().unwrap_or(0);
+                // The fencing check: a token lower than one already accepted is rejected.
+                if (token >= highest || self.has(Bug::NoFencing)) && !n.accepted.is_full() {
+                    n.accepted.push(token);
+                }
+                n.nodes[node as usize].phase = Phase::Leader { token, left };
+            }
+            Action::StepDown { node } => n.nodes[node as usize].phase = Phase::Follower,
+            Action::Pause { node } => {
+                n.nodes[node as usize].paused = true;
+                n.pauses += 1;
+            }
+            Action::Resume { node } => n.nodes[node as usize].paused = false,
+            Action::Crash { node } => {
+                n.nodes[node as usize].phase = Phase::Crashed;
+                n.nodes[node as usize].paused = false;
+                n.crashes += 1;
+            }
+            Action::Restart { node } => n.nodes[node as usize].phase = Phase::Follower,
+        }
+        Some(n)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        crate::stateright_properties(Self::props())
+    }
+}
+
+fn leaders(m: &ElectionModel, s: &ElectionState) -> Vec<usize> {
+    s.nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| m.trusts(n))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn at_most_one_leader(m: &ElectionModel, s: &ElectionState) -> bool {
+    leaders(m, s).len() <= 1
+}
+
+fn stale_token_write_rejected(_: &ElectionModel, s: &ElectionState) -> bool {
+    s.accepted.windows(2).all(|w| w[0] <= w[1])
+}
+
+fn fencing_tokens_monotonic(_: &ElectionModel, s: &ElectionState) -> bool {
+    s.lease.grants.windows(2).all(|w| w[0] < w[1])
+}
+
+fn leader_elected(m: &ElectionModel, s: &ElectionState) -> bool {
+    !leaders(m, s).is_empty()
+}
+
+/// Premise of `CrashedLeaderReplaced`: the lease is held by a crashed node and the store may
+/// still grant another term within the bound.
+fn leader_crashed(m: &ElectionModel, s: &ElectionState) -> bool {
+    s.lease
+        .holder
+        .is_some_and(|h| s.nodes[h as usize].phase == Phase::Crashed)
+        && m.can_grant(s)
+}
+
+fn failover_happened(_: &ElectionModel, s: &ElectionState) -> bool {
+    s.lease.grants.len() >= 2
+}
+
+fn stale_leader_attempted_write(_: &ElectionModel, s: &ElectionState) -> bool {
+    let current = s.lease.grants.last().copied().unwrap_or(0);
+    s.nodes
+        .iter()
+        .any(|n| matches!(n.phase, Phase::Writing { token, .. } if token < current))
+}
+
+fn ticks(n: u8) -> String {
+    if n == 1 {
+        "1 tick".to_string()
+    } else {
+        format!("{n} ticks")
+    }
+}
+
+impl Protocol for ElectionModel {
+    const ID: &'static str = "election";
+    type Config = ElectionConfig;
+
+    fn variants() -> &'static [Variant] {
+        const IDS: [Variant; 4] = [VARIANTS[0].0, VARIANTS[1].0, VARIANTS[2].0, VARIANTS[3].0];
+        &IDS
+    }
+
+    fn new(variant: &str, config: ElectionConfig) -> Result<Self, ModelError> {
+        let Some((v, bug)) = VARIANTS.iter().find(|(v, _)| v.id == variant) else {
+            return Err(ModelError::UnknownVariant {
+                protocol: Self::ID,
+                variant: variant.to_string(),
+                known: VARIANTS.iter().map(|(v, _)| v.id).collect(),
+            });
+        };
+        let c = &config;
+        let fail = |why: &str| Err(ModelError::BadConfig(why.to_string()));
+        if c.nodes < 2 || usize::from(c.nodes) > MAX_NODES {
+            return fail("nodes must be 2..=4");
+        }
+        if c.margin < c.drift {
+            return fail("margin must be at least drift, or the correct protocol is unsafe");
+        }
+        if c.lease <= c.margin {
+            return fail("lease must be longer than margin");
+        }
+        if c.max_terms == 0 || c.max_terms > 8 || c.max_writes > 8 {
+            return fail("max-terms must be 1..=8 and max-writes at most 8");
+        }
+        Ok(ElectionModel {
+            variant: v.id,
+            bug: *bug,
+            config,
+        })
+    }
+
+    fn variant(&self) -> &'static str {
+        self.variant
+    }
+
+    fn config(&self) -> &ElectionConfig {
+        &self.config
+    }
+
+    fn props() -> Vec<Prop<Self>> {
+        vec![
+            Prop {
+                name: "AtMostOneLeader",
+                kind: Kind::Always,
+                doc: "No two nodes believe, at the same real time and by their own clocks, that they hold a valid lease.",
+                condition: at_most_one_leader,
+                premise: None,
+            },
+            Prop {
+                name: "StaleTokenWriteRejected",
+                kind: Kind::Always,
+                doc: "Storage never accepts a write whose token is lower than one it has already accepted.",
+                condition: stale_token_write_rejected,
+                premise: None,
+            },
+            Prop {
+                name: "FencingTokensMonotonic",
+                kind: Kind::Always,
+                doc: "Every lease the store grants carries a token greater than every token granted before.",
+                condition: fencing_tokens_monotonic,
+                premise: None,
+            },
+            Prop {
+                name: "LeaderEventuallyElected",
+                kind: Kind::Eventually,
+                doc: "Some node eventually holds a lease it trusts.",
+                condition: leader_elected,
+                premise: None,
+            },
+            Prop {
+                name: "CrashedLeaderReplaced",
+                kind: Kind::LeadsTo,
+                doc: "When the lease holder crashes (and the store may still grant a term), some node eventually holds a lease it trusts.",
+                condition: leader_elected,
+                premise: Some(leader_crashed),
+            },
+            Prop {
+                name: "LeaderElected",
+                kind: Kind::Sometimes,
+                doc: "Some node holds a lease it trusts (so AtMostOneLeader is not vacuous).",
+                condition: leader_elected,
+                premise: None,
+            },
+            Prop {
+                name: "FailoverHappened",
+                kind: Kind::Sometimes,
+                doc: "The store grants a second term (so FencingTokensMonotonic is not vacuous).",
+                condition: failover_happened,
+                premise: None,
+            },
+            Prop {
+                name: "StaleLeaderAttemptedWrite",
+                kind: Kind::Sometimes,
+                doc: "A node is about to write with a token older than the current one (so StaleTokenWriteRejected is not vacuous).",
+                condition: stale_leader_attempted_write,
+                premise: None,
+            },
+        ]
+    }
+
+    /// Fairness: time passes and every node keeps taking steps (weakly fair, one class per
+    /// node, so a paused node eventually resumes and a crashed one restarts); crashes and
+    /// pauses are unfair and bounded.
+    fn classes(&self) -> Vec<Class> {
+        let mut c = vec![
+            Class {
+                name: "clock".into(),
+                fairness: Fairness::Weak,
+            },
+            Class {
+                name: "faults".into(),
+                fairness: Fairness::Unfair,
+            },
+        ];
+        c.extend((0..self.config.nodes).map(|i| Class {
+            name: format!("node {i}"),
+            fairness: Fairness::Weak,
+        }));
+        c
+    }
+
+    fn class_of(&self, action: &Action) -> usize {
+        match *action {
+            Action::Tick { .. } => 0,
+            Action::Pause { .. } | Action::Crash { .. } => 1,
+            Action::Acquire { node }
+            | Action::ReadLease { node }
+            | Action::WriteLease { node }
+            | Action::Renew { node }
+            | Action::PrepareWrite { node }
+            | Action::StorageWrite { node }
+            | Action::StepDown { node }
+            | Action::Resume { node }
+            | Action::Restart { node } => 2 + node as usize,
+        }
+    }
+
+    fn fields(&self, s: &ElectionState) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let lease = match s.lease.holder {
+            None => "free".to_string(),
+            Some(h) if s.lease.left == 0 => format!(
+                "expired (last granted to node {h}, token {})",
+                s.lease.grants.last().copied().unwrap_or(0)
+            ),
+            Some(h) => format!(
+                "held by node {h}, token {}, expires in {}",
+                s.lease.grants.last().copied().unwrap_or(0),
+                ticks(s.lease.left)
+            ),
+        };
+        out.push(("lease store".to_string(), lease));
+        for (i, n) in s.nodes.iter().enumerate() {
+            let mut v = match n.phase {
+                Phase::Follower => "follower".to_string(),
+                Phase::Acquiring { token } => {
+                    format!("read the lease free; will write itself in with token {token}")
+                }
+                Phase::Leader { token, left } => format!(
+                    "leader with token {token}; its clock says {} left",
+                    ticks(left)
+                ),
+                Phase::Writing { token, left } => {
+                    format!(
+                        "about to write with token {token}; its clock says {} left",
+                        ticks(left)
+                    )
+                }
+                Phase::Crashed => "crashed".to_string(),
+            };
+            if self.trusts(n) {
+                v += " (trusts its lease)";
+            }
+            if n.paused {
+                v += ", paused";
+            }
+            out.push((format!("node {i}"), v));
+            out.push((
+                format!("node {i} clock"),
+                match n.lag {
+                    0 => "on time".to_string(),
+                    lag => format!("{} slow", ticks(lag)),
+                },
+            ));
+        }
+        let accepted: Vec<String> = s.accepted.iter().map(u8::to_string).collect();
+        out.push((
+            "storage".to_string(),
+            if accepted.is_empty() {
+                "no write accepted".to_string()
+            } else {
+                format!("accepted writes with tokens {}", accepted.join(", "))
+            },
+        ));
+        out.push(("crashes".to_string(), s.crashes.to_string()));
+        out.push(("pauses".to_string(), s.pauses.to_string()));
+        out
+    }
+
+    fn describe(&self, s: &ElectionState, action: &Action) -> String {
+        let token_of = |node: u8| match s.nodes[node as usize].phase {
+            Phase::Leader { token, .. }
+            | Phase::Writing { token, .. }
+            | Phase::Acquiring { token } => token,
+            _ => 0,
+        };
+        match *action {
+            Action::Tick { slow: 0 } => "one tick of real time passes".to_string(),
+            Action::Tick { slow } => {
+                let who: Vec<String> = (0..s.nodes.len())
+                    .filter(|i| slow & (1 << i) != 0)
+                    .map(|i| format!("node {i}"))
+                    .collect();
+                format!(
+                    "one tick of real time passes; the clock of {} stands still",
+                    who.join(" and ")
+                )
+            }
+            Action::Acquire { node } => format!(
+                "node {node} takes the lease with a compare-and-set: granted with token {}",
+                Self::next_token(s)
+            ),
+            Action::ReadLease { node } => format!("node {node} reads the lease and finds it free"),
+            Action::WriteLease { node } => format!(
+                "node {node} writes itself in as lease holder with token {}, without checking again",
+                token_of(node)
+            ),
+            Action::Renew { node } => format!("node {node} renews its lease (heartbeat)"),
+            Action::PrepareWrite { node } => format!(
+                "node {node} checks its lease, trusts it, and prepares a write with token {}",
+                token_of(node)
+            ),
+            Action::StorageWrite { node } => {
+                let token = token_of(node);
+                let highest = s.accepted.iter().copied().max().unwrap_or(0);
+                let verdict = if token >= highest {
+                    "storage accepts it".to_string()
+                } else if self.has(Bug::NoFencing) {
+                    format!("storage accepts it although it already accepted token {highest}")
+                } else {
+                    format!("storage rejects it: it already accepted token {highest}")
+                };
+                format!("node {node}'s write with token {token} reaches storage: {verdict}")
+            }
+            Action::StepDown { node } => format!(
+                "node {node}'s clock says its lease can no longer be trusted: it steps down"
+            ),
+            Action::Pause { node } => format!("node {node} pauses (a long GC or VM stall)"),
+            Action::Resume { node } => {
+                format!("node {node} resumes, still believing what it believed")
+            }
+            Action::Crash { node } => format!("node {node} crashes"),
+            Action::Restart { node } => {
+                format!("node {node} restarts as a follower, remembering nothing")
+            }
+        }
+    }
+
+    fn is_tick(&self, action: &Action) -> bool {
+        matches!(action, Action::Tick { .. })
+    }
+
+    fn local_times(&self, s: &ElectionState, now: usize) -> Option<String> {
+        let clocks: Vec<String> = s
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("node {i} at {}", now - n.lag as usize))
+            .collect();
+        Some(format!("clocks: {}", clocks.join(", ")))
+    }
+
+    fn participants(&self) -> Vec<String> {
+        let mut p: Vec<String> = (0..self.config.nodes)
+            .map(|i| format!("Node {i}"))
+            .collect();
+        p.push("LeaseStore".to_string());
+        p.push("Storage".to_string());
+        p
+    }
+
+    fn arrows(&self, s: &ElectionState, action: &Action, n: &ElectionState) -> Vec<Arrow> {
+        let node = |i: u8| format!("Node {i}");
+        let store = || "LeaseStore".to_string();
+        let call = |from: String, to: String, label: String| Arrow::Call { from, to, label };
+        let reply = |from: String, to: String, label: String| Arrow::Reply { from, to, label };
+        let note = |over: String, text: String| Arrow::Note { over, text };
+        let token = |st: &ElectionState, i: u8| match st.nodes[i as usize].phase {
+            Phase::Leader { token, .. }
+            | Phase::Writing { token, .. }
+            | Phase::Acquiring { token } => token,
+            _ => 0,
+        };
+        match *action {
+            Action::Tick { slow } => {
+                let mut text = if s.lease.left == 1 {
+                    "tick: the lease expires".to_string()
+                } else {
+                    "tick".to_string()
+                };
+                if slow != 0 {
+                    let who: Vec<String> = (0..s.nodes.len())
+                        .filter(|i| slow & (1 << i) != 0)
+                        .map(|i| format!("node {i}"))
+                        .collect();
+                    text += &format!(" (clock of {} stands still)", who.join(", "));
+                }
+                vec![note(store(), text)]
+            }
+            Action::Acquire { node: i } => vec![
+                call(node(i), store(), "compare-and-set: acquire".into()),
+                reply(store(), node(i), format!("granted, token {}", token(n, i))),
+            ],
+            Action::ReadLease { node: i } => vec![
+                call(node(i), store(), "read lease".into()),
+                reply(store(), node(i), "free".into()),
+            ],
+            Action::WriteLease { node: i } => vec![call(
+                node(i),
+                store(),
+                format!("write holder = node {i}, token {}", token(n, i)),
+            )],
+            Action::Renew { node: i } => vec![call(node(i), store(), "renew".into())],
+            Action::PrepareWrite { node: i } => vec![note(
+                node(i),
+                format!("lease OK: write with token {}", token(s, i)),
+            )],
+            Action::StorageWrite { node: i } => {
+                let accepted = n.accepted.len() > s.accepted.len();
+                vec![
+                    call(
+                        node(i),
+                        "Storage".into(),
+                        format!("write, token {}", token(s, i)),
+                    ),
+                    reply(
+                        "Storage".into(),
+                        node(i),
+                        if accepted {
+                            "accepted".into()
+                        } else {
+                            "rejected: stale token".into()
+                        },
+                    ),
+                ]
+            }
+            Action::StepDown { node: i } => vec![note(node(i), "steps down".into())],
+            Action::Pause { node: i } => vec![note(node(i), "pauses".into())],
+            Action::Resume { node: i } => vec![note(node(i), "resumes".into())],
+            Action::Crash { node: i } => vec![note(node(i), "crashes".into())],
+            Action::Restart { node: i } => vec![note(node(i), "restarts".into())],
+        }
+    }
+
+    fn explain(&self, name: &str, s: &ElectionState) -> String {
+        match name {
+            "AtMostOneLeader" => {
+                let l: Vec<String> = leaders(self, s)
+                    .iter()
+                    .map(|i| format!("node {i}"))
+                    .collect();
+                format!(
+                    "{} all believe, at the same moment, that they hold a valid lease: split brain.",
+                    l.join(" and ")
+                )
+            }
+            "StaleTokenWriteRejected" => {
+                let highest = s.accepted.iter().copied().max().unwrap_or(0);
+                let last = s.accepted.last().copied().unwrap_or(0);
+                format!(
+                    "storage accepted a write with token {last} after it had accepted token {highest}: the stale leader's write went through."
+                )
+            }
+            "FencingTokensMonotonic" => {
+                let g: Vec<String> = s.lease.grants.iter().map(u8::to_string).collect();
+                format!(
+                    "the lease store granted tokens {} — one token for two leaders.",
+                    g.join(", ")
+                )
+            }
+            "LeaderEventuallyElected" => {
+                "no node ever holds a lease it trusts in the behaviour below.".to_string()
+            }
+            "CrashedLeaderReplaced" => {
+                "after the lease holder crashed, no node ever holds a trusted lease again."
+                    .to_string()
+            }
+            other => match Self::prop(other) {
+                Some(p) => format!("no reachable state satisfies {}: {}", p.name, p.doc),
+                None => format!("unknown property {other}"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use stateright::{Checker, HasDiscoveries};
+
+    use super::*;
+
+    fn model(variant: &str) -> ElectionModel {
+        ElectionModel::new(variant, ElectionConfig::default()).unwrap()
+    }
+
+    /// The fingerprint of the model: unique states of the default configuration (two
+    /// nodes), explored to the end by stateright.
+    #[test]
+    fn default_configuration_has_93234_states() {
+        let checker = model("correct")
+            .checker()
+            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
+                "(explore everything)",
+            ])))
+            .spawn_dfs()
+            .join();
+        assert_eq!(checker.unique_state_count(), 93_234);
+        checker.assert_no_discovery("AtMostOneLeader");
+        checker.assert_no_discovery("StaleTokenWriteRejected");
+        checker.assert_no_discovery("FencingTokensMonotonic");
+    }
+
+    /// Kleppmann's scenario: node 0 decides to write, stalls past its lease, node 1 takes
+    /// over and writes; node 0's late write is rejected by fenced storage, accepted without.
+    #[test]
+    fn a_paused_leaders_late_write_is_fenced_off() {
+        let path = vec![
+            Action::Acquire { node: 0 },
+            Action::PrepareWrite { node: 0 },
+            Action::Pause { node: 0 },
+            Action::Tick { slow: 0 },
+            Action::Tick { slow: 0 },
+            Action::Tick { slow: 0 },
+            Action::Acquire { node: 1 },
+            Action::PrepareWrite { node: 1 },
+            Action::StorageWrite { node: 1 },
+            Action::Resume { node: 0 },
+            Action::StorageWrite { node: 0 },
+        ];
+        model("no-fencing")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_discovery("StaleTokenWriteRejected", path.clone());
+        let correct = model("correct");
+        let mut s = correct.init_states().remove(0);
+        for a in path {
+            s = correct
+                .next_state(&s, a)
+                .expect("every step is enabled on the correct protocol too");
+        }
+        assert_eq!(s.accepted.as_slice(), &[2], "the stale write is rejected");
+        assert!(stale_token_write_rejected(&correct, &s));
+        assert!(at_most_one_leader(&correct, &s));
+    }
+
+    /// Without the margin, a slow clock makes the old leader trust its lease after it has
+    /// expired in real time, while the new leader trusts its own.
+    #[test]
+    fn a_slow_clock_without_margin_gives_two_leaders() {
+        model("no-clock-margin")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_discovery(
+                "AtMostOneLeader",
+                vec![
+                    Action::Acquire { node: 0 },
+                    Action::Tick { slow: 1 },
+                    Action::Tick { slow: 0 },
+                    Action::Tick { slow: 0 },
+                    Action::Acquire { node: 1 },
+                ],
+            );
+        model("correct")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_no_discovery("AtMostOneLeader");
+    }
+
+    #[test]
+    fn check_then_set_grants_one_token_twice() {
+        let path = vec![
+            Action::ReadLease { node: 0 },
+            Action::ReadLease { node: 1 },
+            Action::WriteLease { node: 0 },
+            Action::WriteLease { node: 1 },
+        ];
+        let checker = model("check-then-set").checker().spawn_bfs().join();
+        checker.assert_discovery("AtMostOneLeader", path.clone());
+        checker.assert_discovery("FencingTokensMonotonic", path);
+    }
+
+    #[test]
+    fn sometimes_properties_are_reachable() {
+        let checker = model("correct").checker().spawn_bfs().join();
+        checker.assert_discovery("LeaderElected", vec![Action::Acquire { node: 0 }]);
+        checker.assert_discovery(
+            "FailoverHappened",
+            vec![
+                Action::Acquire { node: 0 },
+                Action::Tick { slow: 0 },
+                Action::Tick { slow: 0 },
+                Action::Tick { slow: 0 },
+                Action::Acquire { node: 1 },
+            ],
+        );
+        checker.assert_any_discovery("StaleLeaderAttemptedWrite");
+    }
+
+    #[test]
+    fn a_margin_below_the_drift_is_rejected() {
+        let err = ElectionModel::new(
+            "correct",
+            ElectionConfig {
+                margin: 0,
+                ..ElectionConfig::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("margin must be at least drift"),
+            "{err}"
+        );
+    }
+}
