@@ -24,7 +24,7 @@ use coordlab_checks::{liveness, manifest, registry};
 use coordlab_models::Protocol;
 use coordlab_models::election::ElectionModel;
 use coordlab_models::queue::QueueModel;
-use stateright::{Checker, HasDiscoveries, Model};
+use stateright::{Checker, HasDiscoveries};
 
 /// Counts live heap bytes and their peak.
 struct Counting;
