@@ -27,7 +27,7 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant};
+use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, ticks};
 
 /// Bounds and knobs of one election check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -499,14 +499,6 @@ fn stale_leader_attempted_write(_: &ElectionModel, s: &ElectionState) -> bool {
         .any(|n| matches!(n.phase, Phase::Writing { token, .. } if token < current))
 }
 
-fn ticks(n: u8) -> String {
-    if n == 1 {
-        "1 tick".to_string()
-    } else {
-        format!("{n} ticks")
-    }
-}
-
 impl Protocol for ElectionModel {
     const ID: &'static str = "election";
     type Config = ElectionConfig;
@@ -517,13 +509,7 @@ impl Protocol for ElectionModel {
     }
 
     fn new(variant: &str, config: ElectionConfig) -> Result<Self, ModelError> {
-        let Some((v, bug)) = VARIANTS.iter().find(|(v, _)| v.id == variant) else {
-            return Err(ModelError::UnknownVariant {
-                protocol: Self::ID,
-                variant: variant.to_string(),
-                known: VARIANTS.iter().map(|(v, _)| v.id).collect(),
-            });
-        };
+        let (v, bug) = crate::find_variant(Self::ID, &VARIANTS, variant)?;
         let c = &config;
         let fail = |why: &str| Err(ModelError::BadConfig(why.to_string()));
         if c.nodes < 2 || usize::from(c.nodes) > MAX_NODES {
@@ -540,7 +526,7 @@ impl Protocol for ElectionModel {
         }
         Ok(ElectionModel {
             variant: v.id,
-            bug: *bug,
+            bug,
             config,
         })
     }

@@ -245,3 +245,29 @@ pub fn stateright_properties<M: Model>(props: Vec<Prop<M>>) -> Vec<stateright::P
         })
         .collect()
 }
+
+/// Looks up a variant id in a model's table of variants and their bugs.
+pub(crate) fn find_variant<B: Copy>(
+    protocol: &'static str,
+    table: &[(Variant, Option<B>)],
+    id: &str,
+) -> Result<(Variant, Option<B>), ModelError> {
+    table
+        .iter()
+        .find(|(v, _)| v.id == id)
+        .copied()
+        .ok_or_else(|| ModelError::UnknownVariant {
+            protocol,
+            variant: id.to_string(),
+            known: table.iter().map(|(v, _)| v.id).collect(),
+        })
+}
+
+/// "1 tick", "2 ticks".
+pub(crate) fn ticks(n: u8) -> String {
+    if n == 1 {
+        "1 tick".to_string()
+    } else {
+        format!("{n} ticks")
+    }
+}

@@ -25,7 +25,7 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant};
+use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, ticks};
 
 /// How a message comes back after a consumer reports that processing failed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -283,15 +283,6 @@ impl QueueModel {
     }
 }
 
-/// "1 tick", "2 ticks".
-fn ticks(n: u8) -> String {
-    if n == 1 {
-        "1 tick".to_string()
-    } else {
-        format!("{n} ticks")
-    }
-}
-
 fn holding(c: &Consumer) -> Option<(u8, bool, bool, bool)> {
     match *c {
         Consumer::Holding {
@@ -546,13 +537,7 @@ impl Protocol for QueueModel {
     }
 
     fn new(variant: &str, config: QueueConfig) -> Result<Self, ModelError> {
-        let Some((v, bug)) = VARIANTS.iter().find(|(v, _)| v.id == variant) else {
-            return Err(ModelError::UnknownVariant {
-                protocol: Self::ID,
-                variant: variant.to_string(),
-                known: VARIANTS.iter().map(|(v, _)| v.id).collect(),
-            });
-        };
+        let (v, bug) = crate::find_variant(Self::ID, VARIANTS, variant)?;
         let c = &config;
         let fail = |why: &str| Err(ModelError::BadConfig(why.to_string()));
         if c.messages == 0 || usize::from(c.messages) > MAX_PARTS {
@@ -574,7 +559,7 @@ impl Protocol for QueueModel {
         }
         Ok(QueueModel {
             variant: v.id,
-            bug: *bug,
+            bug,
             config,
         })
     }
