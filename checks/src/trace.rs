@@ -210,7 +210,6 @@ pub fn markdown<P: Protocol>(file: &TraceFile, t: &Typed<P>, path: Option<&str>)
     let mut md = String::new();
     let id = format!("{}/{}", file.protocol, file.variant);
     let last = t.state(t.steps.len());
-    let lasso = file.cycle_start.is_some();
     let _ = writeln!(md, "# `{id}` violates `{}`\n", file.property);
     let _ = writeln!(md, "> {}\n", property_line::<P>(file));
     let _ = writeln!(
@@ -249,7 +248,6 @@ pub fn markdown<P: Protocol>(file: &TraceFile, t: &Typed<P>, path: Option<&str>)
     md.push_str("\n## Sequence diagram\n\n```mermaid\n");
     md.push_str(&mermaid(t, file.cycle_start));
     md.push_str("```\n");
-    let _ = lasso;
     md
 }
 

@@ -131,34 +131,43 @@ fn suite_passes_and_regenerates_the_committed_counterexamples() {
     }
 }
 
+/// `coordlab check FILTER --json` into a fresh directory; must exit 0.
+fn check_json(filter: &str) -> serde_json::Value {
+    let out = tempfile::tempdir().unwrap();
+    let o = coordlab(&[
+        "check",
+        filter,
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The verdict of `prop` in check `check` of a `--json` report.
+fn verdict_in(report: &serde_json::Value, check: &str, prop: &str) -> String {
+    let c = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == check)
+        .unwrap();
+    let p = c["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["property"] == prop)
+        .unwrap();
+    p["verdict"].as_str().unwrap().to_string()
+}
+
 /// Each bug variant is caught by the property it breaks, and the correct variant holds
 /// them all.
 #[test]
 fn each_bug_variant_is_caught_by_its_property() {
-    let o = coordlab(&[
-        "check",
-        "queue",
-        "--json",
-        "--out",
-        tempfile::tempdir().unwrap().path().to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let verdict = |check: &str, prop: &str| -> String {
-        let c = report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == check)
-            .unwrap();
-        let p = c["properties"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["property"] == prop)
-            .unwrap();
-        p["verdict"].as_str().unwrap().to_string()
-    };
+    let report = check_json("queue");
+    let verdict = |check: &str, prop: &str| verdict_in(&report, check, prop);
     for (variant, prop) in [
         ("delete-before-process", "NoMessageLost"),
         ("stale-receipt-delete", "NoMessageLost"),
@@ -191,30 +200,8 @@ fn each_bug_variant_is_caught_by_its_property() {
     }
     // Election: each bug breaks the property it is meant to; correct holds everything,
     // liveness included, at two and three nodes.
-    let o = coordlab(&[
-        "check",
-        "election",
-        "--json",
-        "--out",
-        tempfile::tempdir().unwrap().path().to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let election: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let verdict = |check: &str, prop: &str| -> String {
-        let c = election["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == check)
-            .unwrap();
-        let p = c["properties"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["property"] == prop)
-            .unwrap();
-        p["verdict"].as_str().unwrap().to_string()
-    };
+    let election = check_json("election");
+    let verdict = |check: &str, prop: &str| verdict_in(&election, check, prop);
     for (variant, prop) in [
         ("no-fencing", "StaleTokenWriteRejected"),
         ("no-clock-margin", "AtMostOneLeader"),
