@@ -81,5 +81,6 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod election;
 pub mod queue;
 pub mod sync;

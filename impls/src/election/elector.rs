@@ -1,0 +1,322 @@
+//! A node's side of the election: campaign, renew on a heartbeat, step down when the lease can
+//! no longer be trusted on the node's own clock, resign.
+
+use std::time::Duration;
+
+#[cfg(any(test, loom, shuttle))]
+use super::Deviation;
+use super::event::{Event, FencingToken, NodeId, Observed, Observer, StepDownReason};
+use super::store::{LeaseError, LeaseStore};
+use crate::clock::{Clock, Instant, millis_ceil};
+use crate::sync::{Mutex, MutexGuard};
+
+/// How a node times its lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ElectorConfig {
+    /// The lease length the node asks the store for.
+    pub lease: Duration,
+    /// How often a leader renews: at the first [`LeaderElector::heartbeat`] at least this long
+    /// (on its own clock) after its last successful grant or renewal.
+    pub renew_every: Duration,
+    /// The most this node's clock may fall behind real time over one lease. The node trusts a
+    /// lease only until its clock says `lease - max_drift` has passed since it asked for it, so
+    /// a clock that runs slow by up to `max_drift` still gives up before the store lets the
+    /// lease go. (A fast clock only makes the node give up early.)
+    pub max_drift: Duration,
+}
+
+/// Why an [`ElectorConfig`] is unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The drift bound eats the whole lease: the node could never trust it.
+    #[error("max_drift ({max_drift:?}) must be shorter than the lease ({lease:?})")]
+    DriftExceedsLease {
+        /// The lease length.
+        lease: Duration,
+        /// The drift bound.
+        max_drift: Duration,
+    },
+    /// Renewals would come after the node already stopped trusting its lease.
+    #[error(
+        "renew_every ({renew_every:?}) must be shorter than lease - max_drift ({trusted:?}), or the leader steps down before it renews"
+    )]
+    RenewTooLate {
+        /// The renewal interval.
+        renew_every: Duration,
+        /// How long a lease is trusted.
+        trusted: Duration,
+    },
+}
+
+impl ElectorConfig {
+    /// A checked configuration (times are rounded up to whole milliseconds).
+    pub fn new(
+        lease: Duration,
+        renew_every: Duration,
+        max_drift: Duration,
+    ) -> Result<ElectorConfig, ConfigError> {
+        let ms = |d| Duration::from_millis(millis_ceil(d));
+        let (lease, renew_every, max_drift) = (ms(lease), ms(renew_every), ms(max_drift));
+        if max_drift >= lease {
+            return Err(ConfigError::DriftExceedsLease { lease, max_drift });
+        }
+        let trusted = lease - max_drift;
+        if renew_every >= trusted {
+            return Err(ConfigError::RenewTooLate {
+                renew_every,
+                trusted,
+            });
+        }
+        Ok(ElectorConfig {
+            lease,
+            renew_every,
+            max_drift,
+        })
+    }
+}
+
+/// Proof, for the moment it was checked, that this node leads: tag every write to shared
+/// storage with [`token`](Leadership::token), and let storage fence off lower tokens. The
+/// node may be paused right after the check; the token is what keeps a deposed leader's
+/// late write out, not the check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Leadership {
+    /// The lease's fencing token.
+    pub token: FencingToken,
+    /// The node's clock reading until which it trusts the lease.
+    pub trusted_until: Instant,
+}
+
+/// What the node believes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Follower,
+    Leader {
+        token: FencingToken,
+        /// Own clock when the last granted request was sent.
+        asked_at: Instant,
+        trusted_until: Instant,
+    },
+}
+
+/// One node's elector. Share it between the node's heartbeat loop and its workers (`&self`
+/// methods; one internal lock, held across the store call so the node's belief changes in one
+/// order).
+///
+/// Call [`heartbeat`](LeaderElector::heartbeat) every so often (more often than
+/// `renew_every`); call [`leadership`](LeaderElector::leadership) before acting as leader and
+/// pass its token along with the action.
+pub struct LeaderElector<S, C> {
+    node: NodeId,
+    store: S,
+    clock: C,
+    config: ElectorConfig,
+    role: Mutex<Role>,
+    observer: Observed,
+    #[cfg(any(test, loom, shuttle))]
+    deviation: Option<Deviation>,
+}
+
+impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
+    /// A follower `node` campaigning through `store`, timing its lease on `clock` (its own,
+    /// possibly drifting, clock: it never sees the store's).
+    pub fn new(node: NodeId, store: S, clock: C, config: ElectorConfig) -> LeaderElector<S, C> {
+        LeaderElector {
+            node,
+            store,
+            clock,
+            config,
+            role: Mutex::new(Role::Follower),
+            observer: Observed::none(),
+            #[cfg(any(test, loom, shuttle))]
+            deviation: None,
+        }
+    }
+
+    /// Reports what the node comes to believe to `observer`, from inside the elector's lock.
+    pub fn with_observer(mut self, observer: impl Observer + 'static) -> LeaderElector<S, C> {
+        self.observer.set(observer);
+        self
+    }
+
+    /// Switches a protocol bug on (tests only): [`Deviation::NoClockMargin`] trusts the lease
+    /// for its full length on the node's own clock. Other deviations do not concern the elector.
+    #[cfg(any(test, loom, shuttle))]
+    pub fn with_deviation(mut self, deviation: Option<Deviation>) -> LeaderElector<S, C> {
+        self.deviation = deviation;
+        self
+    }
+
+    /// This node.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> ElectorConfig {
+        self.config
+    }
+
+    /// The lease store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Tries to become leader with one compare-and-set on the store. Returns the leadership
+    /// if the node leads now (already, or newly granted), `None` if someone else holds the
+    /// lease.
+    pub fn campaign(&self) -> Result<Option<Leadership>, LeaseError> {
+        let mut role = self.lock();
+        let now = self.clock.now();
+        if let Some(l) = self.check(&mut role, now) {
+            return Ok(Some(l));
+        }
+        match self.store.acquire(self.node, self.config.lease) {
+            Ok(lease) => Ok(Some(self.lead(&mut role, lease.token, now))),
+            Err(LeaseError::Held(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The node's periodic step: a follower campaigns; a leader steps down if its clock says
+    /// the lease may have run out, and renews if `renew_every` has passed since its last
+    /// grant or renewal. Returns the leadership after the step.
+    ///
+    /// A renewal the store refuses ([`LeaseError::NotHolder`]) makes the node step down. An
+    /// unavailable store leaves the node leading until its own clock says stop: that is what
+    /// the lease is for.
+    pub fn heartbeat(&self) -> Result<Option<Leadership>, LeaseError> {
+        let mut role = self.lock();
+        let now = self.clock.now();
+        let Role::Leader {
+            token, asked_at, ..
+        } = *role
+        else {
+            drop(role);
+            return self.campaign();
+        };
+        let Some(current) = self.check(&mut role, now) else {
+            return Ok(None);
+        };
+        if now.saturating_duration_since(asked_at) < self.config.renew_every {
+            return Ok(Some(current));
+        }
+        match self.store.renew(self.node, token, self.config.lease) {
+            Ok(_) => Ok(Some(self.lead(&mut role, token, now))),
+            Err(LeaseError::NotHolder { .. }) => {
+                self.step_down(&mut role, StepDownReason::RenewRefused);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the node leads, by its own clock, right now: `Some` with the token to tag the
+    /// next action with, or `None` (stepping down if the lease can no longer be trusted).
+    /// Does not talk to the store.
+    pub fn leadership(&self) -> Option<Leadership> {
+        let mut role = self.lock();
+        let now = self.clock.now();
+        let l = self.check(&mut role, now)?;
+        self.observer.emit(|| Event::Trusted {
+            node: self.node,
+            token: l.token,
+            local: now,
+        });
+        Some(l)
+    }
+
+    /// Stops leading and gives the lease back so another node can take it at once. A store
+    /// that refuses the release ([`LeaseError::NotHolder`]) already let the lease go; that is
+    /// not an error.
+    pub fn resign(&self) -> Result<(), LeaseError> {
+        let mut role = self.lock();
+        let Role::Leader { token, .. } = *role else {
+            return Ok(());
+        };
+        self.step_down(&mut role, StepDownReason::Resigned);
+        match self.store.release(self.node, token) {
+            Ok(()) | Err(LeaseError::NotHolder { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The leadership if the lease is still trusted at `now`; otherwise steps down.
+    fn check(&self, role: &mut Role, now: Instant) -> Option<Leadership> {
+        match *role {
+            Role::Follower => None,
+            Role::Leader {
+                token,
+                trusted_until,
+                ..
+            } if now < trusted_until => Some(Leadership {
+                token,
+                trusted_until,
+            }),
+            Role::Leader { .. } => {
+                self.step_down(role, StepDownReason::LeaseUntrusted);
+                None
+            }
+        }
+    }
+
+    /// Becomes (or stays) leader with `token`, the request having been sent at `asked_at`.
+    fn lead(&self, role: &mut Role, token: FencingToken, asked_at: Instant) -> Leadership {
+        let trusted_until = asked_at.saturating_add(self.config.lease - self.margin());
+        *role = Role::Leader {
+            token,
+            asked_at,
+            trusted_until,
+        };
+        self.observer.emit(|| Event::Leading {
+            node: self.node,
+            token,
+            local: asked_at,
+            trusted_until,
+        });
+        Leadership {
+            token,
+            trusted_until,
+        }
+    }
+
+    fn step_down(&self, role: &mut Role, reason: StepDownReason) {
+        if let Role::Leader { token, .. } = *role {
+            *role = Role::Follower;
+            self.observer.emit(|| Event::SteppedDown {
+                node: self.node,
+                token,
+                reason,
+            });
+        }
+    }
+
+    /// How much of the lease the node gives up to cover its clock's drift.
+    fn margin(&self) -> Duration {
+        #[cfg(any(test, loom, shuttle))]
+        if self.deviation == Some(Deviation::NoClockMargin) {
+            return Duration::ZERO;
+        }
+        self.config.max_drift
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Role> {
+        // The role is one enum written whole: a panic elsewhere cannot leave it half-updated.
+        self.role
+            .lock()
+            .unwrap_or_else(crate::sync::PoisonError::into_inner)
+    }
+}
+
+impl<S, C> std::fmt::Debug for LeaderElector<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("LeaderElector");
+        d.field("node", &self.node).field("config", &self.config);
+        match self.role.try_lock() {
+            Ok(r) => d.field("role", &*r),
+            Err(_) => d.field("role", &"<locked>"),
+        };
+        d.finish()
+    }
+}
