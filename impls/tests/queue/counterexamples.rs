@@ -17,22 +17,18 @@
 //! The search is deterministic given the seed: the harness draws all its randomness from
 //! shuttle. (Setting `SHUTTLE_RANDOM_SEED` overrides the seed and so changes the output.)
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::path::PathBuf;
 
 use coordlab_impls::queue::{Event, EventRecord};
 use serde::{Deserialize, Serialize};
-use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId};
-use shuttle::{Config, Runner};
 
 use super::harness::{
     Deviation, EffectMode, Faults, Report, Retry, Scenario, Seen, Violation, property,
     render_events, run,
 };
+use crate::shuttle_search::{self, Found};
 
 /// Version of the counterexample JSON layout.
 const FORMAT: u32 = 1;
@@ -105,62 +101,6 @@ fn search_scenario() -> Scenario {
     }
 }
 
-/// What the search found.
-struct Found {
-    /// The search's seed.
-    seed: u64,
-    /// 1-based: the failing run was the search's `iteration`-th.
-    iteration: usize,
-    /// `shuttle::replay`'s schedule string.
-    schedule: String,
-    /// The panic message.
-    message: String,
-    /// The failing run's report.
-    report: Report,
-}
-
-/// A scheduler wrapper that records the current execution's schedule, exactly as shuttle does
-/// for its own failure report (every task choice and every random draw), so the failing
-/// schedule is available to the test and not only printed on stderr.
-struct Recording<S> {
-    inner: S,
-    state: Rc<RefCell<(usize, Schedule)>>,
-}
-
-impl<S: Scheduler> Scheduler for Recording<S> {
-    fn new_execution(&mut self) -> Option<Schedule> {
-        let schedule = self.inner.new_execution()?;
-        let mut state = self.state.borrow_mut();
-        state.0 += 1;
-        state.1 = schedule.clone();
-        Some(schedule)
-    }
-
-    fn next_task(
-        &mut self,
-        runnable: &[&Task],
-        current: Option<TaskId>,
-        is_yielding: bool,
-    ) -> Option<TaskId> {
-        let next = self.inner.next_task(runnable, current, is_yielding);
-        if let Some(task) = next {
-            self.state.borrow_mut().1.push_task(task);
-        }
-        next
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state.borrow_mut().1.push_random();
-        self.inner.next_u64()
-    }
-}
-
-thread_local! {
-    /// The report of the last run on this thread (shuttle runs every task of an execution on
-    /// the test's own thread, so the run's main task can leave its report here).
-    static LAST_REPORT: RefCell<Option<Report>> = const { RefCell::new(None) };
-}
-
 /// Which runs count as failing.
 #[derive(Clone, Debug)]
 enum FailsOn {
@@ -184,31 +124,16 @@ impl FailsOn {
     }
 }
 
-/// The closure shuttle runs: the scenario, leaving its report behind, then a panic naming the
-/// violation if the run counts as failing.
-fn checked_run(scenario: Scenario, fails_on: FailsOn) -> impl Fn() + Send + Sync + 'static {
+/// One run of `scenario` for a search: its report, and the violation if it counts as failing.
+fn checked_run(
+    scenario: Scenario,
+    fails_on: FailsOn,
+) -> impl Fn() -> (Report, Option<String>) + Send + Sync + 'static {
     move || {
         let report = run(&scenario);
-        LAST_REPORT.with(|r| *r.borrow_mut() = Some(report.clone()));
-        if let Some(v) = fails_on.pick(&report) {
-            panic!("{v}");
-        }
+        let failure = fails_on.pick(&report).map(ToString::to_string);
+        (report, failure)
     }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "non-string panic".to_owned())
-}
-
-fn shuttle_config() -> Config {
-    let mut config = Config::new();
-    // The only atomic is the manual clock; shuttle's warning about its atomics is noise here.
-    config.silence_warnings = true;
-    config
 }
 
 /// Runs `scenario` under the random scheduler from `seed` for up to `max_iterations` runs;
@@ -218,12 +143,11 @@ fn search(
     fails_on: &FailsOn,
     seed: u64,
     max_iterations: usize,
-) -> Option<Found> {
-    search_with(
-        scenario,
-        fails_on,
+) -> Option<Found<Report>> {
+    shuttle_search::search_random(
+        checked_run(scenario.clone(), fails_on.clone()),
         seed,
-        RandomScheduler::new_from_seed(seed, max_iterations),
+        max_iterations,
     )
 }
 
@@ -233,55 +157,17 @@ fn search_pct(
     fails_on: &FailsOn,
     seed: u64,
     max_iterations: usize,
-) -> Option<Found> {
-    search_with(
-        scenario,
-        fails_on,
+) -> Option<Found<Report>> {
+    shuttle_search::search_pct(
+        checked_run(scenario.clone(), fails_on.clone()),
         seed,
-        PctScheduler::new_from_seed(seed, 3, max_iterations),
+        3,
+        max_iterations,
     )
 }
 
-fn search_with(
-    scenario: &Scenario,
-    fails_on: &FailsOn,
-    seed: u64,
-    scheduler: impl Scheduler + 'static,
-) -> Option<Found> {
-    let state = Rc::new(RefCell::new((0, Schedule::new(0))));
-    let scheduler = Recording {
-        inner: scheduler,
-        state: Rc::clone(&state),
-    };
-    let runner = Runner::new(scheduler, shuttle_config());
-    let f = checked_run(scenario.clone(), fails_on.clone());
-    let payload = catch_unwind(AssertUnwindSafe(|| runner.run(f))).err()?;
-    let (iteration, schedule) = state.borrow().clone();
-    let report = LAST_REPORT
-        .with(|r| r.borrow_mut().take())
-        .expect("a failing run leaves its report");
-    Some(Found {
-        seed,
-        iteration,
-        schedule: shuttle_engine::scheduler::serialization::serialize_schedule(&schedule)
-            .replace('\n', ""),
-        message: panic_message(&*payload),
-        report,
-    })
-}
-
-/// Replays `schedule` on `scenario`; returns the panic message and the run's report.
-fn replay(scenario: &Scenario, fails_on: FailsOn, schedule: &str) -> (Option<String>, Report) {
-    let f = checked_run(scenario.clone(), fails_on);
-    let outcome = catch_unwind(AssertUnwindSafe(|| shuttle::replay(f, schedule)));
-    let report = LAST_REPORT
-        .with(|r| r.borrow_mut().take())
-        .expect("a replayed run leaves its report");
-    (outcome.err().map(|p| panic_message(&*p)), report)
-}
-
-fn find(target: &Target) -> Found {
-    let mut best: Option<Found> = None;
+fn find(target: &Target) -> Found<Report> {
+    let mut best: Option<Found<Report>> = None;
     for seed in SEEDS {
         let Some(found) = search(
             &target.scenario,
@@ -305,32 +191,8 @@ fn find(target: &Target) -> Found {
     best.expect("at least one seed")
 }
 
-/// The shuttle version in the workspace's Cargo.lock.
-fn shuttle_version() -> String {
-    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
-        .expect("read the workspace Cargo.lock");
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line == "name = \"shuttle\"" {
-            let version = lines.next().expect("a version line after the name");
-            return version
-                .trim_start_matches("version = \"")
-                .trim_end_matches('"')
-                .to_owned();
-        }
-    }
-    panic!("no shuttle package in Cargo.lock");
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("impls/ has a parent")
-        .to_path_buf()
-}
-
 fn target_dir(deviation: Deviation) -> PathBuf {
-    workspace_root()
+    shuttle_search::workspace_root()
         .join("counterexamples/queue")
         .join(format!("impl-{}", deviation.id()))
 }
@@ -353,7 +215,7 @@ struct CounterexampleFile {
     events: Vec<EventRecord>,
 }
 
-fn file_for(target: &Target, found: &Found) -> CounterexampleFile {
+fn file_for(target: &Target, found: &Found<Report>) -> CounterexampleFile {
     CounterexampleFile {
         format: FORMAT,
         protocol: "queue".to_owned(),
@@ -361,7 +223,7 @@ fn file_for(target: &Target, found: &Found) -> CounterexampleFile {
         property: target.property.to_owned(),
         violations: found.report.violations.clone(),
         engine: "shuttle".to_owned(),
-        shuttle_version: shuttle_version(),
+        shuttle_version: shuttle_search::shuttle_version(),
         scheduler: "random".to_owned(),
         seed: found.seed,
         iteration: found.iteration,
@@ -601,20 +463,6 @@ fn mermaid(events: &[EventRecord]) -> String {
     out
 }
 
-/// Writes `contents` to `path` atomically: a temporary file in the same directory, then a
-/// rename over the target.
-fn write_atomically(path: &Path, contents: &str) {
-    let dir = path.parent().expect("a file path has a parent");
-    std::fs::create_dir_all(dir).expect("create the counterexample directory");
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, contents).expect("write the temporary file");
-    std::fs::rename(&tmp, path).expect("rename the temporary file into place");
-}
-
 fn assert_finds(deviation: Deviation) {
     let target = targets()
         .into_iter()
@@ -674,7 +522,6 @@ fn shuttle_finds_stale_receipt_delete() {
 /// `COORDLAB_BLESS=1`, (re)writes them instead.
 #[test]
 fn committed_counterexamples_are_current() {
-    let bless = std::env::var_os("COORDLAB_BLESS").is_some_and(|v| v == "1");
     for target in targets() {
         let found = find(&target);
         let file = file_for(&target, &found);
@@ -690,50 +537,16 @@ fn committed_counterexamples_are_current() {
             ),
         ];
         for (path, contents) in outputs {
-            if bless {
-                write_atomically(&path, &contents);
-                eprintln!("wrote {}", path.display());
-            } else {
-                let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-                    panic!("{}: {e}; regenerate with COORDLAB_BLESS=1", path.display())
-                });
-                assert!(
-                    committed == contents,
-                    "{} differs from what the search produces now; regenerate with COORDLAB_BLESS=1",
-                    path.display()
-                );
-            }
+            shuttle_search::bless_or_compare(&path, &contents);
         }
     }
-}
-
-fn committed_files(ext: &str) -> Vec<PathBuf> {
-    let root = workspace_root().join("counterexamples/queue");
-    let mut files = Vec::new();
-    for dir in std::fs::read_dir(&root).expect("counterexamples/queue exists") {
-        let dir = dir.unwrap().path();
-        if !dir
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("impl-"))
-        {
-            continue;
-        }
-        for file in std::fs::read_dir(&dir).unwrap() {
-            let file = file.unwrap().path();
-            if file.extension().is_some_and(|e| e == ext) {
-                files.push(file);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// Every committed implementation counterexample replays: `shuttle::replay` of its schedule
 /// reproduces the same violated property, the same violation and the same event log.
 #[test]
 fn committed_counterexamples_replay() {
-    let files = committed_files("json");
+    let files = shuttle_search::committed_files("queue", "json");
     assert!(
         files.len() >= 2,
         "expected the impl-* counterexamples, found {files:?}"
@@ -743,9 +556,8 @@ fn committed_counterexamples_replay() {
         let file: CounterexampleFile = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: malformed counterexample: {e}", path.display()));
         assert_eq!(file.format, FORMAT, "{}: format version", path.display());
-        let (message, report) = replay(
-            &file.scenario,
-            FailsOn::AtEnd(file.property.clone()),
+        let (message, report) = shuttle_search::replay(
+            checked_run(file.scenario.clone(), FailsOn::AtEnd(file.property.clone())),
             &file.schedule,
         );
         let message =
@@ -773,13 +585,7 @@ fn committed_counterexamples_replay() {
 /// Every committed counterexample `.json` has its `.md` twin, and the other way round.
 #[test]
 fn every_counterexample_has_json_and_md() {
-    let stems = |ext| -> Vec<PathBuf> {
-        committed_files(ext)
-            .into_iter()
-            .map(|p| p.with_extension(""))
-            .collect()
-    };
-    assert_eq!(stems("json"), stems("md"));
+    shuttle_search::assert_json_md_twins("queue");
 }
 
 /// How many runs each search needs, over 20 seeds, for the random and the PCT scheduler.

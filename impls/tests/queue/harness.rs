@@ -44,6 +44,8 @@ use coordlab_impls::queue::{
 use coordlab_impls::sync::{Arc, Mutex, thread};
 use serde::{Deserialize, Serialize};
 
+use crate::dice::Dice;
+
 #[cfg(any(loom, shuttle))]
 pub use coordlab_impls::queue::Deviation;
 
@@ -377,48 +379,6 @@ impl Effects {
     }
 }
 
-/// Fault dice.
-enum Dice {
-    /// Shuttle's random source: recorded in the schedule.
-    #[cfg(shuttle)]
-    Shuttle,
-    /// xorshift64, seeded per consumer: the same sequence on every run.
-    #[cfg_attr(shuttle, allow(dead_code))]
-    Fixed(u64),
-}
-
-impl Dice {
-    fn for_consumer(consumer: u32) -> Dice {
-        #[cfg(shuttle)]
-        {
-            let _ = consumer;
-            Dice::Shuttle
-        }
-        #[cfg(not(shuttle))]
-        {
-            Dice::Fixed(
-                0x9E37_79B9_7F4A_7C15
-                    ^ (u64::from(consumer) + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
-            )
-        }
-    }
-
-    /// A number in 0..1000.
-    fn roll(&mut self) -> u32 {
-        let x = match self {
-            #[cfg(shuttle)]
-            Dice::Shuttle => shuttle::rand::RngCore::next_u64(&mut shuttle::rand::thread_rng()),
-            Dice::Fixed(state) => {
-                *state ^= *state << 13;
-                *state ^= *state >> 7;
-                *state ^= *state << 17;
-                *state
-            }
-        };
-        (x % 1000) as u32
-    }
-}
-
 fn fault_for(faults: &Faults, consumer: u32, nth: u32, dice: &mut Dice) -> Fault {
     match faults {
         Faults::None => Fault::None,
@@ -466,7 +426,7 @@ impl Shared {
 fn consume(shared: &Shared, me: u32, mut attempts: u32, faults: &Faults) -> Vec<MessageId> {
     let s = &shared.scenario;
     let consumer = shared.queue.consumer(ConsumerId(me));
-    let mut dice = Dice::for_consumer(me);
+    let mut dice = Dice::for_thread(me);
     let mut deleted = Vec::new();
     let mut nth = 0;
     while attempts > 0 {

@@ -9,6 +9,8 @@
 //!   target/shuttle`: all scenarios under shuttle's random and PCT schedulers, the
 //!   "shuttle finds each bug" tests, and the committed counterexamples' replay.
 
+#[path = "../support/dice.rs"]
+mod dice;
 mod harness;
 mod scenarios;
 
@@ -26,3 +28,7 @@ mod shuttle_tests;
 
 #[cfg(shuttle)]
 mod counterexamples;
+
+#[cfg(shuttle)]
+#[path = "../support/shuttle_search.rs"]
+mod shuttle_search;
