@@ -66,6 +66,24 @@
 //! `FencingTokensMonotonic` on the event log; a proptest state machine compares the store
 //! with a sequential reference. Shuttle must find each test-only [`Deviation`]; the failing
 //! schedules are committed under `counterexamples/election/impl-*/` and replayed.
+//!
+//! # What is not checked
+//!
+//! - **The drift bound is an assumption.** An elector is safe only if its clock really falls
+//!   behind real time by at most `max_drift` over one lease; the tests keep their clocks
+//!   within it (a slow clock stands still for a tick at a time). A clock that runs slow by
+//!   more, or a store whose clock runs fast, breaks `AtMostOneLeader`; fencing still keeps
+//!   storage consistent.
+//! - **The store is one process.** [`InMemoryLeaseStore`] is linearizable because it is one
+//!   lock; its own replication, network delays between a node and the store, and a store
+//!   that answers after the caller gave up are out of scope (a remote [`LeaseStore`] must be
+//!   linearizable itself, as etcd and ZooKeeper are).
+//! - **Pauses fall where they hurt most, and only there.** The harness pauses a leader
+//!   between checking its lease and writing; a pause inside a heartbeat only delays the
+//!   next renewal, which the lease already covers.
+//! - **Bounds.** loom explores small races (2–3 threads) up to stated preemption bounds;
+//!   shuttle samples schedules of runs with a few rounds per node, so a passing run is
+//!   evidence, not proof. Liveness (a leader is eventually elected) is the model's to check.
 
 mod elector;
 mod event;

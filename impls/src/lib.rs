@@ -3,7 +3,10 @@
 //! under shuttle (`--cfg shuttle`).
 //!
 //! So far: [`queue`], an SQS-style retrying work queue with visibility timeouts, per-delivery
-//! receipts, retry policies, a dead-letter queue and an idempotent-consumer helper.
+//! receipts, retry policies, a dead-letter queue and an idempotent-consumer helper; and
+//! [`election`], leader election through a lease store with fencing tokens, electors that
+//! time their lease on their own drifting clocks, and storage that fences off deposed
+//! leaders.
 //!
 //! ```
 //! use std::time::Duration;

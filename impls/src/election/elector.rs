@@ -173,7 +173,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
             return Ok(Some(l));
         }
         match self.store.acquire(self.node, self.config.lease) {
-            Ok(lease) => Ok(Some(self.lead(&mut role, lease.token, now))),
+            Ok(lease) => Ok(self.lead(&mut role, lease.token, now)),
             Err(LeaseError::Held(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -203,7 +203,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
             return Ok(Some(current));
         }
         match self.store.renew(self.node, token, self.config.lease) {
-            Ok(_) => Ok(Some(self.lead(&mut role, token, now))),
+            Ok(_) => Ok(self.lead(&mut role, token, now)),
             Err(LeaseError::NotHolder { .. }) => {
                 self.step_down(&mut role, StepDownReason::RenewRefused);
                 Ok(None)
@@ -261,8 +261,10 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
         }
     }
 
-    /// Becomes (or stays) leader with `token`, the request having been sent at `asked_at`.
-    fn lead(&self, role: &mut Role, token: FencingToken, asked_at: Instant) -> Leadership {
+    /// Becomes (or stays) leader with `token`, the request having been sent at `asked_at`;
+    /// returns the leadership if the lease is still trusted now (the store may have answered
+    /// so late that it is not: then the node steps down at once).
+    fn lead(&self, role: &mut Role, token: FencingToken, asked_at: Instant) -> Option<Leadership> {
         let trusted_until = asked_at.saturating_add(self.config.lease - self.margin());
         *role = Role::Leader {
             token,
@@ -275,10 +277,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
             local: asked_at,
             trusted_until,
         });
-        Leadership {
-            token,
-            trusted_until,
-        }
+        self.check(role, self.clock.now())
     }
 
     fn step_down(&self, role: &mut Role, reason: StepDownReason) {

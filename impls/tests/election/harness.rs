@@ -1,0 +1,570 @@
+//! The shared test harness: a world clock with per-node drifting clocks, one node loop, one
+//! clock driver, and the election model's properties checked on the implementation's own
+//! event log. Used on std threads and under shuttle.
+//!
+//! A run: `nodes` threads each run `rounds` rounds of the node loop (heartbeat: campaign,
+//! renew or step down; then, if the elector says it leads, write to storage with its token)
+//! while a driver thread moves real time forward `ticks` times. Faults, rolled on the
+//! harness's dice (shuttle's random source under shuttle):
+//!
+//! - **slow clocks**: at each tick, a node's clock may stand still (it falls one tick behind
+//!   real time), never more than `drift_ms` behind in all: the drift bound the electors are
+//!   configured with;
+//! - **clock jumps**: a tick may move real time three ticks at once, so leases run out
+//!   between two steps of a node;
+//! - **pauses**: a leader that checked its lease and is about to write may stall (GC, VM
+//!   pause) until real time has moved `pause_ms` on, then send the write it prepared;
+//! - **crashes**: a node may crash at the end of a round, forgetting everything; it restarts
+//!   with a fresh elector in its next round;
+//! - **resignations**: a leader may hand its lease back at the end of a round.
+//!
+//! The lease store reads real time; each elector reads its node's clock. Every component
+//! reports its events from inside its own lock to the world, which stamps each with real time
+//! and every node's clock under the world's lock (always the innermost lock), so the log is
+//! one linear history consistent with each component's own order. The properties, checked on
+//! that log after every record:
+//!
+//! - `AtMostOneLeader`: at no point do two nodes believe they hold a valid lease. A node
+//!   believes from its elector's `Leading` event until it steps down or crashes, for as long
+//!   as its own clock reads earlier than the `trusted_until` of that event: belief changes
+//!   only at records (time moves only at `Tick` records), so checking after every record is
+//!   exact.
+//! - `StaleTokenWriteRejected`: storage never accepts a token lower than one it accepted.
+//! - `FencingTokensMonotonic`: every grant's token is higher than the one before.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use coordlab_impls::clock::{Clock, Instant};
+use coordlab_impls::election::{
+    ElectorConfig, Event, FencedStorage, FencingToken, InMemoryLeaseStore, LeaderElector, NodeId,
+    Observer,
+};
+use coordlab_impls::sync::{Arc, Mutex, MutexGuard, thread};
+use serde::{Deserialize, Serialize};
+
+use crate::dice::Dice;
+
+#[cfg(shuttle)]
+pub use coordlab_impls::election::Deviation;
+
+/// Normal builds compile no deviations (the library's `Deviation` exists only under
+/// `cfg(any(test, loom, shuttle))`, and this test crate does not see the library's
+/// `cfg(test)`), so here the type is uninhabited and `deviation` is always `None`.
+#[cfg(not(shuttle))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Deviation {}
+
+/// Property names: the election model's (`models/src/election.rs`), checked here on the
+/// implementation's runs.
+pub mod property {
+    /// No two nodes believe, at the same real time, that they hold a valid lease.
+    pub const AT_MOST_ONE_LEADER: &str = "AtMostOneLeader";
+    /// Storage never accepts a write whose token is lower than one it already accepted.
+    pub const STALE_TOKEN_WRITE_REJECTED: &str = "StaleTokenWriteRejected";
+    /// Every grant's token is higher than every token granted before.
+    pub const FENCING_TOKENS_MONOTONIC: &str = "FencingTokensMonotonic";
+}
+
+/// One scenario's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Node threads.
+    pub nodes: u32,
+    /// Rounds of the node loop per node.
+    pub rounds: u32,
+    /// Lease length, ms.
+    pub lease_ms: u64,
+    /// A leader renews when this long has passed on its clock since its last grant or renewal.
+    pub renew_every_ms: u64,
+    /// How far a node's clock may fall behind real time, ms (the electors' `max_drift`).
+    pub drift_ms: u64,
+    /// How many times the driver moves real time.
+    pub ticks: u32,
+    /// How far each tick moves it, ms.
+    pub tick_ms: u64,
+    /// Chance, per tick, that real time jumps three ticks at once (every clock with it), in
+    /// thousandths: expiry races ahead of the nodes' steps.
+    pub jump_per_mille: u32,
+    /// Chance, per tick and node, that the node's clock stands still for the tick (while it is
+    /// less than `drift_ms` behind), in thousandths.
+    pub slow_per_mille: u32,
+    /// Chance that a leader about to write pauses first, in thousandths.
+    pub pause_per_mille: u32,
+    /// How long a pause lasts: until real time has moved this far (or the driver has stopped).
+    pub pause_ms: u64,
+    /// Chance, per round, that a node crashes at the end of the round, in thousandths. A node
+    /// crashes at most once.
+    pub crash_per_mille: u32,
+    /// Chance, per round, that a leader resigns at the end of the round (hands the lease
+    /// back), in thousandths.
+    pub resign_per_mille: u32,
+    /// The protocol bug to switch on.
+    pub deviation: Option<Deviation>,
+}
+
+impl Scenario {
+    fn elector_config(&self) -> ElectorConfig {
+        ElectorConfig::new(
+            Duration::from_millis(self.lease_ms),
+            Duration::from_millis(self.renew_every_ms),
+            Duration::from_millis(self.drift_ms),
+        )
+        .expect("a scenario's timing is a valid elector configuration")
+    }
+}
+
+/// A harness step next to the components' own events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// An event of the lease store, an elector or storage.
+    Elect(Event),
+    /// Real time moved `ms` on; the clocks of the nodes in `slow` fell one tick behind.
+    Tick {
+        /// How far real time moved, ms (one tick, or three in a jump).
+        ms: u64,
+        /// Nodes whose clocks fell one tick behind.
+        slow: Vec<u32>,
+    },
+    /// A leader stalls between checking its lease and sending its write.
+    Pause {
+        /// The node.
+        node: u32,
+    },
+    /// The stalled node runs again, still believing what it believed.
+    Resume {
+        /// The node.
+        node: u32,
+    },
+    /// The node crashes, forgetting everything.
+    Crash {
+        /// The node.
+        node: u32,
+    },
+    /// The node restarts as a follower with a fresh elector.
+    Restart {
+        /// The node.
+        node: u32,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Elect(e) => write!(f, "{e}"),
+            Step::Tick { ms, slow } => {
+                write!(f, "real time moves {ms}ms")?;
+                if !slow.is_empty() {
+                    let names: Vec<String> = slow.iter().map(|n| format!("n{n}")).collect();
+                    write!(f, "; the clock of {} falls a tick behind", names.join(", "))?;
+                }
+                Ok(())
+            }
+            Step::Pause { node } => write!(f, "n{node} PAUSES before sending its write"),
+            Step::Resume { node } => write!(f, "n{node} resumes, still believing it leads"),
+            Step::Crash { node } => write!(f, "n{node} CRASHES"),
+            Step::Restart { node } => write!(f, "n{node} restarts as a follower"),
+        }
+    }
+}
+
+/// One entry of the run's log: the step, real time and every node's clock when it happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Real time, ms.
+    pub real: u64,
+    /// Each node's clock, ms (node `i` at index `i`).
+    pub clocks: Vec<u64>,
+    /// What happened.
+    pub step: Step,
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", time_label(self.real, &self.clocks), self.step)
+    }
+}
+
+/// "real 20ms | n0 20 n1 10 n2 20": real time and each node's clock.
+fn time_label(real: u64, clocks: &[u64]) -> String {
+    let nodes: Vec<String> = clocks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("n{i} {c}"))
+        .collect();
+    format!("real {real}ms | {}", nodes.join(" "))
+}
+
+/// A property violation found on the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The model's property name.
+    pub property: String,
+    /// The 1-based record at which it broke.
+    pub step: usize,
+    /// What broke.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} violated at step {}: {}",
+            self.property, self.step, self.detail
+        )
+    }
+}
+
+/// What a run produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Violated properties, in log order.
+    pub violations: Vec<Violation>,
+    /// The run's log.
+    pub records: Vec<Record>,
+}
+
+impl Report {
+    /// Panics with the first violation and the log.
+    pub fn assert_ok(&self) {
+        if let Some(v) = self.violations.first() {
+            panic!("{v}\n{}", render_records(&self.records));
+        }
+    }
+}
+
+/// The log as numbered lines.
+pub fn render_records(records: &[Record]) -> String {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("{:>3}. {r}\n", i + 1))
+        .collect()
+}
+
+struct WorldState {
+    real: u64,
+    /// How far each node's clock is behind real time.
+    lag: Vec<u64>,
+    records: Vec<Record>,
+    driver_done: bool,
+}
+
+impl WorldState {
+    fn record(&mut self, step: Step) {
+        let record = Record {
+            real: self.real,
+            clocks: self.lag.iter().map(|lag| self.real - lag).collect(),
+            step,
+        };
+        self.records.push(record);
+    }
+}
+
+/// Real time, every node's clock, and the log. Its lock is the innermost of the run: taken
+/// under the components' locks (clock reads, observed events), never the other way round.
+#[derive(Clone)]
+pub struct World(Arc<Mutex<WorldState>>);
+
+impl World {
+    fn new(nodes: u32) -> World {
+        World(Arc::new(Mutex::new(WorldState {
+            real: 0,
+            lag: vec![0; nodes as usize],
+            records: Vec::new(),
+            driver_done: false,
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, WorldState> {
+        self.0.lock().expect("world lock poisoned")
+    }
+
+    fn record(&self, step: Step) {
+        self.lock().record(step);
+    }
+
+    /// Moves real time `ms` on, and logs it in the same critical section; the clocks of the
+    /// nodes in `slow` fall `tick_ms` behind.
+    fn tick(&self, ms: u64, tick_ms: u64, slow: Vec<u32>) {
+        let mut w = self.lock();
+        w.real += ms;
+        for &n in &slow {
+            w.lag[n as usize] += tick_ms;
+        }
+        w.record(Step::Tick { ms, slow });
+    }
+
+    fn real(&self) -> u64 {
+        self.lock().real
+    }
+
+    fn lag(&self, node: u32) -> u64 {
+        self.lock().lag[node as usize]
+    }
+}
+
+impl Observer for World {
+    fn observe(&self, event: Event) {
+        self.record(Step::Elect(event));
+    }
+}
+
+/// Real time: the lease store's clock.
+struct RealClock(World);
+
+impl Clock for RealClock {
+    fn now(&self) -> Instant {
+        Instant::from_millis(self.0.real())
+    }
+}
+
+/// A node's own clock: real time minus the node's lag.
+struct NodeClock(World, u32);
+
+impl Clock for NodeClock {
+    fn now(&self) -> Instant {
+        let w = self.0.lock();
+        Instant::from_millis(w.real - w.lag[self.1 as usize])
+    }
+}
+
+type Store = InMemoryLeaseStore<RealClock>;
+type Elector = LeaderElector<Arc<Store>, NodeClock>;
+
+struct Shared {
+    scenario: Scenario,
+    world: World,
+    store: Arc<Store>,
+    storage: FencedStorage<(u32, u32)>,
+}
+
+impl Shared {
+    fn elector(&self, node: u32) -> Elector {
+        let elector = LeaderElector::new(
+            NodeId(node),
+            Arc::clone(&self.store),
+            NodeClock(self.world.clone(), node),
+            self.scenario.elector_config(),
+        )
+        .with_observer(self.world.clone());
+        #[cfg(shuttle)]
+        let elector = elector.with_deviation(self.scenario.deviation);
+        elector
+    }
+}
+
+/// Thread numbers for the dice: nodes are 0.., the driver comes after them.
+fn driver_thread(s: &Scenario) -> u32 {
+    s.nodes
+}
+
+/// One node's loop.
+fn node_loop(shared: &Shared, me: u32) {
+    let s = &shared.scenario;
+    let mut dice = Dice::for_thread(me);
+    let mut elector = Some(shared.elector(me));
+    let mut crashed = false;
+    for round in 0..s.rounds {
+        let Some(e) = &elector else {
+            shared.world.record(Step::Restart { node: me });
+            elector = Some(shared.elector(me));
+            continue;
+        };
+        e.heartbeat()
+            .expect("the in-memory lease store is always available");
+        if let Some(leadership) = e.leadership() {
+            if dice.chance(s.pause_per_mille) {
+                pause(shared, me);
+            }
+            // Refused when stale: the node learns its lease is gone at its next heartbeat.
+            let _ = shared
+                .storage
+                .write(NodeId(me), leadership.token, (me, round));
+        }
+        if dice.chance(s.resign_per_mille) {
+            e.resign()
+                .expect("the in-memory lease store is always available");
+        }
+        if !crashed && dice.chance(s.crash_per_mille) {
+            crashed = true;
+            shared.world.record(Step::Crash { node: me });
+            elector = None;
+        }
+        thread::yield_now();
+    }
+}
+
+/// Stalls until real time has moved `pause_ms` on, or the driver has stopped moving it.
+fn pause(shared: &Shared, me: u32) {
+    shared.world.record(Step::Pause { node: me });
+    let until = shared.world.real() + shared.scenario.pause_ms;
+    loop {
+        {
+            let w = shared.world.lock();
+            if w.real >= until || w.driver_done {
+                break;
+            }
+        }
+        thread::yield_now();
+    }
+    shared.world.record(Step::Resume { node: me });
+}
+
+/// The clock driver: `ticks` ticks, some of them jumps, each letting some clocks fall behind
+/// within the drift bound.
+fn drive(shared: &Shared) {
+    let s = &shared.scenario;
+    let mut dice = Dice::for_thread(driver_thread(s));
+    for _ in 0..s.ticks {
+        let ms = if dice.chance(s.jump_per_mille) {
+            3 * s.tick_ms
+        } else {
+            s.tick_ms
+        };
+        let slow: Vec<u32> = (0..s.nodes)
+            .filter(|&n| shared.world.lag(n) + s.tick_ms <= s.drift_ms)
+            .filter(|_| dice.chance(s.slow_per_mille))
+            .collect();
+        shared.world.tick(ms, s.tick_ms, slow);
+        thread::yield_now();
+    }
+    shared.world.lock().driver_done = true;
+}
+
+/// Runs the scenario once on the current engine's threads and checks its properties.
+pub fn run(scenario: &Scenario) -> Report {
+    let world = World::new(scenario.nodes);
+    let store = InMemoryLeaseStore::new(RealClock(world.clone())).with_observer(world.clone());
+    let storage = FencedStorage::new().with_observer(world.clone());
+    #[cfg(shuttle)]
+    let (store, storage) = (
+        store.with_deviation(scenario.deviation),
+        storage.with_deviation(scenario.deviation),
+    );
+    let shared = Arc::new(Shared {
+        scenario: scenario.clone(),
+        world,
+        store: Arc::new(store),
+        storage,
+    });
+    let nodes: Vec<_> = (0..scenario.nodes)
+        .map(|me| {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || node_loop(&shared, me))
+        })
+        .collect();
+    let driver = {
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || drive(&shared))
+    };
+    for node in nodes {
+        node.join().unwrap();
+    }
+    driver.join().unwrap();
+    let records = std::mem::take(&mut shared.world.lock().records);
+    Report {
+        violations: check(&records),
+        records,
+    }
+}
+
+/// The properties, on the log (see the module docs).
+pub fn check(records: &[Record]) -> Vec<Violation> {
+    // What each node believes: its lease's token and the clock reading it trusts it until.
+    let mut belief: BTreeMap<u32, (FencingToken, Instant)> = BTreeMap::new();
+    let mut last_grant: Option<FencingToken> = None;
+    let mut highest_accepted: Option<FencingToken> = None;
+    let mut overlapping = false;
+    let mut violations = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let step = i + 1;
+        let mut violate = |property: &str, detail: String| {
+            violations.push(Violation {
+                property: property.to_owned(),
+                step,
+                detail,
+            });
+        };
+        let clock = |node: u32| Instant::from_millis(r.clocks[node as usize]);
+        match &r.step {
+            Step::Elect(Event::Leading {
+                node,
+                token,
+                trusted_until,
+                ..
+            }) => {
+                belief.insert(node.0, (*token, *trusted_until));
+            }
+            Step::Elect(Event::SteppedDown { node, .. }) => {
+                belief.remove(&node.0);
+            }
+            Step::Crash { node } => {
+                belief.remove(node);
+            }
+            Step::Elect(Event::Trusted { node, token, local }) => {
+                // The elector and this check must agree on what the node believed when it read
+                // its clock (time may have moved on before the event reached the log).
+                let agreed = belief
+                    .get(&node.0)
+                    .is_some_and(|&(t, until)| t == *token && *local < until);
+                assert!(
+                    agreed,
+                    "harness: {node} trusted {token} at step {step}, but the log says it does not lead\n{}",
+                    render_records(records)
+                );
+            }
+            Step::Elect(Event::Granted { node, token, .. }) => {
+                if let Some(last) = last_grant.filter(|last| token <= last) {
+                    violate(
+                        property::FENCING_TOKENS_MONOTONIC,
+                        format!("the store granted {token} to {node} after it had granted {last}"),
+                    );
+                }
+                last_grant = last_grant.max(Some(*token));
+            }
+            Step::Elect(Event::Write {
+                node,
+                token,
+                accepted: true,
+                ..
+            }) => {
+                if let Some(h) = highest_accepted.filter(|h| token < h) {
+                    violate(
+                        property::STALE_TOKEN_WRITE_REJECTED,
+                        format!("storage accepted {node}'s write with {token} after accepting {h}"),
+                    );
+                }
+                highest_accepted = highest_accepted.max(Some(*token));
+            }
+            _ => {}
+        }
+        let leaders: Vec<String> = belief
+            .iter()
+            .filter(|&(&n, &(_, until))| clock(n) < until)
+            .map(|(&n, &(token, until))| {
+                format!(
+                    "n{n} ({token}, trusted until {until} on its clock, which reads {})",
+                    clock(n)
+                )
+            })
+            .collect();
+        if leaders.len() >= 2 && !overlapping {
+            violate(
+                property::AT_MOST_ONE_LEADER,
+                format!(
+                    "at real time {}ms, {} {} believe they lead",
+                    r.real,
+                    leaders.join(" and "),
+                    if leaders.len() == 2 { "both" } else { "all" }
+                ),
+            );
+        }
+        overlapping = leaders.len() >= 2;
+    }
+    violations
+}
