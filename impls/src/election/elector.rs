@@ -165,7 +165,8 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
 
     /// Tries to become leader with one compare-and-set on the store. Returns the leadership
     /// if the node leads now (already, or newly granted), `None` if someone else holds the
-    /// lease.
+    /// lease, or if the grant arrived so late that the node's clock says it can no longer be
+    /// trusted (the node then steps down at once and campaigns again later).
     pub fn campaign(&self) -> Result<Option<Leadership>, LeaseError> {
         let mut role = self.lock();
         let now = self.clock.now();

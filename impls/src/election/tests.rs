@@ -268,3 +268,61 @@ fn events_read_as_sentences() {
         "storage: write from n0 with token 1 ACCEPTED (highest accepted token 2)"
     );
 }
+
+/// A store behind a slow link: every request takes `delay` on the node's clock before the
+/// store sees it. Also shows a store other than the in-memory one behind the trait.
+struct SlowLink {
+    store: InMemoryLeaseStore<ManualClock>,
+    node_clock: ManualClock,
+    delay: Duration,
+}
+
+impl LeaseStore for SlowLink {
+    fn acquire(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
+        self.node_clock.advance(self.delay);
+        self.store.acquire(node, ttl)
+    }
+    fn renew(&self, node: NodeId, token: FencingToken, ttl: Duration) -> Result<Lease, LeaseError> {
+        self.node_clock.advance(self.delay);
+        self.store.renew(node, token, ttl)
+    }
+    fn release(&self, node: NodeId, token: FencingToken) -> Result<(), LeaseError> {
+        self.store.release(node, token)
+    }
+    fn current(&self) -> Result<Option<Lease>, LeaseError> {
+        self.store.current()
+    }
+}
+
+#[test]
+fn a_grant_that_arrives_too_late_is_not_trusted() {
+    let node_clock = ManualClock::new();
+    let log = EventLog::new();
+    let link = SlowLink {
+        store: InMemoryLeaseStore::new(ManualClock::new()),
+        node_clock: node_clock.clone(),
+        delay: ms(8),
+    };
+    let e = LeaderElector::new(NodeId(0), link, node_clock.clone(), config())
+        .with_observer(log.clone());
+    // Asked at 0, trusted until 10 - 2 = 8; the answer arrives at 8.
+    assert_eq!(e.campaign().unwrap(), None);
+    assert_eq!(e.leadership(), None);
+    let token = FencingToken::new(1);
+    assert_eq!(
+        log.events(),
+        vec![
+            Event::Leading {
+                node: NodeId(0),
+                token,
+                local: Instant::ZERO,
+                trusted_until: Instant::from_millis(8)
+            },
+            Event::SteppedDown {
+                node: NodeId(0),
+                token,
+                reason: StepDownReason::LeaseUntrusted
+            },
+        ]
+    );
+}
