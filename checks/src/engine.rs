@@ -27,6 +27,7 @@
 //! stateright's checkers explore the same models in the test suite as an independent
 //! reference: both must agree on every verdict and on the number of unique states.
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -72,11 +73,13 @@ impl Budget {
         }
     }
 
-    fn canonical<P: Protocol>(&self, state: &P::State) -> P::State {
+    /// The state to store for `state`: its representative under symmetry, else itself
+    /// (borrowed: the explorer's inner loop encodes it and needs no copy).
+    fn canonical<'s, P: Protocol>(&self, state: &'s P::State) -> Cow<'s, P::State> {
         if self.symmetry && !self.graph && P::SYMMETRIC {
-            P::representative(state)
+            Cow::Owned(P::representative(state))
         } else {
-            state.clone()
+            Cow::Borrowed(state)
         }
     }
 
