@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use coordlab_impls::election::{Event, StepDownReason};
+use coordlab_impls::election::{Event, FencingToken, NodeId, StepDownReason};
 use serde::{Deserialize, Serialize};
 
 use super::harness::{
@@ -80,15 +80,19 @@ fn targets() -> Vec<Target> {
     ]
 }
 
-/// One run of `scenario` for a search: its report, and the first violation of `property` if
-/// there is one.
+/// One run of `scenario` for a search: its report, and the first violation of `property`
+/// (of any property if `None`) if there is one.
 fn checked_run(
     scenario: Scenario,
-    property: String,
+    property: Option<String>,
 ) -> impl Fn() -> (Report, Option<String>) + Send + Sync + 'static {
     move || {
         let report = run(&scenario);
-        let failure = first_violation(&report, &property).map(ToString::to_string);
+        let failure = match &property {
+            Some(p) => first_violation(&report, p),
+            None => report.violations.first(),
+        }
+        .map(ToString::to_string);
         (report, failure)
     }
 }
@@ -105,7 +109,7 @@ fn story_length(found: &Found<Report>, property: &str) -> usize {
 fn find(target: &Target) -> Found<Report> {
     let mut best: Option<Found<Report>> = None;
     for seed in SEEDS {
-        let run = checked_run(target.scenario.clone(), target.property.to_owned());
+        let run = checked_run(target.scenario.clone(), Some(target.property.to_owned()));
         let Some(found) = shuttle_search::search_random(run, seed, MAX_ITERATIONS) else {
             panic!(
                 "shuttle did not find `{}` within {MAX_ITERATIONS} runs from seed {seed}",
@@ -367,7 +371,7 @@ fn narrate(story: &[Record]) -> String {
     let mut paused = BTreeSet::new();
     let mut crashed = BTreeSet::new();
     let mut facts = Vec::new();
-    let mut granted: Vec<(String, String)> = Vec::new();
+    let mut granted: Vec<(NodeId, FencingToken)> = Vec::new();
     for r in story {
         match &r.step {
             Step::Tick { slow: s, .. } => slow.extend(s.iter().map(|n| format!("n{n}"))),
@@ -378,12 +382,12 @@ fn narrate(story: &[Record]) -> String {
                 crashed.insert(format!("n{node}"));
             }
             Step::Elect(Event::Granted { node, token, .. }) => {
-                if let Some((other, _)) = granted.iter().find(|(_, t)| *t == token.to_string()) {
+                if let Some((other, _)) = granted.iter().find(|(_, t)| t == token) {
                     facts.push(format!(
                         "the store granted {token} twice, to {other} and to {node}"
                     ));
                 }
-                granted.push((node.to_string(), token.to_string()));
+                granted.push((*node, *token));
             }
             Step::Elect(Event::Write {
                 node,
@@ -517,14 +521,7 @@ fn assert_finds(deviation: Deviation) {
         ..target.scenario.clone()
     };
     for seed in SEEDS {
-        let run = {
-            let fixed = fixed.clone();
-            move || {
-                let report = run(&fixed);
-                let failure = report.violations.first().map(ToString::to_string);
-                (report, failure)
-            }
-        };
+        let run = checked_run(fixed.clone(), None);
         if let Some(found) = shuttle_search::search_random(run, seed, MAX_ITERATIONS / 4) {
             panic!(
                 "the correct protocol failed in run {} from seed {seed}: {}\n{}",
@@ -592,7 +589,7 @@ fn committed_counterexamples_replay() {
             .unwrap_or_else(|e| panic!("{}: malformed counterexample: {e}", path.display()));
         assert_eq!(file.format, FORMAT, "{}: format version", path.display());
         let (message, report) = shuttle_search::replay(
-            checked_run(file.scenario.clone(), file.property.clone()),
+            checked_run(file.scenario.clone(), Some(file.property.clone())),
             &file.schedule,
         );
         let message =
@@ -632,7 +629,7 @@ fn iterations_needed() {
         for scheduler in ["random", "pct"] {
             let mut needed = Vec::new();
             for seed in 1..=20u64 {
-                let run = checked_run(target.scenario.clone(), target.property.to_owned());
+                let run = checked_run(target.scenario.clone(), Some(target.property.to_owned()));
                 let n = match scheduler {
                     "random" => shuttle_search::search_random(run, seed, 100_000),
                     _ => shuttle_search::search_pct(run, seed, 3, 100_000),

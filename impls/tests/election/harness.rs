@@ -543,17 +543,21 @@ pub fn check(records: &[Record]) -> Vec<Violation> {
             }
             _ => {}
         }
-        let leaders: Vec<String> = belief
+        let leaders: Vec<(u32, FencingToken, Instant)> = belief
             .iter()
             .filter(|&(&n, &(_, until))| clock(n) < until)
-            .map(|(&n, &(token, until))| {
-                format!(
-                    "n{n} ({token}, trusted until {until} on its clock, which reads {})",
-                    clock(n)
-                )
-            })
+            .map(|(&n, &(token, until))| (n, token, until))
             .collect();
         if leaders.len() >= 2 && !overlapping {
+            let leaders: Vec<String> = leaders
+                .iter()
+                .map(|&(n, token, until)| {
+                    format!(
+                        "n{n} ({token}, trusted until {until} on its clock, which reads {})",
+                        clock(n)
+                    )
+                })
+                .collect();
             violate(
                 property::AT_MOST_ONE_LEADER,
                 format!(

@@ -297,6 +297,24 @@ fn store_time(expires_at: Instant, ttl_ms: u64, i: usize) -> Result<Instant, Str
         .ok_or_else(|| format!("event {i}: expiry {expires_at} is earlier than the TTL {ttl_ms}ms"))
 }
 
+/// The store time of grant or renewal `i` (see [`store_time`]), which must not be earlier than
+/// `time`, the latest one before it; moves `time` on to it.
+fn advance(
+    time: &mut Instant,
+    expires_at: Instant,
+    ttl_ms: u64,
+    i: usize,
+) -> Result<Instant, String> {
+    let at = store_time(expires_at, ttl_ms, i)?;
+    if at < *time {
+        return Err(format!(
+            "store time goes back: event {i} acts at {at}, after an event at {time}"
+        ));
+    }
+    *time = at;
+    Ok(at)
+}
+
 /// Walks the store's events (others are skipped) in log order and checks the lease-store
 /// claims. Returns every lease the store held (each grant and renewal), for checking refusals.
 fn check_store_log(events: &[Event], ttl_ms: u64, seen: &mut Seen) -> Result<Vec<Lease>, String> {
@@ -313,13 +331,7 @@ fn check_store_log(events: &[Event], ttl_ms: u64, seen: &mut Seen) -> Result<Vec
                 token,
                 expires_at,
             } => {
-                let at = store_time(expires_at, ttl_ms, i)?;
-                if at < time {
-                    return Err(format!(
-                        "store time goes back: event {i} grants at {at}, after an event at {time}"
-                    ));
-                }
-                time = at;
+                let at = advance(&mut time, expires_at, ttl_ms, i)?;
                 if let Some(last) = last_token.filter(|&last| token <= last) {
                     return Err(format!(
                         "{FENCING_TOKENS_MONOTONIC}: event {i} grants {token} to {node}, but \
@@ -352,13 +364,7 @@ fn check_store_log(events: &[Event], ttl_ms: u64, seen: &mut Seen) -> Result<Vec
                 token,
                 expires_at,
             } => {
-                let at = store_time(expires_at, ttl_ms, i)?;
-                if at < time {
-                    return Err(format!(
-                        "store time goes back: event {i} renews at {at}, after an event at {time}"
-                    ));
-                }
-                time = at;
+                let at = advance(&mut time, expires_at, ttl_ms, i)?;
                 match lease {
                     Some(l) if l.holder == node && l.token == token && at < l.expires_at => {}
                     _ => {
