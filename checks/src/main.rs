@@ -444,14 +444,27 @@ fn explore(target: &str, port: u16) -> Result<ExitCode, Fault> {
         )));
     }
     // The Explorer shows the bounds of the suite's check of this variant.
-    let bounds = load_checks(None)?
+    let Some((spec, _)) = load_checks(None)?
         .into_iter()
         .find(|(s, _)| s.protocol == p && s.variant == v)
-        .map(|(s, _)| s.bounds)
-        .unwrap_or_default();
-    let address = format!("127.0.0.1:{port}");
-    println!("Explorer for {p}/{v} at http://{address}/ (Ctrl-C to stop)");
-    proto.explore(v, &bounds, &address).map_err(Fault::usage)?;
+    else {
+        return Err(Fault::usage(format!(
+            "no check of {p}/{v} in the manifests: its bounds are not known"
+        )));
+    };
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+        Fault::usage(format!(
+            "--port {port}: cannot listen on 127.0.0.1:{port}: {e} (pick another with --port, or --port 0 for any free port)"
+        ))
+    })?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Fault::usage(format!("--port {port}: {e}")))?;
+    println!(
+        "Explorer for {} at http://{address}/ (Ctrl-C to stop)",
+        spec.id()
+    );
+    proto.explore(&spec, listener).map_err(Fault::usage)?;
     Ok(ExitCode::SUCCESS)
 }
 

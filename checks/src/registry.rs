@@ -168,7 +168,9 @@ pub trait Entry {
         path: Option<&str>,
     ) -> Result<String, DecodeError>;
     fn replay(&self, file: &TraceFile, variant: &str) -> Result<Replay, DecodeError>;
-    fn explore(&self, variant: &str, bounds: &toml::Table, address: &str) -> Result<(), String>;
+    /// Serves an explorer of the check's model on `listener` (already bound, so a busy
+    /// port is reported before anything is printed); returns when the server stops.
+    fn explore(&self, spec: &CheckSpec, listener: std::net::TcpListener) -> Result<(), String>;
     /// Random walks of a check's model: seeds `0..seeds`, at most `depth` steps each.
     fn simulate(&self, spec: &CheckSpec, seeds: u64, depth: usize) -> SimResult;
 }
@@ -416,8 +418,11 @@ impl<P: Protocol> Entry for Handle<P> {
         Ok(trace::replay(file, &typed))
     }
 
-    fn explore(&self, variant: &str, bounds: &toml::Table, address: &str) -> Result<(), String> {
-        let model = self.model(variant, bounds)?;
+    fn explore(&self, spec: &CheckSpec, listener: std::net::TcpListener) -> Result<(), String> {
+        let model = self.model(&spec.variant, &spec.bounds)?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        // stateright binds the address itself: hand it over.
+        drop(listener);
         model.checker().serve(address);
         Ok(())
     }
