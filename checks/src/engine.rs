@@ -67,7 +67,8 @@ impl Budget {
     pub fn new(threads: usize, timeout: Option<Duration>) -> Self {
         Budget {
             threads: threads.max(1),
-            deadline: timeout.map(|t| Instant::now() + t),
+            // A budget too large to add to the clock is no deadline at all.
+            deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
             symmetry: true,
             graph: false,
         }

@@ -16,10 +16,13 @@
 //! ```
 //!
 //! # What is not checked
-//! - Only the bounds in the manifests: a property that holds for 1 message and 2 consumers
-//!   may fail for 3 consumers.
-//! - Liveness (`eventually`) properties are reported `pending` until coordlab's liveness
-//!   checker lands; stateright's `eventually` is not used because it ignores cycles.
+//! - Only the bounds in the manifests (or given with `--set`): a property that holds for 1
+//!   message and 2 consumers may fail for 3 consumers.
+//! - Liveness (`eventually`, `leads-to`) is decided on the whole transition graph without
+//!   symmetry reduction, under the fairness each model declares per class of actions
+//!   ([`liveness`]); a behaviour that is unfair by those declarations is never reported.
+//! - A check out of its `--timeout` budget decides nothing it had not reached: its
+//!   remaining verdicts are `unknown`, and the run fails.
 
 use std::io::Write;
 use std::path::Path;
@@ -51,6 +54,76 @@ impl Fault {
 impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A serde or TOML error message in plain words, on one line: what was found, what was
+/// expected, without serde's vocabulary ("unit variant", "struct variant", "map").
+pub fn plain(msg: &str) -> String {
+    let mut m = msg.trim().replace('\n', " ");
+    // serde_json appends " at line L column C"; keep the position, in our words.
+    let mut at = String::new();
+    if let Some(i) = m.rfind(" at line ")
+        && let Some(pos) = m[i + 9..].split_once(" column ")
+        && pos.0.chars().all(|c| c.is_ascii_digit())
+        && pos.1.chars().all(|c| c.is_ascii_digit())
+    {
+        at = format!(" (line {}, column {})", pos.0, pos.1);
+        m.truncate(i);
+    }
+    let words = [
+        ("unit variant", "a bare name"),
+        ("newtype variant", "a name with one value"),
+        ("tuple variant", "a name with values"),
+        ("struct variant", "a name with fields ({\"name\": {...}})"),
+        ("unit value", "null"),
+        ("a map", "an object"),
+        ("map", "object"),
+        ("a sequence", "a list"),
+        ("sequence", "list"),
+        ("internally tagged enum", "tagged value"),
+        ("variant identifier", "name"),
+        ("field identifier", "field name"),
+    ];
+    for (jargon, word) in words {
+        m = m.replace(jargon, word);
+    }
+    if let Some(rest) = m.strip_prefix("invalid type: ") {
+        m = format!("found {rest}");
+        m = m.replacen(", expected ", " where it expects ", 1);
+    } else if let Some(rest) = m.strip_prefix("invalid value: ") {
+        m = rest.to_string();
+        m = m.replacen(", expected ", " is out of range: expected ", 1);
+    } else if let Some(rest) = m.strip_prefix("unknown variant ") {
+        m = format!(
+            "unknown name {}",
+            rest.replacen(", expected ", " (known: ", 1)
+        );
+        if m.contains("(known: ") {
+            m.push(')');
+        }
+    } else if let Some(rest) = m.strip_prefix("unknown field ") {
+        m = format!(
+            "unknown field {}",
+            rest.replacen(", expected ", " (known: ", 1)
+        );
+        if m.contains("(known: ") {
+            m.push(')');
+        }
+    }
+    m = m.replace("u8", "a whole number from 0 to 255");
+    m = m.replace("u16", "a whole number from 0 to 65535");
+    m = m.replace("u32", "a whole number from 0 to 4294967295");
+    m = m.replace("usize", "a whole number");
+    format!("{m}{at}")
+}
+
+/// "1 check", "2 checks".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 

@@ -2,20 +2,23 @@
 //!
 //! Exit codes: 0 every verdict matched its expectation (or the trace reproduced); 1 a
 //! verdict did not, a check ran out of budget, or a trace did not reproduce; 2 bad usage
-//! or bad input, with one line naming the file and the fault.
+//! or bad input, with one line naming the file or the option and the fault. No input
+//! reaches a panic: a closed stdout ends the output quietly, numbers are range-checked,
+//! and a trace is replayed on its model before anything renders it.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use coordlab_checks::engine::Progress;
-use coordlab_checks::manifest::{self, CheckSpec};
-use coordlab_checks::registry::{self, CheckResult};
+use coordlab_checks::manifest::{self, CheckSpec, Source, Target, shell_word};
+use coordlab_checks::registry::{self, CheckResult, SimMark};
 use coordlab_checks::report;
 use coordlab_checks::trace::{Format, Replay, TraceFile};
-use coordlab_checks::{Fault, write_atomic};
+use coordlab_checks::{Fault, count, write_atomic};
 
 #[derive(Parser)]
 #[command(
@@ -23,7 +26,11 @@ use coordlab_checks::{Fault, write_atomic};
     version,
     about = "Model-check coordination protocols and read their counterexamples."
 )]
-#[command(after_help = "With no command, runs the default check suite (`coordlab check`).")]
+#[command(
+    after_help = "With no command, runs the default check suite (`coordlab check`).\n\
+Manifests: `--manifests DIR`, else checks/manifests/ under the working directory, else the \
+ones built into the binary (said on stderr)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -33,13 +40,14 @@ struct Cli {
 enum Command {
     /// List protocols, their variants and properties, and the checks of the suite.
     List {
-        /// Read manifests from this directory instead of the built-in ones.
-        #[arg(long)]
+        /// Read manifests from this directory (default: checks/manifests/ here, else the
+        /// built-in ones).
+        #[arg(long, value_name = "DIR")]
         manifests: Option<PathBuf>,
     },
     /// Run checks and print a table of verdicts against the manifests' expectations.
     Check(CheckArgs),
-    /// Render a JSON counterexample.
+    /// Render a JSON counterexample (after replaying it on its model).
     Show {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -52,39 +60,55 @@ enum Command {
         #[arg(long, value_name = "PROTO/VARIANT")]
         on: Option<String>,
     },
-    /// Random walks of a variant, for bounds too large to explore (finds violations, proves
+    /// Random walks of a check, for bounds too large to explore (finds violations, proves
     /// nothing).
     Simulate {
-        #[arg(value_name = "PROTO/VARIANT")]
+        #[arg(value_name = "PROTO/VARIANT[LABEL]")]
         target: String,
         /// Number of walks; walk k uses seed k, so runs are reproducible.
         #[arg(long, default_value_t = 1000)]
         seeds: u64,
-        /// Most steps per walk.
+        /// Most steps per walk (at most 1000000).
         #[arg(long, default_value_t = 100)]
         depth: usize,
         /// Also write each violation found as JSON and Markdown here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Read manifests (for the bounds and expectations) from this directory.
-        #[arg(long)]
-        manifests: Option<PathBuf>,
+        #[command(flatten)]
+        bounds: BoundArgs,
     },
-    /// Serve stateright's Explorer for a variant on 127.0.0.1.
+    /// Serve coordlab's explorer of a check on 127.0.0.1.
     Explore {
-        #[arg(value_name = "PROTO/VARIANT")]
+        #[arg(value_name = "PROTO/VARIANT[LABEL]")]
         target: String,
+        /// Port on 127.0.0.1; 0 picks a free one.
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        #[command(flatten)]
+        bounds: BoundArgs,
     },
+}
+
+/// Where checks come from and how their bounds change: shared by check, simulate, explore.
+#[derive(clap::Args, Default)]
+struct BoundArgs {
+    /// Change a bound of the selected checks (repeatable), e.g. `--set consumers=4`; the
+    /// state counts are then reported without comparing them to the manifest's pins.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Read manifests from this directory (default: checks/manifests/ here, else the
+    /// built-in ones).
+    #[arg(long, value_name = "DIR")]
+    manifests: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Default)]
 struct CheckArgs {
-    /// Protocols or protocol/variant ids to check (default: all).
-    #[arg(value_name = "PROTO[/VARIANT]")]
+    /// Protocols, variants or labelled checks to run (default: all): `queue`,
+    /// `queue/correct`, `election/correct[three-nodes]`.
+    #[arg(value_name = "PROTO[/VARIANT[LABEL]]")]
     filters: Vec<String>,
-    /// Worker threads per check (default: the number of cores).
+    /// Worker threads per check (default: the number of cores; at most 1024).
     #[arg(long)]
     threads: Option<usize>,
     /// Print the results as JSON on stdout instead of the table.
@@ -94,51 +118,119 @@ struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
     /// Where counterexamples are written.
-    #[arg(long, value_name = "DIR", default_value = "counterexamples")]
-    out: PathBuf,
-    /// Run only shard I of N (1-based), for a CI matrix.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Run only shard I of N (1-based), for a CI matrix; shards are balanced by the
+    /// pinned state counts.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
-    /// Seconds each check may run before it is reported as out of budget.
-    #[arg(long, value_name = "S")]
+    /// Seconds each check may run before it is reported as out of budget (at most one
+    /// year).
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
     timeout: Option<f64>,
-    /// Read manifests from this directory instead of the built-in ones.
-    #[arg(long)]
-    manifests: Option<PathBuf>,
+    #[command(flatten)]
+    bounds: BoundArgs,
+}
+
+/// The default `--out` of `check`.
+const DEFAULT_OUT: &str = "counterexamples";
+/// Most threads a check may use.
+const MAX_THREADS: usize = 1024;
+/// The longest `--timeout`: one year, in seconds.
+const MAX_TIMEOUT: f64 = 365.0 * 24.0 * 3600.0;
+/// The longest `--depth` of a walk: a walk keeps its path, so this bounds its memory.
+const MAX_DEPTH: usize = 1_000_000;
+
+/// Set once stdout is found closed: the rest of the output is dropped, the run goes on.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout. A closed pipe (`coordlab check | head -1`) is a normal way to stop
+/// reading: the rest of the output is dropped and the exit code stays the run's. Any other
+/// write error is a fault.
+fn out(text: &str) -> Result<(), Fault> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut lock = std::io::stdout().lock();
+    match lock.write_all(text.as_bytes()).and_then(|()| lock.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(Fault::usage(format!("stdout: cannot write: {e}"))),
+    }
+}
+
+/// One line on stderr; a closed stderr is ignored (there is nowhere left to say it).
+fn err_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(&e),
+    };
     let result = match cli.command {
-        None => check(CheckArgs {
-            out: PathBuf::from("counterexamples"),
-            ..CheckArgs::default()
-        }),
+        None => check(CheckArgs::default()),
         Some(Command::List { manifests }) => list(manifests.as_deref()),
         Some(Command::Check(args)) => check(args),
         Some(Command::Show { file, format }) => show(&file, format),
         Some(Command::Replay { file, on }) => replay(&file, on.as_deref()),
-        Some(Command::Explore { target, port }) => explore(&target, port),
+        Some(Command::Explore {
+            target,
+            port,
+            bounds,
+        }) => explore(&target, port, &bounds),
         Some(Command::Simulate {
             target,
             seeds,
             depth,
             out,
-            manifests,
-        }) => simulate(&target, seeds, depth, out.as_deref(), manifests.as_deref()),
+            bounds,
+        }) => simulate(&target, seeds, depth, out.as_deref(), &bounds),
     };
     match result {
         Ok(code) => code,
         Err(fault) => {
-            eprintln!("coordlab: {fault}");
+            err_line(&format!("coordlab: {fault}"));
             ExitCode::from(2)
         }
     }
 }
 
+/// clap's help and version go to stdout (exit 0); its usage errors become one line on
+/// stderr (exit 2), like every other fault.
+fn clap_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let text = e.render().to_string();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return match out(&text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => {
+                err_line(&format!("coordlab: {f}"));
+                ExitCode::from(2)
+            }
+        };
+    }
+    // The message is every line up to the usage, joined: clap puts a list of missing
+    // arguments on the lines after its first.
+    let msg: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let msg = msg.join(" ");
+    let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+    err_line(&format!("coordlab: {msg} (see `coordlab --help`)"));
+    ExitCode::from(2)
+}
+
 /// Loads and validates the manifests; returns the checks with their bounds as one line.
-fn load_checks(dir: Option<&Path>) -> Result<Vec<(CheckSpec, String)>, Fault> {
-    let specs = manifest::load(dir).map_err(|e| Fault::new(&e.file, e.msg))?;
+fn load_checks(source: &Source) -> Result<Vec<(CheckSpec, String)>, Fault> {
+    let specs = manifest::load(source.dir()).map_err(|e| Fault::new(&e.file, e.msg))?;
     let mut out = Vec::with_capacity(specs.len());
     for spec in specs {
         let proto = registry::find(&spec.protocol).ok_or_else(|| {
@@ -167,26 +259,39 @@ fn known_protocols() -> String {
         .join(", ")
 }
 
+/// Says on stderr that the built-in manifests are used, once the command is about to run.
+fn note_source(source: &Source) {
+    if let Some(note) = source.note() {
+        err_line(&note);
+    }
+}
+
 fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
-    let checks = load_checks(manifests)?;
+    let source = Source::discover(manifests);
+    let checks = load_checks(&source)?;
+    note_source(&source);
+    let mut s = String::new();
     for proto in registry::protocols() {
-        println!("{}", proto.id());
-        println!("  variants:");
+        s += &format!("{}\n  variants:\n", proto.id());
         for v in proto.variants() {
-            println!("    {:<24} {}", v.id, v.summary);
+            s += &format!("    {:<24} {}\n", v.id, v.summary);
         }
-        println!("  properties:");
+        s += "  properties:\n";
         for p in proto.props() {
-            println!("    {:<32} {:<10} {}", p.name, p.kind.as_str(), p.doc);
+            s += &format!("    {:<32} {:<10} {}\n", p.name, p.kind.as_str(), p.doc);
         }
-        println!("  checks:");
+        s += &format!(
+            "  bounds (--set KEY=VALUE): {}\n",
+            proto.bound_names().join(", ")
+        );
+        s += "  checks:\n";
         for (spec, bounds) in checks.iter().filter(|(s, _)| s.protocol == proto.id()) {
             let states = spec
                 .unique_states
                 .map(|n| format!("{n} states"))
                 .unwrap_or_default();
-            println!(
-                "    {:<34} {:<16} {bounds}  {states}",
+            s += &format!(
+                "    {:<34} {:<16} {bounds}  {states}\n",
                 spec.id(),
                 match spec.liveness {
                     Some(l) => format!("{}+{}", spec.checker.as_str(), l.as_str()),
@@ -195,6 +300,7 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
             );
         }
     }
+    out(&s)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -212,118 +318,312 @@ fn parse_shard(s: &str) -> Result<(usize, usize), Fault> {
     Ok((i, n))
 }
 
-/// Keeps the checks the filters select; an unknown protocol or variant is a usage fault.
+/// Parses a target and checks that its protocol and variant exist.
+fn parse_target(s: &str) -> Result<Target, Fault> {
+    let t = Target::parse(s).map_err(Fault::usage)?;
+    let Some(entry) = registry::find(&t.protocol) else {
+        return Err(Fault::usage(format!(
+            "unknown protocol `{}` (known: {})",
+            t.protocol,
+            known_protocols()
+        )));
+    };
+    if let Some(v) = &t.variant
+        && !entry.variants().iter().any(|x| x.id == v)
+    {
+        let known: Vec<&str> = entry.variants().iter().map(|x| x.id).collect();
+        return Err(Fault::usage(format!(
+            "unknown variant `{}/{v}` (known: {})",
+            t.protocol,
+            known.join(", ")
+        )));
+    }
+    Ok(t)
+}
+
+/// Where the checks of `source` are, for messages.
+fn source_name(source: &Source) -> String {
+    match source.dir() {
+        Some(d) => format!("the manifests in {}", d.display()),
+        None => "the built-in manifests".to_string(),
+    }
+}
+
+/// Keeps the checks the filters select. An unknown protocol, variant or label, or a
+/// filter that selects no check, is a usage fault.
 fn select(
     checks: Vec<(CheckSpec, String)>,
     filters: &[String],
-) -> Result<Vec<(CheckSpec, String)>, Fault> {
-    for f in filters {
-        let (proto, variant) = match f.split_once('/') {
-            Some((p, v)) => (p, Some(v)),
-            None => (f.as_str(), None),
-        };
-        let Some(entry) = registry::find(proto) else {
-            return Err(Fault::usage(format!(
-                "unknown protocol `{proto}` (known: {})",
-                known_protocols()
-            )));
-        };
-        if let Some(v) = variant
-            && !entry.variants().iter().any(|x| x.id == v)
-        {
-            let known: Vec<&str> = entry.variants().iter().map(|x| x.id).collect();
-            return Err(Fault::usage(format!(
-                "unknown variant `{proto}/{v}` (known: {})",
-                known.join(", ")
-            )));
+    source: &Source,
+) -> Result<Vec<CheckSpec>, Fault> {
+    let targets: Vec<Target> = filters
+        .iter()
+        .map(|f| parse_target(f))
+        .collect::<Result<_, _>>()?;
+    for (f, t) in filters.iter().zip(&targets) {
+        if !checks.iter().any(|(c, _)| t.selects(c)) {
+            let labels: Vec<String> = checks
+                .iter()
+                .filter(|(c, _)| c.protocol == t.protocol && Some(&c.variant) == t.variant.as_ref())
+                .map(|(c, _)| c.id())
+                .collect();
+            return Err(Fault::usage(if labels.is_empty() || t.label.is_none() {
+                format!("no check of `{f}` in {}", source_name(source))
+            } else {
+                format!(
+                    "no check `{f}` (the checks of this variant: {})",
+                    labels.join(", ")
+                )
+            }));
         }
-    }
-    if filters.is_empty() {
-        return Ok(checks);
     }
     Ok(checks
         .into_iter()
-        .filter(|(c, _)| {
-            filters.iter().any(|f| match f.split_once('/') {
-                Some((p, v)) => c.protocol == p && c.variant == v,
-                None => c.protocol == *f,
-            })
-        })
+        .map(|(c, _)| c)
+        .filter(|c| targets.is_empty() || targets.iter().any(|t| t.selects(c)))
         .collect())
 }
 
+/// Parses every `--set` and applies them to each check; every key must be a bound of the
+/// check's protocol and the changed bounds must build its model.
+fn apply_sets(specs: &mut [CheckSpec], sets: &[String]) -> Result<(), Fault> {
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let parsed: Vec<(String, toml::Value)> = sets
+        .iter()
+        .map(|s| manifest::parse_set(s).map_err(Fault::usage))
+        .collect::<Result<_, _>>()?;
+    for spec in specs.iter_mut() {
+        let proto = registry::find(&spec.protocol).expect("a validated check");
+        let names = proto.bound_names();
+        for ((key, _), arg) in parsed.iter().zip(sets) {
+            if !names.iter().any(|n| n == key) {
+                return Err(Fault::usage(format!(
+                    "--set {arg}: `{key}` is not a bound of {} (its bounds: {})",
+                    spec.protocol,
+                    names.join(", ")
+                )));
+            }
+        }
+        spec.apply(&parsed);
+        proto.validate(spec).map_err(|msg| {
+            let opts: Vec<String> = sets.iter().map(|s| format!("--set {s}")).collect();
+            Fault::usage(format!("{}: {msg}", opts.join(" ")))
+        })?;
+    }
+    Ok(())
+}
+
+/// Splits the checks into `n` shards of about equal cost, the pinned state counts (safety
+/// plus liveness) standing for the cost: largest first, each to the lightest shard so far
+/// (ties to the lower shard). Returns the shard (0-based) of each check, deterministically.
+fn shards(specs: &[CheckSpec], n: usize) -> Vec<usize> {
+    let cost = |s: &CheckSpec| {
+        (s.unique_states.unwrap_or(0) as u128 + s.liveness_states.unwrap_or(0) as u128).max(1)
+    };
+    let mut order: Vec<usize> = (0..specs.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(cost(&specs[i])), i));
+    let mut load = vec![0u128; n];
+    let mut shard = vec![0; specs.len()];
+    for i in order {
+        let lightest = (0..n).min_by_key(|&k| (load[k], k)).expect("n >= 1");
+        load[lightest] += cost(&specs[i]);
+        shard[i] = lightest;
+    }
+    shard
+}
+
+fn parse_threads(threads: Option<usize>) -> Result<usize, Fault> {
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 || threads > MAX_THREADS {
+        return Err(Fault::usage(format!(
+            "--threads {threads}: expected 1 to {MAX_THREADS}"
+        )));
+    }
+    Ok(threads)
+}
+
+fn parse_timeout(timeout: Option<f64>) -> Result<Option<Duration>, Fault> {
+    match timeout {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 && s <= MAX_TIMEOUT => {
+            Ok(Some(Duration::from_secs_f64(s)))
+        }
+        Some(s) => Err(Fault::usage(format!(
+            "--timeout {s}: expected a number of seconds above 0 and at most {MAX_TIMEOUT} (one year)"
+        ))),
+    }
+}
+
+/// Checks, before any work, that files can be written below `dir` (creating it later if
+/// it does not exist): it or its nearest existing ancestor must be a writable directory.
+fn probe_dir(option: &str, dir: &Path) -> Result<(), Fault> {
+    let mut at = dir;
+    loop {
+        if at.exists() {
+            break;
+        }
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => {
+                at = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !at.is_dir() {
+        return Err(Fault::usage(format!(
+            "{option} {}: {} is not a directory",
+            dir.display(),
+            at.display()
+        )));
+    }
+    let probe = at.join(format!(".coordlab-probe.{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(Fault::usage(format!(
+            "{option} {}: cannot write in {}: {e}",
+            dir.display(),
+            at.display()
+        ))),
+    }
+}
+
+/// Checks, before any work, that `file` can be written: not a directory, in a writable
+/// directory.
+fn probe_file(option: &str, file: &Path) -> Result<(), Fault> {
+    if file.is_dir() {
+        return Err(Fault::usage(format!(
+            "{option} {}: is a directory, not a file",
+            file.display()
+        )));
+    }
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    probe_dir(option, dir)
+}
+
+/// A path as written into a counterexample's commands: forward slashes.
+fn shown(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+/// The command that finds a check's counterexamples again and writes them where they are.
+fn check_command(spec: &CheckSpec, source: &Source, out_dir: &Path) -> String {
+    let mut c = format!("coordlab check {}", shell_word(&spec.id()));
+    for (k, v) in &spec.overrides {
+        c += &format!(
+            " --set {}",
+            shell_word(&format!("{k}={}", manifest::value_text(v)))
+        );
+    }
+    c += &source.option();
+    if out_dir != Path::new(DEFAULT_OUT) {
+        c += &format!(" --out {}", shell_word(&shown(out_dir)));
+    }
+    c
+}
+
+/// Writes a counterexample as JSON and Markdown below `dir`; returns the JSON's path.
+fn write_trace(proto: &dyn registry::Entry, file: &TraceFile, dir: &Path) -> Result<String, Fault> {
+    let json = dir.join(format!("{}.json", file.property));
+    let json_shown = shown(&json);
+    let md = proto
+        .render(file, Format::Markdown, Some(&json_shown))
+        .map_err(|e| Fault::new(&json, e.to_string()))?;
+    write_atomic(&json, file.to_json().as_bytes())?;
+    write_atomic(&dir.join(format!("{}.md", file.property)), md.as_bytes())?;
+    Ok(json_shown)
+}
+
 fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
-    let checks = load_checks(args.manifests.as_deref())?;
-    let mut checks = select(checks, &args.filters)?;
-    if let Some(s) = &args.shard {
-        let (i, n) = parse_shard(s)?;
+    let source = Source::discover(args.bounds.manifests.as_deref());
+    let threads = parse_threads(args.threads)?;
+    let timeout = parse_timeout(args.timeout)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    let checks = load_checks(&source)?;
+    let mut checks = select(checks, &args.filters, &source)?;
+    apply_sets(&mut checks, &args.bounds.set)?;
+    if let Some((i, n)) = shard {
+        let of = shards(&checks, n);
         checks = checks
             .into_iter()
-            .enumerate()
-            .filter(|(k, _)| k % n == i - 1)
-            .map(|(_, c)| c)
+            .zip(of)
+            .filter(|(_, k)| *k == i - 1)
+            .map(|(c, _)| c)
             .collect();
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
-        return Err(Fault::usage("--threads must be at least 1".into()));
+    // Outputs are checked before any check runs, so a bad path never costs a run.
+    probe_dir("--out", &out_dir)?;
+    if let Some(path) = &args.junit {
+        probe_file("--junit", path)?;
     }
-    let timeout = match args.timeout {
-        Some(s) if !(s.is_finite() && s > 0.0) => {
-            return Err(Fault::usage(format!(
-                "--timeout {s}: expected a positive number of seconds"
-            )));
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
-    let interactive = std::io::stdout().is_terminal() && !args.json;
+    note_source(&source);
+    // Progress goes to stderr, so it shows whenever stderr is a terminal, even with the
+    // report redirected to a file.
+    let interactive = std::io::stderr().is_terminal();
     let mut results: Vec<CheckResult> = Vec::with_capacity(checks.len());
-    for (spec, _) in &checks {
+    // Faults met while writing outputs: reported after the results, never instead of them.
+    let mut write_faults: Vec<Fault> = Vec::new();
+    for spec in &checks {
         let proto = registry::find(&spec.protocol).expect("validated");
         let progress = Progress::default();
-        let result = std::thread::scope(|scope| {
+        let mut result = std::thread::scope(|scope| {
             if interactive {
-                scope.spawn(|| report::show_progress(&spec.id(), &progress));
+                scope.spawn(|| report::show_progress(&spec.display(), &progress));
             }
             proto.run(spec, threads, timeout, &progress)
         });
-        let mut result = result;
+        let dir = out_dir.join(spec.trace_dir());
         for p in &mut result.properties {
-            if let Some((file, md)) = &p.trace {
-                let dir = args.out.join(spec.trace_dir());
-                write_atomic(
-                    &dir.join(format!("{}.json", p.property)),
-                    file.to_json().as_bytes(),
-                )?;
-                let md_path = dir.join(format!("{}.md", p.property));
-                write_atomic(&md_path, md.as_bytes())?;
-                p.counterexample = Some(md_path.to_string_lossy().into_owned());
+            if let Some(file) = &mut p.trace {
+                file.command = check_command(spec, &source, &out_dir);
+                match write_trace(proto.as_ref(), file, &dir) {
+                    Ok(path) => p.counterexample = Some(path),
+                    Err(f) => write_faults.push(f),
+                }
             }
         }
         results.push(result);
     }
-    if let Some(path) = &args.junit {
-        write_atomic(path, report::junit(&results).as_bytes())?;
+    if let Some(path) = &args.junit
+        && let Err(f) = write_atomic(path, report::junit(&results).as_bytes())
+    {
+        write_faults.push(f);
     }
     if args.json {
-        println!("{}", report::json(&results));
+        out(&format!("{}\n", report::json(&results)))?;
     } else {
-        print!("{}", report::table(&results));
+        out(&report::table(&results))?;
         // Asked about particular variants: show their counterexamples in full.
         if !args.filters.is_empty() && args.filters.iter().all(|f| f.contains('/')) {
             for p in results.iter().flat_map(|r| &r.properties) {
-                if let (Some((file, _)), Some(path)) = (&p.trace, &p.counterexample) {
+                if let (Some(file), Some(path)) = (&p.trace, &p.counterexample) {
                     let proto = registry::find(&file.protocol).expect("a known protocol");
                     let text = proto
-                        .render(file, coordlab_checks::trace::Format::Text, Some(path))
+                        .render(file, Format::Text, Some(path))
                         .map_err(|e| Fault::new(Path::new(path), e.to_string()))?;
-                    println!("\n{text}");
+                    out(&format!("\n{text}"))?;
                 }
             }
         }
+    }
+    if !write_faults.is_empty() {
+        for f in &write_faults {
+            err_line(&format!("coordlab: {f}"));
+        }
+        return Ok(ExitCode::from(2));
     }
     Ok(if results.iter().all(CheckResult::passed) {
         ExitCode::SUCCESS
@@ -334,10 +634,18 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
 
 /// Reads and parses a trace file; every fault names the file.
 fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Fault> {
+    let bytes = std::fs::read(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
     let text =
-        std::fs::read_to_string(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Fault::new(path, format!("malformed trace: {e}")))?;
+        String::from_utf8(bytes).map_err(|e| Fault::new(path, format!("not UTF-8 text: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Fault::new(
+            path,
+            format!(
+                "malformed trace: {}",
+                coordlab_checks::plain(&e.to_string())
+            ),
+        )
+    })?;
     if value.get("engine").and_then(|e| e.as_str()) == Some("shuttle") {
         return Err(Fault::new(
             path,
@@ -345,8 +653,15 @@ fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Faul
              `RUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- committed_counterexamples_replay`",
         ));
     }
-    let file: TraceFile = serde_json::from_value(value)
-        .map_err(|e| Fault::new(path, format!("malformed trace: {e}")))?;
+    let file: TraceFile = serde_json::from_value(value).map_err(|e| {
+        Fault::new(
+            path,
+            format!(
+                "malformed trace: {}",
+                coordlab_checks::plain(&e.to_string())
+            ),
+        )
+    })?;
     let proto = registry::find(&file.protocol).ok_or_else(|| {
         Fault::new(
             path,
@@ -378,13 +693,30 @@ fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Faul
     Ok((file, proto))
 }
 
+/// Renders a trace, once it replays on its own variant: a step the model would not take
+/// (an edited action, an index out of range, a state of another variant) is reported as
+/// bad input, never rendered.
 fn show(path: &Path, format: Format) -> Result<ExitCode, Fault> {
     let (file, proto) = read_trace(path)?;
-    let shown = path.to_string_lossy().replace('\\', "/");
-    let out = proto
-        .render(&file, format, Some(&shown))
+    match proto
+        .replay(&file, &file.variant)
+        .map_err(|e| Fault::new(path, e.to_string()))?
+    {
+        Replay::Reproduced => {}
+        Replay::Diverged(why) => {
+            return Err(Fault::new(
+                path,
+                format!(
+                    "not a counterexample of {}/{}: {why} (nothing rendered; `coordlab replay` tells the same)",
+                    file.protocol, file.variant
+                ),
+            ));
+        }
+    }
+    let rendered = proto
+        .render(&file, format, Some(&shown(path)))
         .map_err(|e| Fault::new(path, e.to_string()))?;
-    print!("{out}");
+    out(&rendered)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -411,47 +743,66 @@ fn replay(path: &Path, on: Option<&str>) -> Result<ExitCode, Fault> {
         .map_err(|e| Fault::new(path, e.to_string()))?
     {
         Replay::Reproduced => {
-            println!(
-                "reproduced: {} violates {} after {} steps, every step enabled and matching",
+            out(&format!(
+                "reproduced: {} violates {} after {}, every step enabled and matching\n",
                 id,
                 file.property,
-                file.steps.len() - 1
-            );
+                count(file.steps.len() - 1, "step", "steps")
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Replay::Diverged(why) => {
-            println!("not reproduced on {id}: {why}");
+            out(&format!("not reproduced on {id}: {why}\n"))?;
             Ok(ExitCode::from(1))
         }
     }
 }
 
-fn explore(target: &str, port: u16) -> Result<ExitCode, Fault> {
-    let (p, v) = target
-        .split_once('/')
-        .ok_or_else(|| Fault::usage(format!("`{target}`: expected PROTO/VARIANT")))?;
-    let proto = registry::find(p).ok_or_else(|| {
-        Fault::usage(format!(
-            "unknown protocol `{p}` (known: {})",
-            known_protocols()
-        ))
-    })?;
-    if !proto.variants().iter().any(|x| x.id == v) {
-        let known: Vec<&str> = proto.variants().iter().map(|x| x.id).collect();
+/// Resolves a target to exactly one check, for the commands that run one: a label picks a
+/// labelled check; a bare variant picks its only check, or its unlabelled one (and says
+/// which others there are). Applies `--set`.
+fn resolve_one(target: &str, bounds: &BoundArgs) -> Result<(CheckSpec, Source, String), Fault> {
+    let source = Source::discover(bounds.manifests.as_deref());
+    let t = parse_target(target)?;
+    if t.variant.is_none() {
         return Err(Fault::usage(format!(
-            "unknown variant `{p}/{v}` (known: {})",
-            known.join(", ")
+            "`{target}`: expected PROTO/VARIANT or PROTO/VARIANT[LABEL]"
         )));
     }
-    // The Explorer shows the bounds of the suite's check of this variant.
-    let Some((spec, _)) = load_checks(None)?
-        .into_iter()
-        .find(|(s, _)| s.protocol == p && s.variant == v)
-    else {
-        return Err(Fault::usage(format!(
-            "no check of {p}/{v} in the manifests: its bounds are not known"
-        )));
+    let checks = select(load_checks(&source)?, &[target.to_string()], &source)?;
+    let (mut spec, note) = match checks.len() {
+        1 => (checks.into_iter().next().expect("one"), String::new()),
+        _ => {
+            let others: Vec<String> = checks
+                .iter()
+                .filter(|c| c.label.is_some())
+                .map(|c| c.id())
+                .collect();
+            match checks.into_iter().find(|c| c.label.is_none()) {
+                Some(spec) => (
+                    spec,
+                    format!(
+                        " (the other checks of this variant: {}; select one with its label)",
+                        others.join(", ")
+                    ),
+                ),
+                None => {
+                    return Err(Fault::usage(format!(
+                        "`{target}` has {}: pick one of {}",
+                        count(others.len(), "check", "checks"),
+                        others.join(", ")
+                    )));
+                }
+            }
+        }
     };
+    apply_sets(std::slice::from_mut(&mut spec), &bounds.set)?;
+    Ok((spec, source, note))
+}
+
+fn explore(target: &str, port: u16, bounds: &BoundArgs) -> Result<ExitCode, Fault> {
+    let (spec, source, note) = resolve_one(target, bounds)?;
+    let proto = registry::find(&spec.protocol).expect("resolved");
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
         Fault::usage(format!(
             "--port {port}: cannot listen on 127.0.0.1:{port}: {e} (pick another with --port, or --port 0 for any free port)"
@@ -460,10 +811,11 @@ fn explore(target: &str, port: u16) -> Result<ExitCode, Fault> {
     let address = listener
         .local_addr()
         .map_err(|e| Fault::usage(format!("--port {port}: {e}")))?;
-    println!(
-        "Explorer for {} at http://{address}/ (Ctrl-C to stop)",
-        spec.id()
-    );
+    note_source(&source);
+    out(&format!(
+        "Explorer for {}{note} at http://{address}/ (Ctrl-C to stop)\n",
+        spec.display()
+    ))?;
     proto.explore(&spec, listener).map_err(Fault::usage)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -472,73 +824,145 @@ fn simulate(
     target: &str,
     seeds: u64,
     depth: usize,
-    out: Option<&Path>,
-    manifests: Option<&Path>,
+    out_dir: Option<&Path>,
+    bounds: &BoundArgs,
 ) -> Result<ExitCode, Fault> {
-    let (p, v) = target
-        .split_once('/')
-        .ok_or_else(|| Fault::usage(format!("`{target}`: expected PROTO/VARIANT")))?;
-    let checks = select(load_checks(manifests)?, &[target.to_string()])?;
-    let Some((spec, _)) = checks.into_iter().next() else {
-        return Err(Fault::usage(format!(
-            "no check of {p}/{v} in the manifests: its bounds are not known"
-        )));
-    };
-    if depth == 0 || seeds == 0 {
-        return Err(Fault::usage(
-            "--seeds and --depth must be at least 1".into(),
-        ));
+    if seeds == 0 {
+        return Err(Fault::usage("--seeds 0: expected at least 1 walk".into()));
     }
-    let proto = registry::find(p).expect("selected");
+    if depth == 0 || depth > MAX_DEPTH {
+        return Err(Fault::usage(format!(
+            "--depth {depth}: expected 1 to {MAX_DEPTH} steps"
+        )));
+    }
+    let (spec, source, note) = resolve_one(target, bounds)?;
+    if let Some(dir) = out_dir {
+        probe_dir("--out", dir)?;
+    }
+    note_source(&source);
+    let proto = registry::find(&spec.protocol).expect("resolved");
     let sim = proto.simulate(&spec, seeds, depth);
-    println!(
-        "{}: {seeds} walks of at most {depth} steps, {} steps in all\n",
-        sim.id, sim.steps
+    let mut s = format!(
+        "{}{note}: {} of at most {}, {} in all\n\n",
+        spec.display(),
+        count(seeds as usize, "walk", "walks"),
+        count(depth, "step", "steps"),
+        count(sim.steps as usize, "step", "steps")
     );
     let width = sim.rows.iter().map(|r| r.property.len()).max().unwrap_or(8);
     let mut mismatches = 0;
+    let mut not_found = 0;
     for r in &sim.rows {
-        let mark = match r.matches {
-            Some(true) => "ok",
-            Some(false) => {
-                mismatches += 1;
-                "MISMATCH"
-            }
-            None => "",
-        };
-        println!(
-            "{:<width$}  {:<10}  expected {:<8}  {:<40}  {mark}",
+        match r.matches {
+            SimMark::Mismatch => mismatches += 1,
+            SimMark::NotFound => not_found += 1,
+            _ => {}
+        }
+        let row = format!(
+            "{:<width$}  {:<10}  expected {:<8}  {:<40}  {}",
             r.property,
             r.kind.as_str(),
             r.expected.as_str(),
-            r.outcome
+            r.outcome,
+            r.matches.as_str()
         );
+        s += row.trim_end();
+        s.push('\n');
     }
+    out(&s)?;
+    let mut write_faults = Vec::new();
     for r in &sim.rows {
-        if let Some((file, md, text)) = &r.trace {
-            if let Some(dir) = out {
-                let dir = dir.join(spec.trace_dir());
-                write_atomic(
-                    &dir.join(format!("{}.json", r.property)),
-                    file.to_json().as_bytes(),
-                )?;
-                write_atomic(&dir.join(format!("{}.md", r.property)), md.as_bytes())?;
+        if let Some(file) = &r.trace {
+            let mut file = file.clone();
+            // The registry wrote the walk's seeds and depth; add what selects these bounds.
+            for (k, v) in &spec.overrides {
+                file.command += &format!(
+                    " --set {}",
+                    shell_word(&format!("{k}={}", manifest::value_text(v)))
+                );
             }
-            println!("\n{text}");
+            file.command += &source.option();
+            let mut shown_path = None;
+            if let Some(dir) = out_dir {
+                file.command += &format!(" --out {}", shell_word(&shown(dir)));
+                match write_trace(proto.as_ref(), &file, &dir.join(spec.trace_dir())) {
+                    Ok(p) => shown_path = Some(p),
+                    Err(f) => write_faults.push(f),
+                }
+            }
+            let text = proto
+                .render(&file, Format::Text, shown_path.as_deref())
+                .map_err(|e| Fault::usage(e.to_string()))?;
+            out(&format!("\n{text}"))?;
         }
     }
-    println!(
-        "\n{}",
-        if mismatches == 0 {
-            "every simulated property as expected (a walk that finds nothing proves nothing)"
-                .to_string()
-        } else {
-            format!("{mismatches} mismatches")
+    let mut summary = if mismatches == 0 {
+        "every simulated property as expected".to_string()
+    } else {
+        count(mismatches, "mismatch", "mismatches")
+    };
+    if not_found > 0 {
+        summary += &format!(
+            "; {} not found (walks prove nothing either way)",
+            count(not_found, "expected example", "expected examples")
+        );
+    } else {
+        summary += " (a walk that finds nothing proves nothing)";
+    }
+    out(&format!("\n{summary}\n"))?;
+    if !write_faults.is_empty() {
+        for f in &write_faults {
+            err_line(&format!("coordlab: {f}"));
         }
-    );
+        return Ok(ExitCode::from(2));
+    }
     Ok(if mismatches == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(states: usize) -> CheckSpec {
+        CheckSpec {
+            unique_states: Some(states),
+            ..CheckSpec::default()
+        }
+    }
+
+    /// The two large checks land in different shards, and the rest balance the load.
+    #[test]
+    fn shards_balance_by_pinned_cost() {
+        let specs = [
+            spec(10),
+            spec(1000),
+            spec(20),
+            spec(900),
+            spec(30),
+            spec(40),
+        ];
+        let of = shards(&specs, 2);
+        assert_ne!(of[1], of[3], "the two large checks share a shard: {of:?}");
+        let load = |k| -> usize {
+            specs
+                .iter()
+                .zip(&of)
+                .filter(|(_, s)| **s == k)
+                .map(|(c, _)| c.unique_states.unwrap())
+                .sum()
+        };
+        assert!(
+            load(0).abs_diff(load(1)) <= 100,
+            "{} vs {}",
+            load(0),
+            load(1)
+        );
+        // Every check in exactly one shard, and the same split every time.
+        assert_eq!(of, shards(&specs, 2));
+        assert!(of.iter().all(|&k| k < 2));
+    }
 }

@@ -56,10 +56,11 @@ impl Expect {
 }
 
 /// How the safety and reachability properties of a check are explored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckerKind {
     /// Exhaustive breadth-first search: shortest counterexamples.
+    #[default]
     Bfs,
 }
 
@@ -111,7 +112,7 @@ struct RawCheck {
 }
 
 /// One check, as read from a manifest (bounds not yet interpreted by the protocol).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct CheckSpec {
     /// The manifest it came from, for error messages.
     pub file: PathBuf,
@@ -128,24 +129,235 @@ pub struct CheckSpec {
     pub liveness_states: Option<usize>,
     pub bounds: toml::Table,
     pub expect: BTreeMap<String, Expect>,
+    /// Bounds changed on the command line (`--set KEY=VALUE`), sorted by key; already
+    /// applied to `bounds`. A check with overrides is not compared with the pinned state
+    /// counts, which describe the manifest's bounds.
+    pub overrides: Vec<(String, toml::Value)>,
 }
 
 impl CheckSpec {
-    /// `protocol/variant`, with the label if any.
+    /// `protocol/variant`, with the label if any: `election/correct[three-nodes]`, the
+    /// form the command line selects it by.
     pub fn id(&self) -> String {
         match &self.label {
-            Some(l) => format!("{}/{} [{l}]", self.protocol, self.variant),
+            Some(l) => format!("{}/{}[{l}]", self.protocol, self.variant),
             None => format!("{}/{}", self.protocol, self.variant),
         }
     }
 
-    /// Where this check's counterexamples go, below the output directory.
+    /// The id, then the overridden bounds if any: `queue/correct (consumers=4)`.
+    pub fn display(&self) -> String {
+        if self.overrides.is_empty() {
+            self.id()
+        } else {
+            format!("{} ({})", self.id(), self.overrides_line(" "))
+        }
+    }
+
+    /// Whether the state counts of this run can be compared with the manifest's pins.
+    pub fn pinned(&self) -> bool {
+        self.overrides.is_empty()
+    }
+
+    /// The overrides as `key=value` joined by `sep`.
+    pub fn overrides_line(&self, sep: &str) -> String {
+        self.overrides
+            .iter()
+            .map(|(k, v)| format!("{k}={}", value_text(v)))
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
+    /// Where this check's counterexamples go, below the output directory:
+    /// `protocol/variant[/label][/key=value,...]`, so a run at changed bounds never
+    /// overwrites the counterexamples of the manifest's bounds.
     pub fn trace_dir(&self) -> PathBuf {
         let mut p = PathBuf::from(&self.protocol).join(&self.variant);
         if let Some(l) = &self.label {
             p.push(l);
         }
+        if !self.overrides.is_empty() {
+            p.push(self.overrides_line(","));
+        }
         p
+    }
+
+    /// Applies `--set` overrides to the bounds (a later value for a key wins).
+    pub fn apply(&mut self, overrides: &[(String, toml::Value)]) {
+        for (k, v) in overrides {
+            self.bounds.insert(k.clone(), v.clone());
+            self.overrides.retain(|(key, _)| key != k);
+            self.overrides.push((k.clone(), v.clone()));
+        }
+        self.overrides.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+}
+
+/// A TOML value as a person writes it on the command line: strings bare.
+pub fn value_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Parses one `--set KEY=VALUE`. The value is read as TOML (`4`, `true`, `"text"`); a
+/// value that is not TOML is taken as a bare string (`retry=immediate`).
+pub fn parse_set(arg: &str) -> Result<(String, toml::Value), String> {
+    let (key, value) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("--set `{arg}`: expected KEY=VALUE, e.g. --set consumers=4"))?;
+    let key = key.trim();
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(format!(
+            "--set `{arg}`: the key must be a bound's kebab-case name, e.g. consumers"
+        ));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(format!("--set `{arg}`: no value after `=`"));
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"));
+    let value = match parsed {
+        Some(v @ (toml::Value::Table(_) | toml::Value::Array(_))) => {
+            return Err(format!(
+                "--set `{arg}`: a bound is a number, a boolean or a word, not {}",
+                v.type_str()
+            ));
+        }
+        Some(v) => v,
+        None => toml::Value::String(value.to_string()),
+    };
+    Ok((key.to_string(), value))
+}
+
+/// What a command-line target names: a protocol, a variant, or one labelled check:
+/// `queue`, `queue/correct`, `election/correct[three-nodes]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub protocol: String,
+    pub variant: Option<String>,
+    pub label: Option<String>,
+}
+
+impl Target {
+    /// Parses a target; only its shape is checked here.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{s}`: expected PROTO, PROTO/VARIANT or PROTO/VARIANT[LABEL] (e.g. election/correct[three-nodes])"
+            )
+        };
+        let (path, label) = match s.split_once('[') {
+            Some((path, rest)) => {
+                let label = rest.strip_suffix(']').ok_or_else(bad)?;
+                if label.is_empty() || label.contains(['[', ']']) {
+                    return Err(bad());
+                }
+                (path, Some(label.to_string()))
+            }
+            None if s.contains(']') => return Err(bad()),
+            None => (s, None),
+        };
+        let (protocol, variant) = match path.split_once('/') {
+            Some((p, v)) => (p, Some(v.to_string())),
+            None => (path, None),
+        };
+        if protocol.is_empty()
+            || variant
+                .as_deref()
+                .is_some_and(|v| v.is_empty() || v.contains('/'))
+            || (label.is_some() && variant.is_none())
+        {
+            return Err(bad());
+        }
+        Ok(Target {
+            protocol: protocol.to_string(),
+            variant,
+            label,
+        })
+    }
+
+    /// Whether the check is one this target names.
+    pub fn selects(&self, spec: &CheckSpec) -> bool {
+        spec.protocol == self.protocol
+            && self.variant.as_ref().is_none_or(|v| *v == spec.variant)
+            && self
+                .label
+                .as_ref()
+                .is_none_or(|l| spec.label.as_ref() == Some(l))
+    }
+}
+
+/// Where the manifests come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `--manifests DIR`, as given.
+    Explicit(PathBuf),
+    /// `checks/manifests/` under the working directory (a checkout of coordlab).
+    Found(PathBuf),
+    /// The manifests compiled into the binary.
+    Builtin,
+}
+
+/// The directory a checkout keeps its manifests in, relative to its root.
+pub const DEFAULT_DIR: &str = "checks/manifests";
+
+impl Source {
+    /// `--manifests DIR` if given; else `checks/manifests/` under the working directory if
+    /// it exists, so an edited manifest takes effect without a rebuild; else the built-in
+    /// manifests.
+    pub fn discover(explicit: Option<&Path>) -> Self {
+        match explicit {
+            Some(dir) => Source::Explicit(dir.to_path_buf()),
+            None if Path::new(DEFAULT_DIR).is_dir() => Source::Found(PathBuf::from(DEFAULT_DIR)),
+            None => Source::Builtin,
+        }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            Source::Explicit(d) | Source::Found(d) => Some(d),
+            Source::Builtin => None,
+        }
+    }
+
+    /// The note printed on stderr when the built-in manifests are used, so an edit of a
+    /// manifest file elsewhere is not silently ignored.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            Source::Builtin => Some(format!(
+                "coordlab: no {DEFAULT_DIR}/ in the working directory: using the manifests built into this binary (--manifests DIR reads others)"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The option that selects these manifests again, for the commands written into
+    /// counterexamples: empty unless they were given with `--manifests`.
+    pub fn option(&self) -> String {
+        match self {
+            Source::Explicit(d) => format!(" --manifests {}", shell_word(&d.to_string_lossy())),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -196,6 +408,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<CheckSpec>, ManifestError> {
             liveness_states: c.liveness_states,
             bounds: c.bounds,
             expect: c.expect,
+            overrides: Vec::new(),
         });
     }
     Ok(out)

@@ -10,7 +10,7 @@ use coordlab_models::queue::QueueModel;
 use coordlab_models::{Kind, Protocol, Variant};
 use serde::Serialize;
 
-use crate::engine::{Budget, Exploration, Progress, Steps};
+use crate::engine::{Budget, Exploration, Progress};
 use crate::liveness;
 use crate::manifest::{CheckSpec, Expect};
 use crate::trace::{self, DecodeError, Format, Replay, TraceFile, Typed};
@@ -70,9 +70,12 @@ pub struct PropResult {
     /// Where the counterexample was written (set by the caller that writes it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<String>,
-    /// The counterexample, for a violated `always` property.
+    /// The counterexample, for a violated `always`, `eventually` or `leads-to` property.
     #[serde(skip)]
-    pub trace: Option<(TraceFile, String)>,
+    pub trace: Option<TraceFile>,
+    /// Seconds spent by the search that decided it (the safety search, or the liveness
+    /// graph and its check).
+    pub seconds: f64,
 }
 
 impl PropResult {
@@ -87,23 +90,54 @@ impl PropResult {
     }
 }
 
+/// Which search of a check ran out of its time budget, and how far it got.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutOfBudget {
+    /// `safety search` (the always and sometimes properties) or `liveness graph`.
+    pub phase: &'static str,
+    /// States it had stored when the budget ran out.
+    pub states: usize,
+    /// The BFS level it had reached.
+    pub depth: usize,
+    /// The budget of the whole check, in seconds (`--timeout`).
+    pub budget_seconds: f64,
+}
+
 /// The outcome of one check.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckResult {
     pub id: String,
     pub bounds: String,
+    /// The bounds changed with `--set`, as `key=value` (empty when none): the state counts
+    /// are then not compared with the manifest's pins.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     /// States explored for the safety and reachability properties (symmetry-reduced).
     pub unique_states: usize,
+    /// The manifest's pin, when it applies (not for overridden bounds).
     pub expected_unique_states: Option<usize>,
     /// States of the transition graph the liveness properties were checked on (without
-    /// symmetry reduction), if any were.
+    /// symmetry reduction); `None` when no graph was built (no liveness property to
+    /// decide, or the safety search ran out of budget first).
     pub liveness_states: Option<usize>,
     pub expected_liveness_states: Option<usize>,
     pub max_depth: usize,
     pub complete: bool,
+    /// Set when a search ran out of budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_of_budget: Option<OutOfBudget>,
     pub seconds: f64,
     pub threads: usize,
     pub properties: Vec<PropResult>,
+}
+
+/// One thing of a check that did not go as the manifest expects: the text report and the
+/// JUnit report are both made from these, so they count the same failures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// The JUnit test case: `budget`, `unique-states`, `liveness-states` or a property.
+    pub case: String,
+    pub message: String,
 }
 
 impl CheckResult {
@@ -111,8 +145,8 @@ impl CheckResult {
         self.state_count_drift().is_empty()
     }
 
-    /// How the explored state counts differ from the manifest's pins.
-    pub fn state_count_drift(&self) -> Vec<String> {
+    /// How the explored state counts differ from the manifest's pins, per pinned count.
+    pub fn state_count_drift(&self) -> Vec<Failure> {
         let mut out = Vec::new();
         if !self.complete {
             return out; // an unfinished search says nothing about the size
@@ -120,10 +154,13 @@ impl CheckResult {
         if let Some(n) = self.expected_unique_states
             && n != self.unique_states
         {
-            out.push(format!(
-                "explored {} unique states, the manifest pins {n} (unique-states)",
-                self.unique_states
-            ));
+            out.push(Failure {
+                case: "unique-states".into(),
+                message: format!(
+                    "explored {} unique states, the manifest pins {n} (unique-states): the model's state space changed (update the manifest if that was intended)",
+                    self.unique_states
+                ),
+            });
         }
         if let Some(n) = self.expected_liveness_states
             && Some(n) != self.liveness_states
@@ -131,18 +168,62 @@ impl CheckResult {
             let got = self
                 .liveness_states
                 .map_or("no".to_string(), |g| g.to_string());
-            out.push(format!(
-                "the liveness graph has {got} states, the manifest pins {n} (liveness-states)"
-            ));
+            out.push(Failure {
+                case: "liveness-states".into(),
+                message: format!(
+                    "the liveness graph has {got} states, the manifest pins {n} (liveness-states): the model's state space changed (update the manifest if that was intended)"
+                ),
+            });
+        }
+        out
+    }
+
+    /// Everything that did not go as expected, in report order.
+    pub fn failures(&self) -> Vec<Failure> {
+        let mut out = Vec::new();
+        if let Some(b) = &self.out_of_budget {
+            out.push(Failure {
+                case: "budget".into(),
+                message: format!(
+                    "the {} ran out of its budget of {} after {} states at depth {}; verdicts it had not reached are unknown",
+                    b.phase,
+                    seconds(b.budget_seconds),
+                    b.states,
+                    b.depth
+                ),
+            });
+        }
+        out.extend(self.state_count_drift());
+        for p in self.properties.iter().filter(|p| !p.matches()) {
+            let mut message = format!(
+                "{} expected {}, found {}",
+                p.property,
+                p.expected.as_str(),
+                p.verdict.as_str()
+            );
+            if let Some(path) = &p.counterexample {
+                message += &format!(" (counterexample: {path})");
+            }
+            out.push(Failure {
+                case: p.property.to_string(),
+                message,
+            });
         }
         out
     }
 
     /// Whether every verdict and the state count match the manifest.
     pub fn passed(&self) -> bool {
-        self.complete
-            && self.state_count_matches()
-            && self.properties.iter().all(PropResult::matches)
+        self.complete && self.failures().is_empty()
+    }
+}
+
+/// "1 second", "2.5 seconds".
+fn seconds(s: f64) -> String {
+    if s == 1.0 {
+        "1 second".into()
+    } else {
+        format!("{s} seconds")
     }
 }
 
@@ -151,6 +232,8 @@ pub trait Entry {
     fn id(&self) -> &'static str;
     fn variants(&self) -> &'static [Variant];
     fn props(&self) -> Vec<PropInfo>;
+    /// The names of the bounds a manifest or `--set` may give, sorted.
+    fn bound_names(&self) -> Vec<String>;
     /// Checks that a manifest entry builds a model and names every property; returns the
     /// bounds as one line.
     fn validate(&self, spec: &CheckSpec) -> Result<String, String>;
@@ -182,10 +265,36 @@ pub struct SimRow {
     pub expected: Expect,
     /// What the walks saw, in words.
     pub outcome: String,
-    /// `None` for liveness properties, which are not simulated.
-    pub matches: Option<bool>,
-    /// The walk that falsified an `always` property: JSON and its text rendering.
-    pub trace: Option<(TraceFile, String, String)>,
+    pub matches: SimMark,
+    /// The walk that falsified an `always` property.
+    pub trace: Option<TraceFile>,
+}
+
+/// How a simulated property compares with the manifest's expectation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimMark {
+    /// What the walks saw agrees with the expectation.
+    Ok,
+    /// The walks contradict the expectation (an unexpected violation or example), or did
+    /// not find an expected violation (a known bug not caught).
+    Mismatch,
+    /// An expected example (`sometimes`) was not reached: walks prove nothing either way.
+    NotFound,
+    /// Expected `pending`: not compared.
+    Pending,
+    /// A liveness property: not simulated.
+    NotSimulated,
+}
+
+impl SimMark {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SimMark::Ok => "ok",
+            SimMark::Mismatch => "MISMATCH",
+            SimMark::NotFound => "not found",
+            SimMark::Pending | SimMark::NotSimulated => "",
+        }
+    }
 }
 
 /// The outcome of `simulate`.
@@ -199,18 +308,23 @@ struct Handle<P>(PhantomData<fn() -> P>);
 
 /// Builds the model of a variant at the bounds of a manifest entry.
 pub fn model<P: Protocol>(variant: &str, bounds: &toml::Table) -> Result<P, String> {
-    let config: P::Config =
-        toml::Value::Table(bounds.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                format!("bounds: {}", e.message().trim().replace('\n', " "))
-            })?;
+    let config: P::Config = toml::Value::Table(bounds.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| format!("bounds: {}", crate::plain(e.message())))?;
     P::new(variant, config).map_err(|e| e.to_string())
 }
 
 impl<P: Protocol> Handle<P> {
     fn model(&self, variant: &str, bounds: &toml::Table) -> Result<P, String> {
         model(variant, bounds)
+    }
+}
+
+/// The names of a configuration's fields, sorted (as serde_json orders them).
+fn config_keys<C: Serialize + Default>() -> Vec<String> {
+    match serde_json::to_value(C::default()) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -234,8 +348,14 @@ impl<P: Protocol> Entry for Handle<P> {
             .collect()
     }
 
+    fn bound_names(&self) -> Vec<String> {
+        config_keys::<P::Config>()
+    }
+
     fn validate(&self, spec: &CheckSpec) -> Result<String, String> {
-        let model = self.model(&spec.variant, &spec.bounds)?;
+        let model = self
+            .model(&spec.variant, &spec.bounds)
+            .map_err(|e| format!("{}: {e}", spec.id()))?;
         let props = P::props();
         for name in spec.expect.keys() {
             if !props.iter().any(|p| p.name == name) {
@@ -286,40 +406,26 @@ impl<P: Protocol> Entry for Handle<P> {
         let props = P::props();
         // One deadline for the whole check, safety and liveness together.
         let budget = Budget::new(threads, timeout);
+        let budget_seconds = timeout.map_or(0.0, |t| t.as_secs_f64());
         let needs_graph = spec.liveness.is_some()
             && props
                 .iter()
                 .any(|p| p.kind.is_liveness() && spec.expect[p.name] != Expect::Pending);
         let started = Instant::now();
-        let encode = |m: &P,
-                      p: &coordlab_models::Prop<P>,
-                      init: P::State,
-                      steps: Steps<P>,
-                      cycle: Option<usize>| {
-            let file = trace::encode(m, p.name, p.kind, &init, &steps, cycle);
-            let typed = Typed {
-                model: P::new(m.variant(), m.config().clone()).expect("same model"),
-                init,
-                steps,
-            };
-            let md = trace::markdown(&file, &typed, Some(&canonical_path(spec, p.name)));
-            (file, md)
-        };
         // Safety and reachability first, on the symmetry-reduced states; that search is
         // dropped before the liveness graph is built, so the two never share the memory.
         let liveness_model = P::new(model.variant(), model.config().clone()).expect("same model");
         let ex = Exploration::run(model, budget, progress);
-        let mut verdicts: Vec<(Verdict, Option<(TraceFile, String)>)> = props
+        let safety_seconds = started.elapsed().as_secs_f64();
+        let mut verdicts: Vec<(Verdict, Option<TraceFile>)> = props
             .iter()
             .enumerate()
             .map(|(i, p)| match (p.kind, ex.first_hit(i), ex.complete) {
                 (k, _, _) if k.is_liveness() => (Verdict::Pending, None),
                 (Kind::Always, Some(id), _) => {
                     let (init, steps) = ex.path_to(id);
-                    (
-                        Verdict::Violated,
-                        Some(encode(&ex.model, p, init, steps, None)),
-                    )
+                    let file = trace::encode(&ex.model, p.name, p.kind, &init, &steps, None);
+                    (Verdict::Violated, Some(file))
                 }
                 (_, Some(_), _) => (Verdict::Holds, None),
                 (_, None, false) => (Verdict::Unknown, None),
@@ -329,10 +435,29 @@ impl<P: Protocol> Entry for Handle<P> {
             .collect();
         let (unique_states, max_depth, safety_complete) =
             (ex.unique_states(), ex.max_depth(), ex.complete);
+        let mut out_of_budget = (!safety_complete).then_some(OutOfBudget {
+            phase: "safety search",
+            states: unique_states,
+            depth: max_depth,
+            budget_seconds,
+        });
         drop(ex);
         let mut liveness_states = None;
-        let mut liveness_complete = true;
+        let mut liveness_seconds = 0.0;
         if needs_graph {
+            for (p, slot) in props.iter().zip(&mut verdicts) {
+                if p.kind.is_liveness() && spec.expect[p.name] != Expect::Pending {
+                    *slot = (Verdict::Unknown, None);
+                }
+            }
+        }
+        // The liveness graph is built only when the safety search finished within the
+        // budget: what is left of the budget would not build it either.
+        if needs_graph && safety_complete {
+            let live_started = Instant::now();
+            progress
+                .states
+                .store(0, std::sync::atomic::Ordering::Relaxed);
             let live = Exploration::run(
                 liveness_model,
                 Budget {
@@ -341,24 +466,36 @@ impl<P: Protocol> Entry for Handle<P> {
                 },
                 progress,
             );
-            liveness_states = Some(live.unique_states());
-            liveness_complete = live.complete;
-            for (p, slot) in props.iter().zip(&mut verdicts) {
-                if !p.kind.is_liveness() {
-                    continue;
-                }
-                *slot = if !live.complete {
-                    (Verdict::Unknown, None)
-                } else {
-                    match liveness::check(&live, p) {
+            if live.complete {
+                liveness_states = Some(live.unique_states());
+                for (p, slot) in props.iter().zip(&mut verdicts) {
+                    if !p.kind.is_liveness() || spec.expect[p.name] == Expect::Pending {
+                        continue;
+                    }
+                    *slot = match liveness::check(&live, p) {
                         None => (Verdict::Holds, None),
                         Some(l) => (
                             Verdict::Violated,
-                            Some(encode(&live.model, p, l.init, l.steps, Some(l.cycle_start))),
+                            Some(trace::encode(
+                                &live.model,
+                                p.name,
+                                p.kind,
+                                &l.init,
+                                &l.steps,
+                                Some(l.cycle_start),
+                            )),
                         ),
-                    }
-                };
+                    };
+                }
+            } else {
+                out_of_budget = Some(OutOfBudget {
+                    phase: "liveness graph",
+                    states: live.unique_states(),
+                    depth: live.max_depth(),
+                    budget_seconds,
+                });
             }
+            liveness_seconds = live_started.elapsed().as_secs_f64();
         }
         progress
             .done
@@ -372,6 +509,11 @@ impl<P: Protocol> Entry for Handle<P> {
                     (true, Some(l)) if verdict != Verdict::Pending => l.as_str(),
                     (true, _) => "-",
                 };
+                let mut trace = trace;
+                if let Some(file) = &mut trace {
+                    file.command =
+                        format!("coordlab check {}", crate::manifest::shell_word(&spec.id()));
+                }
                 PropResult {
                     property: p.name,
                     kind: p.kind,
@@ -380,18 +522,30 @@ impl<P: Protocol> Entry for Handle<P> {
                     expected: spec.expect[p.name],
                     verdict,
                     trace,
+                    seconds: if p.kind.is_liveness() {
+                        liveness_seconds
+                    } else {
+                        safety_seconds
+                    },
                 }
             })
             .collect();
+        let pinned = spec.pinned();
         CheckResult {
-            id: spec.id(),
+            id: spec.display(),
             bounds,
+            overrides: spec
+                .overrides
+                .iter()
+                .map(|(k, v)| format!("{k}={}", crate::manifest::value_text(v)))
+                .collect(),
             unique_states,
-            expected_unique_states: spec.unique_states,
+            expected_unique_states: spec.unique_states.filter(|_| pinned),
             liveness_states,
-            expected_liveness_states: spec.liveness_states,
+            expected_liveness_states: spec.liveness_states.filter(|_| pinned),
             max_depth,
-            complete: safety_complete && liveness_complete,
+            complete: out_of_budget.is_none(),
+            out_of_budget,
             seconds: started.elapsed().as_secs_f64(),
             threads,
             properties,
@@ -443,7 +597,7 @@ impl<P: Protocol> Entry for Handle<P> {
                         kind: p.kind,
                         expected,
                         outcome: "not simulated (liveness)".into(),
-                        matches: None,
+                        matches: SimMark::NotSimulated,
                         trace: None,
                     };
                 }
@@ -458,33 +612,30 @@ impl<P: Protocol> Entry for Handle<P> {
                     (None, Kind::Always) => format!("no violation in {seeds} walks"),
                     (None, _) => format!("not reached in {seeds} walks"),
                 };
-                let verdict_holds = match p.kind {
-                    Kind::Always => !seen,
-                    _ => seen,
-                };
-                let matches = match expected {
-                    Expect::Pending => None,
-                    Expect::Holds => Some(verdict_holds),
-                    Expect::Violated => Some(!verdict_holds),
+                // A walk is evidence only of what it found: a violation, or an example. An
+                // expected violation not found is a known bug not caught (a mismatch, as
+                // in `check`); an expected example not found is only not found.
+                let always = p.kind == Kind::Always;
+                let matches = match (expected, always, seen) {
+                    (Expect::Pending, _, _) => SimMark::Pending,
+                    // always: holds and no violation seen; violated and one seen.
+                    (Expect::Holds, true, false) | (Expect::Violated, true, true) => SimMark::Ok,
+                    // sometimes: holds and an example seen; violated and none seen.
+                    (Expect::Holds, false, true) | (Expect::Violated, false, false) => SimMark::Ok,
+                    (Expect::Holds, false, false) => SimMark::NotFound,
+                    (Expect::Holds, true, true)
+                    | (Expect::Violated, true, false)
+                    | (Expect::Violated, false, true) => SimMark::Mismatch,
                 };
                 let trace = match (f.hit, p.kind) {
                     (Some((seed, init, steps)), Kind::Always) => {
                         let mut file = trace::encode(&model, p.name, p.kind, &init, &steps, None);
                         file.command = format!(
-                            "coordlab simulate {}/{} --seeds {} --depth {depth}",
-                            P::ID,
-                            model.variant(),
+                            "coordlab simulate {} --seeds {} --depth {depth}",
+                            crate::manifest::shell_word(&spec.id()),
                             seed + 1
                         );
-                        let typed = Typed {
-                            model: P::new(model.variant(), model.config().clone())
-                                .expect("same model"),
-                            init,
-                            steps,
-                        };
-                        let text = trace::text(&file, &typed);
-                        let md = trace::markdown(&file, &typed, None);
-                        Some((file, md, text))
+                        Some(file)
                     }
                     _ => None,
                 };
@@ -506,15 +657,7 @@ impl<P: Protocol> Entry for Handle<P> {
     }
 }
 
-/// The committed location of a counterexample, as the Markdown names it (never a machine
-/// path: the same bytes wherever the check runs).
-pub fn canonical_path(spec: &CheckSpec, property: &str) -> String {
-    let dir = spec.trace_dir();
-    let dir = dir.to_string_lossy().replace('\\', "/");
-    format!("counterexamples/{dir}/{property}.json")
-}
-
-/// `key=value` pairs of a configuration, in its declared order.
+/// `key=value` pairs of a configuration, sorted by key (as serde_json orders them).
 fn bounds_line(config: &serde_json::Value) -> String {
     match config {
         serde_json::Value::Object(map) => map

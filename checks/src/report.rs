@@ -68,41 +68,21 @@ pub fn table(results: &[CheckResult]) -> String {
     s.push('\n');
     let mut failures = 0;
     for r in results {
-        if !r.complete {
+        for f in r.failures() {
             failures += 1;
-            let _ = writeln!(
-                s,
-                "{}: out of budget after {} states; verdicts not found are unknown",
-                r.id, r.unique_states
-            );
+            let _ = writeln!(s, "{}: {}", r.id, f.message);
         }
-        for drift in r.state_count_drift() {
-            failures += 1;
+        if !r.overrides.is_empty() {
             let _ = writeln!(
                 s,
-                "{}: {drift}: the model's state space changed (update the manifest if that was intended)",
+                "{}: bounds changed with --set: state counts not compared with the manifest's pins",
                 r.id
             );
-        }
-        for p in r.properties.iter().filter(|p| !p.matches()) {
-            failures += 1;
-            let _ = write!(
-                s,
-                "{}: {} expected {}, found {}",
-                r.id,
-                p.property,
-                p.expected.as_str(),
-                p.verdict.as_str()
-            );
-            if let Some(path) = &p.counterexample {
-                let _ = write!(s, " (counterexample: {path})");
-            }
-            s.push('\n');
         }
     }
     for r in results {
         for p in r.properties.iter().filter(|p| p.matches()) {
-            if let (Some((file, _)), Some(path)) = (&p.trace, &p.counterexample) {
+            if let (Some(file), Some(path)) = (&p.trace, &p.counterexample) {
                 let steps = file.steps.len() - 1;
                 let shape = match file.cycle_start {
                     Some(k) if k == steps => format!("{steps} steps, then stuck forever"),
@@ -110,7 +90,7 @@ pub fn table(results: &[CheckResult]) -> String {
                         "lasso of {steps} steps, steps {}–{steps} repeat forever",
                         k + 1
                     ),
-                    None => format!("{steps} steps"),
+                    None => crate::count(steps, "step", "steps"),
                 };
                 let _ = writeln!(
                     s,
@@ -121,21 +101,17 @@ pub fn table(results: &[CheckResult]) -> String {
         }
     }
     let props: usize = results.iter().map(|r| r.properties.len()).sum();
-    if failures == 0 {
-        let _ = writeln!(
-            s,
-            "{} checks, {} properties: every verdict as expected",
-            results.len(),
-            props
-        );
-    } else {
-        let _ = writeln!(
-            s,
-            "{} checks, {} properties: {failures} mismatches",
-            results.len(),
-            props
-        );
-    }
+    let _ = writeln!(
+        s,
+        "{}, {}: {}",
+        crate::count(results.len(), "check", "checks"),
+        crate::count(props, "property", "properties"),
+        if failures == 0 {
+            "every verdict as expected".to_string()
+        } else {
+            crate::count(failures, "mismatch", "mismatches")
+        }
+    );
     s
 }
 
@@ -148,39 +124,85 @@ pub fn json(results: &[CheckResult]) -> String {
     serde_json::to_string_pretty(&value).expect("results serialise")
 }
 
-/// A JUnit XML report: one suite per check, one case per property plus the state count.
+/// A JUnit XML report: one suite per check; one case per property, one per pinned state
+/// count, and one for the budget. Every case has the check as its class name and the time
+/// of the search that decided it; `pending` properties and unpinned counts are skipped. A
+/// case fails exactly when the text report lists a mismatch for it.
 pub fn junit(results: &[CheckResult]) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("coordlab");
     for r in results {
         let mut suite = TestSuite::new(r.id.clone());
         suite.set_time(Duration::from_secs_f64(r.seconds));
-        let fail = |msg: String| {
-            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            st.set_message(msg);
-            st
-        };
-        let status = if r.state_count_matches() && r.complete {
-            TestCaseStatus::success()
-        } else if !r.complete {
-            fail(format!("out of budget after {} states", r.unique_states))
-        } else {
-            fail(r.state_count_drift().join("; "))
-        };
-        suite.add_test_case(TestCase::new("unique-states", status));
-        for p in &r.properties {
-            let status = if p.matches() {
-                TestCaseStatus::success()
+        let failures = r.failures();
+        let safety_seconds = r
+            .properties
+            .iter()
+            .find(|p| !p.kind.is_liveness())
+            .map_or(r.seconds, |p| p.seconds);
+        let live_seconds = r
+            .properties
+            .iter()
+            .find(|p| p.kind.is_liveness())
+            .map_or(0.0, |p| p.seconds);
+        let status = |case: &str, skipped: Option<&str>| {
+            if let Some(f) = failures.iter().find(|f| f.case == case) {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                st.set_message(f.message.clone());
+                st
+            } else if let Some(why) = skipped {
+                let mut st = TestCaseStatus::skipped();
+                st.set_message(why.to_string());
+                st
             } else {
-                fail(format!(
-                    "expected {}, found {}",
-                    p.expected.as_str(),
-                    p.verdict.as_str()
-                ))
-            };
-            let mut case = TestCase::new(p.property, status);
+                TestCaseStatus::success()
+            }
+        };
+        let add = |suite: &mut TestSuite, name: &str, st: TestCaseStatus, secs: f64| {
+            let mut case = TestCase::new(name.to_string(), st);
             case.set_classname(r.id.clone());
+            case.set_time(Duration::from_secs_f64(secs));
             suite.add_test_case(case);
+        };
+        add(&mut suite, "budget", status("budget", None), r.seconds);
+        let unpinned = (!r.overrides.is_empty())
+            .then_some("bounds changed with --set: not compared with the pin");
+        let incomplete = (!r.complete).then_some("the search did not finish");
+        add(
+            &mut suite,
+            "unique-states",
+            status(
+                "unique-states",
+                unpinned.or(incomplete).or(r
+                    .expected_unique_states
+                    .is_none()
+                    .then_some("no pin in the manifest")),
+            ),
+            safety_seconds,
+        );
+        if r.liveness_states.is_some() || r.expected_liveness_states.is_some() {
+            add(
+                &mut suite,
+                "liveness-states",
+                status(
+                    "liveness-states",
+                    unpinned.or(incomplete).or(r
+                        .expected_liveness_states
+                        .is_none()
+                        .then_some("no pin in the manifest")),
+                ),
+                live_seconds,
+            );
+        }
+        for p in &r.properties {
+            let pending = (p.expected == crate::manifest::Expect::Pending)
+                .then_some("expected pending: not checked");
+            add(
+                &mut suite,
+                p.property,
+                status(p.property, pending),
+                p.seconds,
+            );
         }
         report.add_test_suite(suite);
     }

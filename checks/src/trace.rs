@@ -66,7 +66,7 @@ pub enum DecodeError {
     Format(u32),
     #[error("{0}")]
     Model(#[from] coordlab_models::ModelError),
-    #[error("config: {0}")]
+    #[error("config: {}", crate::plain(&.0.to_string()))]
     Config(serde_json::Error),
     #[error("unknown property `{0}` for {1}")]
     Property(String, String),
@@ -76,7 +76,7 @@ pub enum DecodeError {
     InitAction,
     #[error("step {0}: no action")]
     MissingAction(usize),
-    #[error("step {0}: {1}")]
+    #[error("step {0}: {msg}", msg = crate::plain(&.1.to_string()))]
     Step(usize, serde_json::Error),
     #[error("cycle_start {0} is outside the trace")]
     Cycle(usize),

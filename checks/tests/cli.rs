@@ -87,28 +87,46 @@ fn write_manifest(dir: &Path, text: &str) {
 
 const EXPECT_CORRECT: &str = "expect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", EffectAtMostOnce = \"holds\", EveryMessageResolved = \"pending\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", MessageDeleted = \"holds\" }";
 
-/// The default suite passes, writes exactly the committed counterexamples, byte for byte,
-/// and the same bytes on one thread as on two.
+/// Runs `coordlab` in `dir`, a scratch copy of a checkout: its own
+/// `checks/manifests/`, its own `counterexamples/`.
+fn coordlab_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coordlab"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("coordlab runs")
+}
+
+/// A scratch directory laid out like a checkout: the committed manifests under
+/// `checks/manifests/`, nothing else.
+fn scratch_checkout() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("checks/manifests");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(root().join("checks/manifests")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    tmp
+}
+
+/// The default suite passes, writes exactly the committed counterexamples, byte for byte
+/// (their commands included: run where the committed ones were, with the default
+/// `--out`), and the same bytes on one thread as on two.
 #[test]
 fn suite_passes_and_regenerates_the_committed_counterexamples() {
-    let tmp = tempfile::tempdir().unwrap();
     let mut outputs = Vec::new();
     for threads in ["1", "2"] {
-        let out = tmp.path().join(threads);
-        let o = coordlab(&[
-            "check",
-            "--threads",
-            threads,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let tmp = scratch_checkout();
+        let o = coordlab_in(tmp.path(), &["check", "--threads", threads]);
         assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
         assert!(
             stdout(&o).contains("every verdict as expected"),
             "{}",
             stdout(&o)
         );
-        outputs.push(files(&out));
+        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+        outputs.push(files(&tmp.path().join("counterexamples")));
     }
     assert_eq!(
         outputs[0], outputs[1],
@@ -193,8 +211,8 @@ fn each_bug_variant_is_caught_by_its_property() {
     );
     for check in [
         "queue/correct",
-        "queue/correct [immediate-retry]",
-        "queue/correct [requeue-on-expiry]",
+        "queue/correct[immediate-retry]",
+        "queue/correct[requeue-on-expiry]",
     ] {
         assert_eq!(verdict(check, "EveryMessageResolved"), "holds", "{check}");
     }
@@ -214,11 +232,11 @@ fn each_bug_variant_is_caught_by_its_property() {
             "{variant}"
         );
         assert_eq!(verdict("election/correct", prop), "holds");
-        assert_eq!(verdict("election/correct [three-nodes]", prop), "holds");
+        assert_eq!(verdict("election/correct[three-nodes]", prop), "holds");
     }
     for prop in ["LeaderEventuallyElected", "CrashedLeaderReplaced"] {
         assert_eq!(verdict("election/correct", prop), "holds");
-        assert_eq!(verdict("election/correct [three-nodes]", prop), "holds");
+        assert_eq!(verdict("election/correct[three-nodes]", prop), "holds");
     }
 }
 
@@ -460,7 +478,11 @@ fn mismatches_exit_1_and_say_what_differs() {
         o_,
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("out of budget"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("the safety search ran out of its budget"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -732,6 +754,344 @@ fn simulate_finds_violations_reproducibly() {
     );
     assert_bad_input(
         &coordlab(&["simulate", "queue/correct", "--seeds", "0"]),
-        "--seeds and --depth must be at least 1",
+        "--seeds 0: expected at least 1 walk",
     );
+}
+
+/// `--set` changes a bound of the selected check: the check runs at the new bounds,
+/// reports its state counts as unpinned (not as a drift), files its counterexamples apart
+/// from the manifest's, and writes the command that finds them again.
+#[test]
+fn set_changes_bounds_and_unpins_the_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = coordlab(&[
+        "check",
+        "queue/stale-receipt-delete",
+        "--set",
+        "messages=1",
+        "--set",
+        "consumers=2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains(
+            "queue/stale-receipt-delete (consumers=2 messages=1): bounds changed with --set: state counts not compared with the manifest's pins"
+        ),
+        "{s}"
+    );
+    assert!(!s.contains("state space changed"), "{s}");
+    assert!(
+        s.contains("1 check, 7 properties: every verdict as expected"),
+        "{s}"
+    );
+    let dir = out.join("queue/stale-receipt-delete/consumers=2,messages=1");
+    let md = std::fs::read_to_string(dir.join("NoMessageLost.md")).unwrap();
+    assert!(
+        md.contains(
+            "`coordlab check queue/stale-receipt-delete --set consumers=2 --set messages=1 --out "
+        ),
+        "{md}"
+    );
+    let o = coordlab(&["replay", dir.join("NoMessageLost.json").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // The JSON says the counts are unpinned.
+    let o = coordlab(&[
+        "check",
+        "queue/no-dead-letter",
+        "--set",
+        "max-crashes=0",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["checks"][0]["overrides"][0], "max-crashes=0");
+    assert!(v["checks"][0]["expected_unique_states"].is_null());
+    assert_ne!(v["checks"][0]["unique_states"], 111);
+    // Faults name the option.
+    for (set, needle) in [
+        (
+            "consumerz=4",
+            "--set consumerz=4: `consumerz` is not a bound of queue",
+        ),
+        (
+            "consumers=40",
+            "--set consumers=40: queue/no-dead-letter: bad configuration: consumers must be 1..=8",
+        ),
+        (
+            "consumers=-1",
+            "--set consumers=-1: queue/no-dead-letter: bounds:",
+        ),
+        ("consumers", "--set `consumers`: expected KEY=VALUE"),
+        (
+            "retry=sideways",
+            "--set retry=sideways: queue/no-dead-letter: bounds: unknown name `sideways`",
+        ),
+    ] {
+        assert_bad_input(
+            &coordlab(&["check", "queue/no-dead-letter", "--set", set]),
+            needle,
+        );
+    }
+    assert_bad_input(
+        &coordlab(&["check", "election/correct", "--set", "retry=immediate"]),
+        "`retry` is not a bound of election",
+    );
+}
+
+/// `proto/variant[label]` selects one labelled check in `check`, `simulate` and
+/// `explore`; a bare variant with several checks takes its unlabelled one and says which
+/// others there are; an unknown label is bad usage.
+#[test]
+fn a_label_selects_one_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let o = coordlab(&[
+        "check",
+        "queue/correct[immediate-retry]",
+        "--json",
+        "--out",
+        out,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["queue/correct[immediate-retry]"]);
+    assert!(
+        v["checks"][0]["bounds"]
+            .as_str()
+            .unwrap()
+            .contains("retry=immediate")
+    );
+
+    let o = coordlab(&[
+        "simulate",
+        "queue/correct[immediate-retry]",
+        "--seeds",
+        "20",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).starts_with("queue/correct[immediate-retry]: 20 walks"),
+        "{}",
+        stdout(&o)
+    );
+    let o = coordlab(&["simulate", "queue/correct", "--seeds", "20"]);
+    assert!(
+        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry]; select one with its label)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_bad_input(
+        &coordlab(&["check", "queue/correct[sideways]"]),
+        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry])",
+    );
+    assert_bad_input(
+        &coordlab(&["check", "queue/correct[oops"]),
+        "expected PROTO, PROTO/VARIANT or PROTO/VARIANT[LABEL]",
+    );
+    assert_bad_input(
+        &coordlab(&["simulate", "queue"]),
+        "`queue`: expected PROTO/VARIANT",
+    );
+}
+
+/// Out of the checkout, the built-in manifests are used and stderr says so; in a checkout,
+/// an edit of `checks/manifests/` takes effect without a rebuild.
+#[test]
+fn an_edited_manifest_takes_effect_and_builtins_are_announced() {
+    let bare = tempfile::tempdir().unwrap();
+    let o = coordlab_in(bare.path(), &["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o)
+            .contains("using the manifests built into this binary (--manifests DIR reads others)"),
+        "{}",
+        stderr(&o)
+    );
+    let tmp = scratch_checkout();
+    let manifest = tmp.path().join("checks/manifests/queue.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let edited = text.replace("unique-states = 111\n", "unique-states = 112\n");
+    assert_ne!(
+        text, edited,
+        "the no-dead-letter pin moved: update this test"
+    );
+    std::fs::write(&manifest, edited).unwrap();
+    let o = coordlab_in(tmp.path(), &["check", "queue/no-dead-letter"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("explored 111 unique states, the manifest pins 112"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+/// A bad `--out` or `--junit` is found before any check runs; a counterexample that cannot
+/// be written is reported after the results, which are all printed.
+#[test]
+fn outputs_are_checked_first_and_results_never_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let o = coordlab(&["check", "--out", file.to_str().unwrap()]);
+    assert_bad_input(&o, "is not a directory");
+    assert!(stdout(&o).is_empty(), "no check ran: {}", stdout(&o));
+    let o = coordlab(&["check", "--junit", tmp.path().to_str().unwrap()]);
+    assert_bad_input(&o, "is a directory, not a file");
+    let o = coordlab(&["check", "--junit", file.join("x.xml").to_str().unwrap()]);
+    assert_bad_input(&o, "is not a directory");
+    // `out/queue` is a file: the counterexample of queue/stale-receipt-delete cannot be
+    // written below it, but every verdict is still reported.
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("queue"), "").unwrap();
+    let o = coordlab(&[
+        "check",
+        "queue/stale-receipt-delete",
+        "queue/no-dead-letter",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("2 checks, 14 properties: every verdict as expected"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("cannot create directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+
+/// A search out of budget says which phase ran out, how far it got and the budget; the
+/// liveness graph is not reported when it never started.
+#[test]
+fn timeout_names_the_phase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = coordlab(&[
+        "check",
+        "queue/correct",
+        "--timeout",
+        "0.000001",
+        "--json",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for c in v["checks"].as_array().unwrap() {
+        assert_eq!(c["out_of_budget"]["phase"], "safety search", "{c}");
+        assert_eq!(c["out_of_budget"]["budget_seconds"], 0.000001, "{c}");
+        assert!(c["liveness_states"].is_null(), "{c}");
+    }
+    let o = coordlab(&[
+        "check",
+        "queue/no-dead-letter",
+        "--timeout",
+        "0.000001",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&o).contains("queue/no-dead-letter: the safety search ran out of its budget of 0.000001 seconds after "),
+        "{}",
+        stdout(&o)
+    );
+    for (bad, shown) in [
+        ("0", "0"),
+        ("-1", "-1"),
+        ("nan", "NaN"),
+        ("inf", "inf"),
+        ("1e20", "100000000000000000000"),
+    ] {
+        assert_bad_input(
+            &coordlab(&["check", "--timeout", bad]),
+            &format!("--timeout {shown}: expected a number of seconds"),
+        );
+    }
+}
+
+/// The JUnit report: every case has a class name and a time; `pending` is skipped; it
+/// counts as many failures as the text report counts mismatches.
+#[test]
+fn junit_cases_match_the_text_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    let junit = tmp.path().join("junit.xml");
+    // One mismatch (a bug expected to hold), one pending property, one drifted pin.
+    let text = format!(
+        "protocol = \"queue\"\n[[check]]\nvariant = \"stale-receipt-delete\"\nchecker = \"bfs\"\nunique-states = 7\nbounds = {{ messages = 1 }}\n{EXPECT_CORRECT}\n"
+    );
+    write_manifest(&dir, &text);
+    let o = coordlab(&[
+        "check",
+        "--manifests",
+        dir.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--out",
+        tmp.path().join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("1 check, 7 properties: 2 mismatches"),
+        "{}",
+        stdout(&o)
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"2\""), "{xml}");
+    assert!(xml.contains("skipped=\"1\""), "{xml}");
+    let cases: Vec<&str> = xml.split("<testcase ").skip(1).collect();
+    assert_eq!(
+        cases.len(),
+        9,
+        "budget, unique-states and 7 properties: {xml}"
+    );
+    for c in cases {
+        let head = c.split('>').next().unwrap();
+        assert!(
+            head.contains("classname=\"queue/stale-receipt-delete\""),
+            "{head}"
+        );
+        assert!(head.contains("time=\""), "{head}");
+    }
+}
+
+/// A trace action of the wrong shape is reported in plain words, not serde's.
+#[test]
+fn trace_faults_speak_plainly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("counterexamples/election/no-fencing/StaleTokenWriteRejected.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    v["steps"][1]["action"] = "tick".into();
+    let path = tmp.path().join("t.json");
+    std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+    for cmd in ["show", "replay"] {
+        let o = coordlab(&[cmd, path.to_str().unwrap()]);
+        assert_bad_input(
+            &o,
+            "step 1: found a bare name where it expects a name with fields",
+        );
+        assert!(!stderr(&o).contains("variant"), "{}", stderr(&o));
+    }
 }
