@@ -70,7 +70,8 @@ enum Command {
         #[arg(long)]
         manifests: Option<PathBuf>,
     },
-    /// Serve stateright's Explorer for a variant on 127.0.0.1.
+    /// Serve coordlab's explorer of a variant on 127.0.0.1: its states, actions and verdicts
+    /// in the words of the traces.
     Explore {
         #[arg(value_name = "PROTO/VARIANT")]
         target: String,
