@@ -28,6 +28,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub mod engine;
+pub mod explorer;
 pub mod liveness;
 pub mod manifest;
 pub mod registry;

@@ -77,7 +77,8 @@ enum Command {
         #[command(flatten)]
         bounds: BoundArgs,
     },
-    /// Serve coordlab's explorer of a check on 127.0.0.1.
+    /// Serve coordlab's explorer of a check on 127.0.0.1: its states, actions and verdicts
+    /// in the words of the traces.
     Explore {
         #[arg(value_name = "PROTO/VARIANT[LABEL]")]
         target: String,

@@ -251,8 +251,9 @@ pub trait Entry {
         path: Option<&str>,
     ) -> Result<String, DecodeError>;
     fn replay(&self, file: &TraceFile, variant: &str) -> Result<Replay, DecodeError>;
-    /// Serves an explorer of the check's model on `listener` (already bound, so a busy
-    /// port is reported before anything is printed); returns when the server stops.
+    /// Serves coordlab's explorer of the check's model on `listener` (already bound, so a
+    /// busy port is reported before anything is printed) and runs the check for its
+    /// verdicts meanwhile (see [`crate::explorer`]), until the process is stopped.
     fn explore(&self, spec: &CheckSpec, listener: std::net::TcpListener) -> Result<(), String>;
     /// Random walks of a check's model: seeds `0..seeds`, at most `depth` steps each.
     fn simulate(&self, spec: &CheckSpec, seeds: u64, depth: usize) -> SimResult;
@@ -574,11 +575,11 @@ impl<P: Protocol> Entry for Handle<P> {
 
     fn explore(&self, spec: &CheckSpec, listener: std::net::TcpListener) -> Result<(), String> {
         let model = self.model(&spec.variant, &spec.bounds)?;
-        let address = listener.local_addr().map_err(|e| e.to_string())?;
-        // stateright binds the address itself: hand it over.
-        drop(listener);
-        model.checker().serve(address);
-        Ok(())
+        // The verdicts come from the same run as `coordlab check`'s, on as many threads.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        crate::explorer::serve(model, spec, listener, |progress| {
+            self.run(spec, threads, None, progress)
+        })
     }
 
     fn simulate(&self, spec: &CheckSpec, seeds: u64, depth: usize) -> SimResult {

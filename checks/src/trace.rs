@@ -173,7 +173,7 @@ pub enum Format {
 }
 
 /// The ticks elapsed before each step (step 0 included).
-fn times<P: Protocol>(t: &Typed<P>) -> Vec<usize> {
+pub(crate) fn times<P: Protocol>(t: &Typed<P>) -> Vec<usize> {
     let mut now = 0;
     let mut out = vec![0];
     for (a, _) in &t.steps {
@@ -186,7 +186,7 @@ fn times<P: Protocol>(t: &Typed<P>) -> Vec<usize> {
 }
 
 /// Fields that differ between two states, as `name: old → new`.
-fn changes<P: Protocol>(
+pub(crate) fn changes<P: Protocol>(
     model: &P,
     before: &P::State,
     after: &P::State,
@@ -355,7 +355,7 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
 }
 
 /// The action's variant name as serde writes it (`receive`, `delete`, …).
-fn action_name<A: Serialize>(action: &A) -> String {
+pub(crate) fn action_name<A: Serialize>(action: &A) -> String {
     match serde_json::to_value(action) {
         Ok(Value::String(s)) => s,
         Ok(Value::Object(m)) => m.keys().next().cloned().unwrap_or_default(),

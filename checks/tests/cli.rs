@@ -623,45 +623,348 @@ fn the_liveness_lasso_replays_and_a_broken_one_does_not() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }
 
-/// `explore` serves stateright's Explorer on 127.0.0.1.
-#[test]
-fn explore_serves_the_explorer_on_loopback() {
-    use std::io::{Read, Write};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coordlab"))
-        .args([
-            "explore",
-            "queue/stale-receipt-delete",
-            "--port",
-            &port.to_string(),
-        ])
-        .current_dir(root())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut response = String::new();
-    for _ in 0..200 {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            s.write_all(b"GET /.status HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                .unwrap();
-            s.read_to_string(&mut response).unwrap();
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+/// A running `coordlab explore TARGET --port 0`, stopped when dropped.
+struct Explorer {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`, as printed.
+    address: String,
+}
+
+impl Explorer {
+    fn start(target: &str) -> Self {
+        Self::start_with(&[target])
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        response.starts_with("HTTP/1.") && response.contains(" 200 "),
-        "{response}"
+
+    /// `coordlab explore ARGS... --port 0`.
+    fn start_with(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coordlab"))
+            .arg("explore")
+            .args(args)
+            .args(["--port", "0"])
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("coordlab runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no address in `{line}`"))
+            .to_string();
+        assert!(address.starts_with("127.0.0.1:"), "{line}");
+        Explorer { child, address }
+    }
+
+    /// A raw HTTP/1.0 request: the status code and the body.
+    fn request(&self, method: &str, path: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.address).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.address
+        )
+        .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+        (status, body.to_string())
+    }
+
+    /// GET `path`, expecting `status`; the body as JSON.
+    fn get(&self, path: &str, status: u16) -> serde_json::Value {
+        let (got, body) = self.request("GET", path);
+        assert_eq!(got, status, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// Polls `/api/verdicts` until the background check is over.
+    fn verdicts(&self) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        loop {
+            let v = self.get("/api/verdicts", 200);
+            if v["status"] != "running" {
+                return v;
+            }
+            assert_eq!(
+                v["phase"]
+                    .as_str()
+                    .map(|p| p == "safety" || p == "liveness-graph"),
+                Some(true),
+                "{v}"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the check never ended: {v}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Explorer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `explore` serves coordlab's explorer on 127.0.0.1: the variant, its bounds, every
+/// property with its expectation; states as the model's fields and actions in the model's
+/// words, the same words as the committed counterexample; bad paths are 400, not a crash.
+#[test]
+fn explore_serves_the_check_and_its_states_in_coordlab_words() {
+    let ex = Explorer::start("queue/stale-receipt-delete");
+    let check = ex.get("/api/check", 200);
+    assert_eq!(check["protocol"], "queue");
+    assert_eq!(check["variant"], "stale-receipt-delete");
+    assert_eq!(
+        check["summary"],
+        "the broker accepts a delete carrying the receipt of an earlier delivery"
+    );
+    assert_eq!(check["check"], "queue/stale-receipt-delete");
+    let bounds: Vec<String> = check["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            format!(
+                "{}={}",
+                b["name"].as_str().unwrap(),
+                b["value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        bounds.join(" "),
+        "backoff-base=1 backoff-cap=2 consumers=3 max-crashes=1 max-receives=2 messages=2 retry=exponential-backoff visibility-timeout=2"
+    );
+    let props = check["properties"].as_array().unwrap();
+    assert_eq!(props.len(), 7);
+    let live = props
+        .iter()
+        .find(|p| p["name"] == "EveryMessageResolved")
+        .unwrap();
+    assert_eq!(live["kind"], "eventually");
+    assert_eq!(live["expected"], "holds");
+    assert_eq!(
+        live["doc"],
+        "Every message is eventually deleted or dead-lettered."
+    );
+
+    let init = ex.get("/api/state/0", 200);
+    assert_eq!(
+        init["fields"][0],
+        serde_json::json!({"name": "m0", "value": "not sent"})
+    );
+    assert_eq!(init["time"], 0);
+    assert_eq!(init["actions"][0]["description"], "producer sends m0");
+    assert_eq!(init["actions"][0]["action"], "send");
+    let one = ex.get("/api/state/0/0/", 200);
+    assert_eq!(one["steps"][0]["description"], "producer sends m0");
+    assert_eq!(
+        one["steps"][0]["changes"],
+        serde_json::json!([{"name": "m0", "before": "not sent", "after": "visible"}])
+    );
+
+    // Bad paths: 400 naming the fault; other addresses and methods refused; still serving.
+    let error = |path: &str| ex.get(path, 400)["error"].as_str().unwrap().to_string();
+    assert_eq!(
+        error("/api/state/0/99"),
+        "step 1: action 99 is out of range: 1 action is enabled in the initial state (0 to 0)"
+    );
+    let n = one["actions"].as_array().unwrap().len();
+    assert!(n > 1);
+    assert_eq!(
+        error(&format!("/api/state/0/0/{n}")),
+        format!(
+            "step 2: action {n} is out of range: {n} actions are enabled after step 1 (0 to {})",
+            n - 1
+        )
+    );
+    assert_eq!(
+        error("/api/state/0/0/x"),
+        "step 2: `x` is not an index (0, 1, 2, …)"
+    );
+    assert!(error("/api/state").contains("the path is empty"));
+    assert_eq!(
+        error("/api/state/1"),
+        "the initial state: index 1 is out of range: the model has 1 initial state (0 to 0)"
     );
     assert!(
-        response.contains("NoMessageLost"),
-        "the status lists the model's properties: {response}"
+        error(&"/0".repeat(10_002).replacen("/0", "/api/state/0", 1)).contains("at most 10000")
+    );
+    assert_eq!(ex.request("GET", "/nowhere").0, 404);
+    assert_eq!(ex.request("POST", "/api/check").0, 405);
+    assert_eq!(ex.get("/api/check", 200), check);
+
+    // The verdicts of the same check as `coordlab check`, liveness included.
+    let run = ex.verdicts();
+    assert_eq!(run["status"], "done", "{run}");
+    assert_eq!(run["passed"], true, "{run}");
+    assert_eq!(run["unique_states"], run["expected_unique_states"], "{run}");
+    let verdicts = run["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 7);
+    for v in verdicts {
+        assert_eq!(v["matches"], true, "{v}");
+    }
+    let verdict = |name: &str| verdicts.iter().find(|v| v["property"] == name).unwrap();
+    let live = verdict("EveryMessageResolved");
+    assert_eq!(
+        (&live["verdict"], &live["checker"]),
+        (&"holds".into(), &"fair-cycles".into())
+    );
+    let lost = verdict("NoMessageLost");
+    assert_eq!(lost["verdict"], "violated");
+    let cex = &lost["counterexample"];
+    assert_eq!(
+        cex["file"],
+        "counterexamples/queue/stale-receipt-delete/NoMessageLost.json"
+    );
+
+    // Walking it: the committed counterexample, step by step, in the same words.
+    let dir = root().join("counterexamples/queue/stale-receipt-delete");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("NoMessageLost.json")).unwrap()).unwrap();
+    let md = std::fs::read_to_string(dir.join("NoMessageLost.md")).unwrap();
+    let steps = json["steps"].as_array().unwrap().len() - 1;
+    assert_eq!(cex["steps"], steps);
+    let path: Vec<String> = cex["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(path.len(), steps + 1);
+    let end = ex.get(&format!("/api/state/{}", path.join("/")), 200);
+    for s in end["steps"].as_array().unwrap() {
+        let header = format!(
+            "**{}. {}** (t={}) `{}`",
+            s["number"],
+            s["description"].as_str().unwrap(),
+            s["time"],
+            s["action"].as_str().unwrap()
+        );
+        assert!(md.contains(&header), "`{header}` not in the trace:\n{md}");
+        for c in s["changes"].as_array().unwrap() {
+            let line = format!(
+                "   - {}: {} → {}",
+                c["name"].as_str().unwrap(),
+                c["before"].as_str().unwrap(),
+                c["after"].as_str().unwrap()
+            );
+            assert!(md.contains(&line), "`{line}` not in the trace:\n{md}");
+        }
+    }
+    let here = end["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "NoMessageLost")
+        .unwrap();
+    assert_eq!(here["holds_here"], false);
+    let why = here["why"].as_str().unwrap();
+    assert!(md.contains(&format!("**What goes wrong:** {why}")), "{why}");
+}
+
+/// A liveness counterexample walks as a lasso: after its last step the explorer is back in
+/// the state of the step where the cycle starts.
+#[test]
+fn explore_walks_a_lasso_back_to_where_its_cycle_starts() {
+    let ex = Explorer::start("queue/no-dead-letter");
+    let run = ex.verdicts();
+    let verdicts = run["verdicts"].as_array().unwrap();
+    let v = verdicts
+        .iter()
+        .find(|v| v["property"] == "EveryMessageResolved")
+        .unwrap();
+    assert_eq!(
+        (&v["verdict"], &v["matches"]),
+        (&"violated".into(), &true.into())
+    );
+    let cex = &v["counterexample"];
+    assert_eq!(
+        (&cex["steps"], &cex["cycle_start"]),
+        (&10.into(), &5.into())
+    );
+    let path: Vec<String> = cex["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
+    let at = |n: usize| ex.get(&format!("/api/state/{}", path[..=n].join("/")), 200);
+    let (start, end) = (at(5), at(10));
+    assert_eq!(start["fields"], end["fields"]);
+    assert_ne!(at(7)["fields"], end["fields"]);
+    // A `sometimes` property that no state satisfies has no counterexample to walk.
+    let dead = verdicts
+        .iter()
+        .find(|v| v["property"] == "MessageDeadLettered")
+        .unwrap();
+    assert_eq!(
+        (&dead["verdict"], &dead["counterexample"]),
+        (&"violated".into(), &serde_json::Value::Null)
+    );
+}
+
+/// `explore` serves the check it is asked for: a labelled check with its own bounds, and
+/// bounds changed with `--set`; and it answers only to loopback names (a page that a
+/// browser was tricked into sending here by DNS rebinding carries another Host).
+#[test]
+fn explore_serves_the_labelled_check_at_its_bounds() {
+    let bound = |v: &serde_json::Value, name: &str| -> String {
+        v["bounds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap_or_else(|| panic!("no bound {name}: {v}"))["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let e = Explorer::start("election/correct[three-nodes]");
+    let check = e.get("/api/check", 200);
+    assert_eq!(check["check"], "election/correct[three-nodes]", "{check}");
+    assert_eq!(bound(&check, "nodes"), "3");
+    drop(e);
+    let e = Explorer::start_with(&["queue/no-dead-letter", "--set", "consumers=3"]);
+    let check = e.get("/api/check", 200);
+    assert_eq!(bound(&check, "consumers"), "3");
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&e.address).unwrap();
+    let port = e.address.rsplit(':').next().unwrap();
+    write!(
+        s,
+        "GET /api/check HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 421"), "{response}");
+}
+
+/// A busy port is bad usage naming the port, before anything is served.
+#[test]
+fn explore_on_a_busy_port_is_bad_usage() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    assert_bad_input(
+        &coordlab(&["explore", "queue/correct", "--port", &port]),
+        &format!("--port {port}: cannot listen on 127.0.0.1:{port}"),
     );
 }
 

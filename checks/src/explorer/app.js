@@ -1,0 +1,441 @@
+// coordlab explore: the page. It reads three things from the server (see
+// checks/src/explorer.rs): /api/check once, /api/verdicts until the background check is
+// done, and /api/state/<path> for the state named by the address's fragment (#/0/3/1:
+// initial state 0, then enabled actions 3 and 1), so back, forward and links work.
+'use strict';
+
+const page = {
+  check: null, // /api/check
+  run: null, // /api/verdicts
+  view: null, // /api/state/…
+  walking: null, // the counterexample being walked: a verdict's `counterexample` plus `property`
+  seq: 0, // the latest state request; older answers are dropped
+};
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function code(text) {
+  return el('code', {}, text);
+}
+
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
+}
+
+const number = (n) => n.toLocaleString('en');
+
+function hashOf(path) {
+  return '#/' + path.join('/');
+}
+
+// The path in the fragment, or null if there is none yet.
+function currentPath() {
+  const h = decodeURIComponent(location.hash.replace(/^#/, ''));
+  return h.startsWith('/') && h.length > 1 ? h : null;
+}
+
+async function getJSON(url) {
+  const response = await fetch(url, { cache: 'no-store' });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (e) {
+    throw new Error(`${url}: HTTP ${response.status}, not JSON`);
+  }
+  if (!response.ok) throw new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+  return body;
+}
+
+// "t=3" or "t=3; clocks: node 0 at 3, node 1 at 2", as in the traces.
+function clock(time, local) {
+  return local ? `t=${time}; ${local}` : `t=${time}`;
+}
+
+function changeList(changes, extra) {
+  const items = changes.map((c) =>
+    el('li', {}, el('span', { class: 'field' }, c.name), ': ', c.before, ' → ', el('strong', {}, c.after)),
+  );
+  if (extra) items.push(el('li', {}, extra));
+  return items.length ? el('ul', { class: 'changes' }, items) : null;
+}
+
+// ---- the check: header, configuration, properties -------------------------------------
+
+function renderHeader() {
+  const c = page.check;
+  document.title = `coordlab explore ${c.check}`;
+  fill(document.getElementById('check-id'), c.check);
+  fill(
+    document.getElementById('summary'),
+    'Variant ', code(c.variant), ' of ', code(c.protocol), ': ', c.summary, '.',
+  );
+  fill(
+    document.querySelector('#bounds tbody'),
+    c.bounds.map((b) => el('tr', {}, el('td', {}, b.name), el('td', {}, b.value))),
+  );
+}
+
+function verdictOf(name) {
+  if (!page.run || page.run.status !== 'done') return null;
+  return page.run.verdicts.find((v) => v.property === name) || null;
+}
+
+function hereText(kind, here) {
+  if (!here) return '';
+  switch (kind) {
+    case 'always':
+      return here.holds_here ? 'true' : 'false';
+    case 'sometimes':
+      return here.holds_here ? 'true: an example' : 'false';
+    case 'eventually':
+      return here.holds_here ? 'goal true' : 'goal false';
+    case 'leads-to':
+      return `premise ${here.premise_here ? 'true' : 'false'}, goal ${here.holds_here ? 'true' : 'false'}`;
+    default:
+      return here.holds_here ? 'true' : 'false';
+  }
+}
+
+function verdictCell(p) {
+  if (!page.run) return el('td', { class: 'verdict' }, '…');
+  if (page.run.status === 'failed') return el('td', { class: 'verdict' }, '—');
+  const v = verdictOf(p.name);
+  if (!v) return el('td', { class: 'verdict pending' }, 'checking…');
+  const mark = v.matches
+    ? el('span', { class: 'mark ok', title: 'as the manifest expects' }, '✓ as expected')
+    : el('span', { class: 'mark bad', title: 'not what the manifest expects' }, `✗ expected ${v.expected}`);
+  const cex = v.counterexample;
+  let walk = null;
+  if (cex) {
+    const what = cex.cycle_start === null ? 'counterexample' : 'lasso';
+    walk = el(
+      'button',
+      {
+        class: 'walk',
+        'data-walk': p.name,
+        title: `take the ${cex.steps} steps of ${cex.file} in the explorer`,
+        onclick: () => {
+          page.walking = Object.assign({ property: p.name }, cex);
+          const target = hashOf(cex.path);
+          if (location.hash === target) renderAll();
+          else location.hash = target;
+        },
+      },
+      `walk the ${what} (${cex.steps} steps)`,
+    );
+  }
+  return el(
+    'td',
+    { class: 'verdict' },
+    el('span', { class: `word ${v.verdict}` }, v.verdict),
+    ' ',
+    mark,
+    walk ? el('div', {}, walk) : null,
+  );
+}
+
+function renderProperties() {
+  const c = page.check;
+  if (!c) return;
+  const here = page.view ? page.view.properties : [];
+  fill(
+    document.querySelector('#properties tbody'),
+    c.properties.map((p) => {
+      const h = here.find((x) => x.name === p.name);
+      const falseHere = h && p.kind === 'always' && !h.holds_here;
+      return el(
+        'tr',
+        { 'data-property': p.name, class: falseHere ? 'false-here' : null },
+        el('td', { class: 'name' }, code(p.name), el('div', { class: 'doc' }, p.doc)),
+        el('td', { class: 'kind' }, p.kind),
+        el('td', { class: 'expected' }, p.expected),
+        verdictCell(p),
+        el(
+          'td',
+          { class: 'here' + (h && h.holds_here ? ' yes' : ' no') },
+          hereText(p.kind, h),
+          h && h.why ? el('div', { class: 'why' }, h.why) : null,
+        ),
+      );
+    }),
+  );
+}
+
+function renderRunStatus() {
+  const node = document.getElementById('run-status');
+  const r = page.run;
+  const c = page.check;
+  if (!r || !c) return;
+  const checkers = c.liveness ? `${c.checker} and ${c.liveness}` : c.checker;
+  if (r.status === 'running') {
+    const phase = r.phase === 'safety' ? 'safety and reachability search' : 'liveness graph';
+    node.className = 'run-status running';
+    fill(
+      node,
+      `Checking ${c.check} (${checkers}) in the background — ${phase}: `,
+      `${number(r.states)} states, depth ${r.depth}…`,
+    );
+    return;
+  }
+  if (r.status === 'failed') {
+    node.className = 'run-status bad';
+    fill(node, r.error);
+    return;
+  }
+  const pin = (got, want) => (want === null || want === undefined ? '' : want === got ? ' (as pinned)' : ` (pinned: ${number(want)})`);
+  const parts = [
+    `Checked ${c.check} (${checkers}) in ${r.seconds < 0.01 ? 'under 0.01' : r.seconds.toFixed(2)} s on ${r.threads} ${r.threads === 1 ? 'thread' : 'threads'}: `,
+    `${number(r.unique_states)} states${pin(r.unique_states, r.expected_unique_states)}`,
+  ];
+  if (r.liveness_states !== null) {
+    parts.push(`, liveness graph ${number(r.liveness_states)} states${pin(r.liveness_states, r.expected_liveness_states)}`);
+  }
+  parts.push('. ');
+  if (!r.complete) parts.push('The check ran out of budget before it could decide every property. ');
+  parts.push(...r.drift.map((d) => d[0].toUpperCase() + d.slice(1) + '. '));
+  parts.push(r.passed ? 'Every verdict is what the manifest expects.' : 'Not everything is what the manifest expects.');
+  node.className = 'run-status ' + (r.passed ? 'ok' : 'bad');
+  fill(node, parts);
+}
+
+// ---- the walk: path, state, next actions ----------------------------------------------
+
+// Whether `prefix` is a prefix of `path` (arrays of indices).
+function isPrefix(prefix, path) {
+  return prefix.length <= path.length && prefix.every((x, i) => x === path[i]);
+}
+
+function renderWalking() {
+  const node = document.getElementById('walking');
+  const w = page.walking;
+  const v = page.view;
+  if (!w || !v) {
+    node.hidden = true;
+    return;
+  }
+  node.hidden = false;
+  const at = v.path.length - 1;
+  const on = isPrefix(v.path, w.path);
+  const stop = el('button', { class: 'small', onclick: () => { page.walking = null; renderAll(); } }, 'stop');
+  if (!on) {
+    fill(
+      node,
+      `You left the ${w.property} counterexample. `,
+      el('a', { href: hashOf(w.path) }, 'back to its end'),
+      ' ',
+      stop,
+    );
+    return;
+  }
+  const prev = at > 0 ? el('a', { class: 'button', href: hashOf(w.path.slice(0, at)), 'data-step': 'previous' }, '◂ previous') : null;
+  const next = at < w.steps ? el('a', { class: 'button', href: hashOf(w.path.slice(0, at + 2)), 'data-step': 'next' }, 'next ▸') : null;
+  let lasso = null;
+  if (w.cycle_start !== null && at === w.steps) {
+    lasso =
+      w.cycle_start === w.steps
+        ? ` After step ${w.steps} the system stays in the same state forever: no fairly scheduled action is enabled there.`
+        : ` After step ${w.steps} the system is back in the state it had after step ${w.cycle_start}: steps ${w.cycle_start + 1}–${w.steps} repeat forever.`;
+  }
+  fill(
+    node,
+    el('strong', {}, `Counterexample of ${w.property}`),
+    `: step ${at} of ${w.steps}.`,
+    lasso,
+    ' ',
+    prev,
+    ' ',
+    next,
+    ' ',
+    stop,
+  );
+}
+
+function renderSteps() {
+  const v = page.view;
+  const w = page.walking;
+  const onLasso = w && w.cycle_start !== null && w.cycle_start < w.steps && isPrefix(v.path, w.path);
+  const last = v.steps.length;
+  const items = [];
+  const first = v.path.slice(0, 1);
+  items.push(
+    el(
+      'li',
+      { value: 0, class: 'step' + (last === 0 ? ' current' : ''), 'data-step': 0 },
+      el('a', { href: hashOf(first) }, 'Initial state'),
+      ' ',
+      el('span', { class: 'clock' }, `(${clock(0, v.initial_local_times)})`),
+      initialChoice(),
+    ),
+  );
+  for (const s of v.steps) {
+    if (onLasso && s.number === w.cycle_start + 1) {
+      items.push(
+        el('li', { class: 'lasso' }, `From step ${s.number} on, steps ${s.number}–${w.steps} repeat forever.`),
+      );
+    }
+    items.push(
+      el(
+        'li',
+        { value: s.number, class: 'step' + (s.number === last ? ' current' : ''), 'data-step': s.number },
+        el('a', { href: hashOf(v.path.slice(0, s.number + 1)) }, s.description),
+        ' ',
+        el('span', { class: 'clock' }, `(${clock(s.time, s.local_times)})`),
+        ' ',
+        code(s.action),
+        changeList(s.changes),
+      ),
+    );
+  }
+  fill(document.getElementById('steps'), items);
+}
+
+// Links to the other initial states, for a model with more than one.
+function initialChoice() {
+  const n = page.check ? page.check.initial_states : 1;
+  if (n <= 1) return null;
+  const links = [];
+  for (let i = 0; i < n; i++) {
+    links.push(' ', i === page.view.path[0] ? el('strong', {}, String(i)) : el('a', { href: hashOf([i]) }, String(i)));
+  }
+  return el('span', { class: 'inits' }, ' — initial state', links);
+}
+
+function renderState() {
+  const v = page.view;
+  const n = v.steps.length;
+  fill(document.getElementById('state-title'), n === 0 ? 'Initial state' : `State after step ${n}`);
+  fill(document.getElementById('clock'), clock(v.time, v.local_times));
+  const changed = new Map(n ? v.steps[n - 1].changes.map((c) => [c.name, c.before]) : []);
+  fill(
+    document.querySelector('#fields tbody'),
+    v.fields.map((f) =>
+      el(
+        'tr',
+        { class: changed.has(f.name) ? 'changed' : null, 'data-field': f.name },
+        el('th', {}, f.name),
+        el('td', {}, f.value, changed.has(f.name) ? el('div', { class: 'was' }, `was: ${changed.get(f.name)}`) : null),
+      ),
+    ),
+  );
+}
+
+function renderActions() {
+  const v = page.view;
+  const w = page.walking;
+  const on = w && isPrefix(v.path, w.path);
+  // On the counterexample: the step it takes next; at the end of a lasso, the first step of
+  // its cycle (this state is the state where the cycle starts, so the indices agree).
+  let next = null;
+  let badge = 'the counterexample takes this step';
+  if (on && v.path.length < w.path.length) next = w.path[v.path.length];
+  else if (on && w.cycle_start !== null && w.cycle_start < w.steps) {
+    next = w.path[w.cycle_start + 1];
+    badge = `the cycle goes on: step ${w.cycle_start + 1} again`;
+  }
+  const list = document.getElementById('actions');
+  if (v.actions.length === 0) {
+    fill(list, el('li', { class: 'none' }, 'No action changes this state: the system stays here forever.'));
+    return;
+  }
+  fill(
+    list,
+    v.actions.map((a) =>
+      el(
+        'li',
+        {},
+        el(
+          'a',
+          {
+            class: 'action' + (a.index === next ? ' next' : ''),
+            href: hashOf(v.path.concat([a.index])),
+            'data-index': a.index,
+          },
+          a.index === next ? el('span', { class: 'badge' }, badge) : null,
+          el('span', { class: 'description' }, a.description),
+          ' ',
+          code(a.action),
+          changeList(a.changes, a.tick ? `time: t=${v.time} → ${v.time + 1}` : null),
+        ),
+      ),
+    ),
+  );
+}
+
+function renderAll() {
+  renderProperties();
+  if (!page.view) return;
+  renderWalking();
+  renderSteps();
+  renderState();
+  renderActions();
+}
+
+// ---- loading --------------------------------------------------------------------------
+
+function showError(message) {
+  const node = document.getElementById('error');
+  if (!message) {
+    node.hidden = true;
+    return;
+  }
+  node.hidden = false;
+  fill(node, message, ' ', el('a', { href: '#/0' }, 'back to the initial state'));
+}
+
+async function loadState() {
+  const path = currentPath();
+  if (path === null) {
+    location.replace('#/0');
+    return;
+  }
+  const seq = ++page.seq;
+  try {
+    const view = await getJSON('/api/state' + path);
+    if (seq !== page.seq) return;
+    page.view = view;
+    showError(null);
+    renderAll();
+  } catch (e) {
+    if (seq !== page.seq) return;
+    showError(e.message);
+  }
+}
+
+async function pollVerdicts() {
+  try {
+    page.run = await getJSON('/api/verdicts');
+  } catch (e) {
+    page.run = { status: 'failed', error: `cannot read the verdicts: ${e.message}` };
+  }
+  renderRunStatus();
+  renderProperties();
+  if (page.run.status === 'running') setTimeout(pollVerdicts, 300);
+}
+
+async function start() {
+  try {
+    page.check = await getJSON('/api/check');
+  } catch (e) {
+    showError(e.message);
+    return;
+  }
+  renderHeader();
+  renderProperties();
+  window.addEventListener('hashchange', loadState);
+  await Promise.all([loadState(), pollVerdicts()]);
+}
+
+start();

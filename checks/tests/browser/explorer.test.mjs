@@ -1,0 +1,214 @@
+// `coordlab explore` in a real headless browser: Debian's chromium, driven by
+// playwright-core. Each test starts the release binary on a free port, reads the address it
+// prints, and uses the page as a person would. Screenshots go to target/explorer/ (kept by
+// the run, not committed).
+//
+// Needs: target/release/coordlab (`cargo build --release`), /usr/bin/chromium (or
+// CHROMIUM=path), `npm ci` here. Run: `npm test` in this directory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const binary = process.env.COORDLAB ?? path.join(root, 'target/release/coordlab');
+const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const shots = path.join(root, 'target/explorer');
+// Generous: the machine may be busy building; a hung step still ends the test.
+const TIMEOUT = 60_000;
+
+// Starts `coordlab explore TARGET --port 0`; resolves to { url, child } once it prints
+// its address.
+function startExplorer(target) {
+  assert.ok(existsSync(binary), `${binary} is missing: run cargo build --release first`);
+  const child = spawn(binary, ['explore', target, '--port', '0'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`no address printed in time; stdout: ${out} stderr: ${err}`));
+    }, TIMEOUT);
+    child.stderr.on('data', (d) => (err += d));
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/at (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], child });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`coordlab explore exited with ${code}: ${err}`));
+    });
+  });
+}
+
+// A fresh browser profile, with the flags this machine's chromium needs (no sandbox, no
+// GPU, no network of its own).
+async function startBrowser() {
+  assert.ok(
+    existsSync(browserPath),
+    `${browserPath} is missing: apt-get install chromium (as .ci/run does), or set CHROMIUM`,
+  );
+  const profile = mkdtempSync(path.join(tmpdir(), 'coordlab-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: browserPath,
+    headless: true,
+    viewport: { width: 1440, height: 1000 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  context.setDefaultTimeout(TIMEOUT);
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+// Runs `body(page, url, errors)` against an explorer of TARGET, then stops both; `errors`
+// collects what the page logs as errors, and must be empty at the end.
+async function withExplorer(target, body) {
+  const { url, child } = await startExplorer(target);
+  const browser = await startBrowser();
+  try {
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    const failures = [];
+    page.on('pageerror', (e) => failures.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && failures.push(m.text()));
+    await body(page, url, failures);
+    assert.deepEqual(failures, [], 'the page logs no errors');
+  } finally {
+    await browser.close();
+    child.kill();
+  }
+}
+
+const text = (page, selector) => page.locator(selector).innerText();
+
+test('the explorer shows the variant, bounds, state, actions, steps and every verdict, and walks a lasso', { timeout: 4 * TIMEOUT }, async () => {
+  await withExplorer('queue/no-dead-letter', async (page, url, errors) => {
+    await page.goto(url);
+    await page.waitForFunction(() => location.hash === '#/0');
+
+    // The variant and what it changes, and the bounds as the traces' Configuration table.
+    assert.equal(await text(page, '#check-id'), 'queue/no-dead-letter');
+    assert.match(
+      await text(page, '#summary'),
+      /Variant no-dead-letter of queue: no redrive policy: a message that always fails is retried forever\./,
+    );
+    const bounds = await page.locator('#bounds tbody tr').allInnerTexts();
+    assert.ok(bounds.includes('visibility-timeout\t2'), bounds.join(' | '));
+    assert.ok(bounds.includes('retry\texponential-backoff'), bounds.join(' | '));
+
+    // The state as the model's fields, the enabled action in the model's words.
+    await page.locator('#fields tr[data-field="m0"]').waitFor();
+    assert.equal(await text(page, '#fields tr[data-field="m0"] td'), 'not sent');
+    assert.equal(await text(page, '#state-title'), 'Initial state');
+    const send = page.locator('#actions a[data-index="0"]');
+    assert.equal(await send.locator('.description').innerText(), 'producer sends m0');
+
+    // Taking it: the step appears with only the field it changed, as in the traces.
+    await send.click();
+    await page.waitForFunction(() => location.hash === '#/0/0');
+    const step1 = page.locator('#steps li[data-step="1"]');
+    await step1.waitFor();
+    assert.match(await step1.innerText(), /producer sends m0 \(t=0\) send\s+m0: not sent → visible/);
+    assert.equal(await text(page, '#state-title'), 'State after step 1');
+    assert.equal(await text(page, '#fields tr.changed th'), 'm0');
+
+    // Every property with its verdict, liveness included, once the background check ends.
+    const rows = page.locator('#properties tbody tr');
+    assert.equal(await rows.count(), 7);
+    const live = page.locator('#properties tr[data-property="EveryMessageResolved"]');
+    await live.locator('.mark').waitFor();
+    assert.equal(await live.locator('td.kind').innerText(), 'eventually');
+    assert.match(await live.locator('td.verdict').innerText(), /violated ✓ as expected/);
+    assert.equal(await live.locator('td.here').innerText(), 'goal false');
+    for (const row of await rows.all()) {
+      assert.match(await row.locator('td.verdict').innerText(), /✓ as expected/, await row.innerText());
+    }
+    assert.match(await text(page, '#run-status'), /Every verdict is what the manifest expects\./);
+
+    // Walking the lasso: ten steps, the cycle marked as in the Markdown trace.
+    await live.locator('button.walk').click();
+    await page.locator('#steps li[data-step="10"]').waitFor();
+    assert.equal(await page.locator('#steps li.step').count(), 11);
+    assert.equal(await text(page, '#steps li.lasso'), 'From step 6 on, steps 6–10 repeat forever.');
+    assert.match(
+      await text(page, '#walking'),
+      /Counterexample of EveryMessageResolved: step 10 of 10\. After step 10 the system is back in the state it had after step 5: steps 6–10 repeat forever\./,
+    );
+    assert.match(await text(page, '#actions a.next'), /the cycle goes on: step 6 again\s+one tick passes/);
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: path.join(shots, 'explorer.png'), fullPage: true });
+
+    // A step of the path is a link back to it; the browser's back button undoes a walk.
+    await page.locator('#steps li[data-step="5"] > a').click();
+    await page.waitForFunction(() => location.hash.split('/').length === 7);
+    assert.equal(await text(page, '#state-title'), 'State after step 5');
+    assert.match(await text(page, '#walking'), /step 5 of 10/);
+    assert.equal(await page.locator('#actions a.next').count(), 1);
+    await page.goBack();
+    await page.locator('#steps li[data-step="10"]').waitFor();
+    await page.goBack();
+    await page.waitForFunction(() => location.hash === '#/0/0');
+    await page.locator('#steps li[data-step="2"]').waitFor({ state: 'detached' });
+    assert.equal(await text(page, '#state-title'), 'State after step 1');
+
+    // A path that does not exist: the server's message, not a broken page.
+    assert.deepEqual(errors, []);
+    await page.goto(url + '#/0/99');
+    await page.locator('#error').waitFor();
+    assert.match(
+      await text(page, '#error'),
+      /step 1: action 99 is out of range: 1 action is enabled in the initial state \(0 to 0\)/,
+    );
+    // The browser logs the refused request itself; nothing else went wrong.
+    assert.deepEqual(errors, ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+    errors.length = 0;
+  });
+});
+
+test('the explorer shows real time and each node\'s clock, and why a safety property fails', { timeout: 4 * TIMEOUT }, async () => {
+  await withExplorer('election/no-fencing', async (page, url) => {
+    await page.goto(url);
+    await page.locator('#fields tr[data-field="lease store"]').waitFor();
+    assert.equal(await text(page, '#clock'), 't=0; clocks: node 0 at 0, node 1 at 0');
+    const leadsTo = page.locator('#properties tr[data-property="CrashedLeaderReplaced"]');
+    assert.equal(await leadsTo.locator('td.kind').innerText(), 'leads-to');
+    assert.equal(await leadsTo.locator('td.here').innerText(), 'premise false, goal false');
+    await leadsTo.locator('.mark').waitFor();
+    assert.match(await leadsTo.locator('td.verdict').innerText(), /holds ✓ as expected/);
+
+    const stale = page.locator('#properties tr[data-property="StaleTokenWriteRejected"]');
+    await stale.locator('button.walk').click();
+    await page.locator('#steps li[data-step="9"]').waitFor();
+    // The last step of Kleppmann's scenario, and the property false in its state.
+    assert.match(await text(page, '#steps li[data-step="9"]'), /node 0's write with token 1 reaches storage: storage accepts it although it already accepted token 2/);
+    assert.match(await text(page, '#steps li[data-step="9"]'), /storage: accepted writes with tokens 2 → accepted writes with tokens 2, 1/);
+    await page.locator('#properties tr.false-here[data-property="StaleTokenWriteRejected"]').waitFor();
+    assert.match(await stale.locator('td.here').innerText(), /^false\n/);
+    assert.match(await text(page, '#clock'), /^t=\d+; clocks: node 0 at \d+, node 1 at \d+$/);
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: path.join(shots, 'explorer-election.png'), fullPage: true });
+  });
+});
