@@ -563,7 +563,7 @@ impl<P: Protocol> Entry for Handle<P> {
         Ok(match format {
             Format::Text => trace::text(file, &typed),
             Format::Markdown => trace::markdown(file, &typed, path),
-            Format::Mermaid => trace::mermaid(&typed, file.cycle_start),
+            Format::Mermaid => trace::mermaid(file, &typed),
             Format::Json => file.to_json(),
         })
     }

@@ -2,11 +2,15 @@
 //!
 //! A trace file is protocol-neutral JSON (states and actions as the model serialises them);
 //! [`Typed`] decodes it against one protocol's types. Renderings show, per step, the
-//! action in plain words and only the fields it changed, then a Mermaid sequence diagram.
+//! action in plain words and only the fields it changed; after the last step, the violation
+//! in the property's own terms with the fields that show it ([`Protocol::violation`]); then
+//! a Mermaid sequence diagram (drawn with `coordlab-diagram`) that ends with the same
+//! statement.
 
 use std::fmt::Write as _;
 
-use coordlab_models::{Arrow, Kind, Protocol};
+use coordlab_diagram::{Arrow, SequenceDiagram};
+use coordlab_models::{Kind, Protocol};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -224,84 +228,138 @@ pub fn markdown<P: Protocol>(file: &TraceFile, t: &Typed<P>, path: Option<&str>)
         }
         None => md.push('\n'),
     }
-    md.push_str("## Configuration\n\n| bound | value |\n|---|---|\n");
+    let _ = writeln!(
+        md,
+        "## Configuration\n\nVariant `{}`: {}.\n",
+        file.variant,
+        variant_summary::<P>(&file.variant)
+    );
+    md.push_str("| bound | value | meaning |\n|---|---|---|\n");
     if let Value::Object(map) = &file.config {
         for (k, v) in map {
             let v = match v {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let _ = writeln!(md, "| {k} | {v} |");
+            let doc = t.model.bound_doc(k).unwrap_or_default();
+            let _ = writeln!(md, "| {k} | {v} | {} |", doc.replace('|', "\\|"));
         }
     }
-    let _ = writeln!(
-        md,
-        "\nVariant `{}`: {}.\n",
-        file.variant,
-        variant_summary::<P>(&file.variant)
-    );
+    md.push('\n');
     if let Some(k) = file.cycle_start {
-        md.push_str(&lasso_paragraph(t, k));
+        md.push_str(&lasso_paragraph(file, t, k));
     }
     md.push_str("## Steps\n\n");
     md.push_str(&steps_text::<P>(file, t, true));
     md.push_str("\n## Sequence diagram\n\n```mermaid\n");
-    md.push_str(&mermaid(t, file.cycle_start));
+    md.push_str(&mermaid(file, t));
     md.push_str("```\n");
     md
 }
 
-/// How to read a lasso, and why its cycle is a fair behaviour.
-fn lasso_paragraph<P: Protocol>(t: &Typed<P>, k: usize) -> String {
+/// The violation as the end of a trace states it: the model's statement, and for a lasso
+/// why it lasts forever.
+fn violation_sentence<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
+    let n = t.steps.len();
+    let statement = t.model.violation(&file.property, t.state(n)).statement;
+    match file.cycle_start {
+        None => statement,
+        Some(k) if k == n => {
+            format!("{statement}, and nothing changes any more after step {n}")
+        }
+        Some(k) => format!(
+            "{statement}, and steps {}–{n} repeat forever: after step {n} the system is back in the state it had after step {k}",
+            k + 1
+        ),
+    }
+}
+
+/// How to read a lasso: what repeats, why it never ends, and why that is a fair behaviour,
+/// one a real system can show.
+fn lasso_paragraph<P: Protocol>(file: &TraceFile, t: &Typed<P>, k: usize) -> String {
     let n = t.steps.len();
     let f = cycle_fairness(t, k);
-    let mut s = String::from("## The lasso\n\n");
-    if k == n {
+    let statement = t.model.violation(&file.property, t.state(n)).statement;
+    let mut s = String::from("## Why it never ends\n\n");
+    let mut bullets = Vec::new();
+    let place = if k == n {
         let _ = writeln!(
             s,
-            "After step {k} the system stays in the same state forever: no fairly scheduled action is enabled there, so stopping is a fair behaviour.\n"
+            "After step {k} nothing changes any more, ever: {statement}.\n"
         );
+        "there"
     } else {
+        let lead = if k == 0 {
+            "From the start,".to_string()
+        } else {
+            format!("Steps 1–{k} lead into a loop:")
+        };
         let _ = writeln!(
             s,
-            "Steps 1–{k} lead to the cycle; from step {} on, steps {}–{n} repeat forever: after step {n} the system is back in the state it had after step {k}.\n",
-            k + 1,
+            "{lead} steps {}–{n} bring the system back to exactly the state it had after step {k}, so they can repeat forever, and each time round {statement}.\n",
             k + 1
         );
-        let _ = writeln!(
-            s,
-            "The cycle is fair: it takes {}.",
-            join_or(&f.taken, "no class")
-        );
-    }
+        let round: Vec<String> = (k..n)
+            .map(|i| t.model.describe(t.state(i), &t.steps[i].0))
+            .collect();
+        let _ = writeln!(s, "Each round: {}.\n", round.join(" → "));
+        bullets.push(format!(
+            "every round of the loop has steps by {}",
+            join_and(&f.taken, " and by ")
+        ));
+        "in the loop"
+    };
+    let strong = t
+        .model
+        .classes()
+        .iter()
+        .any(|c| c.fairness == coordlab_models::Fairness::Strong);
+    let _ = writeln!(
+        s,
+        "That is a fair behaviour, one a real system can show, not one in which a part that could act is simply never scheduled. (Fairness insists only that a part that can act all the time eventually does{}; it never insists on a fault.)\n",
+        if strong {
+            ", and that a strongly fair part that can act again and again eventually does"
+        } else {
+            ""
+        }
+    );
     if !f.excused.is_empty() {
-        let _ = writeln!(
-            s,
-            "The other fairly scheduled classes ({}) are disabled {} of the cycle, so fairness does not require them.",
-            f.excused.join(", "),
-            if k == n {
-                "in that state"
-            } else {
-                "in some state"
-            }
-        );
+        let (verb, it, each) = if f.excused.len() == 1 {
+            ("takes", "it", "it has")
+        } else {
+            ("take", "them", "each of them has")
+        };
+        bullets.push(format!(
+            "{} {verb} no step {place}, and fairness does not ask {it} to: {each} nothing to do at some point of every round",
+            join_and(&f.excused, " and ")
+        ));
+    }
+    if !f.idle.is_empty() {
+        bullets.push(format!(
+            "{} never {} anything to do {place}",
+            join_and(&f.idle, " and "),
+            if f.idle.len() == 1 { "has" } else { "have" }
+        ));
     }
     if !f.unfair.is_empty() {
-        let _ = writeln!(
-            s,
-            "Unfair classes ({}) are never needed.",
-            f.unfair.join(", ")
-        );
+        bullets.push(format!(
+            "{} never happen {place}: they may happen, but nothing makes them",
+            join_and(&f.unfair, " and ")
+        ));
     }
-    s.push('\n');
+    if bullets.is_empty() {
+        bullets.push(format!("no part has anything to do {place}"));
+    }
+    let _ = writeln!(s, "- {}.\n", bullets.join(";\n- "));
     s
 }
 
-fn join_or(items: &[String], none: &str) -> String {
-    if items.is_empty() {
-        none.to_string()
-    } else {
-        items.join(", ")
+/// "a", "a and b", "a, b and c" (with `last` before the last item).
+fn join_and(items: &[String], last: &str) -> String {
+    match items {
+        [] => "no part".to_string(),
+        [one] => one.clone(),
+        [init @ .., tail] => format!("{}{last}{tail}", init.join(", ")),
     }
 }
 
@@ -313,7 +371,8 @@ fn variant_summary<P: Protocol>(variant: &str) -> &'static str {
         .unwrap_or("unknown variant")
 }
 
-/// Numbered steps, each with only the fields it changed. `markdown` selects list syntax.
+/// Numbered steps, each with only the fields it changed, then the violation and the fields
+/// that show it. `markdown` selects list syntax.
 pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -> String {
     let mut out = String::new();
     let times = times(t);
@@ -351,6 +410,20 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
             let _ = writeln!(out, "   - {name}: {old} → {new}");
         }
     }
+    let last = t.state(t.steps.len());
+    let v = t.model.violation(&file.property, last);
+    let _ = writeln!(
+        out,
+        "\n{bold}{code}{}{code} is violated:{bold} {}.",
+        file.property,
+        violation_sentence(file, t)
+    );
+    let fields = t.model.fields(last);
+    for name in &v.fields {
+        if let Some((_, value)) = fields.iter().find(|(f, _)| f == name) {
+            let _ = writeln!(out, "   - {name}: {value}");
+        }
+    }
     out
 }
 
@@ -363,92 +436,31 @@ pub(crate) fn action_name<A: Serialize>(action: &A) -> String {
     }
 }
 
-/// A Mermaid `sequenceDiagram` of the trace.
-pub fn mermaid<P: Protocol>(t: &Typed<P>, cycle_start: Option<usize>) -> String {
-    let mut out = String::from("sequenceDiagram\n");
-    let alias = |name: &str| name.replace(' ', "");
-    let arrows: Vec<Vec<Arrow>> = t
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, (action, after))| t.model.arrows(t.state(i), action, after))
-        .collect();
-    // Only the participants that take part, in the model's order.
-    let participants: Vec<String> = t
-        .model
-        .participants()
-        .into_iter()
-        .filter(|p| {
-            arrows.iter().flatten().any(|a| match a {
-                Arrow::Call { from, to, .. } | Arrow::Reply { from, to, .. } => {
-                    from == p || to == p
-                }
-                Arrow::Note { over, .. } => over == p,
-            })
-        })
-        .collect();
-    for p in &participants {
-        if alias(p) == *p {
-            let _ = writeln!(out, "    participant {p}");
-        } else {
-            let _ = writeln!(out, "    participant {} as {p}", alias(p));
-        }
-    }
-    let everyone = format!(
-        "{},{}",
-        alias(participants.first().map(String::as_str).unwrap_or("")),
-        alias(participants.last().map(String::as_str).unwrap_or(""))
-    );
-    for (i, step_arrows) in arrows.into_iter().enumerate() {
+/// A Mermaid `sequenceDiagram` of the trace: the model's arrows, numbered by step, a note
+/// where a lasso's cycle starts, and a last note stating the violation over the
+/// participants it concerns.
+pub fn mermaid<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
+    let mut d = SequenceDiagram::new(t.model.participants());
+    for (i, (action, after)) in t.steps.iter().enumerate() {
         let n = i + 1;
-        if cycle_start == Some(i) {
-            let _ = writeln!(
-                out,
-                "    Note over {everyone}: from step {n} on, this repeats forever"
-            );
+        if file.cycle_start == Some(i) {
+            d.push(Arrow::note(
+                Vec::<String>::new(),
+                format!("from step {n} on, this repeats forever"),
+            ));
         }
-        for (k, arrow) in step_arrows.into_iter().enumerate() {
-            let tag = if k == 0 {
-                format!("{n}. ")
-            } else {
-                String::new()
-            };
-            match arrow {
-                Arrow::Call { from, to, label } => {
-                    let _ = writeln!(
-                        out,
-                        "    {}->>{}: {tag}{}",
-                        alias(&from),
-                        alias(&to),
-                        escape(&label)
-                    );
-                }
-                Arrow::Reply { from, to, label } => {
-                    let _ = writeln!(
-                        out,
-                        "    {}-->>{}: {tag}{}",
-                        alias(&from),
-                        alias(&to),
-                        escape(&label)
-                    );
-                }
-                Arrow::Note { over, text } => {
-                    let _ = writeln!(
-                        out,
-                        "    Note over {}: {tag}{}",
-                        alias(&over),
-                        escape(&text)
-                    );
-                }
-            }
-        }
+        d.step(n, t.model.arrows(t.state(i), action, after));
     }
-    out
-}
-
-/// Mermaid treats `;` and `#` specially in messages.
-fn escape(s: &str) -> String {
-    s.replace(';', ",").replace('#', "no. ")
+    let v = t.model.violation(&file.property, t.state(t.steps.len()));
+    d.push(Arrow::note(
+        v.participants,
+        format!(
+            "{} violated: {}",
+            file.property,
+            violation_sentence(file, t)
+        ),
+    ));
+    d.render()
 }
 
 /// Plain text for a terminal.
@@ -477,14 +489,14 @@ pub fn text<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
         if k == n {
             let _ = writeln!(
                 out,
-                "  lasso: after step {k} the system stays in the same state forever (nothing fair is enabled there)"
+                "  lasso: after step {k} nothing changes any more, and no part that could act is kept from acting"
             );
         } else {
             let _ = writeln!(
                 out,
-                "  lasso: steps {}–{n} repeat forever; the cycle is fair: it takes {}",
+                "  lasso: steps {}–{n} repeat forever, a fair behaviour: every round has steps by {}",
                 k + 1,
-                join_or(&f.taken, "no class")
+                join_and(&f.taken, " and by ")
             );
         }
     }
@@ -564,9 +576,11 @@ pub fn replay<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Replay {
 pub struct CycleFairness {
     /// Names of the classes the cycle takes.
     pub taken: Vec<String>,
-    /// Fair classes not taken but disabled somewhere on the cycle (weak) or everywhere on
-    /// it (strong).
+    /// Fair classes not taken, enabled somewhere on the cycle but disabled somewhere on it
+    /// (weak fairness does not require them).
     pub excused: Vec<String>,
+    /// Fair classes never enabled anywhere on the cycle.
+    pub idle: Vec<String>,
     /// Unfair classes the cycle never takes.
     pub unfair: Vec<String>,
     /// Why the cycle is not fair, if it is not.
@@ -604,6 +618,7 @@ pub fn cycle_fairness<P: Protocol>(t: &Typed<P>, k: usize) -> CycleFairness {
     let mut out = CycleFairness {
         taken: Vec::new(),
         excused: Vec::new(),
+        idle: Vec::new(),
         unfair: Vec::new(),
         unfair_because: None,
     };
@@ -626,6 +641,7 @@ pub fn cycle_fairness<P: Protocol>(t: &Typed<P>, k: usize) -> CycleFairness {
                     "the cycle is not fair: `{name}` is strongly fair and enabled on the cycle, but never taken"
                 ));
             }
+            _ if en_any & bit == 0 => out.idle.push(name),
             _ => out.excused.push(name),
         }
     }

@@ -267,6 +267,84 @@ fn every_committed_counterexample_replays() {
 
 const STALE: &str = "counterexamples/queue/stale-receipt-delete/NoMessageLost.json";
 
+/// Every committed counterexample, model and implementation, safety trace and lasso, ends
+/// by stating its violation in its property's terms: in the steps, and as the last element
+/// of its sequence diagram, a note over the parts it concerns.
+#[test]
+fn every_counterexample_states_its_violation_last() {
+    let mds: Vec<(PathBuf, String)> = files(&root().join("counterexamples"))
+        .into_iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "md"))
+        .map(|(p, bytes)| (p, String::from_utf8(bytes).unwrap()))
+        .collect();
+    assert!(
+        mds.len() >= 13,
+        "expected every model and implementation counterexample, found {}",
+        mds.len()
+    );
+    for (path, md) in mds {
+        let property = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let (steps, diagram) = md
+            .split_once("```mermaid\n")
+            .unwrap_or_else(|| panic!("{}: no sequence diagram", path.display()));
+        let steps = steps
+            .split_once("## Steps")
+            .unwrap_or_else(|| panic!("{}: no steps", path.display()))
+            .1;
+        assert!(
+            steps.contains(&format!("`{property}` is violated:**")),
+            "{}: the steps do not end with the violation",
+            path.display()
+        );
+        let diagram = diagram.split("```").next().unwrap();
+        let last = diagram.trim_end().lines().last().unwrap();
+        assert!(
+            last.starts_with("    Note over ") && last.contains(&format!(": {property} violated")),
+            "{}: the diagram ends with `{last}`",
+            path.display()
+        );
+    }
+}
+
+/// The split-brain trace shows the split brain: the old leader still trusting its lease
+/// beside the new one, in the steps and as the diagram's last note over both; and the
+/// margin this variant does not use is not shown as if it applied.
+#[test]
+fn the_split_brain_trace_shows_both_leaders() {
+    let md = std::fs::read_to_string(
+        root().join("counterexamples/election/no-clock-margin/AtMostOneLeader.md"),
+    )
+    .unwrap();
+    assert!(
+        md.contains("| margin | 1 | not used by this variant: a leader trusts its lease until its own clock says it has run out |"),
+        "{md}"
+    );
+    let after = md
+        .split_once("**`AtMostOneLeader` is violated:** ")
+        .unwrap_or_else(|| panic!("no violation after the last step: {md}"))
+        .1;
+    assert!(
+        after.starts_with("two leaders at once: node 0 with token 1 (its clock, 1 tick slow, says 1 tick left) and node 1 with token 2 (its clock says 3 ticks left).\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains(
+            "   - node 0: leader with token 1; its clock says 1 tick left (trusts its lease)\n"
+        ),
+        "{after}"
+    );
+    assert!(
+        after.contains(
+            "   - node 1: leader with token 2; its clock says 3 ticks left (trusts its lease)\n"
+        ),
+        "{after}"
+    );
+    assert!(
+        md.contains("    Note over Node0,Node1: AtMostOneLeader violated: two leaders at once: node 0 with token 1 (its clock, 1 tick slow, says 1 tick left) and node 1 with token 2 (its clock says 3 ticks left)\n```"),
+        "{md}"
+    );
+}
+
 /// The fixed protocol does not allow the bug's behaviour: replayed on `correct`, the
 /// stale-receipt trace diverges at the step where the broker would have deleted.
 #[test]
@@ -603,7 +681,35 @@ fn the_liveness_lasso_replays_and_a_broken_one_does_not() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let md = std::fs::read_to_string(root().join(LASSO.replace(".json", ".md"))).unwrap();
     assert!(md.contains("repeat forever"), "{md}");
-    assert!(md.contains("The cycle is fair: it takes"), "{md}");
+    // What repeats, why it never ends, and why that is fair, in plain words.
+    assert!(
+        md.contains("Steps 1–5 lead into a loop: steps 6–10 bring the system back to exactly the state it had after step 5"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Each round: one tick passes → consumer 0 fails to process m0 and releases it"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- every round of the loop has steps by the clock and by consumer 0;"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- the producer and the dead-letter redrive never have anything to do in the loop;"
+        ),
+        "{md}"
+    );
+    // The receive count is exact where it is shown: two receives read "2", not "2 or more".
+    assert!(
+        md.contains("m0.receives: 1 → 2 (the model counts no higher)"),
+        "{md}"
+    );
+    assert!(!md.contains("or more"), "{md}");
+    assert!(
+        md.contains("| max-receives | 2 | not used by this variant: it has no dead-letter queue |"),
+        "{md}"
+    );
     // Drop the last step: the cycle no longer returns to its first state.
     let text = std::fs::read_to_string(root().join(LASSO)).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -988,8 +1094,12 @@ fn checking_one_variant_prints_its_lasso() {
     );
     assert!(
         s.contains(
-            "lasso: steps 6–10 repeat forever; the cycle is fair: it takes clock, consumer 0"
+            "lasso: steps 6–10 repeat forever, a fair behaviour: every round has steps by the clock and by consumer 0"
         ),
+        "{s}"
+    );
+    assert!(
+        s.contains("EveryMessageResolved is violated: m0 is still neither deleted nor dead-lettered, and steps 6–10 repeat forever"),
         "{s}"
     );
     assert!(

@@ -9,7 +9,7 @@
 use coordlab_checks::engine::{Budget, Exploration, Graph, Progress};
 use coordlab_checks::liveness::{self, Fairness, Lasso, find_lasso};
 use coordlab_checks::trace::{self, Replay, Typed};
-use coordlab_models::{Arrow, Class, Kind, ModelError, Prop, Protocol, Variant};
+use coordlab_models::{Arrow, Class, Kind, ModelError, Prop, Protocol, Variant, Violation};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use stateright::Model;
@@ -409,13 +409,17 @@ impl Protocol for GraphModel {
         vec!["Graph".into()]
     }
     fn arrows(&self, _: &u8, a: &Edge, _: &u8) -> Vec<Arrow> {
-        vec![Arrow::Note {
-            over: "Graph".into(),
-            text: format!("to {}", a.to),
-        }]
+        vec![Arrow::note(["Graph"], format!("to {}", a.to))]
     }
     fn explain(&self, _: &str, s: &u8) -> String {
         format!("node {s} is not a goal")
+    }
+    fn violation(&self, _: &str, s: &u8) -> Violation {
+        Violation {
+            statement: format!("node {s} is not a goal"),
+            participants: vec!["Graph".into()],
+            fields: vec!["node".into()],
+        }
     }
 }
 
@@ -483,6 +487,10 @@ fn model_lassos_replay_and_unfair_ones_do_not() {
     assert_eq!(trace::replay(&file, &typed), Replay::Reproduced);
     let md = trace::markdown(&file, &typed, None);
     assert!(md.contains("repeat forever"), "{md}");
+    assert!(
+        md.contains("    Note over Graph: ReachesGoal violated: node "),
+        "the diagram ends with the violation: {md}"
+    );
 
     // The same behaviour under strong fairness for class 1 is not fair: replay says why.
     let strong = GraphConfig {

@@ -27,7 +27,7 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, ticks};
+use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, Violation, ticks};
 
 /// Bounds and knobs of one election check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -606,11 +606,11 @@ impl Protocol for ElectionModel {
     fn classes(&self) -> Vec<Class> {
         let mut c = vec![
             Class {
-                name: "clock".into(),
+                name: "the clock".into(),
                 fairness: Fairness::Weak,
             },
             Class {
-                name: "faults".into(),
+                name: "pauses and crashes".into(),
                 fairness: Fairness::Unfair,
             },
         ];
@@ -786,7 +786,7 @@ impl Protocol for ElectionModel {
         let store = || "LeaseStore".to_string();
         let call = |from: String, to: String, label: String| Arrow::Call { from, to, label };
         let reply = |from: String, to: String, label: String| Arrow::Reply { from, to, label };
-        let note = |over: String, text: String| Arrow::Note { over, text };
+        let note = |over: String, text: String| Arrow::note([over], text);
         let token = |st: &ElectionState, i: u8| match st.nodes[i as usize].phase {
             Phase::Leader { token, .. }
             | Phase::Writing { token, .. }
@@ -857,26 +857,55 @@ impl Protocol for ElectionModel {
     fn explain(&self, name: &str, s: &ElectionState) -> String {
         match name {
             "AtMostOneLeader" => {
-                let l: Vec<String> = leaders(self, s)
+                let l = leaders(self, s);
+                let names: Vec<String> = l.iter().map(|i| format!("node {i}")).collect();
+                let mut why = format!(
+                    "{} {} believe, at the same moment, that they hold a valid lease: split brain.",
+                    join_and(&names),
+                    if l.len() == 2 { "both" } else { "all" }
+                );
+                let current = s.lease.grants.last().copied().unwrap_or(0);
+                for &i in &l {
+                    let n = &s.nodes[i];
+                    let Some((token, left)) = lease_of(n) else {
+                        continue;
+                    };
+                    if token < current && n.lag > 0 {
+                        why += &format!(
+                            " Node {i}'s clock runs {} slow, so it still trusts its lease with token {token} (its clock says {} left) although that lease has run out in real time and the store has granted token {current} since.",
+                            ticks(n.lag),
+                            ticks(left)
+                        );
+                    } else if token < current {
+                        why += &format!(
+                            " Node {i} still trusts its lease with token {token} although the store has granted token {current} since."
+                        );
+                    }
+                }
+                let same: Vec<String> = l
                     .iter()
+                    .filter(|&&i| lease_of(&s.nodes[i]).is_some_and(|(t, _)| t == current))
                     .map(|i| format!("node {i}"))
                     .collect();
-                format!(
-                    "{} all believe, at the same moment, that they hold a valid lease: split brain.",
-                    l.join(" and ")
-                )
+                if same.len() > 1 {
+                    why += &format!(
+                        " The store granted the same token, {current}, to {}: each read the lease free before the other wrote it.",
+                        join_and(&same)
+                    );
+                }
+                why
             }
             "StaleTokenWriteRejected" => {
                 let highest = s.accepted.iter().copied().max().unwrap_or(0);
                 let last = s.accepted.last().copied().unwrap_or(0);
                 format!(
-                    "storage accepted a write with token {last} after it had accepted token {highest}: the stale leader's write went through."
+                    "storage accepted a write with token {last} after it had accepted token {highest}: the write of a leader that was no longer the leader went through, after its successor's."
                 )
             }
             "FencingTokensMonotonic" => {
                 let g: Vec<String> = s.lease.grants.iter().map(u8::to_string).collect();
                 format!(
-                    "the lease store granted tokens {} — one token for two leaders.",
+                    "the lease store granted tokens {} in that order: a token that does not grow cannot tell the newer leader from the older one.",
                     g.join(", ")
                 )
             }
@@ -892,6 +921,169 @@ impl Protocol for ElectionModel {
                 None => format!("unknown property {other}"),
             },
         }
+    }
+
+    fn violation(&self, name: &str, s: &ElectionState) -> Violation {
+        let node = |i: usize| format!("Node {i}");
+        let every_node = || (0..s.nodes.len()).map(node).collect::<Vec<_>>();
+        let node_fields = |nodes: &[usize]| -> Vec<String> {
+            nodes
+                .iter()
+                .flat_map(|i| [format!("node {i}"), format!("node {i} clock")])
+                .collect()
+        };
+        let holding = |token: u8| -> Vec<usize> {
+            (0..s.nodes.len())
+                .filter(|&i| lease_of(&s.nodes[i]).is_some_and(|(t, _)| t == token))
+                .collect()
+        };
+        match name {
+            "AtMostOneLeader" => {
+                let l = leaders(self, s);
+                let each: Vec<String> = l
+                    .iter()
+                    .filter_map(|&i| {
+                        let n = &s.nodes[i];
+                        let (token, left) = lease_of(n)?;
+                        let clock = if n.lag > 0 {
+                            format!(
+                                "its clock, {} slow, says {} left",
+                                ticks(n.lag),
+                                ticks(left)
+                            )
+                        } else {
+                            format!("its clock says {} left", ticks(left))
+                        };
+                        Some(format!("node {i} with token {token} ({clock})"))
+                    })
+                    .collect();
+                let mut fields = vec!["lease store".to_string()];
+                fields.extend(node_fields(&l));
+                Violation {
+                    statement: format!("{} leaders at once: {}", number(l.len()), join_and(&each)),
+                    participants: l.iter().map(|&i| node(i)).collect(),
+                    fields,
+                }
+            }
+            "StaleTokenWriteRejected" => {
+                let highest = s.accepted.iter().copied().max().unwrap_or(0);
+                let last = s.accepted.last().copied().unwrap_or(0);
+                let writers = holding(last);
+                let mut participants: Vec<String> = writers.iter().map(|&i| node(i)).collect();
+                participants.push("Storage".to_string());
+                let mut fields = vec!["storage".to_string()];
+                fields.extend(writers.iter().map(|i| format!("node {i}")));
+                Violation {
+                    statement: format!(
+                        "storage accepted a write with token {last} after one with token {highest}"
+                    ),
+                    participants,
+                    fields,
+                }
+            }
+            "FencingTokensMonotonic" => {
+                let (before, after) = s
+                    .lease
+                    .grants
+                    .windows(2)
+                    .find(|w| w[0] >= w[1])
+                    .map_or((0, 0), |w| (w[0], w[1]));
+                let holders = holding(after);
+                let mut participants: Vec<String> = holders.iter().map(|&i| node(i)).collect();
+                participants.push("LeaseStore".to_string());
+                let mut fields = vec!["lease store".to_string()];
+                fields.extend(holders.iter().map(|i| format!("node {i}")));
+                let statement = if before == after {
+                    format!(
+                        "the lease store granted token {after} twice: one token for two leaders ({})",
+                        join_and(
+                            &holders
+                                .iter()
+                                .map(|i| format!("node {i}"))
+                                .collect::<Vec<_>>()
+                        )
+                    )
+                } else {
+                    format!("the lease store granted token {after} after token {before}")
+                };
+                Violation {
+                    statement,
+                    participants,
+                    fields,
+                }
+            }
+            "LeaderEventuallyElected" => Violation {
+                statement: "no node holds a lease it trusts".to_string(),
+                participants: every_node(),
+                fields: (0..s.nodes.len()).map(|i| format!("node {i}")).collect(),
+            },
+            "CrashedLeaderReplaced" => {
+                let holder = s.lease.holder.map_or(0, usize::from);
+                let mut fields = vec!["lease store".to_string()];
+                fields.extend((0..s.nodes.len()).map(|i| format!("node {i}")));
+                Violation {
+                    statement: format!(
+                        "node {holder}, the lease holder, has crashed and no node holds a lease it trusts"
+                    ),
+                    participants: every_node(),
+                    fields,
+                }
+            }
+            other => Violation {
+                statement: format!("{other} does not hold"),
+                participants: Vec::new(),
+                fields: Vec::new(),
+            },
+        }
+    }
+
+    fn bound_doc(&self, key: &str) -> Option<String> {
+        let doc = match key {
+            "nodes" => "nodes campaigning for the lease",
+            "lease" => "lease length, in ticks",
+            "drift" => "ticks a node's clock may fall behind real time",
+            "margin" if self.has(Bug::NoClockMargin) => {
+                "not used by this variant: a leader trusts its lease until its own clock says it has run out"
+            }
+            "margin" => {
+                "a leader trusts its lease only while its clock says more than this many ticks are left"
+            }
+            "max-terms" => "leases the store grants in one behaviour",
+            "max-writes" => "writes sent to storage in one behaviour",
+            "max-crashes" => "node crashes in one behaviour",
+            "max-pauses" => "node pauses (a GC or VM stall) in one behaviour",
+            _ => return None,
+        };
+        Some(doc.to_string())
+    }
+}
+
+/// The token of a node's lease and the ticks its clock says are left, if it leads.
+fn lease_of(n: &Node) -> Option<(u8, u8)> {
+    match n.phase {
+        Phase::Leader { token, left } | Phase::Writing { token, left } => Some((token, left)),
+        _ => None,
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// "two", "three", …: how many nodes (at most [`MAX_NODES`]).
+fn number(n: usize) -> String {
+    match n {
+        0 => "no".to_string(),
+        1 => "one".to_string(),
+        2 => "two".to_string(),
+        3 => "three".to_string(),
+        4 => "four".to_string(),
+        n => n.to_string(),
     }
 }
 
@@ -981,6 +1173,62 @@ mod tests {
             .spawn_bfs()
             .join()
             .assert_no_discovery("AtMostOneLeader");
+    }
+
+    /// The end of a split-brain trace names both leaders, each with its token and what its
+    /// own clock says, and points at fields the trace can show.
+    #[test]
+    fn the_split_brain_violation_names_both_leaders() {
+        let m = model("no-clock-margin");
+        let mut s = m.init_states().remove(0);
+        for a in [
+            Action::Acquire { node: 0 },
+            Action::Tick { slow: 1 },
+            Action::Tick { slow: 0 },
+            Action::Tick { slow: 0 },
+            Action::Acquire { node: 1 },
+        ] {
+            s = m.next_state(&s, a).unwrap();
+        }
+        let v = m.violation("AtMostOneLeader", &s);
+        assert_eq!(v.participants, ["Node 0", "Node 1"]);
+        assert_eq!(
+            v.statement,
+            "two leaders at once: node 0 with token 1 (its clock, 1 tick slow, says 1 tick left) and node 1 with token 2 (its clock says 3 ticks left)"
+        );
+        let names: Vec<String> = m.fields(&s).into_iter().map(|(n, _)| n).collect();
+        for f in &v.fields {
+            assert!(names.contains(f), "{f} is not a field: {names:?}");
+        }
+        assert!(v.fields.contains(&"node 0".to_string()));
+        let why = m.explain("AtMostOneLeader", &s);
+        assert!(
+            why.contains(
+                "Node 0's clock runs 1 tick slow, so it still trusts its lease with token 1"
+            ),
+            "{why}"
+        );
+    }
+
+    /// Every bound of the configuration is explained in a trace, and the margin reads as
+    /// unused exactly where the variant ignores it.
+    #[test]
+    fn every_bound_is_documented_and_unused_ones_say_so() {
+        let config = serde_json::to_value(ElectionConfig::default()).unwrap();
+        for v in ElectionModel::variants() {
+            let m = model(v.id);
+            for key in config.as_object().unwrap().keys() {
+                let doc = m
+                    .bound_doc(key)
+                    .unwrap_or_else(|| panic!("{key} undocumented"));
+                let unused = doc.starts_with("not used by this variant");
+                assert_eq!(
+                    unused,
+                    key == "margin" && v.id == "no-clock-margin",
+                    "{key}: {doc}"
+                );
+            }
+        }
     }
 
     #[test]

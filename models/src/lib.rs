@@ -114,23 +114,23 @@ pub struct Variant {
     pub summary: &'static str,
 }
 
-/// One arrow (or note) of a Mermaid sequence diagram.
+/// One arrow or note of a trace's sequence diagram (drawn by `coordlab-diagram`).
+pub use coordlab_diagram::Arrow;
+
+/// How the last state of a counterexample breaks its property, as the trace states it: at
+/// the end of its step list and as the last element of its sequence diagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Arrow {
-    /// A request or message from one participant to another.
-    Call {
-        from: String,
-        to: String,
-        label: String,
-    },
-    /// A reply; drawn dashed.
-    Reply {
-        from: String,
-        to: String,
-        label: String,
-    },
-    /// Something that happens at one participant.
-    Note { over: String, text: String },
+pub struct Violation {
+    /// The violation in the property's own terms, one sentence without a final period,
+    /// naming the parts involved and the values that break the property (for a lasso: what
+    /// stays unresolved forever).
+    pub statement: String,
+    /// The diagram participants ([`Protocol::participants`]) it is about; the closing note
+    /// spans them.
+    pub participants: Vec<String>,
+    /// The state fields (names as [`Protocol::fields`] gives them) that show it; the trace
+    /// lists them after its last step, changed or not, so the evidence is side by side.
+    pub fields: Vec<String>,
 }
 
 /// Errors in building a model from a variant id and a configuration.
@@ -223,8 +223,18 @@ pub trait Protocol:
         action: &Self::Action,
         after: &Self::State,
     ) -> Vec<Arrow>;
-    /// Why `state` falsifies the property `name`, in one sentence naming the parts involved.
+    /// Why `state` falsifies the property `name`, in one or two sentences naming the parts
+    /// involved and how they got there (the opening "What goes wrong" of a trace).
     fn explain(&self, name: &str, state: &Self::State) -> String;
+    /// The violation of property `name` that the last state of a counterexample shows (for a
+    /// lasso: the state the cycle keeps returning to), in the property's own terms.
+    fn violation(&self, name: &str, state: &Self::State) -> Violation;
+    /// What a trace's configuration table says about bound `key` (kebab-case, as the
+    /// configuration spells it): what it means and its unit, and, when this variant does not
+    /// use it, that it does not (so it does not read as if it applied). `None`: nothing.
+    fn bound_doc(&self, _key: &str) -> Option<String> {
+        None
+    }
 
     /// Looks up a property by name.
     fn prop(name: &str) -> Option<Prop<Self>> {

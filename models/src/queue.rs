@@ -25,7 +25,7 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, ticks};
+use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, Violation, ticks};
 
 /// How a message comes back after a consumer reports that processing failed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -229,10 +229,11 @@ impl QueueModel {
     }
 
     /// A receive count for a person: without a redrive policy counts saturate at
-    /// [`QueueModel::receive_cap`], which then reads "or more".
+    /// [`QueueModel::receive_cap`], and the label says so (the count is exact when it
+    /// first gets there, and not counted further).
     fn receives_label(&self, n: u8) -> String {
         if n >= self.receive_cap() && self.has(Bug::NoDeadLetter) {
-            format!("{n} or more")
+            format!("{n} (the model counts no higher)")
         } else {
             n.to_string()
         }
@@ -636,11 +637,11 @@ impl Protocol for QueueModel {
             fairness: Fairness::Weak,
         };
         let mut c = vec![
-            weak("producer".into()),
-            weak("clock".into()),
-            weak("redrive".into()),
+            weak("the producer".into()),
+            weak("the clock".into()),
+            weak("the dead-letter redrive".into()),
             Class {
-                name: "crash".into(),
+                name: "crashes".into(),
                 fairness: Fairness::Unfair,
             },
         ];
@@ -850,10 +851,9 @@ impl Protocol for QueueModel {
                     ),
                 ]
             }
-            Action::Crash { consumer: c } => vec![Arrow::Note {
-                over: consumer(c),
-                text: "crashes, restarts idle".into(),
-            }],
+            Action::Crash { consumer: c } => {
+                vec![Arrow::note([consumer(c)], "crashes, restarts idle")]
+            }
             Action::Tick => {
                 let expired: Vec<String> = s
                     .messages
@@ -871,15 +871,12 @@ impl Protocol for QueueModel {
                 } else {
                     format!("tick: visibility timeout of {} expires", expired.join(", "))
                 };
-                vec![Arrow::Note {
-                    over: broker(),
-                    text,
-                }]
+                vec![Arrow::note([broker()], text)]
             }
-            Action::MoveToDeadLetter { msg } => vec![Arrow::Note {
-                over: broker(),
-                text: format!("m{msg} to the dead-letter queue"),
-            }],
+            Action::MoveToDeadLetter { msg } => vec![Arrow::note(
+                [broker()],
+                format!("m{msg} to the dead-letter queue"),
+            )],
         }
     }
 
@@ -895,7 +892,16 @@ impl Protocol for QueueModel {
                 None => "every deleted message had its work done.".to_string(),
             },
             "EffectAtMostOnce" => match s.ledger.iter().position(|&e| e > 1) {
-                Some(m) => format!("m{m}'s effect was applied twice."),
+                Some(m) => {
+                    let why = if self.has(Bug::NoIdempotency) {
+                        " Each consumer that received it applied it, without checking its idempotency key in the ledger."
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "m{m}'s effect was applied twice: m{m} was delivered more than once, which at-least-once delivery allows.{why}"
+                    )
+                }
                 None => "no effect was applied twice.".to_string(),
             },
             "DeadLetterOnlyAfterMaxReceives" => {
@@ -903,21 +909,28 @@ impl Protocol for QueueModel {
                     .to_string()
             }
             "EveryMessageResolved" => {
-                let open: Vec<String> = s
-                    .messages
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, m)| !matches!(m.status, Status::Deleted | Status::DeadLettered))
-                    .map(|(i, _)| format!("m{i}"))
-                    .collect();
-                match open.as_slice() {
-                    [one] => format!(
-                        "{one} is never deleted or dead-lettered: the behaviour below goes on forever without resolving it."
+                let open = unresolved(s);
+                let (subject, pronoun) = match open.as_slice() {
+                    [one] => (format!("m{one} is"), "it"),
+                    many => (
+                        format!(
+                            "{} are",
+                            many.iter()
+                                .map(|m| format!("m{m}"))
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        ),
+                        "them",
                     ),
-                    many => format!(
-                        "{} are never deleted or dead-lettered: the behaviour below goes on forever without resolving them.",
-                        many.join(" and ")
-                    ),
+                };
+                if self.has(Bug::NoDeadLetter) {
+                    format!(
+                        "{subject} never deleted or dead-lettered. Every consumer that receives {pronoun} fails to process {pronoun} (a poison message), and with no dead-letter queue nothing ever takes {pronoun} out of the queue: {pronoun} comes back again and again, forever."
+                    )
+                } else {
+                    format!(
+                        "{subject} never deleted or dead-lettered: the behaviour below goes on forever without resolving {pronoun}."
+                    )
                 }
             }
             other => match Self::prop(other) {
@@ -926,6 +939,162 @@ impl Protocol for QueueModel {
             },
         }
     }
+
+    fn violation(&self, name: &str, s: &QueueState) -> Violation {
+        let consumer = |c: usize| format!("Consumer {c}");
+        // The consumers holding a delivery of message `m`, optionally only processed ones.
+        let holders = |m: usize, processed_only: bool| -> Vec<usize> {
+            s.consumers
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    holding(c).is_some_and(|(msg, _, processed, _)| {
+                        msg as usize == m && (processed || !processed_only)
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        match name {
+            "NoMessageLost" => match lost_message(s) {
+                Some((m, Some(c))) => Violation {
+                    statement: format!(
+                        "m{m} is deleted while consumer {c} still holds its latest delivery unprocessed: if consumer {c} fails now, m{m} can never be retried"
+                    ),
+                    participants: vec!["Broker".to_string(), consumer(c)],
+                    fields: vec![
+                        format!("m{m}"),
+                        format!("consumer {c}"),
+                        format!("ledger m{m}"),
+                    ],
+                },
+                Some((m, None)) => Violation {
+                    statement: format!(
+                        "m{m} is deleted and its effect is not in the ledger: its work is lost"
+                    ),
+                    participants: vec!["Broker".to_string(), "Ledger".to_string()],
+                    fields: vec![format!("m{m}"), format!("ledger m{m}")],
+                },
+                None => Violation {
+                    statement: "every deleted message had its work done".to_string(),
+                    participants: Vec::new(),
+                    fields: Vec::new(),
+                },
+            },
+            "EffectAtMostOnce" => {
+                let m = s.ledger.iter().position(|&e| e > 1).unwrap_or(0);
+                let who = holders(m, true);
+                let mut participants: Vec<String> = who.iter().map(|&c| consumer(c)).collect();
+                participants.push("Ledger".to_string());
+                let mut fields = vec![format!("ledger m{m}")];
+                fields.extend(who.iter().map(|c| format!("consumer {c}")));
+                Violation {
+                    statement: format!("m{m}'s effect is in the ledger twice"),
+                    participants,
+                    fields,
+                }
+            }
+            "DeadLetterOnlyAfterMaxReceives" => {
+                let m = s
+                    .messages
+                    .iter()
+                    .position(|m| {
+                        m.status == Status::DeadLettered && m.receives < self.config.max_receives
+                    })
+                    .unwrap_or(0);
+                Violation {
+                    statement: format!(
+                        "m{m} is in the dead-letter queue after {} receives, fewer than max-receives ({})",
+                        s.messages[m].receives, self.config.max_receives
+                    ),
+                    participants: vec!["Broker".to_string()],
+                    fields: vec![format!("m{m}"), format!("m{m}.receives")],
+                }
+            }
+            "EveryMessageResolved" => {
+                let open = unresolved(s);
+                let who: Vec<usize> = open.iter().flat_map(|&m| holders(m, false)).collect();
+                let mut participants = vec!["Broker".to_string()];
+                participants.extend(who.iter().map(|&c| consumer(c)));
+                let mut fields: Vec<String> = open.iter().map(|m| format!("m{m}")).collect();
+                fields.extend(who.iter().map(|c| format!("consumer {c}")));
+                let names: Vec<String> = open.iter().map(|m| format!("m{m}")).collect();
+                Violation {
+                    statement: format!(
+                        "{} still neither deleted nor dead-lettered",
+                        match names.as_slice() {
+                            [one] => format!("{one} is"),
+                            many => format!("{} are", many.join(" and ")),
+                        }
+                    ),
+                    participants,
+                    fields,
+                }
+            }
+            other => Violation {
+                statement: format!("{other} does not hold"),
+                participants: Vec::new(),
+                fields: Vec::new(),
+            },
+        }
+    }
+
+    fn bound_doc(&self, key: &str) -> Option<String> {
+        let unused_backoff = || {
+            format!(
+                "not used by this variant's retry policy, {}",
+                match self.config.retry {
+                    RetryPolicy::Immediate => "immediate",
+                    RetryPolicy::RequeueOnExpiry => "requeue-on-expiry",
+                    RetryPolicy::ExponentialBackoff => "exponential-backoff",
+                }
+            )
+        };
+        let backoff = self.config.retry == RetryPolicy::ExponentialBackoff;
+        Some(match key {
+            "messages" => "messages the producer sends".to_string(),
+            "consumers" => "consumers receiving from the queue".to_string(),
+            "visibility-timeout" => {
+                "ticks a received message stays hidden from the other consumers".to_string()
+            }
+            "max-receives" if self.has(Bug::NoDeadLetter) => {
+                "not used by this variant: it has no dead-letter queue".to_string()
+            }
+            "max-receives" => {
+                "receives after which a message goes to the dead-letter queue (SQS maxReceiveCount)"
+                    .to_string()
+            }
+            "retry" => match self.config.retry {
+                RetryPolicy::Immediate => {
+                    "a message whose processing failed is visible again at once".to_string()
+                }
+                RetryPolicy::RequeueOnExpiry => {
+                    "a message whose processing failed comes back when its visibility timeout runs out"
+                        .to_string()
+                }
+                RetryPolicy::ExponentialBackoff => {
+                    "a message whose processing failed is hidden for backoff-base × 2^(receives − 1) ticks, at most backoff-cap"
+                        .to_string()
+                }
+            },
+            "backoff-base" if !backoff => unused_backoff(),
+            "backoff-base" => "first backoff delay, in ticks".to_string(),
+            "backoff-cap" if !backoff => unused_backoff(),
+            "backoff-cap" => "longest backoff delay, in ticks".to_string(),
+            "max-crashes" => "consumer crashes in one behaviour".to_string(),
+            _ => return None,
+        })
+    }
+}
+
+/// The messages neither deleted nor dead-lettered.
+fn unresolved(s: &QueueState) -> Vec<usize> {
+    s.messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !matches!(m.status, Status::Deleted | Status::DeadLettered))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 #[cfg(test)]
@@ -1077,6 +1246,91 @@ mod tests {
             .spawn_bfs()
             .join()
             .assert_no_discovery("MessageDeadLettered");
+    }
+
+    /// The end of each safety trace states the violation over the parts it concerns, with
+    /// fields the trace can show.
+    #[test]
+    fn violations_name_their_parts_and_fields() {
+        let cases = [
+            (
+                "stale-receipt-delete",
+                "NoMessageLost",
+                vec![
+                    SEND,
+                    recv(0),
+                    Action::Process { consumer: 0 },
+                    Action::Tick,
+                    Action::Tick,
+                    recv(1),
+                    Action::Delete { consumer: 0 },
+                ],
+                vec!["Broker", "Consumer 1"],
+                "m0 is deleted while consumer 1 still holds its latest delivery unprocessed: if consumer 1 fails now, m0 can never be retried",
+            ),
+            (
+                "no-idempotency",
+                "EffectAtMostOnce",
+                vec![
+                    SEND,
+                    recv(0),
+                    Action::Process { consumer: 0 },
+                    Action::Tick,
+                    Action::Tick,
+                    recv(1),
+                    Action::Process { consumer: 1 },
+                ],
+                vec!["Consumer 0", "Consumer 1", "Ledger"],
+                "m0's effect is in the ledger twice",
+            ),
+        ];
+        for (variant, property, path, participants, statement) in cases {
+            let m = model(variant);
+            let mut s = m.init_states().remove(0);
+            for a in path {
+                s = m.next_state(&s, a).unwrap();
+            }
+            let v = m.violation(property, &s);
+            assert_eq!(v.participants, participants, "{variant}");
+            assert_eq!(v.statement, statement, "{variant}");
+            let names: Vec<String> = m.fields(&s).into_iter().map(|(n, _)| n).collect();
+            for f in &v.fields {
+                assert!(
+                    names.contains(f),
+                    "{variant}: {f} is not a field: {names:?}"
+                );
+            }
+        }
+    }
+
+    /// Every bound of the configuration is explained in a trace; the ones a variant or
+    /// retry policy ignores say so.
+    #[test]
+    fn every_bound_is_documented_and_unused_ones_say_so() {
+        for retry in [
+            RetryPolicy::Immediate,
+            RetryPolicy::RequeueOnExpiry,
+            RetryPolicy::ExponentialBackoff,
+        ] {
+            let config = QueueConfig {
+                retry,
+                ..QueueConfig::default()
+            };
+            let keys = serde_json::to_value(&config).unwrap();
+            for v in QueueModel::variants() {
+                let m = QueueModel::new(v.id, config.clone()).unwrap();
+                for key in keys.as_object().unwrap().keys() {
+                    let doc = m
+                        .bound_doc(key)
+                        .unwrap_or_else(|| panic!("{key} undocumented"));
+                    let unused = doc.starts_with("not used by this variant");
+                    let expected = (key == "max-receives" && v.id == "no-dead-letter")
+                        || (key.starts_with("backoff-")
+                            && retry != RetryPolicy::ExponentialBackoff);
+                    assert_eq!(unused, expected, "{} {retry:?} {key}: {doc}", v.id);
+                }
+            }
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use coordlab_diagram::{Arrow, SequenceDiagram};
 use coordlab_impls::election::{Event, FencingToken, NodeId, StepDownReason};
 use serde::{Deserialize, Serialize};
 
@@ -350,8 +351,17 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
         prev = Some(r);
     }
     let _ = writeln!(md, "\n(`·`: unchanged since the step above.)\n");
+    let _ = writeln!(
+        md,
+        "**At step {}, `{}` is violated:** {}.\n",
+        violation.step, file.property, violation.detail
+    );
     let _ = writeln!(md, "## Sequence\n");
-    let _ = writeln!(md, "```mermaid\n{}```\n", mermaid(s.nodes, story));
+    let _ = writeln!(
+        md,
+        "```mermaid\n{}```\n",
+        mermaid(s.nodes, story, violation)
+    );
     let _ = writeln!(md, "## Schedule\n");
     let _ = writeln!(md, "```text\n{}\n```", file.schedule);
     md
@@ -429,43 +439,59 @@ fn narrate(story: &[Record]) -> String {
     text
 }
 
-fn mermaid(nodes: u32, story: &[Record]) -> String {
-    let mut out = String::from("sequenceDiagram\n    participant S as lease store\n");
-    for n in 0..nodes {
-        let _ = writeln!(out, "    participant n{n}");
-    }
-    out.push_str("    participant D as storage\n    participant T as clock\n");
-    for r in story {
-        let line = match &r.step {
+/// The story as a sequence diagram, numbered like the steps, ending with a note that states
+/// the violation over the nodes and services it concerns.
+fn mermaid(nodes: u32, story: &[Record], violation: &Violation) -> String {
+    let store = || "lease store".to_owned();
+    let storage = || "storage".to_owned();
+    let clock = || "clock".to_owned();
+    let mut participants = vec![store()];
+    participants.extend((0..nodes).map(|n| format!("n{n}")));
+    participants.extend([storage(), clock()]);
+    let mut d = SequenceDiagram::new(participants);
+    for (i, r) in story.iter().enumerate() {
+        let arrow = match &r.step {
             Step::Elect(Event::Granted {
                 node,
                 token,
                 expires_at,
-            }) => format!("S->>{node}: granted, {token}, expires at {expires_at}"),
-            Step::Elect(Event::ReadFree { node, token }) => {
-                format!("S-->>{node}: read: free (will write {token})")
-            }
+            }) => Arrow::call(
+                store(),
+                node.to_string(),
+                format!("granted, {token}, expires at {expires_at}"),
+            ),
+            Step::Elect(Event::ReadFree { node, token }) => Arrow::reply(
+                store(),
+                node.to_string(),
+                format!("read: free (will write {token})"),
+            ),
             Step::Elect(Event::Renewed {
                 node,
                 token,
                 expires_at,
-            }) => format!("S->>{node}: renewed {token} until {expires_at}"),
+            }) => Arrow::call(
+                store(),
+                node.to_string(),
+                format!("renewed {token} until {expires_at}"),
+            ),
             Step::Elect(Event::Released { node, token }) => {
-                format!("{node}->>S: release {token}")
+                Arrow::call(node.to_string(), store(), format!("release {token}"))
             }
             Step::Elect(Event::Leading {
                 node,
                 token,
                 trusted_until,
                 ..
-            }) => format!(
-                "Note over {node}: leads with {token}, trusts until {trusted_until} on its clock"
+            }) => Arrow::note(
+                [node.to_string()],
+                format!("leads with {token}, trusts until {trusted_until} on its clock"),
             ),
-            Step::Elect(Event::Trusted { node, token, local }) => {
-                format!("Note over {node}: checks at {local}: trusts {token}")
-            }
+            Step::Elect(Event::Trusted { node, token, local }) => Arrow::note(
+                [node.to_string()],
+                format!("checks at {local}: trusts {token}"),
+            ),
             Step::Elect(Event::SteppedDown { node, token, .. }) => {
-                format!("Note over {node}: steps down ({token})")
+                Arrow::note([node.to_string()], format!("steps down ({token})"))
             }
             Step::Elect(Event::Write {
                 node,
@@ -474,24 +500,32 @@ fn mermaid(nodes: u32, story: &[Record]) -> String {
                 ..
             }) => {
                 let verdict = if *accepted { "ACCEPTED" } else { "rejected" };
-                format!("{node}->>D: write with {token}: {verdict}")
+                Arrow::call(
+                    node.to_string(),
+                    storage(),
+                    format!("write with {token}: {verdict}"),
+                )
             }
             Step::Tick { ms, slow } => {
-                let mut note = format!("Note over T: real time {}ms (+{ms})", r.real);
+                let mut note = format!("real time {}ms (+{ms})", r.real);
                 if !slow.is_empty() {
                     let names: Vec<String> = slow.iter().map(|n| format!("n{n}")).collect();
                     let _ = write!(note, "; {} falls a tick behind", names.join(", "));
                 }
-                note
+                Arrow::note([clock()], note)
             }
-            Step::Pause { node } => format!("Note over n{node}: PAUSED"),
-            Step::Resume { node } => format!("Note over n{node}: resumes"),
-            Step::Crash { node } => format!("Note over n{node}: CRASH"),
-            Step::Restart { node } => format!("Note over n{node}: restarts"),
+            Step::Pause { node } => Arrow::note([format!("n{node}")], "PAUSED"),
+            Step::Resume { node } => Arrow::note([format!("n{node}")], "resumes"),
+            Step::Crash { node } => Arrow::note([format!("n{node}")], "CRASH"),
+            Step::Restart { node } => Arrow::note([format!("n{node}")], "restarts"),
         };
-        let _ = writeln!(out, "    {line}");
+        d.step(i + 1, [arrow]);
     }
-    out
+    d.push(Arrow::note(
+        violation.parties.clone(),
+        format!("{} violated: {}", violation.property, violation.detail),
+    ));
+    d.render()
 }
 
 fn assert_finds(deviation: Deviation) {

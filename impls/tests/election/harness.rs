@@ -207,6 +207,9 @@ pub struct Violation {
     pub step: usize,
     /// What broke.
     pub detail: String,
+    /// The components it is about, by the names the log uses (`n0`, `lease store`,
+    /// `storage`): a counterexample's closing note spans them.
+    pub parties: Vec<String>,
 }
 
 impl fmt::Display for Violation {
@@ -483,11 +486,12 @@ pub fn check(records: &[Record]) -> Vec<Violation> {
     let mut violations = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let step = i + 1;
-        let mut violate = |property: &str, detail: String| {
+        let mut violate = |property: &str, detail: String, parties: Vec<String>| {
             violations.push(Violation {
                 property: property.to_owned(),
                 step,
                 detail,
+                parties,
             });
         };
         let clock = |node: u32| Instant::from_millis(r.clocks[node as usize]);
@@ -523,6 +527,7 @@ pub fn check(records: &[Record]) -> Vec<Violation> {
                     violate(
                         property::FENCING_TOKENS_MONOTONIC,
                         format!("the store granted {token} to {node} after it had granted {last}"),
+                        vec!["lease store".to_owned(), node.to_string()],
                     );
                 }
                 last_grant = last_grant.max(Some(*token));
@@ -537,6 +542,7 @@ pub fn check(records: &[Record]) -> Vec<Violation> {
                     violate(
                         property::STALE_TOKEN_WRITE_REJECTED,
                         format!("storage accepted {node}'s write with {token} after accepting {h}"),
+                        vec![node.to_string(), "storage".to_owned()],
                     );
                 }
                 highest_accepted = highest_accepted.max(Some(*token));
@@ -549,6 +555,7 @@ pub fn check(records: &[Record]) -> Vec<Violation> {
             .map(|(&n, &(token, until))| (n, token, until))
             .collect();
         if leaders.len() >= 2 && !overlapping {
+            let parties = leaders.iter().map(|&(n, ..)| format!("n{n}")).collect();
             let leaders: Vec<String> = leaders
                 .iter()
                 .map(|&(n, token, until)| {
@@ -566,6 +573,7 @@ pub fn check(records: &[Record]) -> Vec<Violation> {
                     leaders.join(" and "),
                     if leaders.len() == 2 { "both" } else { "all" }
                 ),
+                parties,
             );
         }
         overlapping = leaders.len() >= 2;

@@ -17,11 +17,12 @@
 //! The search is deterministic given the seed: the harness draws all its randomness from
 //! shuttle. (Setting `SHUTTLE_RANDOM_SEED` overrides the seed and so changes the output.)
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use coordlab_impls::queue::{Event, EventRecord};
+use coordlab_diagram::{Arrow, SequenceDiagram};
+use coordlab_impls::queue::{Event, EventRecord, ProcessOutcome};
 use serde::{Deserialize, Serialize};
 
 use super::harness::{
@@ -262,16 +263,12 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
     };
     let at_end = mine(|s| *s == Seen::AtEnd);
     let at_step = mine(|s| matches!(s, Seen::AtStep(_)));
-    let _ = write!(
-        md,
-        "**`{}` is violated:** {}.",
-        file.property,
-        at_end
-            .iter()
-            .map(|v| v.detail.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
+    let loss = at_end
+        .iter()
+        .map(|v| v.detail.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let _ = write!(md, "**`{}` is violated:** {loss}.", file.property);
     let _ = writeln!(
         md,
         "\n\n`{}` (the queue model's definition): a message is deleted only after its work is done: its effect has happened and no consumer still holds its newest delivery unprocessed. The implementation checks it on the event log below at every delete, and checks for the loss itself at the end of the run. The deletes that broke it:\n",
@@ -290,7 +287,7 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
     );
     let _ = writeln!(
         md,
-        "```sh\nRUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- committed_counterexamples_replay\n```\n"
+        "```sh\nRUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle --test queue -- committed_counterexamples_replay\n```\n"
     );
     let _ = writeln!(
         md,
@@ -298,7 +295,7 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
     );
     let _ = writeln!(
         md,
-        "```sh\nRUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- {}\nCOORDLAB_BLESS=1 RUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- committed_counterexamples_are_current\n```\n",
+        "```sh\nRUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle --test queue -- {}\nCOORDLAB_BLESS=1 RUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle --test queue -- committed_counterexamples_are_current\n```\n",
         test_name(deviation)
     );
     let _ = writeln!(
@@ -312,32 +309,60 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
     );
     let _ = writeln!(md, "## Configuration\n");
     let _ = writeln!(md, "| | |\n|---|---|");
-    let _ = writeln!(md, "| bug variant | `{}` |", deviation.id());
+    let _ = writeln!(
+        md,
+        "| bug variant | `{}`: {} |",
+        deviation.id(),
+        what_the_bug_is(deviation)
+    );
     let _ = writeln!(
         md,
         "| consumers | {} (ids c0..c{}; c999 is the sweeper that finishes what is left after all threads stop) |",
         s.consumers,
         s.consumers.saturating_sub(1)
     );
-    let _ = writeln!(md, "| messages | {} |", s.messages);
+    let _ = writeln!(
+        md,
+        "| messages | {} (m0..m{}) |",
+        s.messages,
+        s.messages.saturating_sub(1)
+    );
     let _ = writeln!(
         md,
         "| receive attempts per consumer | {} |",
         s.receive_attempts
     );
-    let _ = writeln!(md, "| visibility timeout | {}ms |", s.visibility_timeout_ms);
+    let _ = writeln!(
+        md,
+        "| visibility timeout | {}ms: a received message stays hidden from the other consumers this long |",
+        s.visibility_timeout_ms
+    );
     let _ = writeln!(
         md,
         "| clock driver | {} ticks of {}ms |",
         s.clock_ticks, s.tick_ms
     );
-    let _ = writeln!(md, "| retry policy | {:?} |", s.retry);
-    let _ = writeln!(md, "| max receives | {:?} |", s.max_receives);
-    let _ = writeln!(md, "| faults | {:?} |", s.faults);
+    let _ = writeln!(md, "| retry policy | {} |", retry_words(s.retry));
     let _ = writeln!(
         md,
-        "| effects | {:?} (a consumer claims the message with its delivery number; the store drops writes from older deliveries) |",
-        s.effects
+        "| max receives | {} |",
+        s.max_receives.map_or_else(
+            || "none: no dead-letter queue".to_owned(),
+            |n| format!("{n}: then the message goes to the dead-letter queue")
+        )
+    );
+    let _ = writeln!(md, "| faults | {} |", faults_words(&s.faults));
+    let _ = writeln!(
+        md,
+        "| effects | {} |",
+        match s.effects {
+            EffectMode::Fenced => {
+                "fenced: a consumer claims the message with its delivery number; the store drops writes from older deliveries"
+            }
+            EffectMode::Idempotent => {
+                "idempotent: a consumer applies the effect through a ledger keyed by message id"
+            }
+        }
     );
     let _ = writeln!(md);
     let _ = writeln!(md, "## Steps\n");
@@ -348,18 +373,68 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
     for (i, e) in file.events.iter().enumerate() {
         let _ = writeln!(md, "{}. `[{}]` {}", i + 1, e.at, e.event);
     }
-    let _ = writeln!(md);
+    let _ = writeln!(
+        md,
+        "\n**When the run ends, `{}` is violated:** {loss}.\n",
+        file.property
+    );
     let _ = writeln!(md, "## Sequence\n");
-    let _ = writeln!(md, "```mermaid\n{}```\n", mermaid(&file.events));
+    let _ = writeln!(
+        md,
+        "```mermaid\n{}```\n",
+        mermaid(&file.events, &file.property, &at_end)
+    );
     let _ = writeln!(md, "## Schedule\n");
     let _ = writeln!(md, "```text\n{}\n```", file.schedule);
     md
 }
 
-fn mermaid(events: &[EventRecord]) -> String {
-    let mut consumers = BTreeMap::new();
-    for e in events {
-        let c = match &e.event {
+fn what_the_bug_is(deviation: Deviation) -> &'static str {
+    match deviation {
+        Deviation::DeleteBeforeProcess => {
+            "consumers delete a message as soon as they receive it, then process it"
+        }
+        Deviation::StaleReceiptDelete => {
+            "the queue deletes a message given the receipt of any of its deliveries, not only the newest"
+        }
+    }
+}
+
+fn retry_words(retry: Retry) -> String {
+    match retry {
+        Retry::Immediate => "immediate: a message whose processing failed is visible again at once".to_owned(),
+        Retry::RequeueOnExpiry => {
+            "requeue on expiry: a message whose processing failed comes back when its visibility timeout runs out"
+                .to_owned()
+        }
+        Retry::Backoff { base_ms, cap_ms } => format!(
+            "exponential backoff: a message whose processing failed is hidden for {base_ms}ms × 2^(receives − 1), at most {cap_ms}ms"
+        ),
+    }
+}
+
+fn faults_words(faults: &Faults) -> String {
+    match faults {
+        Faults::None => "none".to_owned(),
+        Faults::Fixed(list) => format!("{} deliveries chosen in advance meet a fault", list.len()),
+        Faults::Random {
+            crash_before_per_mille,
+            crash_after_per_mille,
+            fail_per_mille,
+        } => format!(
+            "each delivery, at random: the consumer crashes before processing {crash_before_per_mille}‰, crashes after processing {crash_after_per_mille}‰, fails to process {fail_per_mille}‰"
+        ),
+    }
+}
+
+/// The run's events as a sequence diagram, numbered like the steps, ending with a note that
+/// states the violation over the components it concerns.
+fn mermaid(events: &[EventRecord], property: &str, violations: &[&Violation]) -> String {
+    let queue = || "queue".to_owned();
+    // The producer and the queue, the consumers in id order, the clock last.
+    let consumers: BTreeSet<_> = events
+        .iter()
+        .filter_map(|e| match &e.event {
             Event::Receive { consumer, .. }
             | Event::Process { consumer, .. }
             | Event::Release { consumer, .. }
@@ -367,50 +442,53 @@ fn mermaid(events: &[EventRecord]) -> String {
             | Event::ChangeVisibility { consumer, .. } => *consumer,
             Event::Crash { consumer, .. } => Some(*consumer),
             _ => None,
-        };
-        if let Some(c) = c {
-            consumers.insert(c, ());
-        }
-    }
-    let mut out = String::from(
-        "sequenceDiagram\n    participant P as producer\n    participant Q as queue\n",
-    );
-    for c in consumers.keys() {
-        let _ = writeln!(out, "    participant {c}");
-    }
-    out.push_str("    participant T as clock\n");
-    let who = |c: &Option<coordlab_impls::queue::ConsumerId>| {
-        c.map_or_else(|| "Q".to_owned(), |c| c.to_string())
-    };
-    for e in events {
-        let line = match &e.event {
-            Event::Send { message } => format!("P->>Q: send {message}"),
+        })
+        .collect();
+    let mut participants = vec!["producer".to_owned(), queue()];
+    participants.extend(consumers.iter().map(ToString::to_string));
+    participants.push("clock".to_owned());
+    let mut d = SequenceDiagram::new(participants);
+    let who =
+        |c: &Option<coordlab_impls::queue::ConsumerId>| c.map_or_else(queue, |c| c.to_string());
+    for (i, e) in events.iter().enumerate() {
+        let arrow = match &e.event {
+            Event::Send { message } => Arrow::call("producer", queue(), format!("send {message}")),
             Event::Receive {
                 message,
                 delivery,
                 consumer,
                 visible_until,
-            } => format!(
-                "Q->>{}: {message} delivery {delivery}, hidden until {visible_until}",
-                who(consumer)
+            } => Arrow::call(
+                queue(),
+                who(consumer),
+                format!("{message} delivery {delivery}, hidden until {visible_until}"),
             ),
             Event::Process {
                 message,
                 delivery,
                 consumer,
                 outcome,
-            } => format!(
-                "Note over {}: process {message} delivery {delivery}: {outcome:?}",
-                who(consumer)
+            } => Arrow::note(
+                [who(consumer)],
+                format!(
+                    "process {message} delivery {delivery}: {}",
+                    match outcome {
+                        ProcessOutcome::Applied => "effect applied",
+                        ProcessOutcome::Duplicate => "already applied, skipped",
+                        ProcessOutcome::Superseded =>
+                            "write discarded, a newer delivery claimed it",
+                    }
+                ),
             ),
             Event::Release {
                 message,
                 delivery,
                 consumer,
                 visible_at,
-            } => format!(
-                "{}->>Q: release {message} delivery {delivery}, visible at {visible_at}",
-                who(consumer)
+            } => Arrow::call(
+                who(consumer),
+                queue(),
+                format!("release {message} delivery {delivery}, visible at {visible_at}"),
             ),
             Event::Delete {
                 message,
@@ -423,9 +501,10 @@ fn mermaid(events: &[EventRecord]) -> String {
                 } else {
                     format!(" STALE, newest is delivery {current}")
                 };
-                format!(
-                    "{}->>Q: delete {message} delivery {delivery}{stale}",
-                    who(consumer)
+                Arrow::call(
+                    who(consumer),
+                    queue(),
+                    format!("delete {message} delivery {delivery}{stale}"),
                 )
             }
             Event::ChangeVisibility {
@@ -433,34 +512,44 @@ fn mermaid(events: &[EventRecord]) -> String {
                 delivery,
                 consumer,
                 visible_at,
-            } => format!(
-                "{}->>Q: hide {message} delivery {delivery} until {visible_at}",
-                who(consumer)
+            } => Arrow::call(
+                who(consumer),
+                queue(),
+                format!("hide {message} delivery {delivery} until {visible_at}"),
             ),
-            Event::Tick { now } => format!("T->>Q: tick to {now}"),
-            Event::Expire { message, delivery } => {
-                format!("Note over Q: {message} delivery {delivery} deadline passes")
-            }
+            Event::Tick { now } => Arrow::call("clock", queue(), format!("tick to {now}")),
+            Event::Expire { message, delivery } => Arrow::note(
+                [queue()],
+                format!("{message} delivery {delivery} deadline passes"),
+            ),
             Event::MoveToDeadLetter {
                 message,
                 receive_count,
-            } => format!(
-                "Note over Q: {message} to dead-letter queue after {receive_count} receives"
+            } => Arrow::note(
+                [queue()],
+                format!("{message} to dead-letter queue after {receive_count} receives"),
             ),
             Event::Crash {
                 consumer,
                 message,
                 delivery,
-            } => match (message, delivery) {
-                (Some(m), Some(d)) => {
-                    format!("Note over {consumer}: CRASH holding {m} delivery {d}")
-                }
-                _ => format!("Note over {consumer}: CRASH"),
-            },
+            } => Arrow::note(
+                [consumer.to_string()],
+                match (message, delivery) {
+                    (Some(m), Some(d)) => format!("CRASH holding {m} delivery {d}"),
+                    _ => "CRASH".to_owned(),
+                },
+            ),
         };
-        let _ = writeln!(out, "    {line}");
+        d.step(i + 1, [arrow]);
     }
-    out
+    for v in violations {
+        d.push(Arrow::note(
+            v.parties.clone(),
+            format!("{property} violated at the end of the run: {}", v.detail),
+        ));
+    }
+    d.render()
 }
 
 fn assert_finds(deviation: Deviation) {

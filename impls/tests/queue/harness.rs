@@ -287,6 +287,9 @@ pub struct Violation {
     pub seen: Seen,
     /// What broke it, in one plain sentence.
     pub detail: String,
+    /// The components it is about, by the names the log uses (`queue`, `c1`): a
+    /// counterexample's closing note spans them.
+    pub parties: Vec<String>,
 }
 
 impl fmt::Display for Violation {
@@ -591,11 +594,29 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
     }
 
     let mut violations = check_deletes(&events);
-    let mut violate = |property: &str, detail: String| {
+    // The queue, and the consumers that deleted message `m` (if any).
+    let deleters = |m: Option<MessageId>| -> Vec<String> {
+        let mut parties = vec!["queue".to_owned()];
+        for e in &events {
+            if let Event::Delete {
+                message,
+                consumer: Some(c),
+                ..
+            } = e.event
+                && Some(message) == m
+                && !parties.contains(&c.to_string())
+            {
+                parties.push(c.to_string());
+            }
+        }
+        parties
+    };
+    let mut violate = |property: &str, detail: String, about: Option<MessageId>| {
         violations.push(Violation {
             property: property.to_owned(),
             seen: Seen::AtEnd,
             detail,
+            parties: deleters(about),
         });
     };
     for n in 0..u64::from(s.messages) {
@@ -613,18 +634,21 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
                 } else {
                     format!("{m} was neither processed nor dead-lettered")
                 },
+                Some(m),
             );
         }
         if dels + u32::from(dead_lettered) != 1 {
             violate(
                 property::EVERY_MESSAGE_RESOLVED,
                 format!("{m} was deleted {dels} times and dead-lettered {dead_lettered}"),
+                Some(m),
             );
         }
         if s.check_effect_at_most_once && effects > 1 {
             violate(
                 property::EFFECT_AT_MOST_ONCE,
                 format!("{m}'s effect happened {effects} times"),
+                Some(m),
             );
         }
     }
@@ -636,6 +660,7 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
                     "{m} was dead-lettered after {receives} receives (max_receives {:?})",
                     s.max_receives
                 ),
+                Some(m),
             );
         }
     }
@@ -649,6 +674,7 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
                 "the queue's counts {counts:?} disagree with {} deletes seen by consumers",
                 deleted.len()
             ),
+            None,
         );
     }
     Report { violations, events }
@@ -709,13 +735,16 @@ fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
             } => {
                 let m = messages.entry(message).or_default();
                 let who = consumer.map_or_else(|| "a consumer".to_owned(), |c| c.to_string());
+                let mut parties = vec!["queue".to_owned()];
+                parties.extend(consumer.map(|c| c.to_string()));
                 let detail = if !m.effect {
                     Some(format!(
                         "{who} deleted {message} before its effect happened"
                     ))
                 } else if current != delivery && m.open.contains_key(&current) {
-                    let holder =
-                        m.open[&current].map_or_else(|| "a consumer".to_owned(), |c| c.to_string());
+                    let holder = m.open[&current];
+                    parties.extend(holder.map(|c| c.to_string()));
+                    let holder = holder.map_or_else(|| "a consumer".to_owned(), |c| c.to_string());
                     Some(format!(
                         "{who} deleted {message} with the receipt of delivery #{delivery} while {holder} held its newest delivery #{current} unprocessed"
                     ))
@@ -727,6 +756,7 @@ fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
                         property: property::NO_MESSAGE_LOST.to_owned(),
                         seen: Seen::AtStep(i + 1),
                         detail,
+                        parties,
                     });
                 }
             }
