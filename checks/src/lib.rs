@@ -93,8 +93,16 @@ pub fn plain(msg: &str) -> String {
         m = format!("found {rest}");
         m = m.replacen(", expected ", " where it expects ", 1);
     } else if let Some(rest) = m.strip_prefix("invalid value: ") {
-        m = rest.to_string();
-        m = m.replacen(", expected ", " is out of range: expected ", 1);
+        // "integer `300`, expected u8": the model's own check gives the range.
+        m = match rest
+            .strip_prefix("integer ")
+            .and_then(|r| r.split_once(", expected "))
+        {
+            Some((n, ty)) if ty.starts_with('u') || ty.starts_with('i') => {
+                format!("{n} is out of range")
+            }
+            _ => rest.replacen(", expected ", " is out of range: expected ", 1),
+        };
     } else if let Some(rest) = m.strip_prefix("unknown variant ") {
         m = format!(
             "unknown name {}",
@@ -112,10 +120,9 @@ pub fn plain(msg: &str) -> String {
             m.push(')');
         }
     }
-    m = m.replace("u8", "a whole number from 0 to 255");
-    m = m.replace("u16", "a whole number from 0 to 65535");
-    m = m.replace("u32", "a whole number from 0 to 4294967295");
-    m = m.replace("usize", "a whole number");
+    for ty in ["usize", "u64", "u32", "u16", "u8"] {
+        m = m.replace(&format!("expects {ty}"), "expects a whole number");
+    }
     format!("{m}{at}")
 }
 

@@ -49,12 +49,14 @@ enum Command {
     Check(CheckArgs),
     /// Render a JSON counterexample (after replaying it on its model).
     Show {
+        /// A trace written by `check` or `simulate`: `counterexamples/<proto>/<variant>/<Property>.json`.
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Re-execute a JSON counterexample on its model: exit 0 if the violation reproduces.
     Replay {
+        /// A trace written by `check` or `simulate`: `counterexamples/<proto>/<variant>/<Property>.json`.
         file: PathBuf,
         /// Replay on another variant of the same protocol (e.g. a bug's trace on `correct`).
         #[arg(long, value_name = "PROTO/VARIANT")]
@@ -65,9 +67,12 @@ enum Command {
     Simulate {
         #[arg(value_name = "PROTO/VARIANT[LABEL]")]
         target: String,
-        /// Number of walks; walk k uses seed k, so runs are reproducible.
+        /// Number of walks, seeded 0 to N-1: walk k uses seed k, so runs are reproducible.
         #[arg(long, default_value_t = 1000)]
         seeds: u64,
+        /// Run the one walk with this seed (the seed a violation was found with).
+        #[arg(long, value_name = "K", conflicts_with = "seeds")]
+        seed: Option<u64>,
         /// Most steps per walk (at most 1000000).
         #[arg(long, default_value_t = 100)]
         depth: usize,
@@ -93,8 +98,8 @@ enum Command {
 /// Where checks come from and how their bounds change: shared by check, simulate, explore.
 #[derive(clap::Args, Default)]
 struct BoundArgs {
-    /// Change a bound of the selected checks (repeatable), e.g. `--set consumers=4`; the
-    /// state counts are then reported without comparing them to the manifest's pins.
+    /// Change a bound of the selected check(s) (repeatable), e.g. `--set consumers=4`;
+    /// `coordlab list` names each protocol's bounds.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Read manifests from this directory (default: checks/manifests/ here, else the
@@ -106,7 +111,8 @@ struct BoundArgs {
 #[derive(clap::Args, Default)]
 struct CheckArgs {
     /// Protocols, variants or labelled checks to run (default: all): `queue`,
-    /// `queue/correct`, `election/correct[three-nodes]`.
+    /// `queue/correct`, `election/correct[three-nodes]`. When every filter names a variant,
+    /// the counterexamples found are also printed in full after the table.
     #[arg(value_name = "PROTO[/VARIANT[LABEL]]")]
     filters: Vec<String>,
     /// Worker threads per check (default: the number of cores; at most 1024).
@@ -187,10 +193,24 @@ fn main() -> ExitCode {
         Some(Command::Simulate {
             target,
             seeds,
+            seed,
             depth,
             out,
             bounds,
-        }) => simulate(&target, seeds, depth, out.as_deref(), &bounds),
+        }) => {
+            let seeds = match seed {
+                Some(k) if k < u64::MAX => Ok(k..k + 1),
+                Some(k) => Err(Fault::usage(format!(
+                    "--seed {k}: expected at most {}",
+                    u64::MAX - 1
+                ))),
+                None if seeds == 0 => {
+                    Err(Fault::usage("--seeds 0: expected at least 1 walk".into()))
+                }
+                None => Ok(0..seeds),
+            };
+            seeds.and_then(|seeds| simulate(&target, seeds, depth, out.as_deref(), &bounds))
+        }
     };
     match result {
         Ok(code) => code,
@@ -249,6 +269,9 @@ fn load_checks(source: &Source) -> Result<Vec<(CheckSpec, String)>, Fault> {
             .map_err(|msg| Fault::new(&spec.file, msg))?;
         out.push((spec, bounds));
     }
+    // In the order `list` shows the protocols, then as the manifests list them.
+    let order = |p: &str| registry::protocols().iter().position(|e| e.id() == p);
+    out.sort_by_key(|(spec, _)| order(&spec.protocol));
     Ok(out)
 }
 
@@ -286,6 +309,9 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
             proto.bound_names().join(", ")
         );
         s += "  checks:\n";
+        if !checks.iter().any(|(s, _)| s.protocol == proto.id()) {
+            s += &format!("    (none in {})\n", source_name(&source));
+        }
         for (spec, bounds) in checks.iter().filter(|(s, _)| s.protocol == proto.id()) {
             let states = spec
                 .unique_states
@@ -386,7 +412,8 @@ fn select(
 }
 
 /// Parses every `--set` and applies them to each check; every key must be a bound of the
-/// check's protocol and the changed bounds must build its model.
+/// check's protocol, given once, and the changed bounds must build its model. A `--set`
+/// that leaves a check's configuration as it was is no change: that check keeps its pins.
 fn apply_sets(specs: &mut [CheckSpec], sets: &[String]) -> Result<(), Fault> {
     if sets.is_empty() {
         return Ok(());
@@ -395,6 +422,14 @@ fn apply_sets(specs: &mut [CheckSpec], sets: &[String]) -> Result<(), Fault> {
         .iter()
         .map(|s| manifest::parse_set(s).map_err(Fault::usage))
         .collect::<Result<_, _>>()?;
+    for (i, (key, _)) in parsed.iter().enumerate() {
+        if let Some(j) = parsed[..i].iter().position(|(k, _)| k == key) {
+            return Err(Fault::usage(format!(
+                "--set {}: `{key}` is already set by --set {}",
+                sets[i], sets[j]
+            )));
+        }
+    }
     for spec in specs.iter_mut() {
         let proto = registry::find(&spec.protocol).expect("a validated check");
         let names = proto.bound_names();
@@ -407,11 +442,19 @@ fn apply_sets(specs: &mut [CheckSpec], sets: &[String]) -> Result<(), Fault> {
                 )));
             }
         }
-        spec.apply(&parsed);
-        proto.validate(spec).map_err(|msg| {
-            let opts: Vec<String> = sets.iter().map(|s| format!("--set {s}")).collect();
-            Fault::usage(format!("{}: {msg}", opts.join(" ")))
-        })?;
+        let before = proto
+            .config(spec)
+            .map_err(|msg| Fault::new(&spec.file, msg))?;
+        let mut changed = spec.clone();
+        changed.apply(&parsed);
+        let opts: Vec<String> = sets.iter().map(|s| format!("--set {s}")).collect();
+        let fault = |msg: String| Fault::usage(format!("{}: {msg}", opts.join(" ")));
+        proto.validate(&changed).map_err(fault)?;
+        let after = proto.config(&changed).map_err(fault)?;
+        changed
+            .overrides
+            .retain(|(key, _)| before.get(key) != after.get(key));
+        *spec = changed;
     }
     Ok(())
 }
@@ -605,6 +648,15 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
     }
     if args.json {
         out(&format!("{}\n", report::json(&results)))?;
+    } else if results.is_empty() {
+        out(&format!(
+            "no check to run: {} (of {})\n",
+            match shard {
+                Some((i, n)) => format!("shard {i}/{n} is empty"),
+                None => "the filters select none".to_string(),
+            },
+            source_name(&source)
+        ))?;
     } else {
         out(&report::table(&results))?;
         // Asked about particular variants: show their counterexamples in full.
@@ -635,6 +687,15 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
 
 /// Reads and parses a trace file; every fault names the file.
 fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Fault> {
+    if path.extension().is_some_and(|e| e == "md") {
+        return Err(Fault::new(
+            path,
+            format!(
+                "the Markdown rendering of a trace, not the trace: give the JSON beside it ({})",
+                path.with_extension("json").display()
+            ),
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
     let text =
         String::from_utf8(bytes).map_err(|e| Fault::new(path, format!("not UTF-8 text: {e}")))?;
@@ -823,14 +884,11 @@ fn explore(target: &str, port: u16, bounds: &BoundArgs) -> Result<ExitCode, Faul
 
 fn simulate(
     target: &str,
-    seeds: u64,
+    seeds: std::ops::Range<u64>,
     depth: usize,
     out_dir: Option<&Path>,
     bounds: &BoundArgs,
 ) -> Result<ExitCode, Fault> {
-    if seeds == 0 {
-        return Err(Fault::usage("--seeds 0: expected at least 1 walk".into()));
-    }
     if depth == 0 || depth > MAX_DEPTH {
         return Err(Fault::usage(format!(
             "--depth {depth}: expected 1 to {MAX_DEPTH} steps"
@@ -842,11 +900,14 @@ fn simulate(
     }
     note_source(&source);
     let proto = registry::find(&spec.protocol).expect("resolved");
+    let walks = match seeds.end - seeds.start {
+        1 => format!("the walk with seed {}", seeds.start),
+        n => count(n as usize, "walk", "walks"),
+    };
     let sim = proto.simulate(&spec, seeds, depth);
     let mut s = format!(
-        "{}{note}: {} of at most {}, {} in all\n\n",
+        "{}{note}: {walks} of at most {}, {} in all\n\n",
         spec.display(),
-        count(seeds as usize, "walk", "walks"),
         count(depth, "step", "steps"),
         count(sim.steps as usize, "step", "steps")
     );

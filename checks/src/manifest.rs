@@ -416,7 +416,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<CheckSpec>, ManifestError> {
 
 /// One line from a TOML error: its message and where.
 fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim().replace('\n', " ");
+    let msg = crate::plain(e.message());
     match e.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
@@ -460,6 +460,23 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<CheckSpec>, ManifestError> {
                 })?;
                 out.extend(parse(&f, &text)?);
             }
+        }
+    }
+    // One check per (protocol, variant, label), across files as within one: a second would
+    // run twice and write the same counterexamples.
+    for (i, c) in out.iter().enumerate() {
+        if let Some(first) = out[..i]
+            .iter()
+            .find(|o| o.protocol == c.protocol && o.variant == c.variant && o.label == c.label)
+        {
+            return Err(ManifestError {
+                file: c.file.clone(),
+                msg: format!(
+                    "a second check of `{}` (the first is in {}): give one a distinct `label`",
+                    c.id(),
+                    first.file.display()
+                ),
+            });
         }
     }
     Ok(out)

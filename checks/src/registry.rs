@@ -79,6 +79,12 @@ pub struct PropResult {
 }
 
 impl PropResult {
+    /// Whether the search ran out of budget before it could decide this property (an
+    /// expectation that was not pending).
+    pub fn undecided(&self) -> bool {
+        self.verdict == Verdict::Unknown && self.expected != Expect::Pending
+    }
+
     /// Whether the verdict is what the manifest expects.
     pub fn matches(&self) -> bool {
         matches!(
@@ -106,8 +112,12 @@ pub struct OutOfBudget {
 /// The outcome of one check.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckResult {
+    /// `protocol/variant[label]`, as the command line selects it.
     pub id: String,
+    /// Every bound of the model, defaults included, as `key=value` words.
     pub bounds: String,
+    /// The same bounds as a JSON object, for programs.
+    pub config: serde_json::Value,
     /// The bounds changed with `--set`, as `key=value` (empty when none): the state counts
     /// are then not compared with the manifest's pins.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -178,23 +188,40 @@ impl CheckResult {
         out
     }
 
-    /// Everything that did not go as expected, in report order.
+    /// Everything that did not go as expected, in report order. A check out of budget is
+    /// one failure, which names the properties it left undecided; those are not counted
+    /// again one by one.
     pub fn failures(&self) -> Vec<Failure> {
         let mut out = Vec::new();
         if let Some(b) = &self.out_of_budget {
+            let undecided: Vec<&str> = self
+                .properties
+                .iter()
+                .filter(|p| p.undecided())
+                .map(|p| p.property)
+                .collect();
             out.push(Failure {
                 case: "budget".into(),
                 message: format!(
-                    "the {} ran out of its budget of {} after {} states at depth {}; verdicts it had not reached are unknown",
+                    "the {} ran out of its budget of {} after {} states at depth {}; {}",
                     b.phase,
                     seconds(b.budget_seconds),
                     b.states,
-                    b.depth
+                    b.depth,
+                    if undecided.is_empty() {
+                        "every expected verdict was reached before".to_string()
+                    } else {
+                        format!("undecided: {}", undecided.join(", "))
+                    }
                 ),
             });
         }
         out.extend(self.state_count_drift());
-        for p in self.properties.iter().filter(|p| !p.matches()) {
+        for p in self
+            .properties
+            .iter()
+            .filter(|p| !p.matches() && !p.undecided())
+        {
             let mut message = format!(
                 "{} expected {}, found {}",
                 p.property,
@@ -210,6 +237,15 @@ impl CheckResult {
             });
         }
         out
+    }
+
+    /// The id, then the bounds changed with `--set`: `queue/correct (consumers=4)`.
+    pub fn display(&self) -> String {
+        if self.overrides.is_empty() {
+            self.id.clone()
+        } else {
+            format!("{} ({})", self.id, self.overrides.join(" "))
+        }
     }
 
     /// Whether every verdict and the state count match the manifest.
@@ -234,6 +270,8 @@ pub trait Entry {
     fn props(&self) -> Vec<PropInfo>;
     /// The names of the bounds a manifest or `--set` may give, sorted.
     fn bound_names(&self) -> Vec<String>;
+    /// The configuration a check's bounds give (defaults filled in), as JSON.
+    fn config(&self, spec: &CheckSpec) -> Result<serde_json::Value, String>;
     /// Checks that a manifest entry builds a model and names every property; returns the
     /// bounds as one line.
     fn validate(&self, spec: &CheckSpec) -> Result<String, String>;
@@ -255,8 +293,8 @@ pub trait Entry {
     /// busy port is reported before anything is printed) and runs the check for its
     /// verdicts meanwhile (see [`crate::explorer`]), until the process is stopped.
     fn explore(&self, spec: &CheckSpec, listener: std::net::TcpListener) -> Result<(), String>;
-    /// Random walks of a check's model: seeds `0..seeds`, at most `depth` steps each.
-    fn simulate(&self, spec: &CheckSpec, seeds: u64, depth: usize) -> SimResult;
+    /// Random walks of a check's model: one per seed in `seeds`, at most `depth` steps each.
+    fn simulate(&self, spec: &CheckSpec, seeds: std::ops::Range<u64>, depth: usize) -> SimResult;
 }
 
 /// One property's row of a simulation.
@@ -353,6 +391,13 @@ impl<P: Protocol> Entry for Handle<P> {
         config_keys::<P::Config>()
     }
 
+    fn config(&self, spec: &CheckSpec) -> Result<serde_json::Value, String> {
+        let model = self
+            .model(&spec.variant, &spec.bounds)
+            .map_err(|e| format!("{}: {e}", spec.id()))?;
+        serde_json::to_value(model.config()).map_err(|e| e.to_string())
+    }
+
     fn validate(&self, spec: &CheckSpec) -> Result<String, String> {
         let model = self
             .model(&spec.variant, &spec.bounds)
@@ -416,6 +461,7 @@ impl<P: Protocol> Entry for Handle<P> {
         // Safety and reachability first, on the symmetry-reduced states; that search is
         // dropped before the liveness graph is built, so the two never share the memory.
         let liveness_model = P::new(model.variant(), model.config().clone()).expect("same model");
+        let liveness_model_config = model.config().clone();
         let ex = Exploration::run(model, budget, progress);
         let safety_seconds = started.elapsed().as_secs_f64();
         let mut verdicts: Vec<(Verdict, Option<TraceFile>)> = props
@@ -533,8 +579,9 @@ impl<P: Protocol> Entry for Handle<P> {
             .collect();
         let pinned = spec.pinned();
         CheckResult {
-            id: spec.display(),
+            id: spec.id(),
             bounds,
+            config: serde_json::to_value(liveness_model_config).expect("config serialises"),
             overrides: spec
                 .overrides
                 .iter()
@@ -582,10 +629,11 @@ impl<P: Protocol> Entry for Handle<P> {
         })
     }
 
-    fn simulate(&self, spec: &CheckSpec, seeds: u64, depth: usize) -> SimResult {
+    fn simulate(&self, spec: &CheckSpec, seeds: std::ops::Range<u64>, depth: usize) -> SimResult {
         let model: P = self
             .model(&spec.variant, &spec.bounds)
             .expect("validated before running");
+        let walks = crate::count((seeds.end - seeds.start) as usize, "walk", "walks");
         let sim = crate::simulate::run(&model, seeds, depth);
         let rows = P::props()
             .iter()
@@ -610,8 +658,8 @@ impl<P: Protocol> Entry for Handle<P> {
                     (Some((seed, _, steps)), _) => {
                         format!("reached: seed {seed}, step {}", steps.len())
                     }
-                    (None, Kind::Always) => format!("no violation in {seeds} walks"),
-                    (None, _) => format!("not reached in {seeds} walks"),
+                    (None, Kind::Always) => format!("no violation in {walks}"),
+                    (None, _) => format!("not reached in {walks}"),
                 };
                 // A walk is evidence only of what it found: a violation, or an example. An
                 // expected violation not found is a known bug not caught (a mismatch, as
@@ -632,9 +680,8 @@ impl<P: Protocol> Entry for Handle<P> {
                     (Some((seed, init, steps)), Kind::Always) => {
                         let mut file = trace::encode(&model, p.name, p.kind, &init, &steps, None);
                         file.command = format!(
-                            "coordlab simulate {} --seeds {} --depth {depth}",
+                            "coordlab simulate {} --seed {seed} --depth {depth}",
                             crate::manifest::shell_word(&spec.id()),
-                            seed + 1
                         );
                         Some(file)
                     }

@@ -16,24 +16,43 @@ pub fn table(results: &[CheckResult]) -> String {
     let mut rows: Vec<[String; 10]> = Vec::new();
     for r in results {
         let time = format!("{:.2}s", r.seconds);
+        let drift = r.state_count_drift();
+        let drifted = |case: &str| drift.iter().any(|f| f.case == case);
+        let first_live = r.properties.iter().position(|p| p.kind.is_liveness());
         for (i, p) in r.properties.iter().enumerate() {
             // The check's figures go on its first row only.
             let first = |v: String| if i == 0 { v } else { String::new() };
+            // A count that drifted from its pin shows the pin, and its row is a mismatch.
+            let (states, count_drifted) = match (p.kind.is_liveness(), r.liveness_states) {
+                // Liveness rows show the size of the graph they were checked on.
+                (true, Some(n)) if Some(i) == first_live && drifted("liveness-states") => (
+                    format!("{n} (pinned {})", r.expected_liveness_states.unwrap_or(0)),
+                    true,
+                ),
+                (true, Some(n)) => (n.to_string(), false),
+                _ if i == 0 && drifted("unique-states") => (
+                    format!(
+                        "{} (pinned {})",
+                        r.unique_states,
+                        r.expected_unique_states.unwrap_or(0)
+                    ),
+                    true,
+                ),
+                _ => (first(r.unique_states.to_string()), false),
+            };
             rows.push([
-                first(r.id.clone()),
+                first(r.display()),
                 p.property.to_string(),
                 p.kind.as_str().to_string(),
                 p.checker.to_string(),
                 p.expected.as_str().to_string(),
                 p.verdict.as_str().to_string(),
-                // Liveness rows show the size of the graph they were checked on.
-                match (p.kind.is_liveness(), r.liveness_states) {
-                    (true, Some(n)) => n.to_string(),
-                    _ => first(r.unique_states.to_string()),
-                },
+                states,
                 first(r.max_depth.to_string()),
                 first(time.clone()),
-                if p.matches() {
+                if p.undecided() {
+                    "OUT OF BUDGET".into()
+                } else if p.matches() && !count_drifted {
                     "ok".into()
                 } else {
                     "MISMATCH".into()
@@ -70,13 +89,13 @@ pub fn table(results: &[CheckResult]) -> String {
     for r in results {
         for f in r.failures() {
             failures += 1;
-            let _ = writeln!(s, "{}: {}", r.id, f.message);
+            let _ = writeln!(s, "{}: {}", r.display(), f.message);
         }
         if !r.overrides.is_empty() {
             let _ = writeln!(
                 s,
                 "{}: bounds changed with --set: state counts not compared with the manifest's pins",
-                r.id
+                r.display()
             );
         }
     }
@@ -95,7 +114,8 @@ pub fn table(results: &[CheckResult]) -> String {
                 let _ = writeln!(
                     s,
                     "{}: {} violated as expected: {shape}: {path}",
-                    r.id, p.property
+                    r.display(),
+                    p.property
                 );
             }
         }
@@ -117,9 +137,22 @@ pub fn table(results: &[CheckResult]) -> String {
 
 /// The results as JSON.
 pub fn json(results: &[CheckResult]) -> String {
+    let checks: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).expect("results serialise");
+            v["passed"] = r.passed().into();
+            v["failures"] = r
+                .failures()
+                .into_iter()
+                .map(|f| serde_json::json!({"case": f.case, "message": f.message}))
+                .collect();
+            v
+        })
+        .collect();
     let value = serde_json::json!({
         "passed": results.iter().all(CheckResult::passed),
-        "checks": results,
+        "checks": checks,
     });
     serde_json::to_string_pretty(&value).expect("results serialise")
 }
@@ -132,7 +165,7 @@ pub fn junit(results: &[CheckResult]) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("coordlab");
     for r in results {
-        let mut suite = TestSuite::new(r.id.clone());
+        let mut suite = TestSuite::new(r.display());
         suite.set_time(Duration::from_secs_f64(r.seconds));
         let failures = r.failures();
         let safety_seconds = r
@@ -160,7 +193,7 @@ pub fn junit(results: &[CheckResult]) -> String {
         };
         let add = |suite: &mut TestSuite, name: &str, st: TestCaseStatus, secs: f64| {
             let mut case = TestCase::new(name.to_string(), st);
-            case.set_classname(r.id.clone());
+            case.set_classname(r.display());
             case.set_time(Duration::from_secs_f64(secs));
             suite.add_test_case(case);
         };

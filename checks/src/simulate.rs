@@ -46,13 +46,14 @@ pub struct Simulation<P: Protocol> {
     pub found: Vec<Found<P>>,
 }
 
-/// Runs `walks` random walks of at most `depth` steps.
-pub fn run<P: Protocol>(model: &P, walks: u64, depth: usize) -> Simulation<P> {
+/// Runs the random walks seeded `seeds` (walk `k` uses seed `k`), of at most `depth` steps.
+pub fn run<P: Protocol>(model: &P, seeds: std::ops::Range<u64>, depth: usize) -> Simulation<P> {
+    let walks = seeds.end - seeds.start;
     let props = P::props();
     let mut found: Vec<Found<P>> = props.iter().map(|_| Found { hit: None }).collect();
     let mut total = 0;
     let inits = model.init_states();
-    for seed in 0..walks {
+    for seed in seeds {
         let mut rng = SplitMix64(seed);
         if inits.is_empty() {
             break;

@@ -635,6 +635,9 @@ fn reports_json_junit_and_shards() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["passed"], true);
     assert_eq!(report["checks"][0]["id"], "queue/no-idempotency");
+    assert_eq!(report["checks"][0]["passed"], true);
+    assert_eq!(report["checks"][0]["failures"], serde_json::json!([]));
+    assert_eq!(report["checks"][0]["config"]["consumers"], 3);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<testsuite name=\"queue/no-idempotency\""),
@@ -1137,6 +1140,29 @@ fn simulate_finds_violations_reproducibly() {
         .join("queue/stale-receipt-delete/NoMessageLost.json");
     let o = coordlab(&["replay", trace.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // The command written into the trace runs the one walk that found it, and finds it.
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let command = file["command"].as_str().unwrap().to_string();
+    assert!(command.contains(" --seed "), "{command}");
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let again = coordlab(&args);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{command}: {}",
+        stdout(&again)
+    );
+    assert!(
+        stdout(&again).contains("the walk with seed"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(
+        stdout(&again).contains("violated: seed"),
+        "{}",
+        stdout(&again)
+    );
 
     let o = coordlab(&["simulate", "queue/correct", "--seeds", "100"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -1255,6 +1281,31 @@ fn set_changes_bounds_and_unpins_the_counts() {
         &coordlab(&["check", "election/correct", "--set", "retry=immediate"]),
         "`retry` is not a bound of election",
     );
+    assert_bad_input(
+        &coordlab(&[
+            "check",
+            "queue/no-dead-letter",
+            "--set",
+            "consumers=1",
+            "--set",
+            "consumers=2",
+        ]),
+        "--set consumers=2: `consumers` is already set by --set consumers=1",
+    );
+    // A bound set to the value it has is no change: the pins still apply.
+    let o = coordlab(&[
+        "check",
+        "queue/no-dead-letter",
+        "--set",
+        "consumers=2",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["checks"][0]["expected_unique_states"], 111, "{v}");
+    assert!(v["checks"][0].get("overrides").is_none(), "{v}");
 }
 
 /// `proto/variant[label]` selects one labelled check in `check`, `simulate` and
@@ -1349,6 +1400,22 @@ fn an_edited_manifest_takes_effect_and_builtins_are_announced() {
         stdout(&o)
     );
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // The drifted count is flagged in its row, not only below the table.
+    let first_row = stdout(&o).lines().nth(1).unwrap().to_string();
+    assert!(
+        first_row.contains("111 (pinned 112)") && first_row.ends_with("MISMATCH"),
+        "{first_row}"
+    );
+    // The same check in two manifest files is refused, naming both.
+    std::fs::copy(
+        &manifest,
+        tmp.path().join("checks/manifests/queue-again.toml"),
+    )
+    .unwrap();
+    assert_bad_input(
+        &coordlab_in(tmp.path(), &["list"]),
+        "queue.toml: a second check of `queue/correct` (the first is in checks/manifests/queue-again.toml): give one a distinct `label`",
+    );
 }
 
 /// A bad `--out` or `--junit` is found before any check runs; a counterexample that cannot
@@ -1482,6 +1549,17 @@ fn junit_cases_match_the_text_report() {
             "{head}"
         );
         assert!(head.contains("time=\""), "{head}");
+    }
+}
+
+/// `show` and `replay` given the Markdown beside a trace point to the JSON.
+#[test]
+fn a_markdown_trace_points_to_its_json() {
+    for cmd in ["show", "replay"] {
+        assert_bad_input(
+            &coordlab(&[cmd, &STALE.replace(".json", ".md")]),
+            "the Markdown rendering of a trace, not the trace: give the JSON beside it (counterexamples/queue/stale-receipt-delete/NoMessageLost.json)",
+        );
     }
 }
 

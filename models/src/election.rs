@@ -691,7 +691,15 @@ impl Protocol for ElectionModel {
             if accepted.is_empty() {
                 "no write accepted".to_string()
             } else {
-                format!("accepted writes with tokens {}", accepted.join(", "))
+                format!(
+                    "accepted writes with {} {}",
+                    if accepted.len() == 1 {
+                        "token"
+                    } else {
+                        "tokens"
+                    },
+                    accepted.join(", ")
+                )
             },
         ));
         out.push(("crashes".to_string(), s.crashes.to_string()));
@@ -905,7 +913,7 @@ impl Protocol for ElectionModel {
             "FencingTokensMonotonic" => {
                 let g: Vec<String> = s.lease.grants.iter().map(u8::to_string).collect();
                 format!(
-                    "the lease store granted tokens {} in that order: a token that does not grow cannot tell the newer leader from the older one.",
+                    "the lease store granted tokens {}, in that order: a token that does not grow cannot tell the newer leader from the older one.",
                     g.join(", ")
                 )
             }

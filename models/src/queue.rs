@@ -747,9 +747,20 @@ impl Protocol for QueueModel {
             }
             Action::Release { consumer } => {
                 let (msg, ..) = held(consumer).expect("enabled only while holding");
-                let valid = Self::receipt_valid(s, &s.consumers[consumer as usize]);
+                let c = &s.consumers[consumer as usize];
+                let valid = Self::receipt_valid(s, c);
+                let gone = match s.messages[msg as usize].status {
+                    Status::Deleted => Some("deleted"),
+                    Status::DeadLettered => Some("in the dead-letter queue"),
+                    _ => None,
+                };
                 let how = match self.retry_delay(s.messages[msg as usize].receives) {
-                    _ if !valid => "the broker rejects its stale receipt".to_string(),
+                    _ if !valid => match gone {
+                        Some(where_) => {
+                            format!("the broker rejects it: m{msg} is already {where_}")
+                        }
+                        None => "the broker rejects its stale receipt".to_string(),
+                    },
                     Some(0) => "visible again now".to_string(),
                     Some(d) => format!("visible again in {}", ticks(d)),
                     None => "it stays hidden until its visibility timeout runs out".to_string(),
