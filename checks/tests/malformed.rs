@@ -3201,6 +3201,69 @@ fn unusable_files_are_bad_input_naming_the_file() {
             bad(needle),
         );
     }
+    // --out and --junit through a symbolic link that loops, or one that leads through a
+    // regular file: the directory cannot be made. Refused before the run, on one line, as
+    // a regular file is. check-then-set has two counterexamples to write.
+    let looped = t.join("loop");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let through = t.join("through-a-file");
+    std::os::unix::fs::symlink(regular.join("x"), &through).unwrap();
+    for (name, dir) in [("loop", &looped), ("through-a-file", &through)] {
+        f.run(
+            &format!("check --out {name}"),
+            &Case::new(
+                t,
+                &os(&[&"check", &"election/check-then-set", &"--out", dir]),
+            )
+            .outputs(&[dir]),
+            bad(name),
+        );
+        f.run(
+            &format!("simulate --out {name}"),
+            &Case::new(
+                t,
+                &os(&[
+                    &"simulate",
+                    &"queue/stale-receipt-delete",
+                    &"--seeds",
+                    &"300",
+                    &"--out",
+                    dir,
+                ]),
+            )
+            .outputs(&[dir]),
+            bad(name),
+        );
+        let out = t.join(format!("out-junit-{name}"));
+        let junit = dir.join("junit.xml");
+        f.run(
+            &format!("check --junit {name}/junit.xml"),
+            &Case::new(
+                t,
+                &os(&[
+                    &"check",
+                    &"election/check-then-set",
+                    &"--out",
+                    &out,
+                    &"--junit",
+                    &junit,
+                ]),
+            )
+            .outputs(&[&out, &junit]),
+            bad(name),
+        );
+    }
+
+    // A counterexample's Markdown path taken by a directory: its JSON must not be left
+    // without it.
+    let out = t.join("out-md-taken");
+    std::fs::create_dir_all(out.join("queue/no-dead-letter/EveryMessageResolved.md")).unwrap();
+    f.run(
+        "check --out with the .md path a directory",
+        &Case::new(t, &os(&[&"check", &"queue/no-dead-letter", &"--out", &out])).outputs(&[&out]),
+        bad("EveryMessageResolved.md"),
+    );
+
     // Into a directory that does not exist yet: it is made.
     let fresh = t.join("reports/deeper/junit.xml");
     f.run(
