@@ -133,8 +133,8 @@ struct CheckArgs {
     shard: Option<String>,
     /// Seconds each check may run before it is reported as out of budget (at most one
     /// year).
-    #[arg(long, value_name = "S", allow_negative_numbers = true)]
-    timeout: Option<f64>,
+    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    timeout: Option<String>,
     #[command(flatten)]
     bounds: BoundArgs,
 }
@@ -145,6 +145,8 @@ const DEFAULT_OUT: &str = "counterexamples";
 const MAX_THREADS: usize = 1024;
 /// The longest `--timeout`: one year, in seconds.
 const MAX_TIMEOUT: f64 = 365.0 * 24.0 * 3600.0;
+/// The most walks one `simulate` runs (about a day of walks at the default depth).
+const MAX_SEEDS: u64 = 1_000_000_000;
 /// The longest `--depth` of a walk: a walk keeps its path, so this bounds its memory.
 const MAX_DEPTH: usize = 1_000_000;
 
@@ -204,9 +206,9 @@ fn main() -> ExitCode {
                     "--seed {k}: expected at most {}",
                     u64::MAX - 1
                 ))),
-                None if seeds == 0 => {
-                    Err(Fault::usage("--seeds 0: expected at least 1 walk".into()))
-                }
+                None if seeds == 0 || seeds > MAX_SEEDS => Err(Fault::usage(format!(
+                    "--seeds {seeds}: expected 1 to {MAX_SEEDS} walks"
+                ))),
                 None => Ok(0..seeds),
             };
             seeds.and_then(|seeds| simulate(&target, seeds, depth, out.as_deref(), &bounds))
@@ -234,6 +236,20 @@ fn clap_error(e: &clap::Error) -> ExitCode {
                 ExitCode::from(2)
             }
         };
+    }
+    if e.kind() == ErrorKind::InvalidUtf8 {
+        // clap does not say which: name it.
+        let bad = std::env::args_os()
+            .enumerate()
+            .skip(1)
+            .find(|(_, a)| a.to_str().is_none());
+        if let Some((i, arg)) = bad {
+            err_line(&format!(
+                "coordlab: argument {i} (`{}`) is not UTF-8 text",
+                arg.to_string_lossy()
+            ));
+            return ExitCode::from(2);
+        }
     }
     // The message is every line up to the usage, joined: clap puts a list of missing
     // arguments on the lines after its first.
@@ -283,7 +299,8 @@ fn known_protocols() -> String {
         .join(", ")
 }
 
-/// Says on stderr that the built-in manifests are used, once the command is about to run.
+/// Says on stderr that the built-in manifests are used: before serving (explore), or once a
+/// run is over without a fault (so an exit 2 still prints its one line only).
 fn note_source(source: &Source) {
     if let Some(note) = source.note() {
         err_line(&note);
@@ -468,10 +485,12 @@ fn shards(specs: &[CheckSpec], n: usize) -> Vec<usize> {
     };
     let mut order: Vec<usize> = (0..specs.len()).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(cost(&specs[i])), i));
-    let mut load = vec![0u128; n];
+    // More shards than checks leaves the rest empty: only as many loads as checks.
+    let used = n.min(specs.len()).max(1);
+    let mut load = vec![0u128; used];
     let mut shard = vec![0; specs.len()];
     for i in order {
-        let lightest = (0..n).min_by_key(|&k| (load[k], k)).expect("n >= 1");
+        let lightest = (0..used).min_by_key(|&k| (load[k], k)).expect("used >= 1");
         load[lightest] += cost(&specs[i]);
         shard[i] = lightest;
     }
@@ -489,24 +508,32 @@ fn parse_threads(threads: Option<usize>) -> Result<usize, Fault> {
     Ok(threads)
 }
 
-fn parse_timeout(timeout: Option<f64>) -> Result<Option<Duration>, Fault> {
-    match timeout {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 && s <= MAX_TIMEOUT => {
+fn parse_timeout(timeout: Option<&str>) -> Result<Option<Duration>, Fault> {
+    let Some(text) = timeout else {
+        return Ok(None);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= MAX_TIMEOUT => {
             Ok(Some(Duration::from_secs_f64(s)))
         }
-        Some(s) => Err(Fault::usage(format!(
-            "--timeout {s}: expected a number of seconds above 0 and at most {MAX_TIMEOUT} (one year)"
+        _ => Err(Fault::usage(format!(
+            "--timeout {text}: expected a number of seconds above 0 and at most {MAX_TIMEOUT} (one year)"
         ))),
     }
 }
 
 /// Checks, before any work, that files can be written below `dir` (creating it later if
-/// it does not exist): it or its nearest existing ancestor must be a writable directory.
+/// it does not exist): it or its nearest existing ancestor must be a writable directory. A
+/// path that exists but cannot be followed (a symbolic link that loops or leads through a
+/// file) is a fault too.
 fn probe_dir(option: &str, dir: &Path) -> Result<(), Fault> {
+    let fault = |what: String| Fault::usage(format!("{option} {}: {what}", dir.display()));
     let mut at = dir;
     loop {
-        if at.exists() {
+        // The entry itself, a dangling or looping link included.
+        if std::fs::symlink_metadata(at).is_ok() {
+            std::fs::metadata(at)
+                .map_err(|e| fault(format!("cannot follow {}: {e}", at.display())))?;
             break;
         }
         match at.parent() {
@@ -518,11 +545,7 @@ fn probe_dir(option: &str, dir: &Path) -> Result<(), Fault> {
         }
     }
     if !at.is_dir() {
-        return Err(Fault::usage(format!(
-            "{option} {}: {} is not a directory",
-            dir.display(),
-            at.display()
-        )));
+        return Err(fault(format!("{} is not a directory", at.display())));
     }
     let probe = at.join(format!(".coordlab-probe.{}", std::process::id()));
     match std::fs::File::create(&probe) {
@@ -530,12 +553,32 @@ fn probe_dir(option: &str, dir: &Path) -> Result<(), Fault> {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(e) => Err(Fault::usage(format!(
-            "{option} {}: cannot write in {}: {e}",
-            dir.display(),
-            at.display()
-        ))),
+        Err(e) => Err(fault(format!("cannot write in {}: {e}", at.display()))),
     }
+}
+
+/// Checks, before any check runs, every place a check may write a counterexample: its
+/// folder must be writable and neither file of any property may be taken by a directory.
+fn probe_traces(out_dir: &Path, specs: &[CheckSpec]) -> Result<(), Fault> {
+    probe_dir("--out", out_dir)?;
+    for spec in specs {
+        let dir = out_dir.join(spec.trace_dir());
+        probe_dir("--out", &dir)?;
+        let proto = registry::find(&spec.protocol).expect("validated");
+        for p in proto.props() {
+            for ext in ["json", "md"] {
+                let path = dir.join(format!("{}.{ext}", p.name));
+                if path.is_dir() {
+                    return Err(Fault::usage(format!(
+                        "--out {}: {} is a directory, where a counterexample would be written",
+                        out_dir.display(),
+                        path.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks, before any work, that `file` can be written: not a directory, in a writable
@@ -552,6 +595,21 @@ fn probe_file(option: &str, file: &Path) -> Result<(), Fault> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     probe_dir(option, dir)
+}
+
+/// The faults met while writing outputs, as the one line an exit 2 prints: the first, and
+/// how many more.
+fn one_fault(faults: Vec<Fault>) -> Option<Fault> {
+    let more = faults.len().saturating_sub(1);
+    let first = faults.into_iter().next()?;
+    Some(if more == 0 {
+        first
+    } else {
+        Fault::usage(format!(
+            "{first} (and {} more that could not be written)",
+            count(more, "file", "files")
+        ))
+    })
 }
 
 /// A path as written into a counterexample's commands: forward slashes.
@@ -590,7 +648,7 @@ fn write_trace(proto: &dyn registry::Entry, file: &TraceFile, dir: &Path) -> Res
 fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
     let source = Source::discover(args.bounds.manifests.as_deref());
     let threads = parse_threads(args.threads)?;
-    let timeout = parse_timeout(args.timeout)?;
+    let timeout = parse_timeout(args.timeout.as_deref())?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let out_dir = args
         .out
@@ -609,11 +667,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
             .collect();
     }
     // Outputs are checked before any check runs, so a bad path never costs a run.
-    probe_dir("--out", &out_dir)?;
+    probe_traces(&out_dir, &checks)?;
     if let Some(path) = &args.junit {
         probe_file("--junit", path)?;
     }
-    note_source(&source);
     // Progress goes to stderr, so it shows whenever stderr is a terminal, even with the
     // report redirected to a file.
     let interactive = std::io::stderr().is_terminal();
@@ -672,12 +729,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
             }
         }
     }
-    if !write_faults.is_empty() {
-        for f in &write_faults {
-            err_line(&format!("coordlab: {f}"));
-        }
-        return Ok(ExitCode::from(2));
+    if let Some(fault) = one_fault(write_faults) {
+        return Err(fault);
     }
+    note_source(&source);
     Ok(if results.iter().all(CheckResult::passed) {
         ExitCode::SUCCESS
     } else {
@@ -896,9 +951,8 @@ fn simulate(
     }
     let (spec, source, note) = resolve_one(target, bounds)?;
     if let Some(dir) = out_dir {
-        probe_dir("--out", dir)?;
+        probe_traces(dir, std::slice::from_ref(&spec))?;
     }
-    note_source(&source);
     let proto = registry::find(&spec.protocol).expect("resolved");
     let walks = match seeds.end - seeds.start {
         1 => format!("the walk with seed {}", seeds.start),
@@ -972,12 +1026,10 @@ fn simulate(
         summary += " (a walk that finds nothing proves nothing)";
     }
     out(&format!("\n{summary}\n"))?;
-    if !write_faults.is_empty() {
-        for f in &write_faults {
-            err_line(&format!("coordlab: {f}"));
-        }
-        return Ok(ExitCode::from(2));
+    if let Some(fault) = one_fault(write_faults) {
+        return Err(fault);
     }
+    note_source(&source);
     Ok(if mismatches == 0 {
         ExitCode::SUCCESS
     } else {

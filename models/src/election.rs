@@ -775,7 +775,7 @@ impl Protocol for ElectionModel {
             .nodes
             .iter()
             .enumerate()
-            .map(|(i, n)| format!("node {i} at {}", now - n.lag as usize))
+            .map(|(i, n)| format!("node {i} at {}", now.saturating_sub(n.lag as usize)))
             .collect();
         Some(format!("clocks: {}", clocks.join(", ")))
     }
