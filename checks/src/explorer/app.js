@@ -128,8 +128,9 @@ function verdictCell(p) {
         'data-walk': p.name,
         title: `take the ${cex.steps} steps of ${cex.file} in the explorer`,
         onclick: () => {
+          // The walk starts where the counterexample does, with its first action marked.
           page.walking = Object.assign({ property: p.name }, cex);
-          const target = hashOf(cex.path);
+          const target = hashOf(cex.path.slice(0, 1));
           if (location.hash === target) renderAll();
           else location.hash = target;
         },
@@ -218,6 +219,36 @@ function isPrefix(prefix, path) {
   return prefix.length <= path.length && prefix.every((x, i) => x === path[i]);
 }
 
+// How many indices `a` and `b` share from the start.
+function common(a, b) {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+// The address of step `k` of the counterexample being walked (0: its initial state).
+function walkStep(k) {
+  return hashOf(page.walking.path.slice(0, k + 1));
+}
+
+// Where the walk goes from here: `previous`, `next`, `start` or `end`; null if it cannot.
+function walkTarget(where) {
+  const w = page.walking;
+  const v = page.view;
+  if (!w || !v || !isPrefix(v.path, w.path)) return null;
+  const at = v.path.length - 1;
+  switch (where) {
+    case 'start':
+    case 'previous':
+      return at > 0 ? walkStep(where === 'start' ? 0 : at - 1) : null;
+    case 'next':
+    case 'end':
+      return at < w.steps ? walkStep(where === 'end' ? w.steps : at + 1) : null;
+    default:
+      return null;
+  }
+}
+
 function renderWalking() {
   const node = document.getElementById('walking');
   const w = page.walking;
@@ -228,38 +259,47 @@ function renderWalking() {
   }
   node.hidden = false;
   const at = v.path.length - 1;
-  const on = isPrefix(v.path, w.path);
-  const stop = el('button', { class: 'small', onclick: () => { page.walking = null; renderAll(); } }, 'stop');
-  if (!on) {
+  const stop = el('button', { class: 'small', 'data-step': 'stop', onclick: () => { page.walking = null; renderAll(); } }, 'stop');
+  if (!isPrefix(v.path, w.path)) {
+    const back = Math.max(common(v.path, w.path) - 1, 0);
     fill(
       node,
-      `You left the ${w.property} counterexample. `,
-      el('a', { href: hashOf(w.path) }, 'back to its end'),
+      `You left the counterexample of ${w.property}. `,
+      el('a', { href: walkStep(back), 'data-step': 'back' }, back === 0 ? 'back to its start' : `back to its step ${back}`),
       ' ',
       stop,
     );
     return;
   }
-  const prev = at > 0 ? el('a', { class: 'button', href: hashOf(w.path.slice(0, at)), 'data-step': 'previous' }, '◂ previous') : null;
-  const next = at < w.steps ? el('a', { class: 'button', href: hashOf(w.path.slice(0, at + 2)), 'data-step': 'next' }, 'next ▸') : null;
-  let lasso = null;
-  if (w.cycle_start !== null && at === w.steps) {
-    lasso =
-      w.cycle_start === w.steps
-        ? ` After step ${w.steps} the system stays in the same state forever: no fairly scheduled action is enabled there.`
-        : ` After step ${w.steps} the system is back in the state it had after step ${w.cycle_start}: steps ${w.cycle_start + 1}–${w.steps} repeat forever.`;
+  const button = (where, label, title) => {
+    const target = walkTarget(where);
+    return target ? el('a', { class: 'button', href: target, 'data-step': where, title }, label) : null;
+  };
+  let where;
+  if (at === 0) where = ' (the initial state). Step 1 is marked under Next step.';
+  else if (at < w.steps) where = `. Step ${at + 1} is marked under Next step.`;
+  else if (w.cycle_start === null) {
+    const here = v.properties.find((p) => p.name === w.property);
+    where = here && here.why ? `, the last: ${w.property} is false here: ${here.why}` : `, the last: ${w.property} is false here.`;
+  } else if (w.cycle_start === w.steps) {
+    where = `, the last. After step ${w.steps} the system stays in the same state forever: no fairly scheduled action is enabled there.`;
+  } else {
+    where = `, the last. After step ${w.steps} the system is back in the state it had after step ${w.cycle_start}: steps ${w.cycle_start + 1}–${w.steps} repeat forever.`;
   }
   fill(
     node,
     el('strong', {}, `Counterexample of ${w.property}`),
-    `: step ${at} of ${w.steps}.`,
-    lasso,
-    ' ',
-    prev,
-    ' ',
-    next,
-    ' ',
-    stop,
+    `: step ${at} of ${w.steps}`,
+    where,
+    el(
+      'span',
+      { class: 'walk-buttons' },
+      button('start', '◂◂ start', 'its initial state'),
+      button('previous', '◂ previous', 'one step back (← key)'),
+      button('next', 'next ▸', 'take the marked step (→ key)'),
+      button('end', 'end ▸▸', `its last step, ${w.steps}`),
+      stop,
+    ),
   );
 }
 
@@ -339,7 +379,7 @@ function renderActions() {
   // On the counterexample: the step it takes next; at the end of a lasso, the first step of
   // its cycle (this state is the state where the cycle starts, so the indices agree).
   let next = null;
-  let badge = 'the counterexample takes this step';
+  let badge = `the counterexample's step ${v.path.length}`;
   if (on && v.path.length < w.path.length) next = w.path[v.path.length];
   else if (on && w.cycle_start !== null && w.cycle_start < w.steps) {
     next = w.path[w.cycle_start + 1];
@@ -435,6 +475,14 @@ async function start() {
   renderHeader();
   renderProperties();
   window.addEventListener('hashchange', loadState);
+  // While walking a counterexample: → takes the marked step, ← goes one back.
+  document.addEventListener('keydown', (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const target = walkTarget({ ArrowRight: 'next', ArrowLeft: 'previous' }[e.key]);
+    if (!target) return;
+    e.preventDefault();
+    location.hash = target;
+  });
   await Promise.all([loadState(), pollVerdicts()]);
 }
 

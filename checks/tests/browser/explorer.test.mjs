@@ -104,6 +104,15 @@ async function withExplorer(target, body) {
 
 const text = (page, selector) => page.locator(selector).innerText();
 
+// The text of the walk's banner once it says `step K of`.
+async function walkingAt(page, k) {
+  await page.waitForFunction((k) => {
+    const node = document.getElementById('walking');
+    return !node.hidden && node.innerText.includes(`: step ${k} of `);
+  }, k);
+  return text(page, '#walking');
+}
+
 test('the explorer shows the variant, bounds, state, actions, steps and every verdict, and walks a lasso', { timeout: 4 * TIMEOUT }, async () => {
   await withExplorer('queue/no-dead-letter', async (page, url, errors) => {
     await page.goto(url);
@@ -148,31 +157,58 @@ test('the explorer shows the variant, bounds, state, actions, steps and every ve
     }
     assert.match(await text(page, '#run-status'), /Every verdict is what the manifest expects\./);
 
-    // Walking the lasso: ten steps, the cycle marked as in the Markdown trace.
+    // Walking the lasso starts at its initial state, step 1's action marked, and goes
+    // step by step: buttons, the arrow keys, and a jump to its end.
     await live.locator('button.walk').click();
+    await page.waitForFunction(() => location.hash === '#/0');
+    assert.match(
+      await walkingAt(page, 0),
+      /^Counterexample of EveryMessageResolved: step 0 of 10 \(the initial state\)\. Step 1 is marked under Next step\./,
+    );
+    assert.equal(await text(page, '#state-title'), 'Initial state');
+    assert.equal(await page.locator('#walking [data-step="previous"]').count(), 0);
+    assert.equal(await page.locator('#actions a.next').count(), 1);
+    assert.match(await text(page, '#actions a.next'), /^the counterexample's step 1\s+producer sends m0/);
+    await page.locator('#walking [data-step="next"]').click();
+    assert.match(await walkingAt(page, 1), /step 1 of 10\. Step 2 is marked under Next step\./);
+    assert.equal(await text(page, '#state-title'), 'State after step 1');
+    assert.match(await text(page, '#actions a.next'), /^the counterexample's step 2\s+consumer 0 receives m0/);
+    await page.keyboard.press('ArrowRight');
+    await walkingAt(page, 2);
+    assert.equal(await text(page, '#state-title'), 'State after step 2');
+    await page.keyboard.press('ArrowLeft');
+    await walkingAt(page, 1);
+    await page.locator('#walking [data-step="previous"]').click();
+    await walkingAt(page, 0);
+    await page.locator('#walking [data-step="end"]').click();
     await page.locator('#steps li[data-step="10"]').waitFor();
     assert.equal(await page.locator('#steps li.step').count(), 11);
     assert.equal(await text(page, '#steps li.lasso'), 'From step 6 on, steps 6–10 repeat forever.');
     assert.match(
-      await text(page, '#walking'),
-      /Counterexample of EveryMessageResolved: step 10 of 10\. After step 10 the system is back in the state it had after step 5: steps 6–10 repeat forever\./,
+      await walkingAt(page, 10),
+      /Counterexample of EveryMessageResolved: step 10 of 10, the last\. After step 10 the system is back in the state it had after step 5: steps 6–10 repeat forever\./,
     );
+    assert.equal(await page.locator('#walking [data-step="next"]').count(), 0);
     assert.match(await text(page, '#actions a.next'), /the cycle goes on: step 6 again\s+one tick passes/);
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: path.join(shots, 'explorer.png'), fullPage: true });
 
     // A step of the path is a link back to it; the browser's back button undoes a walk.
     await page.locator('#steps li[data-step="5"] > a').click();
-    await page.waitForFunction(() => location.hash.split('/').length === 7);
+    assert.match(await walkingAt(page, 5), /step 5 of 10\. Step 6 is marked/);
     assert.equal(await text(page, '#state-title'), 'State after step 5');
-    assert.match(await text(page, '#walking'), /step 5 of 10/);
     assert.equal(await page.locator('#actions a.next').count(), 1);
     await page.goBack();
     await page.locator('#steps li[data-step="10"]').waitFor();
+    // Back past the jump to the end: the walk's start, where `previous` had taken it.
     await page.goBack();
-    await page.waitForFunction(() => location.hash === '#/0/0');
-    await page.locator('#steps li[data-step="2"]').waitFor({ state: 'detached' });
+    await page.locator('#steps li[data-step="1"]').waitFor({ state: 'detached' });
+    assert.equal(await text(page, '#state-title'), 'Initial state');
+    assert.match(await walkingAt(page, 0), /step 0 of 10/);
+    await page.goBack();
+    await page.locator('#steps li[data-step="1"]').waitFor();
     assert.equal(await text(page, '#state-title'), 'State after step 1');
+    assert.match(await walkingAt(page, 1), /step 1 of 10/);
 
     // A path that does not exist: the server's message, not a broken page.
     assert.deepEqual(errors, []);
@@ -201,7 +237,15 @@ test('the explorer shows real time and each node\'s clock, and why a safety prop
 
     const stale = page.locator('#properties tr[data-property="StaleTokenWriteRejected"]');
     await stale.locator('button.walk').click();
+    await walkingAt(page, 0);
+    await page.locator('#walking [data-step="end"]').click();
     await page.locator('#steps li[data-step="9"]').waitFor();
+    // At the end of a safety counterexample, the banner says what is false there, and why.
+    assert.match(
+      await walkingAt(page, 9),
+      /step 9 of 9, the last: StaleTokenWriteRejected is false here: storage accepted a write with token 1 after it had accepted token 2/,
+    );
+    assert.equal(await page.locator('#actions a.next').count(), 0);
     // The last step of Kleppmann's scenario, and the property false in its state.
     assert.match(await text(page, '#steps li[data-step="9"]'), /node 0's write with token 1 reaches storage: storage accepts it although it already accepted token 2/);
     assert.match(await text(page, '#steps li[data-step="9"]'), /storage: accepted writes with tokens 2 → accepted writes with tokens 2, 1/);
