@@ -74,17 +74,52 @@ function changeList(changes, extra) {
 
 // ---- the check: header, configuration, properties -------------------------------------
 
+// "consumers=4 messages=3": the bounds changed with --set, as the terminal prints them.
+function overridesLine(c) {
+  return c.overrides.map((o) => `${o.name}=${o.value}`).join(' ');
+}
+
+// The check as the terminal names it: `queue/correct (consumers=4)` when bounds were changed.
+function checkName(c) {
+  const set = overridesLine(c);
+  return set ? `${c.check} (${set})` : c.check;
+}
+
 function renderHeader() {
   const c = page.check;
-  document.title = `coordlab explore ${c.check}`;
+  const set = overridesLine(c);
+  document.title = `coordlab explore ${checkName(c)}`;
   fill(document.getElementById('check-id'), c.check);
+  const overrides = document.getElementById('overrides');
+  overrides.hidden = !set;
+  fill(overrides, set ? `(${set})` : null);
+  overrides.title = set ? "bounds changed with --set: not the manifest's" : '';
   fill(
     document.getElementById('summary'),
     'Variant ', code(c.variant), ' of ', code(c.protocol), ': ', c.summary, '.',
   );
   fill(
     document.querySelector('#bounds tbody'),
-    c.bounds.map((b) => el('tr', {}, el('td', {}, b.name), el('td', {}, b.value))),
+    c.bounds.map((b) =>
+      el(
+        'tr',
+        { class: b.overridden ? 'overridden' : null, 'data-bound': b.name },
+        el('td', { class: 'bound' }, b.name),
+        el(
+          'td',
+          { class: 'value' },
+          b.value,
+          b.overridden ? el('span', { class: 'set', title: 'changed on the command line' }, '--set') : null,
+        ),
+        el('td', { class: 'meaning' }, b.meaning || ''),
+      ),
+    ),
+  );
+  const note = document.getElementById('bounds-note');
+  note.hidden = !set;
+  fill(
+    note,
+    set ? ['Bounds marked ', el('span', { class: 'set' }, '--set'), " were changed on the command line; the others are the manifest's."] : null,
   );
 }
 
@@ -186,8 +221,8 @@ function renderRunStatus() {
     node.className = 'run-status running';
     fill(
       node,
-      `Checking ${c.check} (${checkers}) in the background — ${phase}: `,
-      `${number(r.states)} states, depth ${r.depth}…`,
+      `Checking ${checkName(c)} with ${checkers} in the background — ${phase}: `,
+      `${number(r.states)} states, depth ${number(r.depth)}…`,
     );
     return;
   }
@@ -196,9 +231,11 @@ function renderRunStatus() {
     fill(node, r.error);
     return;
   }
-  const pin = (got, want) => (want === null || want === undefined ? '' : want === got ? ' (as pinned)' : ` (pinned: ${number(want)})`);
+  // Every number in one format (6,761), the pins included.
+  const pin = (got, want) =>
+    want === null || want === undefined ? '' : want === got ? ' (as pinned)' : ` (the manifest pins ${number(want)})`;
   const parts = [
-    `Checked ${c.check} (${checkers}) in ${r.seconds < 0.01 ? 'under 0.01' : r.seconds.toFixed(2)} s on ${r.threads} ${r.threads === 1 ? 'thread' : 'threads'}: `,
+    `Checked ${checkName(c)} with ${checkers} in ${r.seconds < 0.01 ? 'under 0.01' : r.seconds.toFixed(2)} s on ${r.threads} ${r.threads === 1 ? 'thread' : 'threads'}: `,
     `${number(r.unique_states)} states${pin(r.unique_states, r.expected_unique_states)}`,
   ];
   if (r.liveness_states !== null) {
@@ -206,7 +243,14 @@ function renderRunStatus() {
   }
   parts.push('. ');
   if (!r.complete) parts.push('The check ran out of budget before it could decide every property. ');
-  parts.push(...r.drift.map((d) => d[0].toUpperCase() + d.slice(1) + '. '));
+  if (r.overrides.length) {
+    parts.push(
+      "The bounds were changed with --set, so the state counts are not compared with the manifest's pins, which count the states at its own bounds. ",
+    );
+  } else if (r.drift.length) {
+    // `drift` says the same in words, with the numbers unformatted: said here instead.
+    parts.push("The state counts differ from the manifest's pins: the model's state space changed (update the manifest if that was intended). ");
+  }
   parts.push(r.passed ? 'Every verdict is what the manifest expects.' : 'Not everything is what the manifest expects.');
   node.className = 'run-status ' + (r.passed ? 'ok' : 'bad');
   fill(node, parts);

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,11 +21,11 @@ const shots = path.join(root, 'target/explorer');
 // Generous: the machine may be busy building; a hung step still ends the test.
 const TIMEOUT = 60_000;
 
-// Starts `coordlab explore TARGET --port 0`; resolves to { url, child } once it prints
-// its address.
-function startExplorer(target) {
+// Starts `coordlab explore ARGS... --port 0` (ARGS: the check, then options such as
+// `--set`); resolves to { url, child } once it prints its address.
+function startExplorer(args) {
   assert.ok(existsSync(binary), `${binary} is missing: run cargo build --release first`);
-  const child = spawn(binary, ['explore', target, '--port', '0'], {
+  const child = spawn(binary, ['explore', ...args, '--port', '0'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -84,10 +84,11 @@ async function startBrowser() {
   };
 }
 
-// Runs `body(page, url, errors)` against an explorer of TARGET, then stops both; `errors`
-// collects what the page logs as errors, and must be empty at the end.
+// Runs `body(page, url, errors)` against an explorer of TARGET (a check, or the check and
+// options as an array), then stops both; `errors` collects what the page logs as errors,
+// and must be empty at the end.
 async function withExplorer(target, body) {
-  const { url, child } = await startExplorer(target);
+  const { url, child } = await startExplorer(Array.isArray(target) ? target : [target]);
   const browser = await startBrowser();
   try {
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -124,9 +125,24 @@ test('the explorer shows the variant, bounds, state, actions, steps and every ve
       await text(page, '#summary'),
       /Variant no-dead-letter of queue: no redrive policy: a message that always fails is retried forever\./,
     );
+    // Each bound with its meaning, in the words of the trace's Configuration table, which
+    // also says when this variant does not use a bound.
     const bounds = await page.locator('#bounds tbody tr').allInnerTexts();
-    assert.ok(bounds.includes('visibility-timeout\t2'), bounds.join(' | '));
-    assert.ok(bounds.includes('retry\texponential-backoff'), bounds.join(' | '));
+    const configuration = readFileSync(
+      path.join(root, 'counterexamples/queue/no-dead-letter/EveryMessageResolved.md'),
+      'utf8',
+    );
+    assert.equal(bounds.length, 8);
+    for (const row of bounds) {
+      const line = `| ${row.split('\t').join(' | ')} |`;
+      assert.ok(configuration.includes(line), `${line} is not in the trace's Configuration table`);
+    }
+    assert.ok(
+      bounds.includes('max-receives\t2\tnot used by this variant: it has no dead-letter queue'),
+      bounds.join(' | '),
+    );
+    assert.equal(await page.locator('#bounds tr.overridden').count(), 0);
+    assert.equal(await page.locator('#overrides').isVisible(), false);
 
     // The state as the model's fields, the enabled action in the model's words.
     await page.locator('#fields tr[data-field="m0"]').waitFor();
@@ -255,4 +271,61 @@ test('the explorer shows real time and each node\'s clock, and why a safety prop
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: path.join(shots, 'explorer-election.png'), fullPage: true });
   });
+});
+
+test('bounds changed with --set are shown as such', { timeout: 4 * TIMEOUT }, async () => {
+  await withExplorer(['queue/no-dead-letter', '--set', 'consumers=3'], async (page, url) => {
+    await page.goto(url);
+    await page.locator('#bounds tr[data-bound="consumers"]').waitFor();
+    // As the terminal names it: `queue/no-dead-letter (consumers=3)`.
+    assert.equal(await page.title(), 'coordlab explore queue/no-dead-letter (consumers=3)');
+    assert.equal(await text(page, 'h1'), 'coordlab explore queue/no-dead-letter(consumers=3)');
+    assert.equal(await text(page, '#overrides'), '(consumers=3)');
+    const changed = page.locator('#bounds tr.overridden');
+    assert.equal(await changed.count(), 1);
+    assert.equal(await changed.getAttribute('data-bound'), 'consumers');
+    assert.equal(await changed.innerText(), 'consumers\t3--set\tconsumers receiving from the queue');
+    assert.match(await text(page, '#bounds-note'), /were changed on the command line; the others are the manifest's\./);
+    // The state counts are not compared with pins made for other bounds, and it says so.
+    await page.locator('#run-status.ok').waitFor();
+    const status = await text(page, '#run-status');
+    assert.match(
+      status,
+      /^Checked queue\/no-dead-letter \(consumers=3\) with bfs and fair-cycles in .* s on \d+ threads?: [\d,]+ states, liveness graph [\d,]+ states\. The bounds were changed with --set, so the state counts are not compared with the manifest's pins, which count the states at its own bounds\. Every verdict is what the manifest expects\.$/,
+    );
+    assert.doesNotMatch(status, /pinned|pins \d/);
+
+  });
+});
+
+test('a state count that differs from its pin is reported in the same number format', { timeout: 4 * TIMEOUT }, async () => {
+  // A copy of the manifests whose election/no-fencing pin is one state off.
+  const manifests = mkdtempSync(path.join(tmpdir(), 'coordlab-manifests-'));
+  try {
+    const dir = path.join(root, 'checks/manifests');
+    for (const name of readdirSync(dir)) {
+      let body = readFileSync(path.join(dir, name), 'utf8');
+      if (name === 'election.toml') {
+        const pin = /variant = "no-fencing"\n[^[]*?unique-states = (\d+)\n/;
+        const m = body.match(pin);
+        assert.ok(m, 'election.toml pins no-fencing: update this test');
+        const wrong = Number(m[1]) + 1;
+        body = body.replace(m[0], m[0].replace(`unique-states = ${m[1]}`, `unique-states = ${wrong}`));
+      }
+      writeFileSync(path.join(manifests, name), body);
+    }
+    await withExplorer(['election/no-fencing', '--manifests', manifests], async (page, url) => {
+      await page.goto(url);
+      await page.locator('#run-status.bad').waitFor();
+      const status = await text(page, '#run-status');
+      assert.match(
+        status,
+        /: (\d{1,3}(,\d{3})+) states \(the manifest pins (\d{1,3}(,\d{3})+)\), liveness graph \d{1,3}(,\d{3})+ states \(as pinned\)\. The state counts differ from the manifest's pins: the model's state space changed \(update the manifest if that was intended\)\. Not everything is what the manifest expects\.$/,
+      );
+      // One format: no number of four digits or more without its thousands separators.
+      assert.doesNotMatch(status, /\d{4}/);
+    });
+  } finally {
+    rmSync(manifests, { recursive: true, force: true });
+  }
 });
