@@ -55,7 +55,12 @@ async function getJSON(url) {
   } catch (e) {
     throw new Error(`${url}: HTTP ${response.status}, not JSON`);
   }
-  if (!response.ok) throw new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+  if (!response.ok) {
+    const error = new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+    // For a path that names no state: the longest prefix of it that does.
+    error.validPrefix = body && body.valid_prefix ? body.valid_prefix : null;
+    throw error;
+  }
   return body;
 }
 
@@ -469,14 +474,34 @@ function renderAll() {
 
 // ---- loading --------------------------------------------------------------------------
 
-function showError(message) {
+// Shows why the address names no state, in place of the state (which is gone, so nothing
+// stale stays on screen), with links to states that exist; `null` clears it.
+function showError(error) {
   const node = document.getElementById('error');
-  if (!message) {
+  const stepper = document.getElementById('stepper');
+  if (!error) {
     node.hidden = true;
+    stepper.hidden = false;
     return;
   }
+  page.view = null;
+  stepper.hidden = true;
   node.hidden = false;
-  fill(node, message, ' ', el('a', { href: '#/0' }, 'back to the initial state'));
+  const links = [el('a', { href: '#/0', 'data-link': 'initial' }, 'Go to the initial state')];
+  const prefix = error.validPrefix;
+  if (prefix && prefix.length > 1) {
+    links.push(
+      ', or ',
+      el('a', { href: hashOf(prefix), 'data-link': 'prefix' }, `to the last state this address reaches (after step ${prefix.length - 1})`),
+    );
+  }
+  fill(
+    node,
+    el('h2', {}, 'No state at this address'),
+    el('p', { class: 'message' }, error.message),
+    el('p', {}, links, '.'),
+  );
+  renderProperties();
 }
 
 async function loadState() {
@@ -494,7 +519,7 @@ async function loadState() {
     renderAll();
   } catch (e) {
     if (seq !== page.seq) return;
-    showError(e.message);
+    showError(e);
   }
 }
 
@@ -513,7 +538,7 @@ async function start() {
   try {
     page.check = await getJSON('/api/check');
   } catch (e) {
-    showError(e.message);
+    showError(e);
     return;
   }
   renderHeader();

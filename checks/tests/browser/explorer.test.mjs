@@ -226,17 +226,35 @@ test('the explorer shows the variant, bounds, state, actions, steps and every ve
     assert.equal(await text(page, '#state-title'), 'State after step 1');
     assert.match(await walkingAt(page, 1), /step 1 of 10/);
 
-    // A path that does not exist: the server's message, not a broken page.
+    // A path that does not exist: the server's message in place of the state (nothing
+    // stale left on screen), with links to the initial state and to the last state the
+    // address reaches.
     assert.deepEqual(errors, []);
-    await page.goto(url + '#/0/99');
-    await page.locator('#error').waitFor();
-    assert.match(
-      await text(page, '#error'),
-      /step 1: action 99 is out of range: 1 action is enabled in the initial state \(0 to 0\)/,
-    );
-    // The browser logs the refused request itself; nothing else went wrong.
-    assert.deepEqual(errors, ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
-    errors.length = 0;
+    const checkError = async (hash, message, prefix) => {
+      await page.evaluate((hash) => (location.hash = hash), hash);
+      await page.locator('#error').waitFor();
+      assert.equal(await page.locator('#stepper').isVisible(), false);
+      assert.equal(await page.locator('#fields').isVisible(), false);
+      assert.deepEqual(await page.locator('#properties td.here').allInnerTexts(), Array(7).fill(''));
+      assert.match(await text(page, '#error'), message);
+      assert.equal(await page.locator('#error a[data-link="initial"]').getAttribute('href'), '#/0');
+      const link = page.locator('#error a[data-link="prefix"]');
+      assert.equal(await link.count(), prefix ? 1 : 0);
+      // The browser logs the refused request itself; nothing else went wrong.
+      assert.deepEqual(errors, ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+      errors.length = 0;
+      return link;
+    };
+    await checkError('#/0/99', /^No state at this address\n+step 1: action 99 is out of range: 1 action is enabled in the initial state \(0 to 0\)\n+Go to the initial state\.$/);
+    await page.locator('#error a[data-link="initial"]').click();
+    await page.locator('#fields').waitFor();
+    assert.equal(await page.locator('#error').isVisible(), false);
+    assert.equal(await text(page, '#state-title'), 'Initial state');
+    const prefix = await checkError('#/0/0/99', /step 2: action 99 is out of range: 2 actions are enabled after step 1 \(0 to 1\)/, true);
+    assert.equal(await prefix.innerText(), 'to the last state this address reaches (after step 1)');
+    await prefix.click();
+    await page.locator('#fields').waitFor();
+    assert.equal(await text(page, '#state-title'), 'State after step 1');
   });
 });
 
