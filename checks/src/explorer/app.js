@@ -150,10 +150,10 @@ function hereText(kind, here) {
 }
 
 function verdictCell(p) {
-  if (!page.run) return el('td', { class: 'verdict' }, '…');
-  if (page.run.status === 'failed') return el('td', { class: 'verdict' }, '—');
+  if (!page.run) return el('td', { class: 'verdict', 'data-label': 'verdict' }, '…');
+  if (page.run.status === 'failed') return el('td', { class: 'verdict', 'data-label': 'verdict' }, '—');
   const v = verdictOf(p.name);
-  if (!v) return el('td', { class: 'verdict pending' }, 'checking…');
+  if (!v) return el('td', { class: 'verdict pending', 'data-label': 'verdict' }, 'checking…');
   const mark = v.matches
     ? el('span', { class: 'mark ok', title: 'as the manifest expects' }, '✓ as expected')
     : el('span', { class: 'mark bad', title: 'not what the manifest expects' }, `✗ expected ${v.expected}`);
@@ -180,7 +180,7 @@ function verdictCell(p) {
   }
   return el(
     'td',
-    { class: 'verdict' },
+    { class: 'verdict', 'data-label': 'verdict' },
     el('span', { class: `word ${v.verdict}` }, v.verdict),
     ' ',
     mark,
@@ -201,12 +201,12 @@ function renderProperties() {
         'tr',
         { 'data-property': p.name, class: falseHere ? 'false-here' : null },
         el('td', { class: 'name' }, code(p.name), el('div', { class: 'doc' }, p.doc)),
-        el('td', { class: 'kind' }, p.kind),
-        el('td', { class: 'expected' }, p.expected),
+        el('td', { class: 'kind', 'data-label': 'kind' }, p.kind),
+        el('td', { class: 'expected', 'data-label': 'expected' }, p.expected),
         verdictCell(p),
         el(
           'td',
-          { class: 'here' + (h && h.holds_here ? ' yes' : ' no') },
+          { class: 'here' + (h && h.holds_here ? ' yes' : ' no'), 'data-label': 'in this state' },
           hereText(p.kind, h),
           h && h.why ? el('div', { class: 'why' }, h.why) : null,
         ),

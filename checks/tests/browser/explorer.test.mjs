@@ -114,6 +114,21 @@ async function walkingAt(page, k) {
   return text(page, '#walking');
 }
 
+// Nothing wider than the window: no sideways scrolling, and every cell of the property
+// table (its last column, "in this state", included) inside the window.
+async function assertFits(page, width) {
+  await page.setViewportSize({ width, height: 900 });
+  const fit = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    inner: innerWidth,
+    cut: [...document.querySelectorAll('#properties td, #bounds td, #fields td, #actions a, #walking')]
+      .filter((n) => n.getBoundingClientRect().right > innerWidth + 0.5)
+      .map((n) => n.className || n.id || n.tagName),
+  }));
+  assert.ok(fit.scroll <= fit.inner, `at ${width} px the page is ${fit.scroll} px wide`);
+  assert.deepEqual(fit.cut, [], `at ${width} px these reach past the window's right edge`);
+}
+
 test('the explorer shows the variant, bounds, state, actions, steps and every verdict, and walks a lasso', { timeout: 4 * TIMEOUT }, async () => {
   await withExplorer('queue/no-dead-letter', async (page, url, errors) => {
     await page.goto(url);
@@ -291,7 +306,7 @@ test('the explorer shows real time and each node\'s clock, and why a safety prop
   });
 });
 
-test('bounds changed with --set are shown as such', { timeout: 4 * TIMEOUT }, async () => {
+test('bounds changed with --set are shown as such, and the page fits a 700 px window', { timeout: 4 * TIMEOUT }, async () => {
   await withExplorer(['queue/no-dead-letter', '--set', 'consumers=3'], async (page, url) => {
     await page.goto(url);
     await page.locator('#bounds tr[data-bound="consumers"]').waitFor();
@@ -313,6 +328,16 @@ test('bounds changed with --set are shown as such', { timeout: 4 * TIMEOUT }, as
     );
     assert.doesNotMatch(status, /pinned|pins \d/);
 
+    // Narrow windows: the lasso's end, the longest page, without sideways scrolling.
+    const live = page.locator('#properties tr[data-property="EveryMessageResolved"]');
+    await live.locator('button.walk').click();
+    await walkingAt(page, 0);
+    await page.locator('#walking [data-step="end"]').click();
+    await page.locator('#steps li.lasso').waitFor();
+    for (const width of [1100, 900, 700, 600]) await assertFits(page, width);
+    await page.setViewportSize({ width: 700, height: 900 });
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: path.join(shots, 'explorer-700px.png'), fullPage: true });
   });
 });
 
