@@ -206,7 +206,8 @@ function renderProperties() {
         verdictCell(p),
         el(
           'td',
-          { class: 'here' + (h && h.holds_here ? ' yes' : ' no'), 'data-label': 'in this state' },
+          // No state on screen (a bad link): no label either, in the narrow layout.
+          { class: 'here' + (h && h.holds_here ? ' yes' : ' no'), 'data-label': h ? 'in this state' : null },
           hereText(p.kind, h),
           h && h.why ? el('div', { class: 'why' }, h.why) : null,
         ),
