@@ -23,14 +23,19 @@
 //! for every request. Answers are JSON (UTF-8) with their fields in a fixed order.
 //!
 //! - `GET /api/check`: the check: `protocol`, `variant`, `summary` (what the variant
-//!   changes), `check` (its id), `checker`, `liveness`, `bounds` (`[{name, value}]`, in the
-//!   traces' order), `initial_states` (how many), `properties` (`[{name, kind, doc,
+//!   changes), `check` (its id, `proto/variant[label]`), `overrides` (`[{name, value}]`:
+//!   the bounds changed with `--set`, by name; empty when none), `checker`, `liveness`,
+//!   `bounds` (`[{name, value, meaning, overridden}]`, in the traces' order: `meaning` is
+//!   the "meaning" column of a trace's Configuration table, or null; `overridden` whether
+//!   `--set` changed it), `initial_states` (how many), `properties` (`[{name, kind, doc,
 //!   expected}]`).
 //! - `GET /api/verdicts`: the background check: `{"status": "running", phase, states,
 //!   depth}` while it runs (`phase` is `safety` or `liveness-graph`), then `{"status":
-//!   "done", complete, passed, …, verdicts}` with, per property, `verdict`, `matches` (the
-//!   manifest's expectation) and, for a counterexample, its `path` (as below), `steps` and
-//!   `cycle_start` (for a lasso: steps after it repeat forever).
+//!   "done", complete, passed, …, verdicts}` with `overrides` (`["key=value"]`, as in
+//!   `coordlab check --json`: when not empty, the state counts are not compared with the
+//!   manifest's pins and the `expected_…_states` are null) and, per property, `verdict`,
+//!   `matches` (the manifest's expectation) and, for a counterexample, its `path` (as
+//!   below), `steps` and `cycle_start` (for a lasso: steps after it repeat forever).
 //! - `GET /api/state/I/A1/A2/…`: the state reached from initial state `I` (an index into
 //!   `Model::init_states`) by taking action `A1`, then `A2`, …, where an action index counts
 //!   the *enabled* actions of the state it is taken in: those that change the state, in the
@@ -44,8 +49,10 @@
 //!   `actions` (`[{index, action, description, tick, changes}]`).
 //!
 //! A malformed or out-of-range path gets HTTP 400 and `{"error": "…"}` naming the step and
-//! the fault; an unknown address 404; a method other than GET 405. A request handler that
-//! panicked answers 500 and the server goes on.
+//! the fault; when the path is well formed and only an index is out of range, also
+//! `valid_prefix`: the longest prefix of the path that names a state (at least the
+//! initial state's index). An unknown address gets 404; a method other than GET 405. A
+//! request handler that panicked answers 500 and the server goes on.
 
 use std::net::TcpListener;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -57,7 +64,7 @@ use serde::Serialize;
 use tiny_http::{Header, Method, Response, Server};
 
 use crate::engine::Progress;
-use crate::manifest::{CheckSpec, Expect};
+use crate::manifest::{CheckSpec, Expect, value_text};
 use crate::registry::{CheckResult, PropResult, Verdict};
 use crate::trace::{self, TraceFile, Typed};
 
@@ -109,9 +116,11 @@ struct CheckView {
     variant: &'static str,
     summary: &'static str,
     check: String,
+    /// The bounds changed with `--set`, sorted by name.
+    overrides: Vec<Field>,
     checker: &'static str,
     liveness: Option<&'static str>,
-    bounds: Vec<Field>,
+    bounds: Vec<BoundView>,
     initial_states: usize,
     properties: Vec<PropView>,
 }
@@ -122,6 +131,18 @@ struct PropView {
     kind: Kind,
     doc: &'static str,
     expected: Expect,
+}
+
+/// One row of the Configuration table.
+#[derive(Serialize)]
+struct BoundView {
+    name: String,
+    value: String,
+    /// What the bound means for this model and variant, in the words of a trace's
+    /// Configuration table (`Protocol::bound_doc`).
+    meaning: Option<String>,
+    /// Whether `--set` changed it.
+    overridden: bool,
 }
 
 #[derive(Serialize)]
@@ -162,6 +183,9 @@ struct ResultView {
     passed: bool,
     seconds: f64,
     threads: usize,
+    /// The bounds changed with `--set`, as `key=value`: then the state counts are not
+    /// compared with the manifest's pins (which describe its bounds).
+    overrides: Vec<String>,
     unique_states: usize,
     expected_unique_states: Option<usize>,
     liveness_states: Option<usize>,
@@ -259,14 +283,30 @@ impl Reply {
     }
 
     fn error(status: u16, message: String) -> Self {
+        Self::path_error(
+            status,
+            PathError {
+                message,
+                valid_prefix: None,
+            },
+        )
+    }
+
+    fn path_error(status: u16, e: PathError) -> Self {
         #[derive(Serialize)]
         struct Error {
             error: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            valid_prefix: Option<Vec<usize>>,
         }
+        let error = Error {
+            error: e.message,
+            valid_prefix: e.valid_prefix,
+        };
         Reply {
             status,
             content_type: "application/json; charset=utf-8",
-            body: serde_json::to_vec(&Error { error: message }).unwrap_or_default(),
+            body: serde_json::to_vec(&error).unwrap_or_default(),
         }
     }
 
@@ -275,6 +315,22 @@ impl Reply {
             status: 200,
             content_type,
             body: text.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// Why a path names no state.
+struct PathError {
+    message: String,
+    /// The longest prefix of the path that names a state, when there is one.
+    valid_prefix: Option<Vec<usize>>,
+}
+
+impl From<String> for PathError {
+    fn from(message: String) -> Self {
+        PathError {
+            message,
+            valid_prefix: None,
         }
     }
 }
@@ -368,12 +424,14 @@ impl<P: Protocol> Explorer<P> {
         let bounds = match serde_json::to_value(model.config()) {
             Ok(serde_json::Value::Object(map)) => map
                 .into_iter()
-                .map(|(name, v)| Field {
-                    name,
+                .map(|(name, v)| BoundView {
+                    meaning: model.bound_doc(&name),
+                    overridden: spec.overrides.iter().any(|(k, _)| *k == name),
                     value: match v {
                         serde_json::Value::String(s) => s,
                         other => other.to_string(),
                     },
+                    name,
                 })
                 .collect(),
             _ => Vec::new(),
@@ -392,6 +450,14 @@ impl<P: Protocol> Explorer<P> {
             variant,
             summary,
             check: spec.id(),
+            overrides: spec
+                .overrides
+                .iter()
+                .map(|(name, value)| Field {
+                    name: name.clone(),
+                    value: value_text(value),
+                })
+                .collect(),
             checker: spec.checker.as_str(),
             liveness: spec.liveness.map(|l| l.as_str()),
             bounds,
@@ -444,6 +510,7 @@ impl<P: Protocol> Explorer<P> {
             passed: result.passed(),
             seconds: result.seconds,
             threads: result.threads,
+            overrides: result.overrides.clone(),
             unique_states: result.unique_states,
             expected_unique_states: result.expected_unique_states,
             liveness_states: result.liveness_states,
@@ -527,7 +594,7 @@ impl<P: Protocol> Explorer<P> {
             _ => match url.strip_prefix("/api/state") {
                 Some(path) if path.is_empty() || path.starts_with('/') => match self.state(path) {
                     Ok(view) => Reply::json(&view),
-                    Err(e) => Reply::error(400, e),
+                    Err(e) => Reply::path_error(400, e),
                 },
                 _ => Reply::error(404, format!("nothing is served at `{url}`")),
             },
@@ -556,7 +623,7 @@ impl<P: Protocol> Explorer<P> {
     }
 
     /// Replays `path` (`/I/A1/…`) and describes the state it reaches.
-    fn state(&self, path: &str) -> Result<StateView, String> {
+    fn state(&self, path: &str) -> Result<StateView, PathError> {
         let indices = parse_path(path)?;
         let model = &self.model;
         let inits = model.init_states();
@@ -580,7 +647,7 @@ impl<P: Protocol> Explorer<P> {
                     0 => "in the initial state".to_string(),
                     i => format!("after step {i}"),
                 };
-                return Err(match options.len() {
+                let message = match options.len() {
                     0 => format!(
                         "step {}: action {index} does not exist: no action is enabled {at}",
                         i + 1
@@ -591,6 +658,10 @@ impl<P: Protocol> Explorer<P> {
                         actions_are(n),
                         n - 1
                     ),
+                };
+                return Err(PathError {
+                    message,
+                    valid_prefix: Some(indices[..=i].to_vec()),
                 });
             }
             let (action, next) = options.swap_remove(index);

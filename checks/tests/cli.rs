@@ -860,6 +860,23 @@ fn explore_serves_the_check_and_its_states_in_coordlab_words() {
         bounds.join(" "),
         "backoff-base=1 backoff-cap=2 consumers=3 max-crashes=1 max-receives=2 messages=2 retry=exponential-backoff visibility-timeout=2"
     );
+    // Each bound's meaning is the "meaning" column of the trace's Configuration table, row
+    // for row; no bound was changed with --set.
+    let dir = root().join("counterexamples/queue/stale-receipt-delete");
+    let md = std::fs::read_to_string(dir.join("NoMessageLost.md")).unwrap();
+    for b in check["bounds"].as_array().unwrap() {
+        let meaning = b["meaning"].as_str().unwrap_or_else(|| panic!("{b}"));
+        assert!(!meaning.is_empty(), "{b}");
+        let row = format!(
+            "| {} | {} | {} |",
+            b["name"].as_str().unwrap(),
+            b["value"].as_str().unwrap(),
+            meaning.replace('|', "\\|")
+        );
+        assert!(md.contains(&row), "`{row}` not in the trace:\n{md}");
+        assert_eq!(b["overridden"], false, "{b}");
+    }
+    assert_eq!(check["overrides"], serde_json::json!([]));
     let props = check["properties"].as_array().unwrap();
     assert_eq!(props.len(), 7);
     let live = props
@@ -888,8 +905,17 @@ fn explore_serves_the_check_and_its_states_in_coordlab_words() {
         serde_json::json!([{"name": "m0", "before": "not sent", "after": "visible"}])
     );
 
-    // Bad paths: 400 naming the fault; other addresses and methods refused; still serving.
+    // Bad paths: 400 naming the fault (and, for an index out of range, the longest prefix
+    // that names a state); other addresses and methods refused; still serving.
     let error = |path: &str| ex.get(path, 400)["error"].as_str().unwrap().to_string();
+    let valid_prefix = |path: &str| ex.get(path, 400)["valid_prefix"].clone();
+    assert_eq!(valid_prefix("/api/state/0/99"), serde_json::json!([0]));
+    assert_eq!(
+        valid_prefix("/api/state/0/0/99/0"),
+        serde_json::json!([0, 0])
+    );
+    assert_eq!(valid_prefix("/api/state/1"), serde_json::Value::Null);
+    assert_eq!(valid_prefix("/api/state/0/x"), serde_json::Value::Null);
     assert_eq!(
         error("/api/state/0/99"),
         "step 1: action 99 is out of range: 1 action is enabled in the initial state (0 to 0)"
@@ -923,6 +949,8 @@ fn explore_serves_the_check_and_its_states_in_coordlab_words() {
     let run = ex.verdicts();
     assert_eq!(run["status"], "done", "{run}");
     assert_eq!(run["passed"], true, "{run}");
+    assert_eq!(run["overrides"], serde_json::json!([]), "{run}");
+    assert!(run["expected_unique_states"].is_u64(), "{run}");
     assert_eq!(run["unique_states"], run["expected_unique_states"], "{run}");
     let verdicts = run["verdicts"].as_array().unwrap();
     assert_eq!(verdicts.len(), 7);
@@ -944,10 +972,8 @@ fn explore_serves_the_check_and_its_states_in_coordlab_words() {
     );
 
     // Walking it: the committed counterexample, step by step, in the same words.
-    let dir = root().join("counterexamples/queue/stale-receipt-delete");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("NoMessageLost.json")).unwrap()).unwrap();
-    let md = std::fs::read_to_string(dir.join("NoMessageLost.md")).unwrap();
     let steps = json["steps"].as_array().unwrap().len() - 1;
     assert_eq!(cex["steps"], steps);
     let path: Vec<String> = cex["path"]
@@ -1030,8 +1056,10 @@ fn explore_walks_a_lasso_back_to_where_its_cycle_starts() {
 }
 
 /// `explore` serves the check it is asked for: a labelled check with its own bounds, and
-/// bounds changed with `--set`; and it answers only to loopback names (a page that a
-/// browser was tricked into sending here by DNS rebinding carries another Host).
+/// bounds changed with `--set`, marked as changed, whose state counts are then not
+/// compared with the manifest's pins (as `coordlab check` does); and it answers only to
+/// loopback names (a page that a browser was tricked into sending here by DNS rebinding
+/// carries another Host).
 #[test]
 fn explore_serves_the_labelled_check_at_its_bounds() {
     let bound = |v: &serde_json::Value, name: &str| -> String {
@@ -1052,7 +1080,31 @@ fn explore_serves_the_labelled_check_at_its_bounds() {
     drop(e);
     let e = Explorer::start_with(&["queue/no-dead-letter", "--set", "consumers=3"]);
     let check = e.get("/api/check", 200);
+    assert_eq!(check["check"], "queue/no-dead-letter", "{check}");
     assert_eq!(bound(&check, "consumers"), "3");
+    assert_eq!(
+        check["overrides"],
+        serde_json::json!([{"name": "consumers", "value": "3"}])
+    );
+    let overridden: Vec<&str> = check["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["overridden"] == true)
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(overridden, ["consumers"]);
+    let run = e.verdicts();
+    assert_eq!(run["status"], "done", "{run}");
+    assert_eq!(
+        run["overrides"],
+        serde_json::json!(["consumers=3"]),
+        "{run}"
+    );
+    assert_eq!(run["expected_unique_states"], serde_json::Value::Null);
+    assert_eq!(run["expected_liveness_states"], serde_json::Value::Null);
+    assert_eq!(run["drift"], serde_json::json!([]));
+    assert_eq!(run["passed"], true, "{run}");
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(&e.address).unwrap();
     let port = e.address.rsplit(':').next().unwrap();

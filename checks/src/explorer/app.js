@@ -55,7 +55,12 @@ async function getJSON(url) {
   } catch (e) {
     throw new Error(`${url}: HTTP ${response.status}, not JSON`);
   }
-  if (!response.ok) throw new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+  if (!response.ok) {
+    const error = new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+    // For a path that names no state: the longest prefix of it that does.
+    error.validPrefix = body && body.valid_prefix ? body.valid_prefix : null;
+    throw error;
+  }
   return body;
 }
 
@@ -74,17 +79,52 @@ function changeList(changes, extra) {
 
 // ---- the check: header, configuration, properties -------------------------------------
 
+// "consumers=4 messages=3": the bounds changed with --set, as the terminal prints them.
+function overridesLine(c) {
+  return c.overrides.map((o) => `${o.name}=${o.value}`).join(' ');
+}
+
+// The check as the terminal names it: `queue/correct (consumers=4)` when bounds were changed.
+function checkName(c) {
+  const set = overridesLine(c);
+  return set ? `${c.check} (${set})` : c.check;
+}
+
 function renderHeader() {
   const c = page.check;
-  document.title = `coordlab explore ${c.check}`;
+  const set = overridesLine(c);
+  document.title = `coordlab explore ${checkName(c)}`;
   fill(document.getElementById('check-id'), c.check);
+  const overrides = document.getElementById('overrides');
+  overrides.hidden = !set;
+  fill(overrides, set ? `(${set})` : null);
+  overrides.title = set ? "bounds changed with --set: not the manifest's" : '';
   fill(
     document.getElementById('summary'),
     'Variant ', code(c.variant), ' of ', code(c.protocol), ': ', c.summary, '.',
   );
   fill(
     document.querySelector('#bounds tbody'),
-    c.bounds.map((b) => el('tr', {}, el('td', {}, b.name), el('td', {}, b.value))),
+    c.bounds.map((b) =>
+      el(
+        'tr',
+        { class: b.overridden ? 'overridden' : null, 'data-bound': b.name },
+        el('td', { class: 'bound' }, b.name),
+        el(
+          'td',
+          { class: 'value' },
+          b.value,
+          b.overridden ? el('span', { class: 'set', title: 'changed on the command line' }, '--set') : null,
+        ),
+        el('td', { class: 'meaning' }, b.meaning || ''),
+      ),
+    ),
+  );
+  const note = document.getElementById('bounds-note');
+  note.hidden = !set;
+  fill(
+    note,
+    set ? ['Bounds marked ', el('span', { class: 'set' }, '--set'), " were changed on the command line; the others are the manifest's."] : null,
   );
 }
 
@@ -110,10 +150,10 @@ function hereText(kind, here) {
 }
 
 function verdictCell(p) {
-  if (!page.run) return el('td', { class: 'verdict' }, '…');
-  if (page.run.status === 'failed') return el('td', { class: 'verdict' }, '—');
+  if (!page.run) return el('td', { class: 'verdict', 'data-label': 'verdict' }, '…');
+  if (page.run.status === 'failed') return el('td', { class: 'verdict', 'data-label': 'verdict' }, '—');
   const v = verdictOf(p.name);
-  if (!v) return el('td', { class: 'verdict pending' }, 'checking…');
+  if (!v) return el('td', { class: 'verdict pending', 'data-label': 'verdict' }, 'checking…');
   const mark = v.matches
     ? el('span', { class: 'mark ok', title: 'as the manifest expects' }, '✓ as expected')
     : el('span', { class: 'mark bad', title: 'not what the manifest expects' }, `✗ expected ${v.expected}`);
@@ -128,8 +168,9 @@ function verdictCell(p) {
         'data-walk': p.name,
         title: `take the ${cex.steps} steps of ${cex.file} in the explorer`,
         onclick: () => {
+          // The walk starts where the counterexample does, with its first action marked.
           page.walking = Object.assign({ property: p.name }, cex);
-          const target = hashOf(cex.path);
+          const target = hashOf(cex.path.slice(0, 1));
           if (location.hash === target) renderAll();
           else location.hash = target;
         },
@@ -139,7 +180,7 @@ function verdictCell(p) {
   }
   return el(
     'td',
-    { class: 'verdict' },
+    { class: 'verdict', 'data-label': 'verdict' },
     el('span', { class: `word ${v.verdict}` }, v.verdict),
     ' ',
     mark,
@@ -160,12 +201,13 @@ function renderProperties() {
         'tr',
         { 'data-property': p.name, class: falseHere ? 'false-here' : null },
         el('td', { class: 'name' }, code(p.name), el('div', { class: 'doc' }, p.doc)),
-        el('td', { class: 'kind' }, p.kind),
-        el('td', { class: 'expected' }, p.expected),
+        el('td', { class: 'kind', 'data-label': 'kind' }, p.kind),
+        el('td', { class: 'expected', 'data-label': 'expected' }, p.expected),
         verdictCell(p),
         el(
           'td',
-          { class: 'here' + (h && h.holds_here ? ' yes' : ' no') },
+          // No state on screen (a bad link): no label either, in the narrow layout.
+          { class: 'here' + (h && h.holds_here ? ' yes' : ' no'), 'data-label': h ? 'in this state' : null },
           hereText(p.kind, h),
           h && h.why ? el('div', { class: 'why' }, h.why) : null,
         ),
@@ -185,8 +227,8 @@ function renderRunStatus() {
     node.className = 'run-status running';
     fill(
       node,
-      `Checking ${c.check} (${checkers}) in the background — ${phase}: `,
-      `${number(r.states)} states, depth ${r.depth}…`,
+      `Checking ${checkName(c)} with ${checkers} in the background — ${phase}: `,
+      `${number(r.states)} states, depth ${number(r.depth)}…`,
     );
     return;
   }
@@ -195,9 +237,11 @@ function renderRunStatus() {
     fill(node, r.error);
     return;
   }
-  const pin = (got, want) => (want === null || want === undefined ? '' : want === got ? ' (as pinned)' : ` (pinned: ${number(want)})`);
+  // Every number in one format (6,761), the pins included.
+  const pin = (got, want) =>
+    want === null || want === undefined ? '' : want === got ? ' (as pinned)' : ` (the manifest pins ${number(want)})`;
   const parts = [
-    `Checked ${c.check} (${checkers}) in ${r.seconds < 0.01 ? 'under 0.01' : r.seconds.toFixed(2)} s on ${r.threads} ${r.threads === 1 ? 'thread' : 'threads'}: `,
+    `Checked ${checkName(c)} with ${checkers} in ${r.seconds < 0.01 ? 'under 0.01' : r.seconds.toFixed(2)} s on ${r.threads} ${r.threads === 1 ? 'thread' : 'threads'}: `,
     `${number(r.unique_states)} states${pin(r.unique_states, r.expected_unique_states)}`,
   ];
   if (r.liveness_states !== null) {
@@ -205,7 +249,14 @@ function renderRunStatus() {
   }
   parts.push('. ');
   if (!r.complete) parts.push('The check ran out of budget before it could decide every property. ');
-  parts.push(...r.drift.map((d) => d[0].toUpperCase() + d.slice(1) + '. '));
+  if (r.overrides.length) {
+    parts.push(
+      "The bounds were changed with --set, so the state counts are not compared with the manifest's pins, which count the states at its own bounds. ",
+    );
+  } else if (r.drift.length) {
+    // `drift` says the same in words, with the numbers unformatted: said here instead.
+    parts.push("The state counts differ from the manifest's pins: the model's state space changed (update the manifest if that was intended). ");
+  }
   parts.push(r.passed ? 'Every verdict is what the manifest expects.' : 'Not everything is what the manifest expects.');
   node.className = 'run-status ' + (r.passed ? 'ok' : 'bad');
   fill(node, parts);
@@ -218,6 +269,36 @@ function isPrefix(prefix, path) {
   return prefix.length <= path.length && prefix.every((x, i) => x === path[i]);
 }
 
+// How many indices `a` and `b` share from the start.
+function common(a, b) {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+// The address of step `k` of the counterexample being walked (0: its initial state).
+function walkStep(k) {
+  return hashOf(page.walking.path.slice(0, k + 1));
+}
+
+// Where the walk goes from here: `previous`, `next`, `start` or `end`; null if it cannot.
+function walkTarget(where) {
+  const w = page.walking;
+  const v = page.view;
+  if (!w || !v || !isPrefix(v.path, w.path)) return null;
+  const at = v.path.length - 1;
+  switch (where) {
+    case 'start':
+    case 'previous':
+      return at > 0 ? walkStep(where === 'start' ? 0 : at - 1) : null;
+    case 'next':
+    case 'end':
+      return at < w.steps ? walkStep(where === 'end' ? w.steps : at + 1) : null;
+    default:
+      return null;
+  }
+}
+
 function renderWalking() {
   const node = document.getElementById('walking');
   const w = page.walking;
@@ -228,38 +309,47 @@ function renderWalking() {
   }
   node.hidden = false;
   const at = v.path.length - 1;
-  const on = isPrefix(v.path, w.path);
-  const stop = el('button', { class: 'small', onclick: () => { page.walking = null; renderAll(); } }, 'stop');
-  if (!on) {
+  const stop = el('button', { class: 'small', 'data-step': 'stop', onclick: () => { page.walking = null; renderAll(); } }, 'stop');
+  if (!isPrefix(v.path, w.path)) {
+    const back = Math.max(common(v.path, w.path) - 1, 0);
     fill(
       node,
-      `You left the ${w.property} counterexample. `,
-      el('a', { href: hashOf(w.path) }, 'back to its end'),
+      `You left the counterexample of ${w.property}. `,
+      el('a', { href: walkStep(back), 'data-step': 'back' }, back === 0 ? 'back to its start' : `back to its step ${back}`),
       ' ',
       stop,
     );
     return;
   }
-  const prev = at > 0 ? el('a', { class: 'button', href: hashOf(w.path.slice(0, at)), 'data-step': 'previous' }, '◂ previous') : null;
-  const next = at < w.steps ? el('a', { class: 'button', href: hashOf(w.path.slice(0, at + 2)), 'data-step': 'next' }, 'next ▸') : null;
-  let lasso = null;
-  if (w.cycle_start !== null && at === w.steps) {
-    lasso =
-      w.cycle_start === w.steps
-        ? ` After step ${w.steps} the system stays in the same state forever: no fairly scheduled action is enabled there.`
-        : ` After step ${w.steps} the system is back in the state it had after step ${w.cycle_start}: steps ${w.cycle_start + 1}–${w.steps} repeat forever.`;
+  const button = (where, label, title) => {
+    const target = walkTarget(where);
+    return target ? el('a', { class: 'button', href: target, 'data-step': where, title }, label) : null;
+  };
+  let where;
+  if (at === 0) where = ' (the initial state). Step 1 is marked under Next step.';
+  else if (at < w.steps) where = `. Step ${at + 1} is marked under Next step.`;
+  else if (w.cycle_start === null) {
+    const here = v.properties.find((p) => p.name === w.property);
+    where = here && here.why ? `, the last: ${w.property} is false here: ${here.why}` : `, the last: ${w.property} is false here.`;
+  } else if (w.cycle_start === w.steps) {
+    where = `, the last. After step ${w.steps} the system stays in the same state forever: no fairly scheduled action is enabled there.`;
+  } else {
+    where = `, the last. After step ${w.steps} the system is back in the state it had after step ${w.cycle_start}: steps ${w.cycle_start + 1}–${w.steps} repeat forever.`;
   }
   fill(
     node,
     el('strong', {}, `Counterexample of ${w.property}`),
-    `: step ${at} of ${w.steps}.`,
-    lasso,
-    ' ',
-    prev,
-    ' ',
-    next,
-    ' ',
-    stop,
+    `: step ${at} of ${w.steps}`,
+    where,
+    el(
+      'span',
+      { class: 'walk-buttons' },
+      button('start', '◂◂ start', 'its initial state'),
+      button('previous', '◂ previous', 'one step back (← key)'),
+      button('next', 'next ▸', 'take the marked step (→ key)'),
+      button('end', 'end ▸▸', `its last step, ${w.steps}`),
+      stop,
+    ),
   );
 }
 
@@ -339,7 +429,7 @@ function renderActions() {
   // On the counterexample: the step it takes next; at the end of a lasso, the first step of
   // its cycle (this state is the state where the cycle starts, so the indices agree).
   let next = null;
-  let badge = 'the counterexample takes this step';
+  let badge = `the counterexample's step ${v.path.length}`;
   if (on && v.path.length < w.path.length) next = w.path[v.path.length];
   else if (on && w.cycle_start !== null && w.cycle_start < w.steps) {
     next = w.path[w.cycle_start + 1];
@@ -385,14 +475,34 @@ function renderAll() {
 
 // ---- loading --------------------------------------------------------------------------
 
-function showError(message) {
+// Shows why the address names no state, in place of the state (which is gone, so nothing
+// stale stays on screen), with links to states that exist; `null` clears it.
+function showError(error) {
   const node = document.getElementById('error');
-  if (!message) {
+  const stepper = document.getElementById('stepper');
+  if (!error) {
     node.hidden = true;
+    stepper.hidden = false;
     return;
   }
+  page.view = null;
+  stepper.hidden = true;
   node.hidden = false;
-  fill(node, message, ' ', el('a', { href: '#/0' }, 'back to the initial state'));
+  const links = [el('a', { href: '#/0', 'data-link': 'initial' }, 'Go to the initial state')];
+  const prefix = error.validPrefix;
+  if (prefix && prefix.length > 1) {
+    links.push(
+      ', or ',
+      el('a', { href: hashOf(prefix), 'data-link': 'prefix' }, `to the last state this address reaches (after step ${prefix.length - 1})`),
+    );
+  }
+  fill(
+    node,
+    el('h2', {}, 'No state at this address'),
+    el('p', { class: 'message' }, error.message),
+    el('p', {}, links, '.'),
+  );
+  renderProperties();
 }
 
 async function loadState() {
@@ -410,7 +520,7 @@ async function loadState() {
     renderAll();
   } catch (e) {
     if (seq !== page.seq) return;
-    showError(e.message);
+    showError(e);
   }
 }
 
@@ -429,12 +539,20 @@ async function start() {
   try {
     page.check = await getJSON('/api/check');
   } catch (e) {
-    showError(e.message);
+    showError(e);
     return;
   }
   renderHeader();
   renderProperties();
   window.addEventListener('hashchange', loadState);
+  // While walking a counterexample: → takes the marked step, ← goes one back.
+  document.addEventListener('keydown', (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const target = walkTarget({ ArrowRight: 'next', ArrowLeft: 'previous' }[e.key]);
+    if (!target) return;
+    e.preventDefault();
+    location.hash = target;
+  });
   await Promise.all([loadState(), pollVerdicts()]);
 }
 
