@@ -297,7 +297,7 @@ test('the explorer shows real time and each node\'s clock, and why a safety prop
     assert.equal(await page.locator('#actions a.next').count(), 0);
     // The last step of Kleppmann's scenario, and the property false in its state.
     assert.match(await text(page, '#steps li[data-step="9"]'), /node 0's write with token 1 reaches storage: storage accepts it although it already accepted token 2/);
-    assert.match(await text(page, '#steps li[data-step="9"]'), /storage: accepted writes with tokens 2 → accepted writes with tokens 2, 1/);
+    assert.match(await text(page, '#steps li[data-step="9"]'), /storage: accepted writes with token 2 → accepted writes with tokens 2, 1/);
     await page.locator('#properties tr.false-here[data-property="StaleTokenWriteRejected"]').waitFor();
     assert.match(await stale.locator('td.here').innerText(), /^false\n/);
     assert.match(await text(page, '#clock'), /^t=\d+; clocks: node 0 at \d+, node 1 at \d+$/);
