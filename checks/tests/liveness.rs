@@ -488,7 +488,8 @@ fn model_lassos_replay_and_unfair_ones_do_not() {
     let md = trace::markdown(&file, &typed, None);
     assert!(md.contains("repeat forever"), "{md}");
     assert!(
-        md.contains("    Note over Graph: ReachesGoal violated: node "),
+        md.replace("<br/>", " ")
+            .contains("    Note over Graph: ReachesGoal violated: node "),
         "the diagram ends with the violation: {md}"
     );
 

@@ -3,9 +3,10 @@
 //! Every sequence diagram coordlab writes goes through [`SequenceDiagram`]: a model trace
 //! (`coordlab show --format mermaid`, the `.md` files under `counterexamples/`) and an
 //! implementation's failing shuttle run alike. It declares the participants that take part,
-//! in the order given, numbers the steps, spans notes over several participants, and
-//! escapes every label and name with [`escape`], so no text a protocol writes can break
-//! Mermaid's grammar or be silently cut short.
+//! in the order given, numbers the steps, spans notes over several participants, breaks
+//! long texts into lines with [`label`] so Mermaid draws them whole, and escapes every label
+//! and name, so no text a protocol writes can break Mermaid's grammar or be silently cut
+//! short.
 //!
 //! ```
 //! use coordlab_diagram::{Arrow, SequenceDiagram};
@@ -16,7 +17,7 @@
 //!     Arrow::reply("LeaseStore", "Node 0", "granted; token #1"),
 //! ]);
 //! d.step(2, [Arrow::call("Node 1", "LeaseStore", "acquire")]);
-//! d.push(Arrow::note(["Node 1", "Node 0"], "two leaders"));
+//! d.push(Arrow::note(["Node 1", "Node 0"], "two leaders at once: node 0 and node 1"));
 //! assert_eq!(
 //!     d.render(),
 //!     "sequenceDiagram
@@ -26,7 +27,7 @@
 //!     Node0->>LeaseStore: 1. acquire
 //!     LeaseStore-->>Node0: granted#59; token #35;1
 //!     Node1->>LeaseStore: 2. acquire
-//!     Note over Node0,Node1: two leaders
+//!     Note over Node0,Node1: two leaders at once:<br/>node 0 and node 1
 //! "
 //! );
 //! ```
@@ -43,7 +44,7 @@
 //! | `#` | starts a comment: the rest of the line is silently dropped | `#35;` |
 //! | `%` | `%%{…}%%` anywhere is a directive and silently removed | `#37;` |
 //! | `<`, `>` | `<br>` and its variants become line breaks; tags meet the HTML sanitiser | `#lt;`, `#gt;` |
-//! | a line break | ends the statement | `<br>`, Mermaid's line break inside a label |
+//! | a line break | ends the statement | `<br>`, Mermaid's line break inside a label (the breaks [`label`] makes to shorten a line are `<br/>`) |
 //! | another control character | drawn as is, invisibly | a space |
 //! | a leading `wrap:`, `nowrap:` or `:` | taken as the wrap option and removed | its colon as `#58;` |
 //! | `{`, `}`, `&`, `"`, `,`, any other `:` | plain text inside a message or note | unchanged |
@@ -56,6 +57,46 @@
 //! keywords (`end`, `note`, `box`, …), and is declared `participant <id> as <name>` when the
 //! id differs from the name; the name is escaped like a label, and `,`, `:` and `@` (which
 //! end an alias) as entity codes too.
+//!
+//! # Long texts
+//!
+//! Mermaid 11, in its default configuration, draws a message or a note on one line however
+//! long it is, and does not always make room for that line (participant boxes are 150 px
+//! wide, their centres at least 200 px apart):
+//!
+//! - A note over two or more participants is drawn exactly as wide as the span between the
+//!   outer ones, plus 25 px on each side; Mermaid widens the gaps by only half the note's
+//!   text, so a long note runs past both sides of its box, and past the diagram's edge,
+//!   where it is cut off.
+//! - A message between neighbouring participants gets room for its text and 35 px to spare
+//!   on each side, but a message that passes over other participants gets none: it runs
+//!   past its lifelines when the gaps are narrower than its text.
+//! - A note over one participant gets its text's width and 10 px to spare on each side.
+//!   But Mermaid measures text in the page's font and draws it in its own: its default
+//!   `fontFamily` ends in `;`, which makes the font of the text it measures invalid, so
+//!   it inherits the page's. In a page whose font is narrower (a browser's default serif)
+//!   a line of more than about 30 characters outgrows those 10 px.
+//!
+//! So [`SequenceDiagram::render`] breaks every text into lines with [`label`]: at most
+//! [`NARROW_LINE_WIDTH`] (30) characters for a note over one participant, which keeps its
+//! 10 px, and for a note over two neighbouring ones, at least 250 px wide; at most
+//! [`LINE_WIDTH`] (40) for a message, and for a note over three participants or more, at
+//! least 450 px wide. Lines break at spaces, as
+//! `<br/>`, which Mermaid draws as a line break in messages and notes; they are as even as
+//! their number allows; a number stays on the line of the word before it (`node 0`,
+//! `token 1`), and a word longer than a line stays whole. Nothing else about a text
+//! changes.
+//!
+//! Mermaid's own wrapping is no substitute. `wrap` (set for every text by an `init`
+//! directive, which a page may not honour, or for one text by a leading `wrap:`) breaks a
+//! text to fit the room Mermaid already allotted to it instead of making room: a message to
+//! the distance between its lifelines, a note over one participant to 150 px; it measures
+//! in the page's font as above; and it leaves a text that already holds a line break on
+//! one line.
+//!
+//! `scripts/mermaid-check` parses every committed diagram with Mermaid; the browser suite
+//! in `checks/tests/browser/` draws each in chromium and fails when a text runs out of its
+//! box or out of the diagram.
 //!
 //! # Limits
 //! Only what traces need: solid and dashed arrows and notes, no activations, loops or
@@ -225,11 +266,21 @@ impl SequenceDiagram {
         }
         for element in &self.elements {
             match element {
-                Arrow::Call { from, to, label } => {
-                    let _ = writeln!(out, "    {}->>{}: {}", id(from), id(to), escape(label));
+                Arrow::Call {
+                    from,
+                    to,
+                    label: text,
+                } => {
+                    let text = label(text, LINE_WIDTH);
+                    let _ = writeln!(out, "    {}->>{}: {text}", id(from), id(to));
                 }
-                Arrow::Reply { from, to, label } => {
-                    let _ = writeln!(out, "    {}-->>{}: {}", id(from), id(to), escape(label));
+                Arrow::Reply {
+                    from,
+                    to,
+                    label: text,
+                } => {
+                    let text = label(text, LINE_WIDTH);
+                    let _ = writeln!(out, "    {}-->>{}: {text}", id(from), id(to));
                 }
                 Arrow::Note { over, text } => {
                     let positions: Vec<usize> = if over.is_empty() {
@@ -249,7 +300,12 @@ impl SequenceDiagram {
                     } else {
                         format!("{},{}", ids[left], ids[right])
                     };
-                    let _ = writeln!(out, "    Note over {span}: {}", escape(text));
+                    let width = if right - left >= 2 {
+                        LINE_WIDTH
+                    } else {
+                        NARROW_LINE_WIDTH
+                    };
+                    let _ = writeln!(out, "    Note over {span}: {}", label(text, width));
                 }
             }
         }
@@ -317,28 +373,32 @@ pub fn participant_id(name: &str, taken: &[String]) -> String {
         .expect("some suffix is free")
 }
 
-/// `text` as the label of a Mermaid sequence-diagram message or note: it reads as written
-/// once drawn, and nothing in it can end the statement, start a comment or a directive, or
-/// set an option (see the table in the crate docs).
-pub fn escape(text: &str) -> String {
+/// Characters a line of a message, or of a note over three or more participants, holds at
+/// most (see "Long texts" in the crate docs).
+pub const LINE_WIDTH: usize = 40;
+
+/// Characters a line of a note over one participant or two neighbouring ones holds at most
+/// (see "Long texts" in the crate docs).
+pub const NARROW_LINE_WIDTH: usize = 30;
+
+/// `text` as the label of a Mermaid sequence-diagram message or note, on lines of at most
+/// `width` characters: broken at spaces with `<br/>`, each space broken at replaced by the
+/// break, lines as even as their number allows, never before a word that starts with a
+/// digit or before another space; a word (with the numbers after it) longer than `width`
+/// stays whole on its own line. Otherwise as [`escape`]: the text's own line breaks as `<br>`, and nothing else in
+/// it can end the statement, break a line, start a comment or a directive, or set an
+/// option. `width` is counted in characters (Unicode scalar values) of the text as drawn.
+pub fn label(text: &str, width: usize) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            ';' => out.push_str("#59;"),
-            '#' => out.push_str("#35;"),
-            '%' => out.push_str("#37;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push_str("<br>");
+    for (i, line) in text_lines(text).into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("<br>");
+        }
+        for (j, piece) in wrap(line, width).into_iter().enumerate() {
+            if j > 0 {
+                out.push_str("<br/>");
             }
-            '\n' | '\u{2028}' | '\u{2029}' => out.push_str("<br>"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+            escape_chars(piece, &mut out);
         }
     }
     // Mermaid trims a label, then takes a leading `wrap:`, `nowrap:` or `:` as an option.
@@ -359,6 +419,119 @@ pub fn escape(text: &str) -> String {
         out.replace_range(i..=i, "#58;");
     }
     out
+}
+
+/// `text` as the label of a Mermaid sequence-diagram message or note, unbroken: it reads as
+/// written once drawn, and nothing in it can end the statement, start a comment or a
+/// directive, or set an option (see the table in the crate docs). [`label`] with no limit
+/// on a line's length.
+pub fn escape(text: &str) -> String {
+    label(text, usize::MAX)
+}
+
+/// Writes `text` to `out` with every character Mermaid treats specially as its entity
+/// code, and control characters as spaces; `text` holds no line break.
+fn escape_chars(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            ';' => out.push_str("#59;"),
+            '#' => out.push_str("#35;"),
+            '%' => out.push_str("#37;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The lines of `text`, split at `\r\n`, `\r`, `\n`, U+2028 and U+2029.
+fn text_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(['\r', '\n', '\u{2028}', '\u{2029}']) {
+        lines.push(&rest[..i]);
+        let c = rest[i..].chars().next().unwrap_or('\n');
+        let mut next = i + c.len_utf8();
+        if c == '\r' && rest[next..].starts_with('\n') {
+            next += 1;
+        }
+        rest = &rest[next..];
+    }
+    lines.push(rest);
+    lines
+}
+
+/// `line` broken at spaces into as few pieces of at most `width` characters as filling
+/// each piece in turn gives, then evened out: the narrowest width that needs no more
+/// pieces. The spaces broken at are left out of the pieces.
+fn wrap(line: &str, width: usize) -> Vec<&str> {
+    let units = units(line);
+    let pieces = fill(line, &units, width);
+    if pieces.len() < 2 {
+        return pieces;
+    }
+    let longest = units.iter().map(|u| u.chars).max().unwrap_or(0);
+    (longest.min(width)..width)
+        .map(|w| fill(line, &units, w))
+        .find(|p| p.len() == pieces.len())
+        .unwrap_or(pieces)
+}
+
+/// What a line may break between: a run of words that stays on one line.
+struct Unit {
+    /// Where it starts and ends in the line, in bytes.
+    start: usize,
+    end: usize,
+    /// Its length, in characters.
+    chars: usize,
+}
+
+/// `line` cut at the spaces a line may break at: those before a word that is not empty
+/// and does not start with a digit. A number stays with the word before it (`node 0`,
+/// `token 1`, `steps 6–10`), and runs of spaces stay inside a unit, so no piece of a
+/// broken line is empty or starts with a space.
+fn units(line: &str) -> Vec<Unit> {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut at = 0;
+    for word in line.split(' ') {
+        let chars = word.chars().count();
+        let glued = word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit());
+        match units.last_mut() {
+            Some(unit) if glued || !line[unit.start..unit.end].contains(|c| c != ' ') => {
+                unit.end = at + word.len();
+                unit.chars += 1 + chars;
+            }
+            _ => units.push(Unit {
+                start: at,
+                end: at + word.len(),
+                chars,
+            }),
+        }
+        at += word.len() + 1;
+    }
+    units
+}
+
+/// `line` broken between `units`, each piece filled with as many units as fit in `width`
+/// characters; a unit longer than `width` is a piece of its own.
+fn fill<'a>(line: &'a str, units: &[Unit], width: usize) -> Vec<&'a str> {
+    let mut pieces = Vec::new();
+    let Some(first) = units.first() else {
+        return vec![line];
+    };
+    let (mut start, mut chars) = (first.start, first.chars);
+    for unit in &units[1..] {
+        if chars + 1 + unit.chars > width {
+            pieces.push(&line[start..unit.start - 1]);
+            start = unit.start;
+            chars = unit.chars;
+        } else {
+            chars += 1 + unit.chars;
+        }
+    }
+    pieces.push(&line[start..]);
+    pieces
 }
 
 /// A participant's name as a Mermaid alias: on one line (an alias cannot hold Mermaid's
@@ -387,7 +560,9 @@ mod tests {
 
     use super::*;
 
-    /// Undoes [`escape`]: Mermaid's reading of a label, as the text it draws.
+    /// Undoes [`label`]: Mermaid's reading of a label, as the text it draws, with the
+    /// text's own line breaks (`<br>`) as line breaks and the breaks [`label`] made
+    /// (`<br/>`) as the spaces they replaced.
     fn drawn(label: &str) -> String {
         let mut out = String::new();
         let mut rest = label;
@@ -396,6 +571,11 @@ mod tests {
             rest = &rest[i..];
             if let Some(after) = rest.strip_prefix("<br>") {
                 out.push('\n');
+                rest = after;
+                continue;
+            }
+            if let Some(after) = rest.strip_prefix("<br/>") {
+                out.push(' ');
                 rest = after;
                 continue;
             }
@@ -484,6 +664,41 @@ mod tests {
             prop_assert_eq!(drawn(&label), visible(&text));
         }
 
+        /// Broken into lines, any text still reads back as itself, safely; every line is
+        /// at most `width` characters long unless it is one word; no break starts or ends
+        /// the label or follows another.
+        #[test]
+        fn any_text_breaks_into_short_safe_lines(
+            text in "[ a-z;#<>:\n]{0,12}( [a-z]{0,12}){0,12}|[ a-z]{0,80}|\\PC{0,60}",
+            width in 1usize..50,
+        ) {
+            let label = label(&text, width);
+            prop_assert!(!label.contains(['\n', '\r', '\u{2028}', '\u{2029}']), "{label:?}");
+            prop_assert!(!label.chars().any(char::is_control), "{label:?}");
+            prop_assert!(only_entity_codes(&label), "{label:?}");
+            prop_assert!(!label.replace("<br/>", "").replace("<br>", "").contains(['<', '>', '%']), "{label:?}");
+            let head = label.trim_start().to_ascii_lowercase();
+            prop_assert!(!head.starts_with(':') && !head.starts_with("wrap:") && !head.starts_with("nowrap:"), "{label:?}");
+            prop_assert!(!label.starts_with("<br/>") && !label.ends_with("<br/>"), "{label:?}");
+            prop_assert!(!label.contains("<br/><br") && !label.contains("<br><br/>"), "{label:?}");
+            prop_assert_eq!(drawn(&label), visible(&text));
+            for own_line in label.split("<br>") {
+                for (k, line) in own_line.split("<br/>").enumerate() {
+                    // Spaces at the end of a line are not drawn; a line may break before
+                    // a word that does not start with a digit, and not before a space.
+                    let line = drawn(line);
+                    let breakable = line
+                        .trim()
+                        .split(' ')
+                        .skip(1)
+                        .filter(|w| !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit()))
+                        .count();
+                    prop_assert!(line.trim_end().chars().count() <= width || breakable == 0, "{line:?} in {label:?}");
+                    prop_assert!(k == 0 || !line.starts_with(' '), "{line:?} in {label:?}");
+                }
+            }
+        }
+
         /// Any name becomes an id Mermaid reads as one participant, and an alias that
         /// reads back as the name.
         #[test]
@@ -520,6 +735,60 @@ mod tests {
         assert_eq!(
             escape("granted, token 2: {ok} & done"),
             "granted, token 2: {ok} & done"
+        );
+    }
+
+    #[test]
+    fn long_texts_break_at_spaces_into_even_lines() {
+        // Filling each line in turn would leave `clock` alone on the second line.
+        assert_eq!(
+            label("4. leads with token 1, trusts until 30ms on its clock", 40),
+            "4. leads with token 1, trusts<br/>until 30ms on its clock"
+        );
+        assert_eq!(
+            label(
+                "AtMostOneLeader violated: two leaders at once: node 0 with token 1 (its clock says 3 ticks left) and node 1 with token 1 (its clock says 3 ticks left)",
+                30
+            ),
+            "AtMostOneLeader violated:<br/>two leaders at once: node 0<br/>with token 1 (its clock<br/>says 3 ticks left) and<br/>node 1 with token 1 (its<br/>clock says 3 ticks left)"
+        );
+        // Short enough: unchanged. A word longer than a line stays whole.
+        assert_eq!(label("m0, delivery 1", 30), "m0, delivery 1");
+        assert_eq!(label("a counterexample", 5), "a<br/>counterexample");
+        // Runs of spaces stay; the text's own breaks stay as `<br>`; escaping as ever.
+        assert_eq!(label("  a  b", 2), "  a <br/>b");
+        assert_eq!(label("one two\nthree four", 8), "one two<br>three<br/>four");
+        assert_eq!(label("wrap: a; b #2", 4), "wrap#58;<br/>a#59; b<br/>#35;2");
+        assert_eq!(label("", 3), "");
+    }
+
+    #[test]
+    fn messages_and_notes_break_by_how_wide_mermaid_draws_them() {
+        let long = "the quick brown fox jumps over the lazy dog, again and again, \
+                    until the dog wakes up and the fox runs";
+        let mut d = SequenceDiagram::new(["A", "B", "C"]);
+        d.push(Arrow::call("A", "C", long));
+        d.push(Arrow::note(["A"], long));
+        d.push(Arrow::note(["A", "B"], long));
+        d.push(Arrow::note(["C", "A"], long));
+        d.push(Arrow::note(Vec::<String>::new(), long));
+        let wide = label(long, LINE_WIDTH);
+        let narrow = label(long, NARROW_LINE_WIDTH);
+        assert_ne!(wide, narrow);
+        assert_eq!(
+            d.render(),
+            format!(
+                "sequenceDiagram
+    participant A
+    participant B
+    participant C
+    A->>C: {wide}
+    Note over A: {narrow}
+    Note over A,B: {narrow}
+    Note over A,C: {wide}
+    Note over A,C: {wide}
+"
+            )
         );
     }
 
