@@ -754,7 +754,7 @@ fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Faul
     let bytes = std::fs::read(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
     let text =
         String::from_utf8(bytes).map_err(|e| Fault::new(path, format!("not UTF-8 text: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+    let malformed = |e: serde_json::Error| {
         Fault::new(
             path,
             format!(
@@ -762,7 +762,8 @@ fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Faul
                 coordlab_checks::plain(&e.to_string())
             ),
         )
-    })?;
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(malformed)?;
     if value.get("engine").and_then(|e| e.as_str()) == Some("shuttle") {
         return Err(Fault::new(
             path,
@@ -770,15 +771,7 @@ fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Faul
              `RUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle -- committed_counterexamples_replay`",
         ));
     }
-    let file: TraceFile = serde_json::from_value(value).map_err(|e| {
-        Fault::new(
-            path,
-            format!(
-                "malformed trace: {}",
-                coordlab_checks::plain(&e.to_string())
-            ),
-        )
-    })?;
+    let file: TraceFile = serde_json::from_value(value).map_err(malformed)?;
     let proto = registry::find(&file.protocol).ok_or_else(|| {
         Fault::new(
             path,
