@@ -12,7 +12,39 @@
 //! Receipts are per delivery: each receive issues a new one, and only the newest delivery's
 //! receipt may delete, change visibility or release. A slow consumer whose timeout ran out and
 //! whose message was received again gets [`QueueError::StaleReceipt`] and cannot delete the
-//! copy someone else now holds.
+//! copy someone else now holds. Receipts belong to the queue that issued them: another queue
+//! refuses them as [`QueueError::UnknownReceipt`], even if it holds a message with the same id
+//! received as often.
+//!
+//! # Lapsed deliveries
+//!
+//! A delivery *lapses* when its visibility timeout runs out, that is at the instant
+//! `visible_until` itself: at that instant the message is visible again and no longer in
+//! flight. From then on [`change_visibility`](RetryQueue::change_visibility) and
+//! [`release`](RetryQueue::release) with its receipt fail with
+//! [`QueueError::MessageNotInflight`] and change nothing (the message stays visible where it is
+//! in the delivery order, not pushed back by a backoff), even if nobody has received the message
+//! since: a heartbeat that comes late does not win the message back, and its sender learns that
+//! another consumer may already be working on it. A heartbeat 1 ms (one clock tick) before the
+//! deadline is in time. [`delete`](RetryQueue::delete) with the newest delivery's receipt stays
+//! allowed after a lapse, until someone receives the message again: the work is done, so
+//! deleting is right.
+//!
+//! This is Amazon SQS's behaviour (API reference, `ChangeMessageVisibility`, Errors:
+//! `MessageNotInflight`, "the specified message isn't in flight";
+//! <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html>).
+//! SQS's `DeleteMessage` has no such error (its errors are `InvalidIdFormat` and
+//! `ReceiptHandleIsInvalid`) and asks for the receipt "from the most recent time you received
+//! the message" (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html>),
+//! which a lapsed delivery's receipt still is until the next receive. (An example on the
+//! `ChangeMessageVisibility` page says that a delete after the timeout "might result in an
+//! error", without saying when; this queue follows `DeleteMessage`'s own contract.)
+//!
+//! The queue model (`models/src/queue.rs`) counts time in ticks; one tick is one millisecond of
+//! [`Clock`] time. A receive there sets `InFlight { timeout: visibility_timeout }` and each
+//! `Tick` counts it down; the tick that takes it from 1 makes the message visible. So
+//! `InFlight { timeout: k }` is `visible_until - now = k` ms here, a message is in flight while
+//! `k >= 1`, and it has lapsed once `now >= visible_until`: the same boundary.
 //!
 //! Time is read from a [`Clock`] and applied lazily: a visibility timeout that has run out takes
 //! effect at the next queue operation (each operation first applies every deadline that has
@@ -29,7 +61,10 @@ mod ledger;
 use std::time::Duration;
 
 pub use self::core::QueueCore;
-pub use self::event::{ConsumerId, Event, EventRecord, MessageId, ProcessOutcome, ReceiptHandle};
+pub use self::event::{
+    ConsumerId, Event, EventRecord, MessageId, ProcessOutcome, QueueId, ReceiptHandle,
+    ReceiptOperation, Rejection,
+};
 pub use self::ledger::{ApplyOutcome, IdempotencyLedger};
 use crate::clock::{Clock, Instant, SystemClock};
 use crate::sync::{Mutex, MutexGuard};
@@ -144,7 +179,9 @@ impl QueueConfig {
     }
 }
 
-/// Why a receipt was refused. In every case the message is left exactly as it was.
+/// Why a receipt was refused. In every case the queue is left exactly as it was. When more than
+/// one applies, the first in this order is given: `UnknownReceipt`, `MessageGone`,
+/// `StaleReceipt`, `MessageNotInflight`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QueueError {
     /// The receipt is from an earlier delivery: the message's visibility timeout ran out and it
@@ -166,13 +203,42 @@ pub enum QueueError {
         /// The message the receipt names.
         message: MessageId,
     },
-    /// This queue never issued the receipt (it names a message or delivery number it has not
-    /// handed out; typically a receipt from another queue).
+    /// This queue never issued the receipt: it is another queue's (SQS:
+    /// `ReceiptHandleIsInvalid`), or names a message or delivery number this queue has not
+    /// handed out.
     #[error("receipt {receipt} was not issued by this queue")]
     UnknownReceipt {
         /// The refused receipt.
         receipt: ReceiptHandle,
     },
+    /// The delivery has lapsed: its visibility timeout ran out at `visible_since`, so the
+    /// message is visible again (nobody has received it since, or the error would be
+    /// `StaleReceipt`). Only `change_visibility` and `release` fail this way; `delete` with the
+    /// newest receipt is still allowed. SQS: `MessageNotInflight`. The consumer's heartbeat came
+    /// too late; another consumer may receive the message at any moment.
+    #[error(
+        "{} is not in flight: the visibility timeout of delivery #{} ran out at {visible_since}",
+        receipt.message,
+        receipt.delivery
+    )]
+    MessageNotInflight {
+        /// The refused receipt (still the newest).
+        receipt: ReceiptHandle,
+        /// When the message became visible again.
+        visible_since: Instant,
+    },
+}
+
+impl QueueError {
+    /// The refusal as the event log records it.
+    pub fn rejection(&self) -> Rejection {
+        match *self {
+            QueueError::StaleReceipt { current, .. } => Rejection::StaleReceipt { current },
+            QueueError::MessageGone { .. } => Rejection::MessageGone,
+            QueueError::UnknownReceipt { .. } => Rejection::UnknownReceipt,
+            QueueError::MessageNotInflight { .. } => Rejection::MessageNotInflight,
+        }
+    }
 }
 
 /// One delivery of a message to a consumer.
@@ -230,6 +296,8 @@ pub struct QueueCounts {
 /// Every method takes the lock once and reads the clock while holding it, so each operation is
 /// atomic and the core sees time in the order operations happened.
 pub struct RetryQueue<T, C: Clock = SystemClock> {
+    /// The core's id, kept outside the lock: it never changes.
+    id: QueueId,
     core: Mutex<QueueCore<T>>,
     clock: C,
     /// `config.record_events`, kept outside the lock so `record` costs nothing when it is off.
@@ -246,11 +314,18 @@ impl<T> RetryQueue<T, SystemClock> {
 impl<T, C: Clock> RetryQueue<T, C> {
     /// An empty queue reading time from `clock`.
     pub fn new(config: QueueConfig, clock: C) -> RetryQueue<T, C> {
+        let core = QueueCore::new(config);
         RetryQueue {
-            record_events: config.record_events,
-            core: Mutex::new(QueueCore::new(config)),
+            id: core.id(),
+            record_events: core.config().record_events,
+            core: Mutex::new(core),
             clock,
         }
+    }
+
+    /// This queue's id, which every receipt it issues carries.
+    pub fn id(&self) -> QueueId {
+        self.id
     }
 
     /// Adds a message, visible at once.
@@ -267,14 +342,23 @@ impl<T, C: Clock> RetryQueue<T, C> {
         self.with_core(|core, now| core.receive(now, visibility_timeout, None))
     }
 
-    /// Deletes the message: its processing is done. Only the newest delivery's receipt is
-    /// accepted; a stale one is refused and the message is left alone.
+    /// Deletes the message: its processing is done. Only the newest delivery's receipt of this
+    /// queue is accepted, also after its visibility timeout ran out (see "Lapsed deliveries" in
+    /// the module docs); a stale one is refused and the message is left alone.
+    ///
+    /// Errors: [`QueueError::UnknownReceipt`], [`QueueError::MessageGone`],
+    /// [`QueueError::StaleReceipt`].
     pub fn delete(&self, receipt: &ReceiptHandle) -> Result<(), QueueError> {
         self.with_core(|core, now| core.delete(now, receipt, None))
     }
 
     /// Hides the message until `visibility_timeout` from now (a heartbeat for long work); zero
-    /// makes it visible at once. Only the newest delivery's receipt is accepted.
+    /// makes it visible at once. Only the newest delivery's receipt of this queue is accepted,
+    /// and only while the message is still invisible: at and after the instant its visibility
+    /// timeout runs out, the delivery has lapsed (see "Lapsed deliveries" in the module docs).
+    ///
+    /// Errors: [`QueueError::UnknownReceipt`], [`QueueError::MessageGone`],
+    /// [`QueueError::StaleReceipt`], [`QueueError::MessageNotInflight`].
     pub fn change_visibility(
         &self,
         receipt: &ReceiptHandle,
@@ -284,8 +368,13 @@ impl<T, C: Clock> RetryQueue<T, C> {
     }
 
     /// Processing failed: retry by the queue's [`RetryPolicy`]. Returns when the message is
-    /// visible again (an instant in the past if it already is). Only the newest delivery's
-    /// receipt is accepted.
+    /// visible again (now, under [`RetryPolicy::Immediate`]). Only the newest delivery's receipt
+    /// of this queue is accepted, and only while the message is still invisible, as for
+    /// [`change_visibility`](Self::change_visibility): a lapsed delivery is already back in the
+    /// queue, and releasing it would push it back by its backoff.
+    ///
+    /// Errors: [`QueueError::UnknownReceipt`], [`QueueError::MessageGone`],
+    /// [`QueueError::StaleReceipt`], [`QueueError::MessageNotInflight`].
     pub fn release(&self, receipt: &ReceiptHandle) -> Result<Instant, QueueError> {
         self.with_core(|core, now| core.release(now, receipt, None))
     }

@@ -54,6 +54,30 @@ pub use std::thread;
 /// Lock poisoning is reported with std's type by all three engines.
 pub use std::sync::PoisonError;
 
+// The counter behind `unique_u64`. loom's atomics cannot be built in a `const` context and
+// belong to one execution, and shuttle's track the execution that touches them, so under both
+// the counter is a lazy static of the engine's own, made afresh for each execution.
+#[cfg(not(any(loom, shuttle)))]
+static NEXT_UNIQUE: atomic::AtomicU64 = atomic::AtomicU64::new(0);
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref NEXT_UNIQUE: atomic::AtomicU64 = atomic::AtomicU64::new(0);
+}
+#[cfg(shuttle)]
+shuttle::lazy_static! {
+    static ref NEXT_UNIQUE: atomic::AtomicU64 = atomic::AtomicU64::new(0);
+}
+
+/// A number no earlier call returned: unique within the process on std, within one execution
+/// under loom and shuttle (their statics start afresh in each execution, so every execution,
+/// and a replay of it, sees the same numbers). Numbers count up from 0; 2^64 calls would wrap.
+pub(crate) fn unique_u64() -> u64 {
+    // Relaxed: the counter publishes no other memory, so no happens-before edge is needed;
+    // uniqueness needs only that read-modify-writes of one atomic are totally ordered (each
+    // `fetch_add` reads the value the previous one wrote), which holds for every ordering.
+    NEXT_UNIQUE.fetch_add(1, atomic::Ordering::Relaxed)
+}
+
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     /// Only this module names std's sync primitives; everything else goes through it, so

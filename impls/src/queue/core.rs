@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::event::{ConsumerId, Event, EventRecord, MessageId, ReceiptHandle};
+use super::event::{
+    ConsumerId, Event, EventRecord, MessageId, QueueId, ReceiptHandle, ReceiptOperation,
+};
 use super::{DeadLetter, Delivery, QueueConfig, QueueCounts, QueueError, RetryPolicy};
 use crate::clock::{Instant, millis_ceil};
 
@@ -26,15 +28,6 @@ struct Message<T> {
     in_flight: bool,
 }
 
-/// Which operation is checking a receipt (only `Delete` is affected by the
-/// `StaleReceiptDelete` deviation).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ReceiptUse {
-    Delete,
-    ChangeVisibility,
-    Release,
-}
-
 /// The retrying queue's protocol state: SQS-style visibility timeouts, per-delivery receipts,
 /// retry policies and dead-lettering.
 ///
@@ -46,8 +39,14 @@ enum ReceiptUse {
 /// Delivery order: among the visible messages, the one that became visible earliest goes
 /// first (ties by message id), so new messages are FIFO and a redelivered message queues
 /// behind messages that were already waiting.
+///
+/// A receipt is checked in this order: issued by this queue (its id, a message id and a
+/// delivery number handed out), message still held, newest delivery, and, for
+/// `change_visibility` and `release`, message still invisible (a visibility deadline at or
+/// before `now` has lapsed). Every refusal is logged as [`Event::Reject`] and changes nothing.
 #[derive(Debug)]
 pub struct QueueCore<T> {
+    id: QueueId,
     config: QueueConfig,
     now: Instant,
     next_id: u64,
@@ -66,10 +65,11 @@ pub struct QueueCore<T> {
 }
 
 impl<T> QueueCore<T> {
-    /// An empty queue at time zero.
+    /// An empty queue at time zero, with an id no other queue in this process has.
     pub fn new(config: QueueConfig) -> QueueCore<T> {
         let events = config.record_events.then(Vec::new);
         QueueCore {
+            id: QueueId::unique(),
             config,
             now: Instant::ZERO,
             next_id: 0,
@@ -83,6 +83,11 @@ impl<T> QueueCore<T> {
             dead_lettered: 0,
             events,
         }
+    }
+
+    /// The queue's id, which every receipt it issues carries.
+    pub fn id(&self) -> QueueId {
+        self.id
     }
 
     /// The configuration the queue was made with.
@@ -132,6 +137,7 @@ impl<T> QueueCore<T> {
         let (_, id) = self.ready.pop_first()?;
         let now = self.now;
         let visible_until = now.saturating_add(visibility_timeout);
+        let queue = self.id;
         let msg = self.message_mut(id);
         msg.receive_count = msg
             .receive_count
@@ -142,6 +148,7 @@ impl<T> QueueCore<T> {
             message: id,
             body: msg.body.clone(),
             receipt: ReceiptHandle {
+                queue,
                 message: id,
                 delivery: msg.receive_count,
             },
@@ -167,7 +174,7 @@ impl<T> QueueCore<T> {
         consumer: Option<ConsumerId>,
     ) -> Result<(), QueueError> {
         self.advance(now);
-        self.check_receipt(receipt, ReceiptUse::Delete)?;
+        self.check_receipt(receipt, ReceiptOperation::Delete, consumer)?;
         let id = receipt.message;
         self.unpark(id);
         let msg = self
@@ -188,7 +195,7 @@ impl<T> QueueCore<T> {
     }
 
     /// Moves the message's visibility deadline to `now + visibility_timeout`; zero makes it
-    /// visible at once. Needs the newest delivery's receipt.
+    /// visible at once. Needs the newest delivery's receipt, while the message is invisible.
     pub fn change_visibility(
         &mut self,
         now: Instant,
@@ -197,7 +204,7 @@ impl<T> QueueCore<T> {
         consumer: Option<ConsumerId>,
     ) -> Result<(), QueueError> {
         self.advance(now);
-        self.check_receipt(receipt, ReceiptUse::ChangeVisibility)?;
+        self.check_receipt(receipt, ReceiptOperation::ChangeVisibility, consumer)?;
         let id = receipt.message;
         let at = self.now.saturating_add(visibility_timeout);
         self.unpark(id);
@@ -220,7 +227,7 @@ impl<T> QueueCore<T> {
     /// "Processing failed": gives the delivery up and schedules the retry by the queue's
     /// [`RetryPolicy`]. Returns when the message is visible again (if it has used all its
     /// receives, it moves to the dead-letter queue at that instant instead). Needs the newest
-    /// delivery's receipt.
+    /// delivery's receipt, while the message is invisible.
     pub fn release(
         &mut self,
         now: Instant,
@@ -228,14 +235,14 @@ impl<T> QueueCore<T> {
         consumer: Option<ConsumerId>,
     ) -> Result<Instant, QueueError> {
         self.advance(now);
-        self.check_receipt(receipt, ReceiptUse::Release)?;
+        self.check_receipt(receipt, ReceiptOperation::Release, consumer)?;
         let id = receipt.message;
         let now = self.now;
         let policy = self.config.retry_policy;
         let msg = self.message(id);
         let at = match policy {
             RetryPolicy::Immediate => now,
-            // Already visible (deadline passed): stays where it is in the delivery order.
+            // Still invisible (checked): keeps its deadline.
             RetryPolicy::RequeueOnExpiry => msg.visible_at,
             RetryPolicy::ExponentialBackoff { base, cap } => {
                 now.saturating_add(backoff(base, cap, msg.receive_count))
@@ -384,38 +391,72 @@ impl<T> QueueCore<T> {
             .expect("id taken from the core's own index names a held message")
     }
 
-    /// Checks that `receipt` is the newest delivery's (the `StaleReceiptDelete` deviation lets
-    /// a delete through with any receipt ever issued for the message).
-    fn check_receipt(&self, receipt: &ReceiptHandle, what: ReceiptUse) -> Result<(), QueueError> {
-        let Some(msg) = self.messages.get(&receipt.message) else {
-            return Err(if receipt.message.get() < self.next_id {
-                QueueError::MessageGone {
-                    message: receipt.message,
-                }
-            } else {
-                QueueError::UnknownReceipt { receipt: *receipt }
+    /// Checks `receipt` for `what` (in the order the type's docs give) and logs a refusal as
+    /// [`Event::Reject`]. The `StaleReceiptDelete` deviation lets a delete through with any
+    /// receipt ever issued for the message.
+    fn check_receipt(
+        &mut self,
+        receipt: &ReceiptHandle,
+        what: ReceiptOperation,
+        consumer: Option<ConsumerId>,
+    ) -> Result<(), QueueError> {
+        let refusal = self.refusal(receipt, what);
+        if let Some(error) = refusal {
+            self.log(Event::Reject {
+                operation: what,
+                message: receipt.message,
+                delivery: receipt.delivery,
+                consumer,
+                reason: error.rejection(),
             });
-        };
-        if receipt.delivery == 0 || receipt.delivery > msg.receive_count {
-            return Err(QueueError::UnknownReceipt { receipt: *receipt });
-        }
-        if receipt.delivery < msg.receive_count && !self.accepts_stale(what) {
-            return Err(QueueError::StaleReceipt {
-                receipt: *receipt,
-                current: msg.receive_count,
-            });
+            return Err(error);
         }
         Ok(())
     }
 
+    fn refusal(&self, receipt: &ReceiptHandle, what: ReceiptOperation) -> Option<QueueError> {
+        let unknown = QueueError::UnknownReceipt { receipt: *receipt };
+        if receipt.queue != self.id {
+            return Some(unknown);
+        }
+        let Some(msg) = self.messages.get(&receipt.message) else {
+            return Some(if receipt.message.get() < self.next_id {
+                QueueError::MessageGone {
+                    message: receipt.message,
+                }
+            } else {
+                unknown
+            });
+        };
+        if receipt.delivery == 0 || receipt.delivery > msg.receive_count {
+            return Some(unknown);
+        }
+        if receipt.delivery < msg.receive_count && !self.accepts_stale(what) {
+            return Some(QueueError::StaleReceipt {
+                receipt: *receipt,
+                current: msg.receive_count,
+            });
+        }
+        // Deadlines up to `now` have been applied, so a message whose deadline is not later
+        // than now is visible: the delivery lapsed at that deadline (SQS `MessageNotInflight`).
+        // A delete needs no visibility: the newest receipt still deletes after a lapse.
+        if what != ReceiptOperation::Delete && msg.visible_at <= self.now {
+            return Some(QueueError::MessageNotInflight {
+                receipt: *receipt,
+                visible_since: msg.visible_at,
+            });
+        }
+        None
+    }
+
     #[cfg(any(test, loom, shuttle))]
-    fn accepts_stale(&self, what: ReceiptUse) -> bool {
-        what == ReceiptUse::Delete
+    fn accepts_stale(&self, what: ReceiptOperation) -> bool {
+        what == ReceiptOperation::Delete
             && self.config.deviation == Some(super::Deviation::StaleReceiptDelete)
     }
 
     #[cfg(not(any(test, loom, shuttle)))]
-    fn accepts_stale(&self, _: ReceiptUse) -> bool {
+    fn accepts_stale(&self, _: ReceiptOperation) -> bool {
         false
     }
 

@@ -4,6 +4,37 @@ use std::fmt;
 
 use crate::clock::Instant;
 
+/// A queue's identity: unique among the queues made in one process (under loom and shuttle, in
+/// one execution). Every receipt carries the id of the queue that issued it, so a queue refuses
+/// another queue's receipts as [`UnknownReceipt`](super::QueueError::UnknownReceipt) even when
+/// both hold a message with the same id received as often (SQS receipt handles are opaque and
+/// belong to one queue; another queue answers `ReceiptHandleIsInvalid`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
+pub struct QueueId(u64);
+
+impl QueueId {
+    /// An id no queue made before in this process (execution, under loom and shuttle) has.
+    pub(crate) fn unique() -> QueueId {
+        QueueId(crate::sync::unique_u64())
+    }
+
+    /// The id's number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for QueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "q{}", self.0)
+    }
+}
+
 /// A message's identity, unique within one queue. Ids are issued in send order from 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(
@@ -46,17 +77,24 @@ impl fmt::Display for ConsumerId {
     }
 }
 
-/// Proof of one delivery: the message and its delivery number (1 for the first receive, 2 for
-/// the second, ...). Every receive issues a new handle; only the handle of the message's newest
-/// delivery may delete it, change its visibility or release it.
+/// Proof of one delivery: the queue that issued it, the message and its delivery number (1 for
+/// the first receive, 2 for the second, ...). Every receive issues a new handle; only the handle
+/// of the message's newest delivery may delete it, change its visibility or release it, and only
+/// in the queue that issued it. Only a queue makes handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ReceiptHandle {
+    pub(crate) queue: QueueId,
     pub(crate) message: MessageId,
     pub(crate) delivery: u32,
 }
 
 impl ReceiptHandle {
+    /// The queue that issued this receipt.
+    pub const fn queue(&self) -> QueueId {
+        self.queue
+    }
+
     /// The message this receipt is for.
     pub const fn message(&self) -> MessageId {
         self.message
@@ -71,7 +109,66 @@ impl ReceiptHandle {
 
 impl fmt::Display for ReceiptHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.message, self.delivery)
+        write!(f, "{}/{}#{}", self.queue, self.message, self.delivery)
+    }
+}
+
+/// An operation that needs a receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ReceiptOperation {
+    /// `delete` (SQS `DeleteMessage`).
+    Delete,
+    /// `change_visibility` (SQS `ChangeMessageVisibility`), a consumer's heartbeat.
+    ChangeVisibility,
+    /// `release`: processing failed, retry by the queue's retry policy.
+    Release,
+}
+
+/// The method's name: `delete`, `change_visibility`, `release`.
+impl fmt::Display for ReceiptOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReceiptOperation::Delete => "delete",
+            ReceiptOperation::ChangeVisibility => "change_visibility",
+            ReceiptOperation::Release => "release",
+        })
+    }
+}
+
+/// Why the queue rejected an operation ([`Event::Reject`]): the
+/// [`QueueError`](super::QueueError) the caller got, without the receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Rejection {
+    /// [`QueueError::StaleReceipt`](super::QueueError::StaleReceipt): the message has been
+    /// received again since; its newest delivery is `current`.
+    StaleReceipt {
+        /// The message's newest delivery number.
+        current: u32,
+    },
+    /// [`QueueError::MessageNotInflight`](super::QueueError::MessageNotInflight): the
+    /// delivery's visibility timeout has run out.
+    MessageNotInflight,
+    /// [`QueueError::MessageGone`](super::QueueError::MessageGone): deleted or dead-lettered.
+    MessageGone,
+    /// [`QueueError::UnknownReceipt`](super::QueueError::UnknownReceipt): not issued by this
+    /// queue.
+    UnknownReceipt,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::StaleReceipt { current } => {
+                write!(f, "stale receipt, the newest delivery is #{current}")
+            }
+            Rejection::MessageNotInflight => {
+                f.write_str("not in flight, the delivery's visibility timeout has run out")
+            }
+            Rejection::MessageGone => f.write_str("the message is deleted or dead-lettered"),
+            Rejection::UnknownReceipt => f.write_str("the receipt is not this queue's"),
+        }
     }
 }
 
@@ -91,8 +188,8 @@ pub enum ProcessOutcome {
 
 /// One step of a queue run, named after the queue model's actions.
 ///
-/// The queue records `Send`, `Receive`, `Release`, `Delete`, `ChangeVisibility`, `Tick`,
-/// `Expire` and `MoveToDeadLetter` itself. `Process` and `Crash` happen in a consumer and are
+/// The queue records `Send`, `Receive`, `Release`, `Delete`, `ChangeVisibility`, `Reject`,
+/// `Tick`, `Expire` and `MoveToDeadLetter` itself. `Process` and `Crash` happen in a consumer and are
 /// recorded by the caller through `RetryQueue::record` (or `Consumer::record_*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
@@ -184,6 +281,25 @@ pub enum Event {
         consumer: Option<ConsumerId>,
         /// The new deadline (the current time for "visible now").
         visible_at: Instant,
+    },
+    /// The queue rejected a receipt: `operation` with the receipt of delivery `delivery` of
+    /// `message` failed for `reason`, and changed nothing. (The receipt's queue is not recorded:
+    /// queue ids differ from run to run, and the log is the same for the same run.)
+    Reject {
+        /// What was attempted.
+        operation: ReceiptOperation,
+        /// The message the receipt names.
+        message: MessageId,
+        /// The delivery number the receipt names.
+        delivery: u32,
+        /// Who attempted it, if known.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        consumer: Option<ConsumerId>,
+        /// Why it was rejected.
+        reason: Rejection,
     },
     /// Time moved: an operation read a later time than any before it. Logged by the queue
     /// before that operation's own events (and before the expiries the new time causes); a
@@ -317,6 +433,17 @@ impl fmt::Display for Event {
             } => write!(
                 f,
                 "{} sets {message} (delivery #{delivery}) invisible until {visible_at}",
+                Who(consumer)
+            ),
+            Event::Reject {
+                operation,
+                message,
+                delivery,
+                consumer,
+                reason,
+            } => write!(
+                f,
+                "the queue rejects {}'s {operation} of {message} (delivery #{delivery}): {reason}",
                 Who(consumer)
             ),
             Event::Tick { now } => write!(f, "clock advances to {now}"),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::core::backoff;
 use super::*;
-use crate::clock::ManualClock;
+use crate::clock::{Clock, ManualClock};
 
 const T30: Duration = Duration::from_millis(30);
 
@@ -77,7 +77,8 @@ fn stale_receipt_is_refused_and_changes_nothing() {
 }
 
 /// After a deadline passes, the old receipt is still the newest until someone receives again
-/// (SQS semantics): the slow consumer may still delete.
+/// (SQS `DeleteMessage`: the receipt of the most recent receive deletes): the slow consumer may
+/// still delete, also right at the deadline.
 #[test]
 fn expired_but_not_redelivered_receipt_still_deletes() {
     let (q, clock) = queue(QueueConfig::default());
@@ -87,6 +88,171 @@ fn expired_but_not_redelivered_receipt_still_deletes() {
     assert_eq!(q.counts().visible, 1);
     q.delete(&d.receipt).unwrap();
     assert_eq!(q.counts().deleted, 1);
+
+    // Right after the clock reaches the deadline, with nothing in between.
+    let (q, clock) = queue(QueueConfig::default());
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    clock.advance(T30);
+    q.delete(&d.receipt).unwrap();
+    assert_eq!(q.counts().deleted, 1);
+}
+
+/// A queue that has just received its only message with a 30 ms visibility timeout, after
+/// `wait` more ms on the clock and no operation since the receive.
+fn received_then_waited(
+    config: QueueConfig,
+    wait: u64,
+) -> (
+    RetryQueue<&'static str, ManualClock>,
+    Delivery<&'static str>,
+) {
+    let (q, clock) = queue(config);
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    assert_eq!(d.visible_until, Instant::from_millis(30));
+    clock.advance(ms(wait));
+    (q, d)
+}
+
+/// The last event in the log.
+fn last_event<C: Clock>(q: &RetryQueue<&'static str, C>) -> Event {
+    q.events().last().unwrap().event.clone()
+}
+
+/// A heartbeat one clock tick (1 ms) before the deadline is in time; at the deadline itself the
+/// delivery has lapsed and the heartbeat is refused with `MessageNotInflight`, changing nothing:
+/// the message stays visible and the next receive gets it. Both right after the clock moved.
+/// Reference: SQS `ChangeMessageVisibility` (error `MessageNotInflight`); the queue model's
+/// `InFlight { timeout: 1 }` is the last tick in flight.
+#[test]
+fn heartbeat_is_in_time_until_the_deadline_and_refused_at_it() {
+    let (q, d) = received_then_waited(QueueConfig::default(), 29);
+    assert_eq!(q.change_visibility(&d.receipt, T30), Ok(()));
+    assert_eq!(q.counts().in_flight, 1);
+    assert!(
+        matches!(last_event(&q), Event::ChangeVisibility { visible_at, .. } if visible_at == Instant::from_millis(59))
+    );
+
+    let (q, d) = received_then_waited(QueueConfig::default(), 30);
+    assert_eq!(
+        q.change_visibility(&d.receipt, T30),
+        Err(QueueError::MessageNotInflight {
+            receipt: d.receipt,
+            visible_since: Instant::from_millis(30)
+        })
+    );
+    assert_eq!(
+        last_event(&q),
+        Event::Reject {
+            operation: ReceiptOperation::ChangeVisibility,
+            message: d.message,
+            delivery: 1,
+            consumer: None,
+            reason: Rejection::MessageNotInflight,
+        }
+    );
+    let counts = q.counts();
+    assert_eq!(
+        (counts.visible, counts.in_flight, counts.delayed),
+        (1, 0, 0)
+    );
+    let again = q.receive(T30).unwrap();
+    assert_eq!((again.message, again.receive_count), (d.message, 2));
+    q.check_invariants();
+}
+
+/// `release` follows the same boundary, and a refused release does not push the lapsed message
+/// back by its backoff: it keeps its place in the delivery order (ahead of a message sent after
+/// it became visible).
+#[test]
+fn release_is_in_time_until_the_deadline_and_refused_at_it() {
+    let backoff = QueueConfig::default().with_retry_policy(RetryPolicy::ExponentialBackoff {
+        base: ms(50),
+        cap: ms(50),
+    });
+    let (q, d) = received_then_waited(backoff.clone(), 29);
+    assert_eq!(q.release(&d.receipt), Ok(Instant::from_millis(79)));
+    assert_eq!(q.counts().delayed, 1);
+
+    let (q, d) = received_then_waited(backoff, 30);
+    assert_eq!(
+        q.release(&d.receipt),
+        Err(QueueError::MessageNotInflight {
+            receipt: d.receipt,
+            visible_since: Instant::from_millis(30)
+        })
+    );
+    assert!(matches!(
+        last_event(&q),
+        Event::Reject {
+            operation: ReceiptOperation::Release,
+            reason: Rejection::MessageNotInflight,
+            ..
+        }
+    ));
+    let later = q.send("b");
+    let order: Vec<_> = (0..2).map(|_| q.receive(T30).unwrap().message).collect();
+    assert_eq!(order, [d.message, later], "not pushed back behind b");
+    q.check_invariants();
+}
+
+/// A lapse is a lapse however the deadline was set: a released message whose retry delay runs
+/// out, and a heartbeat's extended deadline, lapse the same way. While the message is still
+/// invisible (released, waiting out its backoff) the newest receipt still changes it.
+#[test]
+fn every_deadline_lapses_the_delivery() {
+    let policy = RetryPolicy::ExponentialBackoff {
+        base: ms(10),
+        cap: ms(10),
+    };
+    let (q, clock) = queue(QueueConfig::default().with_retry_policy(policy));
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    assert_eq!(q.release(&d.receipt), Ok(Instant::from_millis(10)));
+    clock.advance(ms(9));
+    assert_eq!(
+        q.change_visibility(&d.receipt, ms(2)),
+        Ok(()),
+        "at 9ms, until 11ms"
+    );
+    clock.advance(ms(2));
+    assert!(matches!(
+        q.release(&d.receipt),
+        Err(QueueError::MessageNotInflight { visible_since, .. }) if visible_since == Instant::from_millis(11)
+    ));
+    assert_eq!(q.counts().visible, 1);
+}
+
+/// Once the message has been received again, an old receipt is stale whether or not the newer
+/// delivery has lapsed too; once it is dead-lettered, it is gone.
+#[test]
+fn stale_and_gone_come_before_not_in_flight() {
+    let (q, clock) = queue(QueueConfig::default().with_max_receives(2));
+    q.send("a");
+    let first = q.receive(T30).unwrap();
+    clock.advance(T30);
+    let second = q.receive(T30).unwrap();
+    clock.advance(ms(29));
+    assert_eq!(
+        q.change_visibility(&first.receipt, T30),
+        Err(QueueError::StaleReceipt {
+            receipt: first.receipt,
+            current: 2
+        })
+    );
+    clock.advance(ms(1));
+    // The second delivery lapsed and, received twice, the message went to the dead-letter
+    // queue at that instant.
+    for receipt in [first.receipt, second.receipt] {
+        assert_eq!(
+            q.release(&receipt),
+            Err(QueueError::MessageGone {
+                message: second.message
+            })
+        );
+    }
+    assert_eq!(q.counts().dead_lettered, 1);
 }
 
 /// The `StaleReceiptDelete` deviation lets a stale receipt delete the message.
@@ -311,7 +477,8 @@ fn event_log_records_each_step() {
     );
 }
 
-/// A receipt this queue never issued is refused as unknown.
+/// A receipt this queue never issued is refused as unknown, also when the message it names
+/// does not exist here.
 #[test]
 fn foreign_receipt_is_unknown() {
     let (q, _) = queue(QueueConfig::default());
@@ -324,6 +491,48 @@ fn foreign_receipt_is_unknown() {
             receipt: foreign.receipt
         })
     );
+}
+
+/// Receipts are bound to their queue: two queues each hold message m0, received once, so their
+/// receipts name the same message and delivery; each queue refuses the other's receipt for
+/// every operation as `UnknownReceipt` (SQS `ReceiptHandleIsInvalid`), logs the rejection and
+/// changes nothing, and still accepts its own.
+#[test]
+fn receipt_of_another_queue_with_the_same_message_and_count_is_unknown() {
+    let (a, _) = queue(QueueConfig::default());
+    let (b, _) = queue(QueueConfig::default());
+    assert_ne!(a.id(), b.id());
+    a.send("a");
+    b.send("b");
+    let da = a.receive(T30).unwrap();
+    let db = b.receive(T30).unwrap();
+    assert_eq!(
+        (da.receipt.message(), da.receipt.delivery()),
+        (db.receipt.message(), db.receipt.delivery())
+    );
+    assert_eq!((da.receipt.queue(), db.receipt.queue()), (a.id(), b.id()));
+    assert_ne!(da.receipt, db.receipt);
+    for (q, foreign) in [(&a, db.receipt), (&b, da.receipt)] {
+        let before = q.counts();
+        let unknown = Err(QueueError::UnknownReceipt { receipt: foreign });
+        assert_eq!(q.delete(&foreign), unknown);
+        assert_eq!(q.change_visibility(&foreign, Duration::ZERO), unknown);
+        assert_eq!(q.release(&foreign).map(|_| ()), unknown);
+        assert_eq!(q.counts(), before);
+        assert_eq!(
+            last_event(q),
+            Event::Reject {
+                operation: ReceiptOperation::Release,
+                message: MessageId::new(0),
+                delivery: 1,
+                consumer: None,
+                reason: Rejection::UnknownReceipt,
+            }
+        );
+    }
+    a.delete(&da.receipt).unwrap();
+    b.delete(&db.receipt).unwrap();
+    assert_eq!((a.counts().deleted, b.counts().deleted), (1, 1));
 }
 
 /// The idempotency ledger applies an effect once per key; a failed fallible effect is not

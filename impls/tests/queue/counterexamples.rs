@@ -439,7 +439,8 @@ fn mermaid(events: &[EventRecord], property: &str, violations: &[&Violation]) ->
             | Event::Process { consumer, .. }
             | Event::Release { consumer, .. }
             | Event::Delete { consumer, .. }
-            | Event::ChangeVisibility { consumer, .. } => *consumer,
+            | Event::ChangeVisibility { consumer, .. }
+            | Event::Reject { consumer, .. } => *consumer,
             Event::Crash { consumer, .. } => Some(*consumer),
             _ => None,
         })
@@ -516,6 +517,17 @@ fn mermaid(events: &[EventRecord], property: &str, violations: &[&Violation]) ->
                 who(consumer),
                 queue(),
                 format!("hide {message} delivery {delivery} until {visible_at}"),
+            ),
+            Event::Reject {
+                operation,
+                message,
+                delivery,
+                consumer,
+                reason,
+            } => Arrow::call(
+                who(consumer),
+                queue(),
+                format!("{operation} {message} delivery {delivery} REJECTED: {reason}"),
             ),
             Event::Tick { now } => Arrow::call("clock", queue(), format!("tick to {now}")),
             Event::Expire { message, delivery } => Arrow::note(

@@ -1,8 +1,11 @@
 //! The queue against a sequential reference model, with `proptest-state-machine`: random
 //! sequences of send, receive, delete / change_visibility / release with the newest or a stale
-//! receipt, and clock advances, under a random retry policy and `max_receives`. After every
-//! step the queue's return value must equal the model's, and so must the counts and the
-//! dead-letter queue; the core's own invariants are checked too.
+//! receipt or one from another queue, and clock advances, under a random retry policy and
+//! `max_receives`. One kind of step moves the clock to a held message's visibility deadline, or
+//! 1 ms before it, and then at once deletes, changes visibility or releases with a receipt:
+//! both sides of the lapse, right after the clock moved. After every step the queue's return
+//! value must equal the model's, and so must the counts and the dead-letter queue; the core's
+//! own invariants are checked too.
 //!
 //! The reference is written for clarity, not speed: a list of messages scanned linearly, with
 //! the documented semantics spelled out (deadlines applied at the next operation, oldest visible
@@ -41,8 +44,24 @@ enum Expected {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RefError {
-    Stale { current: u32 },
+    Stale {
+        current: u32,
+    },
     Gone,
+    /// The delivery lapsed: the message has been visible since `visible_since`.
+    NotInFlight {
+        visible_since: u64,
+    },
+    /// Another queue's receipt.
+    Unknown,
+}
+
+/// An operation with a receipt.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Delete,
+    ChangeVisibility { timeout_ms: u64 },
+    Release,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +77,10 @@ struct RefState {
     deleted: u64,
     /// Every receipt issued: `(message, delivery)`.
     receipts: Vec<(u64, u32)>,
+    /// How many receipts the other queue has issued: it gets a send and a receive (never
+    /// lapsing) for every `Receive` step, so its receipts name m0#1, m1#1, ...: often a
+    /// message and delivery number this queue has issued as well.
+    foreign: usize,
     expected: Expected,
 }
 
@@ -104,13 +127,62 @@ impl RefState {
         }
     }
 
-    fn check(&self, (id, delivery): (u64, u32)) -> Result<usize, RefError> {
+    /// The receipt check, in the queue's documented order: gone, stale, and (for anything but a
+    /// delete) lapsed, i.e. the message is visible again.
+    fn check(&self, (id, delivery): (u64, u32), op: Op) -> Result<usize, RefError> {
         let i = self.index(id).ok_or(RefError::Gone)?;
-        let current = self.messages[i].receives;
+        let m = &self.messages[i];
+        let current = m.receives;
         if delivery < current {
             return Err(RefError::Stale { current });
         }
+        if !matches!(op, Op::Delete) && !m.waiting {
+            return Err(RefError::NotInFlight {
+                visible_since: m.visible_at,
+            });
+        }
         Ok(i)
+    }
+
+    /// `op` with receipt `r`, at the current time (deadlines already applied).
+    fn operate(&mut self, r: (u64, u32), op: Op) -> Expected {
+        let now = self.now;
+        match op {
+            Op::Delete => Expected::Done(self.check(r, op).map(|i| {
+                self.messages.remove(i);
+                self.deleted += 1;
+            })),
+            Op::ChangeVisibility { timeout_ms } => Expected::Done(self.check(r, op).map(|i| {
+                self.messages[i].in_flight = true;
+                self.hide_until(r.0, now + timeout_ms);
+            })),
+            Op::Release => Expected::Released(self.check(r, op).map(|i| {
+                let m = &mut self.messages[i];
+                let at = match self.policy {
+                    RetryPolicy::Immediate => now,
+                    RetryPolicy::RequeueOnExpiry => m.visible_at,
+                    RetryPolicy::ExponentialBackoff { base, cap } => {
+                        now + backoff_ms(
+                            base.as_millis() as u64,
+                            cap.as_millis() as u64,
+                            m.receives,
+                        )
+                    }
+                };
+                m.in_flight = false;
+                m.waiting = false;
+                self.hide_until(r.0, at);
+                at
+            })),
+        }
+    }
+
+    /// What any operation with another queue's receipt returns.
+    fn foreign_answer(op: Op) -> Expected {
+        match op {
+            Op::Delete | Op::ChangeVisibility { .. } => Expected::Done(Err(RefError::Unknown)),
+            Op::Release => Expected::Released(Err(RefError::Unknown)),
+        }
     }
 
     fn counts(&self) -> QueueCounts {
@@ -141,12 +213,44 @@ fn backoff_ms(base: u64, cap: u64, receives: u32) -> u64 {
 #[derive(Clone, Debug)]
 enum Transition {
     Send,
-    Receive { timeout_ms: u64 },
-    Delete { receipt: Index },
+    Receive {
+        timeout_ms: u64,
+    },
+    Delete {
+        receipt: Index,
+    },
     DeleteNewest,
-    ChangeVisibility { receipt: Index, timeout_ms: u64 },
-    Release { receipt: Index },
-    Advance { ms: u64 },
+    ChangeVisibility {
+        receipt: Index,
+        timeout_ms: u64,
+    },
+    Release {
+        receipt: Index,
+    },
+    Advance {
+        ms: u64,
+    },
+    /// Moves the clock to `early_ms` before the visibility deadline of the receipt's message
+    /// (if the message is invisible and that instant is ahead), then does `op` with the
+    /// receipt, nothing in between.
+    AtDeadline {
+        receipt: Index,
+        early_ms: u64,
+        op: Op,
+    },
+    /// `op` with a receipt of the other queue.
+    Foreign {
+        receipt: Index,
+        op: Op,
+    },
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        Just(Op::Delete),
+        (0u64..12).prop_map(|timeout_ms| Op::ChangeVisibility { timeout_ms }),
+        Just(Op::Release),
+    ]
 }
 
 struct QueueReference;
@@ -176,6 +280,7 @@ impl ReferenceStateMachine for QueueReference {
                 dead: Vec::new(),
                 deleted: 0,
                 receipts: Vec::new(),
+                foreign: 0,
                 expected: Expected::Nothing,
             })
             .boxed()
@@ -197,6 +302,10 @@ impl ReferenceStateMachine for QueueReference {
             1 => (any::<Index>(), 0u64..12)
                 .prop_map(|(receipt, timeout_ms)| Transition::ChangeVisibility { receipt, timeout_ms }),
             2 => any::<Index>().prop_map(|receipt| Transition::Release { receipt }),
+            3 => (any::<Index>(), 0u64..=1, op_strategy())
+                .prop_map(|(receipt, early_ms, op)| Transition::AtDeadline { receipt, early_ms, op }),
+            1 => (any::<Index>(), op_strategy())
+                .prop_map(|(receipt, op)| Transition::Foreign { receipt, op }),
         ]
         .boxed()
     }
@@ -206,7 +315,9 @@ impl ReferenceStateMachine for QueueReference {
             Transition::Delete { .. }
             | Transition::DeleteNewest
             | Transition::ChangeVisibility { .. }
-            | Transition::Release { .. } => !state.receipts.is_empty(),
+            | Transition::Release { .. }
+            | Transition::AtDeadline { .. } => !state.receipts.is_empty(),
+            Transition::Foreign { .. } => state.foreign > 0,
             _ => true,
         }
     }
@@ -217,10 +328,24 @@ impl ReferenceStateMachine for QueueReference {
             state.clock += ms;
             return state;
         }
+        if let Transition::AtDeadline {
+            receipt, early_ms, ..
+        } = transition
+        {
+            let (id, _) = state.receipts[receipt.index(state.receipts.len())];
+            if let Some(m) = state.messages.iter().find(|m| m.id == id && m.waiting) {
+                state.clock = state.clock.max(m.visible_at - early_ms);
+            }
+        }
         state.settle();
         let now = state.now;
         state.expected = match transition {
             Transition::Advance { .. } => unreachable!(),
+            Transition::AtDeadline { receipt, op, .. } => {
+                let r = state.receipts[receipt.index(state.receipts.len())];
+                state.operate(r, *op)
+            }
+            Transition::Foreign { op, .. } => RefState::foreign_answer(*op),
             Transition::Send => {
                 let id = state.next_id;
                 state.next_id += 1;
@@ -240,6 +365,8 @@ impl ReferenceStateMachine for QueueReference {
                     .filter(|m| !m.waiting)
                     .min_by_key(|m| (m.visible_at, m.id))
                     .map(|m| m.id);
+                // The other queue gets a send and a receive on every `Receive` step.
+                state.foreign += 1;
                 match next {
                     None => Expected::Received(None),
                     Some(id) => {
@@ -256,48 +383,27 @@ impl ReferenceStateMachine for QueueReference {
             }
             Transition::Delete { receipt } => {
                 let r = state.receipts[receipt.index(state.receipts.len())];
-                Expected::Done(state.check(r).map(|i| {
-                    state.messages.remove(i);
-                    state.deleted += 1;
-                }))
+                state.operate(r, Op::Delete)
             }
             Transition::DeleteNewest => {
                 let r = *state.receipts.last().unwrap();
-                Expected::Done(state.check(r).map(|i| {
-                    state.messages.remove(i);
-                    state.deleted += 1;
-                }))
+                state.operate(r, Op::Delete)
             }
             Transition::ChangeVisibility {
                 receipt,
                 timeout_ms,
             } => {
                 let r = state.receipts[receipt.index(state.receipts.len())];
-                Expected::Done(state.check(r).map(|i| {
-                    state.messages[i].in_flight = true;
-                    state.hide_until(r.0, now + timeout_ms);
-                }))
+                state.operate(
+                    r,
+                    Op::ChangeVisibility {
+                        timeout_ms: *timeout_ms,
+                    },
+                )
             }
             Transition::Release { receipt } => {
                 let r = state.receipts[receipt.index(state.receipts.len())];
-                Expected::Released(state.check(r).map(|i| {
-                    let m = &mut state.messages[i];
-                    let at = match state.policy {
-                        RetryPolicy::Immediate => now,
-                        RetryPolicy::RequeueOnExpiry => m.visible_at,
-                        RetryPolicy::ExponentialBackoff { base, cap } => {
-                            now + backoff_ms(
-                                base.as_millis() as u64,
-                                cap.as_millis() as u64,
-                                m.receives,
-                            )
-                        }
-                    };
-                    m.in_flight = false;
-                    m.waiting = false;
-                    state.hide_until(r.0, at);
-                    at
-                }))
+                state.operate(r, Op::Release)
             }
         };
         state
@@ -308,14 +414,35 @@ struct Sut {
     queue: RetryQueue<u64, ManualClock>,
     clock: ManualClock,
     receipts: Vec<ReceiptHandle>,
+    /// Another queue, and the receipts it issued.
+    other: RetryQueue<u64, ManualClock>,
+    foreign: Vec<ReceiptHandle>,
 }
+
+/// Longer than any run: the other queue's deliveries never lapse.
+const NEVER: Duration = Duration::from_secs(3600);
 
 fn ref_error(e: QueueError) -> RefError {
     match e {
         QueueError::StaleReceipt { current, .. } => RefError::Stale { current },
         QueueError::MessageGone { .. } => RefError::Gone,
-        QueueError::UnknownReceipt { receipt } => {
-            panic!("the queue refused its own receipt {receipt} as unknown")
+        QueueError::MessageNotInflight { visible_since, .. } => RefError::NotInFlight {
+            visible_since: visible_since.as_millis(),
+        },
+        QueueError::UnknownReceipt { .. } => RefError::Unknown,
+    }
+}
+
+fn operate(queue: &RetryQueue<u64, ManualClock>, r: &ReceiptHandle, op: Op) -> Expected {
+    match op {
+        Op::Delete => Expected::Done(queue.delete(r).map_err(ref_error)),
+        Op::ChangeVisibility { timeout_ms } => Expected::Done(
+            queue
+                .change_visibility(r, Duration::from_millis(timeout_ms))
+                .map_err(ref_error),
+        ),
+        Op::Release => {
+            Expected::Released(queue.release(r).map(Instant::as_millis).map_err(ref_error))
         }
     }
 }
@@ -337,6 +464,8 @@ impl StateMachineTest for QueueMatchesReference {
             queue: RetryQueue::new(config, clock.clone()),
             clock,
             receipts: Vec::new(),
+            other: RetryQueue::new(QueueConfig::default(), ManualClock::new()),
+            foreign: Vec::new(),
         }
     }
 
@@ -349,6 +478,9 @@ impl StateMachineTest for QueueMatchesReference {
             }
             Transition::Send => Expected::Sent(sut.queue.send(0).get()),
             Transition::Receive { timeout_ms } => {
+                sut.other.send(0);
+                let f = sut.other.receive(NEVER).expect("the message just sent");
+                sut.foreign.push(f.receipt);
                 let d = sut.queue.receive(Duration::from_millis(*timeout_ms));
                 if let Some(d) = &d {
                     sut.receipts.push(d.receipt);
@@ -362,33 +494,34 @@ impl StateMachineTest for QueueMatchesReference {
                     )
                 }))
             }
-            Transition::Delete { receipt: i } => {
-                let r = receipt(&sut, i);
-                Expected::Done(sut.queue.delete(&r).map_err(ref_error))
-            }
+            Transition::Delete { receipt: i } => operate(&sut.queue, &receipt(&sut, i), Op::Delete),
             Transition::DeleteNewest => {
-                let r = *sut.receipts.last().unwrap();
-                Expected::Done(sut.queue.delete(&r).map_err(ref_error))
+                operate(&sut.queue, sut.receipts.last().unwrap(), Op::Delete)
             }
             Transition::ChangeVisibility {
                 receipt: i,
                 timeout_ms,
-            } => {
-                let r = receipt(&sut, i);
-                Expected::Done(
-                    sut.queue
-                        .change_visibility(&r, Duration::from_millis(*timeout_ms))
-                        .map_err(ref_error),
-                )
-            }
+            } => operate(
+                &sut.queue,
+                &receipt(&sut, i),
+                Op::ChangeVisibility {
+                    timeout_ms: *timeout_ms,
+                },
+            ),
             Transition::Release { receipt: i } => {
-                let r = receipt(&sut, i);
-                Expected::Released(
-                    sut.queue
-                        .release(&r)
-                        .map(Instant::as_millis)
-                        .map_err(ref_error),
-                )
+                operate(&sut.queue, &receipt(&sut, i), Op::Release)
+            }
+            Transition::AtDeadline { receipt: i, op, .. } => {
+                // The instant is the reference's (an input of the step, like `Advance`'s ms):
+                // the deadline it computed, or 1 ms before. What is compared is the queue's
+                // answer there.
+                let wait = reference.clock - sut.clock.now().as_millis();
+                sut.clock.advance(Duration::from_millis(wait));
+                operate(&sut.queue, &receipt(&sut, i), *op)
+            }
+            Transition::Foreign { receipt: i, op } => {
+                let r = sut.foreign[i.index(sut.foreign.len())];
+                operate(&sut.queue, &r, *op)
             }
         };
         assert_eq!(actual, reference.expected, "return value of {transition:?}");
