@@ -56,7 +56,9 @@ pub use std::sync::PoisonError;
 
 // The counter behind `unique_u64`. loom's atomics cannot be built in a `const` context and
 // belong to one execution, and shuttle's track the execution that touches them, so under both
-// the counter is a lazy static of the engine's own, made afresh for each execution.
+// the counter is a lazy static of the engine's own, made afresh for each execution. (Shuttle
+// warns once that it drops lazy statics at the end of each execution; dropping an atomic
+// integer does nothing.)
 #[cfg(not(any(loom, shuttle)))]
 static NEXT_UNIQUE: atomic::AtomicU64 = atomic::AtomicU64::new(0);
 #[cfg(loom)]

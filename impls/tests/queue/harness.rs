@@ -23,7 +23,13 @@
 //! Properties (the queue model's names, see [`property`]) are checked after the run: on the
 //! queue's event log at every `Delete` (the model's `NoMessageLost`, step by step), and on the
 //! final state (the loss itself, resolution exactly once, dead-lettering only after
-//! `max_receives`, effects at most once with the ledger).
+//! `max_receives`, effects at most once with the ledger). The whole log is also replayed on the
+//! queue's sequential semantics ([`property::EVENT_LOG_CONSISTENT`]): every step enabled, every
+//! rejection with the reason the state gives and changing nothing.
+//!
+//! The idempotent consumer deletes a delivery whose effect the ledger had already applied
+//! (`ProcessOutcome::Duplicate`) like any other: skipping it without deleting would leave the
+//! message to be redelivered until it is dead-lettered (the model's `duplicate-not-deleted`).
 //!
 //! Consumer bug `delete-before-process` lives here (the consumer deletes, then processes);
 //! broker bug `stale-receipt-delete` is passed to the queue's config.
@@ -45,6 +51,7 @@ use coordlab_impls::sync::{Arc, Mutex, thread};
 use serde::{Deserialize, Serialize};
 
 use crate::dice::Dice;
+use crate::log_spec::check_log;
 
 #[cfg(any(loom, shuttle))]
 pub use coordlab_impls::queue::Deviation;
@@ -73,6 +80,12 @@ pub mod property {
     pub const DEAD_LETTER_ONLY_AFTER_MAX_RECEIVES: &str = "DeadLetterOnlyAfterMaxReceives";
     /// With idempotent consumers, each message's effect happens at most once.
     pub const EFFECT_AT_MOST_ONCE: &str = "EffectAtMostOnce";
+    /// The implementation's own check, not a model property: the event log replays on the
+    /// queue's sequential semantics (`log_spec::check_log`): every step enabled in the state
+    /// the steps before it left, a rejection giving the reason that state gives and changing
+    /// nothing, deadlines applied before the next operation, and the end state the queue's
+    /// counts report.
+    pub const EVENT_LOG_CONSISTENT: &str = "EventLogConsistent";
 }
 
 /// The retry policy, in milliseconds (readable in JSON).
@@ -259,6 +272,13 @@ impl Scenario {
     fn deletes_before_process(&self) -> bool {
         #[cfg(any(loom, shuttle))]
         return self.deviation == Some(Deviation::DeleteBeforeProcess);
+        #[cfg(not(any(loom, shuttle)))]
+        return false;
+    }
+
+    fn accepts_stale_delete(&self) -> bool {
+        #[cfg(any(loom, shuttle))]
+        return self.deviation == Some(Deviation::StaleReceiptDelete);
         #[cfg(not(any(loom, shuttle)))]
         return false;
     }
@@ -594,6 +614,21 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
     }
 
     let mut violations = check_deletes(&events);
+    if s.record_events
+        && let Err(e) = check_log(
+            &events,
+            shared.queue.config().max_receives,
+            s.accepts_stale_delete(),
+            &counts,
+        )
+    {
+        violations.push(Violation {
+            property: property::EVENT_LOG_CONSISTENT.to_owned(),
+            seen: e.step.map_or(Seen::AtEnd, Seen::AtStep),
+            detail: e.detail,
+            parties: vec!["queue".to_owned()],
+        });
+    }
     // The queue, and the consumers that deleted message `m` (if any).
     let deleters = |m: Option<MessageId>| -> Vec<String> {
         let mut parties = vec!["queue".to_owned()];

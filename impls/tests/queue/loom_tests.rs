@@ -1,5 +1,8 @@
 //! The small scenarios under `loom::model`: every interleaving of the main thread, two
-//! consumers and the clock driver, up to a preemption bound.
+//! consumers and the clock driver, up to a preemption bound; and the refusal races
+//! (`refusals`): a late heartbeat or release against its own lapse and another consumer's
+//! receive, and two queues made at the same time (the shared queue-id counter) refusing each
+//! other's receipts.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p coordlab-impls --release --target-dir
 //! target/loom`. Each test states its preemption bound and what it cost when written
@@ -15,6 +18,7 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use super::harness::{Deviation, Scenario, property, run};
+use super::refusals::{self, Late};
 use super::scenarios;
 
 thread_local! {
@@ -24,13 +28,19 @@ thread_local! {
 /// Explores `scenario` with at most `preemptions` preemptions per execution; panics on the
 /// first violated property. Returns the number of executions.
 fn explore(name: &str, preemptions: usize, scenario: Scenario) -> u64 {
+    explore_fn(name, preemptions, move || run(&scenario).assert_ok())
+}
+
+/// Explores `f` with at most `preemptions` preemptions per execution; panics on the first
+/// failing execution. Returns the number of executions.
+fn explore_fn(name: &str, preemptions: usize, f: impl Fn() + Send + Sync + 'static) -> u64 {
     EXECUTIONS.with(|n| n.set(0));
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(preemptions);
     let start = Instant::now();
     builder.check(move || {
         EXECUTIONS.with(|n| n.set(n.get() + 1));
-        run(&scenario).assert_ok();
+        f();
     });
     let executions = EXECUTIONS.with(Cell::get);
     eprintln!(
@@ -121,6 +131,40 @@ fn two_messages_with_crash_lose_nothing() {
         3,
         scenarios::two_messages_with_crash(),
     );
+}
+
+/// A slow consumer's heartbeat races its own lapse (the clock moves 9 ms, then 1 ms to the
+/// deadline) and another consumer's receive: accepted exactly before the deadline, refused
+/// from it on with `MessageNotInflight` (or `StaleReceipt` once the other consumer has the
+/// message), and a refusal changes nothing and leaves the message to the other consumer
+/// (`refusals::late_race`). Reference: SQS `ChangeMessageVisibility`.
+/// Bound 4: 14,689 executions, 1s. (Bound 5: 36,543 executions.)
+#[test]
+fn late_heartbeat_is_refused_from_the_deadline_on() {
+    explore_fn("late_race(heartbeat)", 4, || {
+        refusals::late_race(Late::Heartbeat);
+    });
+}
+
+/// As [`late_heartbeat_is_refused_from_the_deadline_on`], for `release` (which, accepted,
+/// would push the message back by its backoff).
+/// Bound 4: 14,689 executions, 1s.
+#[test]
+fn late_release_is_refused_from_the_deadline_on() {
+    explore_fn("late_race(release)", 4, || {
+        refusals::late_race(Late::Release);
+    });
+}
+
+/// Two threads make a queue each at the same time, so their ids come from the shared counter
+/// in every order loom can produce; each presents its receipt (m0, delivery #1, like the other
+/// queue's) to the other queue while that queue's owner deletes with its own: every foreign
+/// receipt is `UnknownReceipt` and changes nothing (`refusals::foreign_receipts_race`).
+/// Reference: SQS `ReceiptHandleIsInvalid`.
+/// Bound 4: 2,005 executions, 0.2s.
+#[test]
+fn receipts_of_a_queue_made_concurrently_are_unknown_elsewhere() {
+    explore_fn("foreign_receipts_race", 4, refusals::foreign_receipts_race);
 }
 
 /// Runs `scenario` with `deviation` under loom and returns the panic message of the violation

@@ -1,10 +1,11 @@
 //! Tests of the `queue` implementation. One binary for all engines; the engine is chosen by
 //! the build's cfg:
 //!
-//! - `cargo test -p coordlab-impls`: scenarios on std threads, and the proptest comparison
-//!   with a sequential reference model.
+//! - `cargo test -p coordlab-impls`: scenarios and refusal races on std threads, the proptest
+//!   comparison with a sequential reference model, and the event-log checker on hand-written
+//!   logs.
 //! - `RUSTFLAGS="--cfg loom" cargo test -p coordlab-impls --release --target-dir target/loom`:
-//!   the small scenarios under loom.
+//!   the small scenarios and the refusal races under loom.
 //! - `RUSTFLAGS="--cfg shuttle" cargo test -p coordlab-impls --release --target-dir
 //!   target/shuttle`: all scenarios under shuttle's random and PCT schedulers, the
 //!   "shuttle finds each bug" tests, and the committed counterexamples' replay.
@@ -12,6 +13,8 @@
 #[path = "../support/dice.rs"]
 mod dice;
 mod harness;
+mod log_spec;
+mod refusals;
 mod scenarios;
 
 #[cfg(not(any(loom, shuttle)))]

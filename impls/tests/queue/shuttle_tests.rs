@@ -6,7 +6,11 @@
 //! Each busy test also checks that its runs were not vacuous: across the iterations some
 //! message was redelivered, some was dead-lettered, some was deleted, and some consumer crashed
 //! (the model's `sometimes` properties `MessageRedelivered`, `MessageDeadLettered`,
-//! `MessageDeleted`, plus the fault injection itself).
+//! `MessageDeleted`, plus the fault injection itself), and, where consumers heartbeat, some
+//! heartbeat was refused because its delivery had lapsed.
+//!
+//! The refusal races (`refusals`) run here too, and must show every outcome: a late heartbeat
+//! or release accepted (before the deadline), refused as not in flight, and refused as stale.
 //!
 //! Run: `RUSTFLAGS="--cfg shuttle" cargo test -p coordlab-impls --release --target-dir
 //! target/shuttle`.
@@ -14,9 +18,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use coordlab_impls::queue::Event;
+use coordlab_impls::queue::{Event, ReceiptOperation, Rejection};
 
 use super::harness::{Scenario, run};
+use super::refusals::{self, Late, LateOutcome};
 use super::scenarios;
 
 /// Random-scheduler iterations per busy scenario.
@@ -45,6 +50,11 @@ fn run_noting(scenario: &Scenario) {
                 Event::Delete { .. } => seen.insert("MessageDeleted"),
                 Event::Crash { .. } => seen.insert("ConsumerCrashed"),
                 Event::Release { .. } => seen.insert("MessageReleased"),
+                Event::Reject {
+                    operation: ReceiptOperation::ChangeVisibility,
+                    reason: Rejection::MessageNotInflight,
+                    ..
+                } => seen.insert("HeartbeatNotInflight"),
                 _ => false,
             };
         }
@@ -53,8 +63,10 @@ fn run_noting(scenario: &Scenario) {
 }
 
 /// Asserts that the runs since the last call showed every kind of step the busy scenarios
-/// exist to exercise.
-fn assert_not_vacuous(what: &str, scenario: &Scenario) {
+/// exist to exercise. A heartbeat refused after its delivery lapsed needs two clock ticks
+/// between a consumer's receive and its heartbeat with no other consumer receiving in between:
+/// the random scheduler produces that, PCT at depth 3 rarely does, so only `random` asks for it.
+fn assert_not_vacuous(what: &str, scenario: &Scenario, random: bool) {
     let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
     let mut wanted = vec![
         "MessageRedelivered",
@@ -64,6 +76,9 @@ fn assert_not_vacuous(what: &str, scenario: &Scenario) {
     ];
     if scenario.max_receives.is_some() {
         wanted.push("MessageDeadLettered");
+    }
+    if scenario.heartbeat && random {
+        wanted.push("HeartbeatNotInflight");
     }
     for w in wanted {
         assert!(seen.contains(w), "{what}: no run showed {w}; seen {seen:?}");
@@ -90,7 +105,7 @@ fn busy_consumers_resolve_every_message_random() {
     for (name, scenario) in scenarios::busy_all() {
         let s = scenario.clone();
         shuttle::check_random(move || run_noting(&s), RANDOM_ITERATIONS);
-        assert_not_vacuous(&name, &scenario);
+        assert_not_vacuous(&name, &scenario, true);
     }
 }
 
@@ -100,8 +115,49 @@ fn busy_consumers_resolve_every_message_pct() {
     for (name, scenario) in scenarios::busy_all() {
         let s = scenario.clone();
         shuttle::check_pct(move || run_noting(&s), PCT_ITERATIONS, PCT_DEPTH);
-        assert_not_vacuous(&name, &scenario);
+        assert_not_vacuous(&name, &scenario, false);
     }
+}
+
+thread_local! {
+    /// The refusal-race outcomes the runs on this thread have shown.
+    static OUTCOMES: RefCell<BTreeSet<LateOutcome>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// A slow consumer's heartbeat or release races its own lapse and another consumer's receive
+/// (`refusals::late_race`): accepted exactly before the deadline; refused from it on, as
+/// `MessageNotInflight` or, once the other consumer has the message, `StaleReceipt`; a refusal
+/// changes nothing and leaves the message to the other consumer. Random and PCT schedules;
+/// every outcome must show up. Reference: SQS `ChangeMessageVisibility`.
+#[test]
+fn late_heartbeat_and_release_are_refused_from_the_deadline_on() {
+    for late in [Late::Heartbeat, Late::Release] {
+        let note = move || {
+            let outcome = refusals::late_race(late);
+            OUTCOMES.with(|o| o.borrow_mut().insert(outcome));
+        };
+        shuttle::check_random(note, 1_000);
+        shuttle::check_pct(note, 1_000, PCT_DEPTH);
+        let seen = OUTCOMES.with(|o| std::mem::take(&mut *o.borrow_mut()));
+        assert_eq!(
+            seen,
+            BTreeSet::from([
+                LateOutcome::Accepted,
+                LateOutcome::NotInflight,
+                LateOutcome::Stale
+            ]),
+            "{late:?}: outcomes seen"
+        );
+    }
+}
+
+/// Receipts presented to a queue made at the same time by another thread are `UnknownReceipt`
+/// and change nothing (`refusals::foreign_receipts_race`). Reference: SQS
+/// `ReceiptHandleIsInvalid`.
+#[test]
+fn receipts_of_another_queue_are_unknown() {
+    shuttle::check_random(refusals::foreign_receipts_race, 1_000);
+    shuttle::check_pct(refusals::foreign_receipts_race, 1_000, PCT_DEPTH);
 }
 
 /// Without the idempotency ledger (fenced writes only), shuttle finds a run in which a slow

@@ -2,6 +2,7 @@
 //! the OS happens to produce, so these are smoke runs; loom and shuttle do the searching.
 
 use super::harness::{Scenario, render_events, run};
+use super::refusals::{self, Late};
 use super::scenarios;
 
 const RUNS: usize = 200;
@@ -29,5 +30,16 @@ fn small_scenarios_hold_on_threads() {
 fn busy_scenarios_hold_on_threads() {
     for (name, scenario) in scenarios::busy_all() {
         run_many(&name, &scenario);
+    }
+}
+
+/// The refusal races (a late heartbeat or release against its own lapse and another
+/// consumer's receive; receipts presented to another queue) keep their claims on real threads.
+#[test]
+fn refusal_races_hold_on_threads() {
+    for _ in 0..RUNS {
+        refusals::late_race(Late::Heartbeat);
+        refusals::late_race(Late::Release);
+        refusals::foreign_receipts_race();
     }
 }
