@@ -45,9 +45,12 @@
 //! `stale-receipt-delete`); the failing schedules are committed under
 //! `counterexamples/queue/impl-*/` and replayed by the tests. The properties are the queue
 //! model's (`NoMessageLost`, `EveryMessageResolved`, `DeadLetterOnlyAfterMaxReceives`,
-//! `EffectAtMostOnce`), checked on each run's event log and final state. A proptest
-//! state-machine test compares every return value of the queue with a sequential reference
-//! model.
+//! `EffectAtMostOnce`), checked on each run's event log and final state; each log is also
+//! replayed on the queue's sequential semantics, so a refused operation that changed the queue
+//! is caught. Races of refusals (a heartbeat or release against its own lapse and another
+//! consumer's receive; receipts presented to a queue made at the same time) run on all three
+//! engines. A proptest state-machine test compares every return value of the queue with a
+//! sequential reference model.
 //!
 //! # What is not checked
 //!
@@ -56,10 +59,11 @@
 //!   preemption bound (2 to 4); longer runs are covered by shuttle, which samples schedules
 //!   and proves nothing. A passing shuttle run means "no failure in the schedules tried", not
 //!   "correct".
-//! - **Memory model.** All shared state is behind one mutex; the only atomic is the manual
-//!   clock (Release/Acquire). loom's approximation of `SeqCst` and its limited modelling of
-//!   relaxed loads are therefore not exercised in any interesting way, and shuttle does not
-//!   model weak memory at all. `SystemClock` is never run under loom or shuttle.
+//! - **Memory model.** All shared state is behind one mutex; the only atomics are the manual
+//!   clock (Release/Acquire) and the counter queue ids come from (Relaxed, read-modify-write
+//!   only). loom's approximation of `SeqCst` and its limited modelling of relaxed loads are
+//!   therefore not exercised in any interesting way, and shuttle does not model weak memory at
+//!   all. `SystemClock` is never run under loom or shuttle.
 //! - **The harness's assumptions.** Runs are bounded (a fixed number of receive attempts and
 //!   clock ticks per thread), then a sweeper finishes what is left; a "crash" is a consumer
 //!   abandoning its delivery and carrying on. Effects go to an in-memory store fenced by
