@@ -41,11 +41,12 @@
 //! threads (`cargo test`), under `loom::model` (`RUSTFLAGS="--cfg loom"`: every interleaving of
 //! 2–3 threads, within a stated preemption bound) and under shuttle (`RUSTFLAGS="--cfg
 //! shuttle"`: random and PCT schedules of 4+ consumers with crashes and clock jumps). Shuttle
-//! must find each of the model's bug variants (`delete-before-process`,
-//! `stale-receipt-delete`); the failing schedules are committed under
-//! `counterexamples/queue/impl-*/` and replayed by the tests. The properties are the queue
-//! model's (`NoMessageLost`, `EveryMessageResolved`, `DeadLetterOnlyAfterMaxReceives`,
-//! `EffectAtMostOnce`), checked on each run's event log and final state; each log is also
+//! must find each of the model's bug variants it can switch on (`delete-before-process`,
+//! `stale-receipt-delete`, `duplicate-not-deleted`); the failing schedules of the first two are
+//! committed under `counterexamples/queue/impl-*/` and replayed by the tests. The properties
+//! are the queue model's (`NoMessageLost`, `EveryMessageResolved`,
+//! `DeadLetterOnlyAfterMaxReceives`, `DeadLetterOnlyAfterFailures`, `EffectAtMostOnce`),
+//! checked on each run's event log and final state; each log is also
 //! replayed on the queue's sequential semantics, so a refused operation that changed the queue
 //! is caught. Races of refusals (a heartbeat or release against its own lapse and another
 //! consumer's receive; receipts presented to a queue made at the same time) run on all three

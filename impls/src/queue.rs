@@ -103,14 +103,20 @@ pub enum Deviation {
     /// message, not only the newest delivery's, so a slow consumer deletes the copy another
     /// consumer now holds.
     StaleReceiptDelete,
+    /// `duplicate-not-deleted`: an idempotent consumer whose ledger says the effect already
+    /// happened skips the delivery without deleting the message, so the message keeps coming
+    /// back until it is dead-lettered although its work is done. A consumer-side bug: the
+    /// queue ignores it; the test harness's consumer loop reads it.
+    DuplicateNotDeleted,
 }
 
 #[cfg(any(test, loom, shuttle))]
 impl Deviation {
     /// Every deviation.
-    pub const ALL: [Deviation; 2] = [
+    pub const ALL: [Deviation; 3] = [
         Deviation::DeleteBeforeProcess,
         Deviation::StaleReceiptDelete,
+        Deviation::DuplicateNotDeleted,
     ];
 
     /// The variant id shared with the model and the counterexample directories.
@@ -118,6 +124,7 @@ impl Deviation {
         match self {
             Deviation::DeleteBeforeProcess => "delete-before-process",
             Deviation::StaleReceiptDelete => "stale-receipt-delete",
+            Deviation::DuplicateNotDeleted => "duplicate-not-deleted",
         }
     }
 }

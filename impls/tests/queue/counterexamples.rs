@@ -244,6 +244,7 @@ fn test_name(deviation: Deviation) -> &'static str {
     match deviation {
         Deviation::DeleteBeforeProcess => "shuttle_finds_delete_before_process",
         Deviation::StaleReceiptDelete => "shuttle_finds_stale_receipt_delete",
+        Deviation::DuplicateNotDeleted => "shuttle_finds_duplicate_not_deleted",
     }
 }
 
@@ -396,6 +397,9 @@ fn what_the_bug_is(deviation: Deviation) -> &'static str {
         }
         Deviation::StaleReceiptDelete => {
             "the queue deletes a message given the receipt of any of its deliveries, not only the newest"
+        }
+        Deviation::DuplicateNotDeleted => {
+            "an idempotent consumer skips a delivery whose effect its ledger already has, without deleting the message"
         }
     }
 }

@@ -29,10 +29,12 @@
 //!
 //! The idempotent consumer deletes a delivery whose effect the ledger had already applied
 //! (`ProcessOutcome::Duplicate`) like any other: skipping it without deleting would leave the
-//! message to be redelivered until it is dead-lettered (the model's `duplicate-not-deleted`).
+//! message to be redelivered until it is dead-lettered, which the model's
+//! `DeadLetterOnlyAfterFailures` forbids and its `duplicate-not-deleted` variant shows.
 //!
-//! Consumer bug `delete-before-process` lives here (the consumer deletes, then processes);
-//! broker bug `stale-receipt-delete` is passed to the queue's config.
+//! Consumer bugs `delete-before-process` (the consumer deletes, then processes) and
+//! `duplicate-not-deleted` (the duplicate branch skips the delete) live here; broker bug
+//! `stale-receipt-delete` is passed to the queue's config.
 
 // loom runs only the small scenarios (the busy ones are shuttle-sized), so under loom some of
 // this module is unused.
@@ -80,6 +82,12 @@ pub mod property {
     pub const DEAD_LETTER_ONLY_AFTER_MAX_RECEIVES: &str = "DeadLetterOnlyAfterMaxReceives";
     /// With idempotent consumers, each message's effect happens at most once.
     pub const EFFECT_AT_MOST_ONCE: &str = "EffectAtMostOnce";
+    /// A message reaches the dead-letter queue only if its deliveries kept failing: no consumer
+    /// finished one (its effect applied or found in the ledger) while its receipt was still
+    /// valid and then let it go without deleting, releasing or crashing. Checked on the event
+    /// log: a `Process` (applied or duplicate) of the newest delivery of a held message, with no
+    /// later step of that consumer on that delivery, and the message dead-lettered.
+    pub const DEAD_LETTER_ONLY_AFTER_FAILURES: &str = "DeadLetterOnlyAfterFailures";
     /// The implementation's own check, not a model property: the event log replays on the
     /// queue's sequential semantics (`log_spec::check_log`): every step enabled in the state
     /// the steps before it left, a rejection giving the reason that state gives and changing
@@ -272,6 +280,13 @@ impl Scenario {
     fn deletes_before_process(&self) -> bool {
         #[cfg(any(loom, shuttle))]
         return self.deviation == Some(Deviation::DeleteBeforeProcess);
+        #[cfg(not(any(loom, shuttle)))]
+        return false;
+    }
+
+    fn skips_duplicate_delete(&self) -> bool {
+        #[cfg(any(loom, shuttle))]
+        return self.deviation == Some(Deviation::DuplicateNotDeleted);
         #[cfg(not(any(loom, shuttle)))]
         return false;
     }
@@ -491,6 +506,10 @@ fn consume(shared: &Shared, me: u32, mut attempts: u32, faults: &Faults) -> Vec<
             consumer.record_crash(Some(&receipt));
             continue;
         }
+        if outcome == ProcessOutcome::Duplicate && s.skips_duplicate_delete() {
+            // The `duplicate-not-deleted` bug: "already done, nothing to do".
+            continue;
+        }
         if !s.deletes_before_process() && consumer.delete(&receipt).is_ok() {
             deleted.push(delivery.message);
         }
@@ -614,6 +633,7 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
     }
 
     let mut violations = check_deletes(&events);
+    violations.extend(check_dead_letters(&events));
     if s.record_events
         && let Err(e) = check_log(
             &events,
@@ -796,6 +816,101 @@ fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
                 }
             }
             _ => {}
+        }
+    }
+    violations
+}
+
+/// `DeadLetterOnlyAfterFailures` on the event log: every dead-lettered message whose delivery a
+/// consumer processed (effect applied or found in the ledger) while that delivery's receipt
+/// was valid (its newest, the message still held) and then let go: no later step of that
+/// consumer on that delivery in the whole log (no delete, release, visibility change,
+/// rejection or crash). Seen at the `MoveToDeadLetter`. (A consumer that is merely slow and
+/// deletes after the message was dead-lettered has a later step: its rejected delete.)
+fn check_dead_letters(events: &[EventRecord]) -> Vec<Violation> {
+    let mut newest: BTreeMap<MessageId, u32> = BTreeMap::new();
+    let mut resolved: Vec<MessageId> = Vec::new();
+    let mut dead_lettered: Vec<(MessageId, usize)> = Vec::new();
+    // Deliveries processed with a valid receipt: (message, delivery) -> (consumer, step).
+    let mut finished: BTreeMap<(MessageId, u32), (Option<ConsumerId>, usize)> = BTreeMap::new();
+    for (i, record) in events.iter().enumerate() {
+        // The step of `consumer` on (message, delivery), if this event is one.
+        let step_on = match record.event {
+            Event::Delete {
+                message,
+                delivery,
+                consumer,
+                ..
+            }
+            | Event::Release {
+                message,
+                delivery,
+                consumer,
+                ..
+            }
+            | Event::ChangeVisibility {
+                message,
+                delivery,
+                consumer,
+                ..
+            }
+            | Event::Reject {
+                message,
+                delivery,
+                consumer,
+                ..
+            } => Some((message, delivery, consumer)),
+            Event::Crash {
+                consumer,
+                message: Some(message),
+                delivery: Some(delivery),
+            } => Some((message, delivery, Some(consumer))),
+            _ => None,
+        };
+        if let Some((message, delivery, consumer)) = step_on
+            && finished
+                .get(&(message, delivery))
+                .is_some_and(|&(c, _)| c == consumer)
+        {
+            finished.remove(&(message, delivery));
+        }
+        match record.event {
+            Event::Receive {
+                message, delivery, ..
+            } => {
+                newest.insert(message, delivery);
+            }
+            Event::Process {
+                message,
+                delivery,
+                consumer,
+                outcome: ProcessOutcome::Applied | ProcessOutcome::Duplicate,
+            } if newest.get(&message) == Some(&delivery) && !resolved.contains(&message) => {
+                finished.insert((message, delivery), (consumer, i + 1));
+            }
+            Event::Delete { message, .. } => resolved.push(message),
+            Event::MoveToDeadLetter { message, .. } => {
+                resolved.push(message);
+                dead_lettered.push((message, i + 1));
+            }
+            _ => {}
+        }
+    }
+    let mut violations = Vec::new();
+    for (message, at) in dead_lettered {
+        let dropped = finished.iter().find(|((m, _), _)| *m == message);
+        if let Some((&(_, delivery), &(consumer, step))) = dropped {
+            let who = consumer.map_or_else(|| "a consumer".to_owned(), |c| c.to_string());
+            let mut parties = vec!["queue".to_owned()];
+            parties.extend(consumer.map(|c| c.to_string()));
+            violations.push(Violation {
+                property: property::DEAD_LETTER_ONLY_AFTER_FAILURES.to_owned(),
+                seen: Seen::AtStep(at),
+                detail: format!(
+                    "{message} was dead-lettered, but {who} had finished its delivery #{delivery} (step {step}) and let it go without deleting it"
+                ),
+                parties,
+            });
         }
     }
     violations

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 
 use coordlab_impls::queue::{Event, ReceiptOperation, Rejection};
 
-use super::harness::{Scenario, run};
+use super::harness::{Deviation, Scenario, run};
 use super::refusals::{self, Late, LateOutcome};
 use super::scenarios;
 
@@ -158,6 +158,30 @@ fn late_heartbeat_and_release_are_refused_from_the_deadline_on() {
 fn receipts_of_another_queue_are_unknown() {
     shuttle::check_random(refusals::foreign_receipts_race, 1_000);
     shuttle::check_pct(refusals::foreign_receipts_race, 1_000, PCT_DEPTH);
+}
+
+/// Shuttle finds `duplicate-not-deleted`: consumers whose ledger says a message's effect already
+/// happened skip it without deleting, so it comes back until it is dead-lettered although its
+/// work is done. Property `DeadLetterOnlyAfterFailures` (the model's). The fixed consumers run
+/// the same scenario in `busy_consumers_resolve_every_message_*` (`busy_idempotent`).
+#[test]
+fn shuttle_finds_duplicate_not_deleted() {
+    let scenario = Scenario {
+        deviation: Some(Deviation::DuplicateNotDeleted),
+        ..scenarios::busy_idempotent()
+    };
+    let found = std::panic::catch_unwind(move || {
+        shuttle::check_random(move || run(&scenario).assert_ok(), RANDOM_ITERATIONS);
+    });
+    let payload = found.expect_err("shuttle found no dead-lettered message whose work was done");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains(super::harness::property::DEAD_LETTER_ONLY_AFTER_FAILURES),
+        "{message}"
+    );
 }
 
 /// Without the idempotency ledger (fenced writes only), shuttle finds a run in which a slow
