@@ -26,15 +26,18 @@
 //! in the delivery order, not pushed back by a backoff), even if nobody has received the message
 //! since: a heartbeat that comes late does not win the message back, and its sender learns that
 //! another consumer may already be working on it. A heartbeat 1 ms (one clock tick) before the
-//! deadline is in time. [`delete`](RetryQueue::delete) with the newest delivery's receipt stays
+//! deadline is in time. Every deadline counts, whoever set it: a released message waiting out
+//! its retry delay is still invisible, so its newest receipt may still change its visibility
+//! until the delay runs out, and not from then on. [`delete`](RetryQueue::delete) with the
+//! newest delivery's receipt stays
 //! allowed after a lapse, until someone receives the message again: the work is done, so
 //! deleting is right.
 //!
 //! This is Amazon SQS's behaviour (API reference, `ChangeMessageVisibility`, Errors:
 //! `MessageNotInflight`, "the specified message isn't in flight";
 //! <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html>).
-//! SQS's `DeleteMessage` has no such error (its errors are `InvalidIdFormat` and
-//! `ReceiptHandleIsInvalid`) and asks for the receipt "from the most recent time you received
+//! SQS's `DeleteMessage` has no such error (its receipt errors are `ReceiptHandleIsInvalid`
+//! and the deprecated `InvalidIdFormat`) and asks for the receipt "from the most recent time you received
 //! the message" (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html>),
 //! which a lapsed delivery's receipt still is until the next receive. (An example on the
 //! `ChangeMessageVisibility` page says that a delete after the timeout "might result in an
