@@ -148,7 +148,7 @@ pub enum Status {
 pub struct Message {
     pub status: Status,
     /// Times it has been received (SQS `ApproximateReceiveCount`), saturating at the
-    /// largest count any guard or property compares against.
+    /// largest count any guard, property or backoff delay tells apart from larger ones.
     pub receives: u8,
 }
 
@@ -223,9 +223,29 @@ impl QueueModel {
         self.bug == Some(bug)
     }
 
-    /// Receive counts saturate here: no guard or property distinguishes larger counts.
+    /// Receive counts saturate here: no guard, property or delay distinguishes larger
+    /// counts. The redrive guard compares with `max-receives`, `MessageRedelivered` with 2,
+    /// and exponential backoff grows with the count until it reaches `backoff-cap`: from
+    /// [`QueueModel::backoff_saturation`] receives on every count gives the same delay, so
+    /// saturating there (or higher) changes no backoff the model computes.
     fn receive_cap(&self) -> u8 {
-        self.config.max_receives.max(2)
+        let cap = self.config.max_receives.max(2);
+        match self.config.retry {
+            RetryPolicy::ExponentialBackoff => cap.max(self.backoff_saturation()),
+            RetryPolicy::Immediate | RetryPolicy::RequeueOnExpiry => cap,
+        }
+    }
+
+    /// The smallest receive count whose backoff is already `backoff-cap`: the least `r` with
+    /// `backoff-base × 2^(r − 1) ≥ backoff-cap` (at most 9, as both are at most 255 and the
+    /// base is at least 1).
+    fn backoff_saturation(&self) -> u8 {
+        let c = &self.config;
+        let mut r = 1u8;
+        while (u16::from(c.backoff_base) << (r - 1)) < u16::from(c.backoff_cap) {
+            r += 1;
+        }
+        r
     }
 
     /// A receive count for a person: without a redrive policy counts saturate at
@@ -1356,6 +1376,50 @@ mod tests {
         )
         .unwrap();
         assert_eq!([1, 2, 3, 4].map(|r| m.backoff(r)), [1, 2, 4, 5]);
+    }
+
+    /// Saturating the receive count never changes a delay: for every configuration of small
+    /// bounds, the backoff computed from the saturated count equals the one computed from
+    /// the true count, however often the message was received. Only `no-dead-letter`
+    /// counts past max-receives, so it is the variant this guards; e.g. with backoff-base
+    /// 1, backoff-cap 8 and max-receives 2, the fourth receive must wait 8 ticks, not 2.
+    #[test]
+    fn the_receive_count_cap_changes_no_backoff() {
+        for max_receives in 1..=4 {
+            for backoff_base in 1..=5u8 {
+                for backoff_cap in backoff_base..=40 {
+                    let m = QueueModel::new(
+                        "no-dead-letter",
+                        QueueConfig {
+                            max_receives,
+                            backoff_base,
+                            backoff_cap,
+                            ..QueueConfig::default()
+                        },
+                    )
+                    .unwrap();
+                    let cap = m.receive_cap();
+                    for receives in 1..=40u8 {
+                        assert_eq!(
+                            m.backoff(receives.min(cap)),
+                            m.backoff(receives),
+                            "base {backoff_base}, cap {backoff_cap}, max-receives {max_receives}, {receives} receives (counted up to {cap})"
+                        );
+                    }
+                }
+            }
+        }
+        let m = QueueModel::new(
+            "no-dead-letter",
+            QueueConfig {
+                backoff_base: 1,
+                backoff_cap: 8,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(m.receive_cap(), 4);
+        assert_eq!(m.retry_delay(m.receive_cap()), Some(8));
     }
 
     #[test]
