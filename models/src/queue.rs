@@ -290,6 +290,10 @@ impl QueueModel {
         }
     }
 
+    /// Whether the broker accepts `DeleteMessage` with this consumer's receipt: it is the
+    /// receipt of the message's newest delivery and the message is still in the queue.
+    /// SQS deletes with the newest receipt even after the visibility timeout ran out, as
+    /// long as nobody received the message since.
     fn receipt_valid(state: &QueueState, consumer: &Consumer) -> bool {
         match *consumer {
             Consumer::Holding { msg, stale, .. } => {
@@ -301,6 +305,33 @@ impl QueueModel {
             }
             Consumer::Idle => false,
         }
+    }
+
+    /// Whether this consumer's delivery still owns its message: its receipt is the newest
+    /// and the message is still in flight. Only then does the broker accept
+    /// `ChangeMessageVisibility` (a heartbeat, or a release for a retry): once the
+    /// visibility has run out the message is no longer in flight, even if nobody has
+    /// received it since, and SQS answers `MessageNotInflight`.
+    fn owns(state: &QueueState, consumer: &Consumer) -> bool {
+        Self::receipt_valid(state, consumer)
+            && holding(consumer).is_some_and(|(msg, ..)| {
+                matches!(state.messages[msg as usize].status, Status::InFlight { .. })
+            })
+    }
+
+    /// Why the broker refuses `ChangeMessageVisibility` with this consumer's receipt, in
+    /// SQS's terms; `None` if it accepts it.
+    fn refusal(state: &QueueState, consumer: &Consumer) -> Option<String> {
+        let (msg, stale, ..) = holding(consumer)?;
+        Some(match state.messages[msg as usize].status {
+            Status::Deleted => format!("m{msg} is already deleted"),
+            Status::DeadLettered => format!("m{msg} is already in the dead-letter queue"),
+            _ if stale => format!("its receipt is stale: m{msg} was received again since"),
+            Status::InFlight { .. } => return None,
+            _ => format!(
+                "m{msg}'s visibility timeout has run out, it is no longer in flight (MessageNotInflight)"
+            ),
+        })
     }
 }
 
@@ -435,7 +466,9 @@ impl Model for QueueModel {
             Action::Release { consumer } => {
                 let c = n.consumers[consumer as usize];
                 let (msg, ..) = holding(&c)?;
-                if Self::receipt_valid(s, &c) {
+                // ChangeMessageVisibility: refused once the delivery no longer owns the
+                // message (a stale receipt, or its visibility ran out).
+                if Self::owns(s, &c) {
                     let m = &mut n.messages[msg as usize];
                     if let Some(delay) = self.retry_delay(m.receives) {
                         m.status = Status::Visible { delay };
@@ -768,19 +801,12 @@ impl Protocol for QueueModel {
             Action::Release { consumer } => {
                 let (msg, ..) = held(consumer).expect("enabled only while holding");
                 let c = &s.consumers[consumer as usize];
-                let valid = Self::receipt_valid(s, c);
-                let gone = match s.messages[msg as usize].status {
-                    Status::Deleted => Some("deleted"),
-                    Status::DeadLettered => Some("in the dead-letter queue"),
-                    _ => None,
-                };
                 let how = match self.retry_delay(s.messages[msg as usize].receives) {
-                    _ if !valid => match gone {
-                        Some(where_) => {
-                            format!("the broker rejects it: m{msg} is already {where_}")
-                        }
-                        None => "the broker rejects its stale receipt".to_string(),
-                    },
+                    Some(_) if !Self::owns(s, c) => format!(
+                        "the broker refuses: {}",
+                        Self::refusal(s, c).unwrap_or_default()
+                    ),
+                    None if !Self::owns(s, c) => "it has already lost its delivery".to_string(),
                     Some(0) => "visible again now".to_string(),
                     Some(d) => format!("visible again in {}", ticks(d)),
                     None => "it stays hidden until its visibility timeout runs out".to_string(),
@@ -857,12 +883,20 @@ impl Protocol for QueueModel {
                 vec![call(consumer(c), "Ledger".into(), label)]
             }
             Action::Release { consumer: c } => {
-                let (msg, ..) = holding(&s.consumers[c as usize]).expect("holding");
-                vec![call(
+                let held = &s.consumers[c as usize];
+                let (msg, ..) = holding(held).expect("holding");
+                let mut arrows = vec![call(
                     consumer(c),
                     broker(),
                     format!("release m{msg} (processing failed)"),
-                )]
+                )];
+                let calls = self
+                    .retry_delay(s.messages[msg as usize].receives)
+                    .is_some();
+                if calls && !Self::owns(s, held) {
+                    arrows.push(reply(broker(), consumer(c), refused_label(s, held)));
+                }
+                arrows
             }
             Action::Delete { consumer: c } => {
                 let (msg, stale, ..) = holding(&s.consumers[c as usize]).expect("holding");
@@ -1118,6 +1152,18 @@ impl Protocol for QueueModel {
     }
 }
 
+/// A refused `ChangeMessageVisibility` as the diagram's reply says it.
+fn refused_label(s: &QueueState, c: &Consumer) -> String {
+    let Some((msg, stale, ..)) = holding(c) else {
+        return "refused".to_string();
+    };
+    match s.messages[msg as usize].status {
+        Status::Deleted | Status::DeadLettered => "refused: message gone".to_string(),
+        _ if stale => "refused: stale receipt".to_string(),
+        _ => "refused: not in flight".to_string(),
+    }
+}
+
 /// The messages neither deleted nor dead-lettered.
 fn unresolved(s: &QueueState) -> Vec<usize> {
     s.messages
@@ -1248,6 +1294,52 @@ mod tests {
         }
         assert_eq!(state.messages[0].status, Status::InFlight { timeout: 2 });
         assert!(no_message_lost(&correct, &state));
+    }
+
+    /// A delivery whose visibility ran out no longer owns its message, even if nobody
+    /// received it since: the broker refuses its release (SQS `ChangeMessageVisibility`
+    /// answers `MessageNotInflight`) and the message stays visible, not pushed back by a
+    /// backoff; a delete with that newest receipt is still accepted, as SQS documents.
+    /// Reference: SQS API Reference, ChangeMessageVisibility (errors) and DeleteMessage.
+    #[test]
+    fn a_lapsed_delivery_no_longer_owns_its_message() {
+        let m = model("correct");
+        let run = |path: &[Action]| {
+            let mut s = m.init_states().remove(0);
+            for &a in path {
+                let mut enabled = Vec::new();
+                m.actions(&s, &mut enabled);
+                assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
+                s = m.next_state(&s, a).unwrap();
+            }
+            s
+        };
+        let lapsed = [SEND, recv(0), Action::Tick, Action::Tick];
+        let s = run(&lapsed);
+        assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
+        assert!(!QueueModel::owns(&s, &s.consumers[0]));
+        assert!(
+            m.describe(&s, &Action::Release { consumer: 0 })
+                .ends_with("it is no longer in flight (MessageNotInflight)"),
+            "{}",
+            m.describe(&s, &Action::Release { consumer: 0 })
+        );
+        let released = run(&[&lapsed[..], &[Action::Release { consumer: 0 }]].concat());
+        assert_eq!(released.messages[0].status, Status::Visible { delay: 0 });
+        assert_eq!(released.consumers[0], Consumer::Idle);
+        // In time, the same release hides m0 for its backoff.
+        let in_time = run(&[SEND, recv(0), Action::Release { consumer: 0 }]);
+        assert_eq!(in_time.messages[0].status, Status::Visible { delay: 1 });
+        // After the lapse, a delete with the newest receipt still deletes.
+        let deleted = run(&[
+            &lapsed[..],
+            &[
+                Action::Process { consumer: 0 },
+                Action::Delete { consumer: 0 },
+            ],
+        ]
+        .concat());
+        assert_eq!(deleted.messages[0].status, Status::Deleted);
     }
 
     /// Without the idempotency key the slow consumer's effect and the second consumer's
