@@ -87,6 +87,10 @@ pub enum Bug {
     StaleReceiptDelete,
     /// No redrive policy: a message is delivered again however often it was received.
     NoDeadLetter,
+    /// An idempotent consumer that finds a message's key in the ledger skips the duplicate
+    /// delivery without deleting it, so the message keeps coming back until it is
+    /// dead-lettered although its work is done.
+    DuplicateNotDeleted,
 }
 
 const VARIANTS: &[(Variant, Option<Bug>)] = &[
@@ -125,6 +129,13 @@ const VARIANTS: &[(Variant, Option<Bug>)] = &[
         },
         Some(Bug::NoDeadLetter),
     ),
+    (
+        Variant {
+            id: "duplicate-not-deleted",
+            summary: "an idempotent consumer that finds a message's key in the ledger skips the duplicate without deleting it",
+        },
+        Some(Bug::DuplicateNotDeleted),
+    ),
 ];
 
 /// Where a message is.
@@ -150,6 +161,14 @@ pub struct Message {
     /// Times it has been received (SQS `ApproximateReceiveCount`), saturating at the
     /// largest count any guard, property or backoff delay tells apart from larger ones.
     pub receives: u8,
+    /// A consumer finished a delivery of it (its effect applied, or found in the ledger)
+    /// and let that delivery go while it still owned the message, without deleting it or
+    /// giving it back. The broker cannot see this (to SQS it is a delivery that timed out);
+    /// `DeadLetterOnlyAfterFailures` needs it to tell a message that kept failing from one
+    /// a consumer dropped. Only `duplicate-not-deleted` sets it. (Absent in a trace
+    /// file written before it existed: `false`.)
+    #[serde(default)]
+    pub dropped: bool,
 }
 
 /// What a consumer is doing.
@@ -356,6 +375,7 @@ impl Model for QueueModel {
         let unsent = Message {
             status: Status::Unsent,
             receives: 0,
+            dropped: false,
         };
         vec![QueueState {
             messages: (0..c.messages).map(|_| unsent).collect(),
@@ -455,12 +475,21 @@ impl Model for QueueModel {
                 };
                 let effects = &mut n.ledger[*msg as usize];
                 // The idempotency key: skip the effect if the ledger already has it.
-                if *effects == 0 || self.has(Bug::NoIdempotency) {
+                let duplicate = *effects > 0 && !self.has(Bug::NoIdempotency);
+                if !duplicate {
                     *effects = (*effects + 1).min(2);
                 }
                 *processed = true;
                 if *deleted {
                     *c = Consumer::Idle;
+                } else if duplicate && self.has(Bug::DuplicateNotDeleted) {
+                    // The bug: the duplicate branch returns without deleting. (Correct
+                    // consumers hold on to the delivery; their next step deletes it.)
+                    let msg = *msg as usize;
+                    if Self::receipt_valid(s, &s.consumers[consumer as usize]) {
+                        n.messages[msg].dropped = true;
+                    }
+                    n.consumers[consumer as usize] = Consumer::Idle;
                 }
             }
             Action::Release { consumer } => {
@@ -551,6 +580,19 @@ fn dead_letter_only_after_max_receives(model: &QueueModel, s: &QueueState) -> bo
         .all(|m| m.status != Status::DeadLettered || m.receives >= model.config.max_receives)
 }
 
+/// `DeadLetterOnlyAfterFailures`: no dead-lettered message was dropped by a consumer that
+/// had finished with it.
+fn dead_letter_only_after_failures(_: &QueueModel, s: &QueueState) -> bool {
+    dropped_dead_letter(s).is_none()
+}
+
+/// A dead-lettered message that a consumer finished and let go undeleted.
+fn dropped_dead_letter(s: &QueueState) -> Option<usize> {
+    s.messages
+        .iter()
+        .position(|m| m.status == Status::DeadLettered && m.dropped)
+}
+
 fn effect_at_most_once(_: &QueueModel, s: &QueueState) -> bool {
     s.ledger.iter().all(|&e| e <= 1)
 }
@@ -567,6 +609,14 @@ fn message_redelivered(_: &QueueModel, s: &QueueState) -> bool {
 
 fn message_dead_lettered(_: &QueueModel, s: &QueueState) -> bool {
     s.messages.iter().any(|m| m.status == Status::DeadLettered)
+}
+
+/// `ProcessedMessageDeadLettered`: a message whose work is done is dead-lettered.
+fn processed_message_dead_lettered(_: &QueueModel, s: &QueueState) -> bool {
+    s.messages
+        .iter()
+        .zip(&s.ledger)
+        .any(|(m, &e)| m.status == Status::DeadLettered && e > 0)
 }
 
 fn message_deleted(_: &QueueModel, s: &QueueState) -> bool {
@@ -643,6 +693,13 @@ impl Protocol for QueueModel {
                 premise: None,
             },
             Prop {
+                name: "DeadLetterOnlyAfterFailures",
+                kind: Kind::Always,
+                doc: "A message reaches the dead-letter queue only if its deliveries kept failing: no consumer finished one (its effect applied or found in the ledger) and let it go without deleting the message.",
+                condition: dead_letter_only_after_failures,
+                premise: None,
+            },
+            Prop {
                 name: "EffectAtMostOnce",
                 kind: Kind::Always,
                 doc: "With idempotent consumers, each message's effect is applied at most once, however often it is delivered.",
@@ -668,6 +725,13 @@ impl Protocol for QueueModel {
                 kind: Kind::Sometimes,
                 doc: "Some message reaches the dead-letter queue (so DeadLetterOnlyAfterMaxReceives is not vacuous).",
                 condition: message_dead_lettered,
+                premise: None,
+            },
+            Prop {
+                name: "ProcessedMessageDeadLettered",
+                kind: Kind::Sometimes,
+                doc: "Some message whose effect is in the ledger reaches the dead-letter queue, its later deliveries having failed (so DeadLetterOnlyAfterFailures is not vacuous: a done message does come back and can be dead-lettered, and only failures may take it there).",
+                condition: processed_message_dead_lettered,
                 premise: None,
             },
             Prop {
@@ -740,6 +804,14 @@ impl Protocol for QueueModel {
             };
             out.push((format!("m{i}"), status));
             out.push((format!("m{i}.receives"), self.receives_label(m.receives)));
+            if self.has(Bug::DuplicateNotDeleted) {
+                let dropped = if m.dropped {
+                    "yes: a consumer finished a delivery of it and let it go undeleted"
+                } else {
+                    "no"
+                };
+                out.push((format!("m{i}.dropped"), dropped.to_string()));
+            }
         }
         for (i, c) in s.consumers.iter().enumerate() {
             let v = match *c {
@@ -790,9 +862,13 @@ impl Protocol for QueueModel {
             ),
             Action::Process { consumer } => {
                 let (msg, ..) = held(consumer).expect("enabled only while holding");
-                if s.ledger[msg as usize] > 0 && !self.has(Bug::NoIdempotency) {
+                if s.ledger[msg as usize] > 0 && self.has(Bug::DuplicateNotDeleted) {
                     format!(
-                        "consumer {consumer} finds m{msg}'s idempotency key in the ledger and skips the effect"
+                        "consumer {consumer} finds m{msg}'s idempotency key in the ledger, skips the effect and lets m{msg} go without deleting it"
+                    )
+                } else if s.ledger[msg as usize] > 0 && !self.has(Bug::NoIdempotency) {
+                    format!(
+                        "consumer {consumer} finds m{msg}'s idempotency key in the ledger and skips the effect (it still deletes m{msg})"
                     )
                 } else {
                     format!("consumer {consumer} applies m{msg}'s effect")
@@ -880,7 +956,19 @@ impl Protocol for QueueModel {
                 } else {
                     format!("m{msg} already applied: skip")
                 };
-                vec![call(consumer(c), "Ledger".into(), label)]
+                let mut arrows = vec![call(consumer(c), "Ledger".into(), label)];
+                if n.consumers[c as usize] == Consumer::Idle
+                    && !matches!(
+                        s.consumers[c as usize],
+                        Consumer::Holding { deleted: true, .. }
+                    )
+                {
+                    arrows.push(Arrow::note(
+                        [consumer(c)],
+                        format!("lets m{msg} go, not deleted"),
+                    ));
+                }
+                arrows
             }
             Action::Release { consumer: c } => {
                 let held = &s.consumers[c as usize];
@@ -973,6 +1061,12 @@ impl Protocol for QueueModel {
                 "a message reached the dead-letter queue before max-receives deliveries."
                     .to_string()
             }
+            "DeadLetterOnlyAfterFailures" => match dropped_dead_letter(s) {
+                Some(m) => format!(
+                    "m{m} is in the dead-letter queue although its work is done: its effect is in the ledger, and a consumer that received it again found its idempotency key, skipped it and let the delivery go without deleting m{m}. To the broker that delivery simply timed out, so m{m} came back until max-receives receives moved it to the dead-letter queue, as if it kept failing; redriven from there, it would loop again."
+                ),
+                None => "no dead-lettered message was dropped by a consumer.".to_string(),
+            },
             "EveryMessageResolved" => {
                 let open = unresolved(s);
                 let (subject, pronoun) = match open.as_slice() {
@@ -1074,6 +1168,22 @@ impl Protocol for QueueModel {
                     ),
                     participants: vec!["Broker".to_string()],
                     fields: vec![format!("m{m}"), format!("m{m}.receives")],
+                }
+            }
+            "DeadLetterOnlyAfterFailures" => {
+                let m = dropped_dead_letter(s).unwrap_or(0);
+                Violation {
+                    statement: format!(
+                        "m{m} is in the dead-letter queue after {} receives although its work is done: a consumer finished one of its deliveries and let it go undeleted, and its effect is in the ledger",
+                        self.receives_label(s.messages[m].receives)
+                    ),
+                    participants: vec!["Broker".to_string(), "Ledger".to_string()],
+                    fields: vec![
+                        format!("m{m}"),
+                        format!("m{m}.receives"),
+                        format!("m{m}.dropped"),
+                        format!("ledger m{m}"),
+                    ],
                 }
             }
             "EveryMessageResolved" => {
@@ -1208,6 +1318,7 @@ mod tests {
         checker.assert_no_discovery("NoMessageLost");
         checker.assert_no_discovery("EffectAtMostOnce");
         checker.assert_no_discovery("DeadLetterOnlyAfterMaxReceives");
+        checker.assert_no_discovery("DeadLetterOnlyAfterFailures");
     }
 
     /// One discovery path per `sometimes`: each is reachable the way the protocol says.
@@ -1243,6 +1354,23 @@ mod tests {
                 Action::Tick,
                 recv(1),
                 Action::Release { consumer: 1 },
+                Action::Tick,
+                Action::Tick,
+                Action::MoveToDeadLetter { msg: 0 },
+            ],
+        );
+        // Consumer 0 applies the effect and is slow; the second delivery times out too (its
+        // consumer is slow as well): both failed, so dead-lettering the done message is
+        // what the redrive policy is for.
+        checker.assert_discovery(
+            "ProcessedMessageDeadLettered",
+            vec![
+                SEND,
+                recv(0),
+                Action::Process { consumer: 0 },
+                Action::Tick,
+                Action::Tick,
+                recv(1),
                 Action::Tick,
                 Action::Tick,
                 Action::MoveToDeadLetter { msg: 0 },
@@ -1362,6 +1490,75 @@ mod tests {
             .assert_discovery("EffectAtMostOnce", path);
     }
 
+    /// The redelivery of a done message, in both variants: consumer 0 applies m0's effect
+    /// and outlasts its visibility timeout; consumer 1 receives m0 again and finds its key.
+    const DUPLICATE: [Action; 7] = [
+        SEND,
+        Action::Receive {
+            consumer: 0,
+            msg: 0,
+        },
+        Action::Process { consumer: 0 },
+        Action::Tick,
+        Action::Tick,
+        Action::Receive {
+            consumer: 1,
+            msg: 0,
+        },
+        Action::Process { consumer: 1 },
+    ];
+
+    /// The checker finds the bug: a consumer that skips a duplicate without deleting it
+    /// sends a message whose work is done to the dead-letter queue, with no delivery
+    /// having failed, and `DeadLetterOnlyAfterFailures` names it. Reference: the SQS
+    /// Developer Guide, dead-letter queues — a message lands there after maxReceiveCount
+    /// failed receives.
+    #[test]
+    fn duplicate_not_deleted_dead_letters_a_done_message() {
+        let mut path = DUPLICATE.to_vec();
+        path.extend([
+            Action::Tick,
+            Action::Tick,
+            Action::MoveToDeadLetter { msg: 0 },
+        ]);
+        model("duplicate-not-deleted")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_discovery("DeadLetterOnlyAfterFailures", path);
+        model("correct")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_no_discovery("DeadLetterOnlyAfterFailures");
+    }
+
+    /// The correct consumer's duplicate branch deletes: after skipping the effect it still
+    /// holds its delivery, and its delete removes m0.
+    #[test]
+    fn the_duplicate_branch_deletes() {
+        let m = model("correct");
+        let mut s = m.init_states().remove(0);
+        for a in DUPLICATE {
+            s = m.next_state(&s, a).unwrap();
+        }
+        assert_eq!(s.ledger[0], 1, "the effect is not applied twice");
+        assert!(matches!(
+            s.consumers[1],
+            Consumer::Holding {
+                processed: true,
+                deleted: false,
+                ..
+            }
+        ));
+        let mut enabled = Vec::new();
+        m.actions(&s, &mut enabled);
+        assert!(enabled.contains(&Action::Delete { consumer: 1 }));
+        let s = m.next_state(&s, Action::Delete { consumer: 1 }).unwrap();
+        assert_eq!(s.messages[0].status, Status::Deleted);
+        assert!(!s.messages[0].dropped);
+    }
+
     #[test]
     fn without_redrive_nothing_is_dead_lettered() {
         model("no-dead-letter")
@@ -1405,6 +1602,21 @@ mod tests {
                 ],
                 vec!["Consumer 0", "Consumer 1", "Ledger"],
                 "m0's effect is in the ledger twice",
+            ),
+            (
+                "duplicate-not-deleted",
+                "DeadLetterOnlyAfterFailures",
+                [
+                    &DUPLICATE[..],
+                    &[
+                        Action::Tick,
+                        Action::Tick,
+                        Action::MoveToDeadLetter { msg: 0 },
+                    ],
+                ]
+                .concat(),
+                vec!["Broker", "Ledger"],
+                "m0 is in the dead-letter queue after 2 receives although its work is done: a consumer finished one of its deliveries and let it go undeleted, and its effect is in the ledger",
             ),
         ];
         for (variant, property, path, participants, statement) in cases {
