@@ -91,7 +91,7 @@ fn write_manifest(dir: &Path, text: &str) {
     std::fs::write(dir.join("queue.toml"), text).unwrap();
 }
 
-const EXPECT_CORRECT: &str = "expect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", DeadLetterOnlyAfterFailures = \"holds\", EffectAtMostOnce = \"holds\", EveryMessageResolved = \"pending\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", ProcessedMessageDeadLettered = \"holds\", MessageDeleted = \"holds\" }";
+const EXPECT_CORRECT: &str = "expect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", DeadLetterOnlyAfterFailures = \"holds\", EffectAtMostOnce = \"holds\", HeartbeatKeepsDelivery = \"holds\", EveryMessageResolved = \"pending\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", ProcessedMessageDeadLettered = \"holds\", MessageDeleted = \"holds\", VisibilityExtended = \"violated\", HeartbeatOvertaken = \"violated\" }";
 
 /// Runs `coordlab` in `dir`, a scratch copy of a checkout: its own
 /// `checks/manifests/`, its own `counterexamples/`.
@@ -497,7 +497,7 @@ fn malformed_manifests_are_bad_input_naming_the_file() {
             "dfs-please",
         ),
         (
-            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nexpect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", DeadLetterOnlyAfterFailures = \"holds\", EffectAtMostOnce = \"holds\", EveryMessageResolved = \"holds\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", ProcessedMessageDeadLettered = \"holds\", MessageDeleted = \"holds\" }\n",
+            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nexpect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", DeadLetterOnlyAfterFailures = \"holds\", EffectAtMostOnce = \"holds\", HeartbeatKeepsDelivery = \"holds\", EveryMessageResolved = \"holds\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", ProcessedMessageDeadLettered = \"holds\", MessageDeleted = \"holds\", VisibilityExtended = \"violated\", HeartbeatOvertaken = \"violated\" }\n",
             "`EveryMessageResolved` is a liveness property (eventually): name its checker with `liveness = \"fair-cycles\"`",
         ),
     ];
@@ -870,7 +870,7 @@ fn explore_serves_the_check_and_its_states_in_coordlab_words() {
         .collect();
     assert_eq!(
         bounds.join(" "),
-        "backoff-base=1 backoff-cap=2 consumers=3 max-crashes=1 max-receives=2 messages=2 retry=exponential-backoff visibility-timeout=2"
+        "backoff-base=1 backoff-cap=2 consumers=3 heartbeat=0 max-crashes=1 max-pauses=0 max-receives=2 messages=2 retry=exponential-backoff visibility-timeout=2"
     );
     // Each bound's meaning is the "meaning" column of the trace's Configuration table, row
     // for row; no bound was changed with --set.
@@ -1419,13 +1419,13 @@ fn a_label_selects_one_check() {
     );
     let o = coordlab(&["simulate", "queue/correct", "--seeds", "20"]);
     assert!(
-        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry]; select one with its label)"),
+        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[heartbeats]; select one with its label)"),
         "{}",
         stdout(&o)
     );
     assert_bad_input(
         &coordlab(&["check", "queue/correct[sideways]"]),
-        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry])",
+        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[heartbeats])",
     );
     assert_bad_input(
         &coordlab(&["check", "queue/correct[oops"]),
