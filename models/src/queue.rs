@@ -1011,10 +1011,12 @@ impl Protocol for QueueModel {
     /// With heartbeats on, two more classes. The heartbeats are weakly fair, in a class of
     /// their own (a heartbeat thread beside each consumer's worker): not in the consumer's
     /// class, where renewing forever would count as the consumer taking steps and excuse
-    /// it from ever processing (a spurious lasso in which nothing is ever resolved); and
-    /// not unfair, as time waits for a due heartbeat, so an unfair one could stop the
-    /// clock. A paused consumer's only step, resuming, is in its own fair class (pauses
-    /// end). Pauses themselves are unfair and bounded by `max-pauses`.
+    /// it from ever processing (tried: `correct[heartbeats]` then shows a spurious lasso,
+    /// renewals and ticks forever with nothing resolved); and not unfair, as time waits
+    /// for a due heartbeat, so an unfair one would admit behaviours in which the clock
+    /// stops for good (`EveryMessageResolved` happens to hold either way, as the consumers
+    /// still finish their work). A paused consumer's only step, resuming, is in its own
+    /// fair class (pauses end). Pauses themselves are unfair and bounded by `max-pauses`.
     fn classes(&self) -> Vec<Class> {
         let weak = |name: String| Class {
             name,
