@@ -27,9 +27,9 @@
 //! most recently received handle deletes; `ChangeMessageVisibility` warns that such a late
 //! delete "might result in an error", and the model takes the outcome in which it
 //! succeeds, the one that can delete a message another consumer is about to receive). A
-//! consumer whose heartbeat is refused has
-//! learnt that its delivery no longer owns the message and stops working on it. A running
-//! heartbeat is punctual (time waits for a due one); a consumer pause stops it.
+//! consumer whose heartbeat is refused has learnt that its delivery no longer owns the
+//! message and stops working on it. A running heartbeat is punctual (time waits for a due
+//! one); a consumer pause stops it.
 //!
 //! Fault model: consumers crash mid-processing (bounded by `max_crashes`) and restart idle,
 //! abandoning their delivery; processing fails (a poison message, a transient error) and the
@@ -429,9 +429,7 @@ impl QueueModel {
             ),
         })
     }
-}
 
-impl QueueModel {
     /// Whether this consumer's heartbeat is due now. Heartbeats run (with heartbeats on)
     /// while the consumer holds a delivery it has not deleted and is not paused. One is due
     /// `heartbeat` ticks after the receive or the last renewal — both set the visibility
