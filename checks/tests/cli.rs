@@ -20,6 +20,12 @@ fn coordlab(args: &[&str]) -> Output {
         .expect("coordlab runs")
 }
 
+/// How many properties the queue model has (each check of it reports them all).
+fn queue_props() -> usize {
+    use coordlab_models::Protocol;
+    coordlab_models::queue::QueueModel::props().len()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -85,7 +91,7 @@ fn write_manifest(dir: &Path, text: &str) {
     std::fs::write(dir.join("queue.toml"), text).unwrap();
 }
 
-const EXPECT_CORRECT: &str = "expect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", EffectAtMostOnce = \"holds\", EveryMessageResolved = \"pending\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", MessageDeleted = \"holds\" }";
+const EXPECT_CORRECT: &str = "expect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", DeadLetterOnlyAfterFailures = \"holds\", EffectAtMostOnce = \"holds\", HeartbeatKeepsDelivery = \"holds\", EveryMessageResolved = \"pending\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", ProcessedMessageDeadLettered = \"holds\", MessageDeleted = \"holds\", VisibilityExtended = \"violated\", HeartbeatOvertaken = \"violated\" }";
 
 /// Runs `coordlab` in `dir`, a scratch copy of a checkout: its own
 /// `checks/manifests/`, its own `counterexamples/`.
@@ -491,7 +497,7 @@ fn malformed_manifests_are_bad_input_naming_the_file() {
             "dfs-please",
         ),
         (
-            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nexpect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", EffectAtMostOnce = \"holds\", EveryMessageResolved = \"holds\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", MessageDeleted = \"holds\" }\n",
+            "protocol = \"queue\"\n[[check]]\nvariant = \"correct\"\nchecker = \"bfs\"\nexpect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", DeadLetterOnlyAfterFailures = \"holds\", EffectAtMostOnce = \"holds\", HeartbeatKeepsDelivery = \"holds\", EveryMessageResolved = \"holds\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", ProcessedMessageDeadLettered = \"holds\", MessageDeleted = \"holds\", VisibilityExtended = \"violated\", HeartbeatOvertaken = \"violated\" }\n",
             "`EveryMessageResolved` is a liveness property (eventually): name its checker with `liveness = \"fair-cycles\"`",
         ),
     ];
@@ -864,7 +870,7 @@ fn explore_serves_the_check_and_its_states_in_coordlab_words() {
         .collect();
     assert_eq!(
         bounds.join(" "),
-        "backoff-base=1 backoff-cap=2 consumers=3 max-crashes=1 max-receives=2 messages=2 retry=exponential-backoff visibility-timeout=2"
+        "backoff-base=1 backoff-cap=2 consumers=3 heartbeat=0 max-crashes=1 max-pauses=0 max-receives=2 messages=2 retry=exponential-backoff visibility-timeout=2"
     );
     // Each bound's meaning is the "meaning" column of the trace's Configuration table, row
     // for row; no bound was changed with --set.
@@ -884,7 +890,7 @@ fn explore_serves_the_check_and_its_states_in_coordlab_words() {
     }
     assert_eq!(check["overrides"], serde_json::json!([]));
     let props = check["properties"].as_array().unwrap();
-    assert_eq!(props.len(), 7);
+    assert_eq!(props.len(), queue_props());
     let live = props
         .iter()
         .find(|p| p["name"] == "EveryMessageResolved")
@@ -959,7 +965,7 @@ fn explore_serves_the_check_and_its_states_in_coordlab_words() {
     assert!(run["expected_unique_states"].is_u64(), "{run}");
     assert_eq!(run["unique_states"], run["expected_unique_states"], "{run}");
     let verdicts = run["verdicts"].as_array().unwrap();
-    assert_eq!(verdicts.len(), 7);
+    assert_eq!(verdicts.len(), queue_props());
     for v in verdicts {
         assert_eq!(v["matches"], true, "{v}");
     }
@@ -1282,7 +1288,10 @@ fn set_changes_bounds_and_unpins_the_counts() {
     );
     assert!(!s.contains("state space changed"), "{s}");
     assert!(
-        s.contains("1 check, 7 properties: every verdict as expected"),
+        s.contains(&format!(
+            "1 check, {} properties: every verdict as expected",
+            queue_props()
+        )),
         "{s}"
     );
     let dir = out.join("queue/stale-receipt-delete/consumers=2,messages=1");
@@ -1410,13 +1419,13 @@ fn a_label_selects_one_check() {
     );
     let o = coordlab(&["simulate", "queue/correct", "--seeds", "20"]);
     assert!(
-        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry]; select one with its label)"),
+        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[heartbeats]; select one with its label)"),
         "{}",
         stdout(&o)
     );
     assert_bad_input(
         &coordlab(&["check", "queue/correct[sideways]"]),
-        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry])",
+        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[heartbeats])",
     );
     assert_bad_input(
         &coordlab(&["check", "queue/correct[oops"]),
@@ -1595,7 +1604,10 @@ fn junit_cases_match_the_text_report() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("1 check, 7 properties: 2 mismatches"),
+        stdout(&o).contains(&format!(
+            "1 check, {} properties: 2 mismatches",
+            queue_props()
+        )),
         "{}",
         stdout(&o)
     );
@@ -1605,8 +1617,8 @@ fn junit_cases_match_the_text_report() {
     let cases: Vec<&str> = xml.split("<testcase ").skip(1).collect();
     assert_eq!(
         cases.len(),
-        9,
-        "budget, unique-states and 7 properties: {xml}"
+        2 + queue_props(),
+        "budget, unique-states and every property: {xml}"
     );
     for c in cases {
         let head = c.split('>').next().unwrap();

@@ -1,5 +1,6 @@
 //! The retrying work queue: an SQS-style broker with visibility timeouts, retry policies
-//! and a dead-letter queue, a producer, and consumers that receive, process and delete.
+//! and a dead-letter queue, a producer, and consumers that receive, process and delete,
+//! optionally extending their deliveries with heartbeats.
 //!
 //! Source: the Amazon SQS Developer Guide — "Amazon SQS visibility timeout", "Amazon SQS
 //! dead-letter queues" (redrive policy, `maxReceiveCount`) and the `ReceiveMessage`,
@@ -7,19 +8,42 @@
 //! for the visibility timeout and issues a receipt handle for that one delivery; only the
 //! handle of the message's latest delivery deletes it; a message whose receive count has
 //! reached `maxReceiveCount` is moved to the dead-letter queue instead of being delivered
-//! again. Consumers follow the at-least-once pattern: receive, apply the effect, delete;
-//! idempotent consumers check an idempotency key in the ledger where they apply the
-//! effect, atomically (a unique-key insert in the same transaction).
+//! again — a delivery neither deleted nor extended before its visibility timeout runs out
+//! "counts as a failed receive" (`ReceiveMessage`, `VisibilityTimeout`). Consumers follow
+//! the at-least-once pattern: receive, apply the effect, delete; idempotent consumers
+//! check an idempotency key in the ledger where they apply the effect, atomically (a
+//! unique-key insert in the same transaction), and delete a duplicate they skip.
+//!
+//! Heartbeats: while a consumer holds a delivery it may renew it every `heartbeat` ticks
+//! with `ChangeMessageVisibility(receipt, visibility-timeout)`, which sets the visibility
+//! to the full timeout counted from the call — what Pub/Sub clients do with
+//! `modifyAckDeadline` ("lease management") and Service Bus clients with
+//! `RenewMessageLock`. The broker accepts it only with the newest delivery's receipt and
+//! only while the message is still in flight: once the visibility has run out, even if
+//! nobody received the message since, SQS answers `MessageNotInflight` (Service Bus:
+//! `MessageLockLost`), and the same holds for a release (`ChangeMessageVisibility` for a
+//! retry). A delete with the newest receipt is still accepted after the visibility ran
+//! out, as long as nobody received the message since (the `DeleteMessage` reference: the
+//! most recently received handle deletes; `ChangeMessageVisibility` warns that such a late
+//! delete "might result in an error", and the model takes the outcome in which it
+//! succeeds, the one that can delete a message another consumer is about to receive). A
+//! consumer whose heartbeat is refused has learnt that its delivery no longer owns the
+//! message and stops working on it. A running heartbeat is punctual (time waits for a due
+//! one); a consumer pause stops it.
 //!
 //! Fault model: consumers crash mid-processing (bounded by `max_crashes`) and restart idle,
 //! abandoning their delivery; processing fails (a poison message, a transient error) and the
 //! consumer gives the message back for a retry; a consumer can be slow for any number of
-//! ticks, so its visibility timeout expires while it works. Time is a discrete clock: the
-//! state keeps only the ticks left on each timer, so the state space stays finite while
-//! behaviours can run forever.
+//! ticks, so without heartbeats its visibility timeout expires while it works; with
+//! heartbeats on, a consumer may pause (a GC or VM stall, bounded by `max_pauses`) for any
+//! number of ticks, its heartbeat with it, and resume not knowing what happened meanwhile.
+//! Time is a discrete clock: the state keeps only the ticks left on each timer, so the
+//! state space stays finite while behaviours can run forever — heartbeats need no bound of
+//! their own, as each renewal sets a timer back to the same value.
 //!
-//! Out of scope: message bodies, batching, FIFO ordering and message groups, long polling,
-//! the broker's own replication (it is one linearizable service here).
+//! Out of scope: message bodies, batching and prefetching, FIFO ordering and message
+//! groups, long polling, the maximum total visibility (12 hours in SQS), the broker's own
+//! replication (it is one linearizable service here).
 
 use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
@@ -59,6 +83,14 @@ pub struct QueueConfig {
     pub backoff_cap: u8,
     /// Consumer crashes allowed in one behaviour.
     pub max_crashes: u8,
+    /// Ticks between a consumer's heartbeats while it holds a delivery (0: consumers do not
+    /// heartbeat). Each heartbeat sets the delivery's visibility back to
+    /// `visibility_timeout` (`ChangeMessageVisibility`); less than `visibility_timeout`,
+    /// so that it lands before the deadline.
+    pub heartbeat: u8,
+    /// Consumer pauses (a GC or VM stall that stops the consumer and its heartbeat) allowed
+    /// in one behaviour; used only with heartbeats.
+    pub max_pauses: u8,
 }
 
 impl Default for QueueConfig {
@@ -72,6 +104,8 @@ impl Default for QueueConfig {
             backoff_base: 1,
             backoff_cap: 2,
             max_crashes: 1,
+            heartbeat: 0,
+            max_pauses: 0,
         }
     }
 }
@@ -87,6 +121,13 @@ pub enum Bug {
     StaleReceiptDelete,
     /// No redrive policy: a message is delivered again however often it was received.
     NoDeadLetter,
+    /// An idempotent consumer that finds a message's key in the ledger skips the duplicate
+    /// delivery without deleting it, so the message keeps coming back until it is
+    /// dead-lettered although its work is done.
+    DuplicateNotDeleted,
+    /// A consumer's heartbeat renews its delivery's visibility once and then stops, while
+    /// the consumer goes on working.
+    HeartbeatStops,
 }
 
 const VARIANTS: &[(Variant, Option<Bug>)] = &[
@@ -125,6 +166,20 @@ const VARIANTS: &[(Variant, Option<Bug>)] = &[
         },
         Some(Bug::NoDeadLetter),
     ),
+    (
+        Variant {
+            id: "duplicate-not-deleted",
+            summary: "an idempotent consumer that finds a message's key in the ledger skips the duplicate without deleting it",
+        },
+        Some(Bug::DuplicateNotDeleted),
+    ),
+    (
+        Variant {
+            id: "heartbeat-stops",
+            summary: "a consumer's heartbeat extends its delivery's visibility once and then stops",
+        },
+        Some(Bug::HeartbeatStops),
+    ),
 ];
 
 /// Where a message is.
@@ -148,8 +203,16 @@ pub enum Status {
 pub struct Message {
     pub status: Status,
     /// Times it has been received (SQS `ApproximateReceiveCount`), saturating at the
-    /// largest count any guard or property compares against.
+    /// largest count any guard, property or backoff delay tells apart from larger ones.
     pub receives: u8,
+    /// A consumer finished a delivery of it (its effect applied, or found in the ledger)
+    /// and let that delivery go while it still owned the message, without deleting it or
+    /// giving it back. The broker cannot see this (to SQS it is a delivery that timed out);
+    /// `DeadLetterOnlyAfterFailures` needs it to tell a message that kept failing from one
+    /// a consumer dropped. Only `duplicate-not-deleted` sets it. (Absent in a trace
+    /// file written before it existed: `false`.)
+    #[serde(default)]
+    pub dropped: bool,
 }
 
 /// What a consumer is doing.
@@ -165,7 +228,29 @@ pub enum Consumer {
         stale: bool,
         processed: bool,
         deleted: bool,
+        /// A heartbeat of this delivery was accepted. (Absent in trace files written
+        /// before heartbeats: `false`, as for `pause`.)
+        #[serde(default)]
+        renewed: bool,
+        #[serde(default)]
+        pause: Pause,
     },
+}
+
+/// Whether a consumer that holds a delivery is running (pauses happen only with
+/// heartbeats on).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pause {
+    #[default]
+    Running,
+    /// Stalled (a GC or VM pause): neither the consumer nor its heartbeat takes a step.
+    Paused,
+    /// Resumed after its delivery lost the message during the pause (its visibility ran
+    /// out), not knowing it yet: its next heartbeat will be refused.
+    ResumedLate,
 }
 
 /// Most messages or consumers a configuration may have. States hold their parts inline
@@ -181,6 +266,9 @@ pub struct QueueState {
     /// at 2: "more than once" is all the properties need.
     pub ledger: ArrayVec<u8, MAX_PARTS>,
     pub crashes: u8,
+    /// Consumer pauses so far. (Absent in trace files written before pauses: 0.)
+    #[serde(default)]
+    pub pauses: u8,
 }
 
 /// The actions, in the order of a message's life.
@@ -191,6 +279,10 @@ pub enum Action {
     Send { msg: u8 },
     /// A consumer receives a visible message (`ReceiveMessage`).
     Receive { consumer: u8, msg: u8 },
+    /// The consumer's heartbeat extends its delivery's visibility to the visibility
+    /// timeout (`ChangeMessageVisibility`); refused once the delivery no longer owns the
+    /// message, and the consumer then stops working on it.
+    Heartbeat { consumer: u8 },
     /// The consumer applies the message's effect (checking the idempotency key).
     Process { consumer: u8 },
     /// Processing failed: the consumer gives the message back per the retry policy.
@@ -199,6 +291,10 @@ pub enum Action {
     Delete { consumer: u8 },
     /// The consumer crashes and restarts idle, abandoning its delivery.
     Crash { consumer: u8 },
+    /// The consumer stalls (a GC or VM pause): neither it nor its heartbeat runs.
+    Pause { consumer: u8 },
+    /// The paused consumer runs again.
+    Resume { consumer: u8 },
     /// One tick of time: timers run down; an expired visibility timeout makes the message
     /// visible again.
     Tick,
@@ -223,9 +319,29 @@ impl QueueModel {
         self.bug == Some(bug)
     }
 
-    /// Receive counts saturate here: no guard or property distinguishes larger counts.
+    /// Receive counts saturate here: no guard, property or delay distinguishes larger
+    /// counts. The redrive guard compares with `max-receives`, `MessageRedelivered` with 2,
+    /// and exponential backoff grows with the count until it reaches `backoff-cap`: from
+    /// [`QueueModel::backoff_saturation`] receives on every count gives the same delay, so
+    /// saturating there (or higher) changes no backoff the model computes.
     fn receive_cap(&self) -> u8 {
-        self.config.max_receives.max(2)
+        let cap = self.config.max_receives.max(2);
+        match self.config.retry {
+            RetryPolicy::ExponentialBackoff => cap.max(self.backoff_saturation()),
+            RetryPolicy::Immediate | RetryPolicy::RequeueOnExpiry => cap,
+        }
+    }
+
+    /// The smallest receive count whose backoff is already `backoff-cap`: the least `r` with
+    /// `backoff-base × 2^(r − 1) ≥ backoff-cap` (at most 9, as both are at most 255 and the
+    /// base is at least 1).
+    fn backoff_saturation(&self) -> u8 {
+        let c = &self.config;
+        let mut r = 1u8;
+        while (u16::from(c.backoff_base) << (r - 1)) < u16::from(c.backoff_cap) {
+            r += 1;
+        }
+        r
     }
 
     /// A receive count for a person: without a redrive policy counts saturate at
@@ -270,6 +386,10 @@ impl QueueModel {
         }
     }
 
+    /// Whether the broker accepts `DeleteMessage` with this consumer's receipt: it is the
+    /// receipt of the message's newest delivery and the message is still in the queue.
+    /// SQS deletes with the newest receipt even after the visibility timeout ran out, as
+    /// long as nobody received the message since.
     fn receipt_valid(state: &QueueState, consumer: &Consumer) -> bool {
         match *consumer {
             Consumer::Holding { msg, stale, .. } => {
@@ -282,6 +402,66 @@ impl QueueModel {
             Consumer::Idle => false,
         }
     }
+
+    /// Whether this consumer's delivery still owns its message: its receipt is the newest
+    /// and the message is still in flight. Only then does the broker accept
+    /// `ChangeMessageVisibility` (a heartbeat, or a release for a retry): once the
+    /// visibility has run out the message is no longer in flight, even if nobody has
+    /// received it since, and SQS answers `MessageNotInflight`.
+    fn owns(state: &QueueState, consumer: &Consumer) -> bool {
+        Self::receipt_valid(state, consumer)
+            && holding(consumer).is_some_and(|(msg, ..)| {
+                matches!(state.messages[msg as usize].status, Status::InFlight { .. })
+            })
+    }
+
+    /// Why the broker refuses `ChangeMessageVisibility` with this consumer's receipt, in
+    /// SQS's terms; `None` if it accepts it.
+    fn refusal(state: &QueueState, consumer: &Consumer) -> Option<String> {
+        let (msg, stale, ..) = holding(consumer)?;
+        Some(match state.messages[msg as usize].status {
+            Status::Deleted => format!("m{msg} is already deleted"),
+            Status::DeadLettered => format!("m{msg} is already in the dead-letter queue"),
+            _ if stale => format!("its receipt is stale: m{msg} was received again since"),
+            Status::InFlight { .. } => return None,
+            _ => format!(
+                "m{msg}'s visibility timeout has run out, it is no longer in flight (MessageNotInflight)"
+            ),
+        })
+    }
+
+    /// Whether this consumer's heartbeat is due now. Heartbeats run (with heartbeats on)
+    /// while the consumer holds a delivery it has not deleted and is not paused. One is due
+    /// `heartbeat` ticks after the receive or the last renewal — both set the visibility
+    /// to `visibility-timeout`, so that is when `visibility-timeout − heartbeat` ticks are
+    /// left — and at once when the delivery no longer owns the message (overdue: it will be
+    /// refused). `heartbeat-stops`: none is due after the first renewal.
+    fn heartbeat_due(&self, s: &QueueState, c: &Consumer) -> bool {
+        let hb = self.config.heartbeat;
+        let Consumer::Holding {
+            msg,
+            stale,
+            deleted,
+            renewed,
+            pause,
+            ..
+        } = *c
+        else {
+            return false;
+        };
+        if hb == 0 || deleted || pause == Pause::Paused {
+            return false;
+        }
+        if renewed && self.has(Bug::HeartbeatStops) {
+            return false;
+        }
+        match s.messages[msg as usize].status {
+            Status::InFlight { timeout } if !stale => {
+                self.config.visibility_timeout - timeout >= hb
+            }
+            _ => true,
+        }
+    }
 }
 
 fn holding(c: &Consumer) -> Option<(u8, bool, bool, bool)> {
@@ -291,6 +471,7 @@ fn holding(c: &Consumer) -> Option<(u8, bool, bool, bool)> {
             stale,
             processed,
             deleted,
+            ..
         } => Some((msg, stale, processed, deleted)),
         Consumer::Idle => None,
     }
@@ -305,12 +486,14 @@ impl Model for QueueModel {
         let unsent = Message {
             status: Status::Unsent,
             receives: 0,
+            dropped: false,
         };
         vec![QueueState {
             messages: (0..c.messages).map(|_| unsent).collect(),
             consumers: (0..c.consumers).map(|_| Consumer::Idle).collect(),
             ledger: (0..c.messages).map(|_| 0).collect(),
             crashes: 0,
+            pauses: 0,
         }]
     }
 
@@ -332,7 +515,21 @@ impl Model for QueueModel {
                         }
                     }
                 }
+                Some(_)
+                    if matches!(
+                        c,
+                        Consumer::Holding {
+                            pause: Pause::Paused,
+                            ..
+                        }
+                    ) =>
+                {
+                    actions.push(Action::Resume { consumer });
+                }
                 Some((_, _, processed, deleted)) => {
+                    if self.heartbeat_due(s, c) {
+                        actions.push(Action::Heartbeat { consumer });
+                    }
                     if !processed {
                         actions.push(Action::Process { consumer });
                         if !deleted {
@@ -346,13 +543,29 @@ impl Model for QueueModel {
                     if s.crashes < self.config.max_crashes {
                         actions.push(Action::Crash { consumer });
                     }
+                    if self.config.heartbeat > 0
+                        && s.pauses < self.config.max_pauses
+                        && !deleted
+                        && matches!(
+                            c,
+                            Consumer::Holding {
+                                pause: Pause::Running,
+                                ..
+                            }
+                        )
+                    {
+                        actions.push(Action::Pause { consumer });
+                    }
                 }
             }
         }
         let timer_running = s.messages.iter().any(|m| {
             matches!(m.status, Status::Visible { delay } | Status::InFlight { timeout: delay } if delay > 0)
         });
-        if timer_running {
+        // A heartbeat that is due goes out before time moves on: a running heartbeat is
+        // punctual. Only a pause (or the bug) lets a deadline pass unrenewed.
+        let heartbeat_due = s.consumers.iter().any(|c| self.heartbeat_due(s, c));
+        if timer_running && !heartbeat_due {
             actions.push(Action::Tick);
         }
         for (mi, m) in s.messages.iter().enumerate() {
@@ -389,6 +602,8 @@ impl Model for QueueModel {
                     stale: false,
                     processed: false,
                     deleted: false,
+                    renewed: false,
+                    pause: Pause::Running,
                 };
             }
             Action::Process { consumer } => {
@@ -404,18 +619,29 @@ impl Model for QueueModel {
                 };
                 let effects = &mut n.ledger[*msg as usize];
                 // The idempotency key: skip the effect if the ledger already has it.
-                if *effects == 0 || self.has(Bug::NoIdempotency) {
+                let duplicate = *effects > 0 && !self.has(Bug::NoIdempotency);
+                if !duplicate {
                     *effects = (*effects + 1).min(2);
                 }
                 *processed = true;
                 if *deleted {
                     *c = Consumer::Idle;
+                } else if duplicate && self.has(Bug::DuplicateNotDeleted) {
+                    // The bug: the duplicate branch returns without deleting. (Correct
+                    // consumers hold on to the delivery; their next step deletes it.)
+                    let msg = *msg as usize;
+                    if Self::receipt_valid(s, &s.consumers[consumer as usize]) {
+                        n.messages[msg].dropped = true;
+                    }
+                    n.consumers[consumer as usize] = Consumer::Idle;
                 }
             }
             Action::Release { consumer } => {
                 let c = n.consumers[consumer as usize];
                 let (msg, ..) = holding(&c)?;
-                if Self::receipt_valid(s, &c) {
+                // ChangeMessageVisibility: refused once the delivery no longer owns the
+                // message (a stale receipt, or its visibility ran out).
+                if Self::owns(s, &c) {
                     let m = &mut n.messages[msg as usize];
                     if let Some(delay) = self.retry_delay(m.receives) {
                         m.status = Status::Visible { delay };
@@ -425,27 +651,59 @@ impl Model for QueueModel {
             }
             Action::Delete { consumer } => {
                 let c = n.consumers[consumer as usize];
-                let (msg, stale, processed, _) = holding(&c)?;
+                let (msg, _, processed, _) = holding(&c)?;
                 let m = &mut n.messages[msg as usize];
                 let resolved = matches!(m.status, Status::Deleted | Status::DeadLettered);
                 // The receipt check: only the latest delivery's handle deletes.
                 if Self::receipt_valid(s, &c) || (self.has(Bug::StaleReceiptDelete) && !resolved) {
                     m.status = Status::Deleted;
                 }
-                n.consumers[consumer as usize] = if processed {
-                    Consumer::Idle
-                } else {
-                    Consumer::Holding {
-                        msg,
-                        stale,
-                        processed,
-                        deleted: true,
+                if processed {
+                    n.consumers[consumer as usize] = Consumer::Idle;
+                } else if let Consumer::Holding { deleted, .. } =
+                    &mut n.consumers[consumer as usize]
+                {
+                    *deleted = true;
+                }
+            }
+            Action::Heartbeat { consumer } => {
+                let c = &s.consumers[consumer as usize];
+                let (msg, ..) = holding(c)?;
+                if Self::owns(s, c) {
+                    n.messages[msg as usize].status = Status::InFlight {
+                        timeout: self.config.visibility_timeout,
+                    };
+                    if let Consumer::Holding { renewed, .. } = &mut n.consumers[consumer as usize] {
+                        *renewed = true;
                     }
-                };
+                } else {
+                    // Refused (MessageNotInflight, or a receipt no longer valid): the
+                    // consumer learns that its delivery no longer owns the message and
+                    // stops working on it.
+                    n.consumers[consumer as usize] = Consumer::Idle;
+                }
             }
             Action::Crash { consumer } => {
                 n.consumers[consumer as usize] = Consumer::Idle;
                 n.crashes += 1;
+            }
+            Action::Pause { consumer } => {
+                let Consumer::Holding { pause, .. } = &mut n.consumers[consumer as usize] else {
+                    return None;
+                };
+                *pause = Pause::Paused;
+                n.pauses += 1;
+            }
+            Action::Resume { consumer } => {
+                let owns = Self::owns(s, &s.consumers[consumer as usize]);
+                let Consumer::Holding { pause, .. } = &mut n.consumers[consumer as usize] else {
+                    return None;
+                };
+                *pause = if owns {
+                    Pause::Running
+                } else {
+                    Pause::ResumedLate
+                };
             }
             Action::Tick => {
                 for m in &mut n.messages {
@@ -498,8 +756,76 @@ fn dead_letter_only_after_max_receives(model: &QueueModel, s: &QueueState) -> bo
         .all(|m| m.status != Status::DeadLettered || m.receives >= model.config.max_receives)
 }
 
+/// `DeadLetterOnlyAfterFailures`: no dead-lettered message was dropped by a consumer that
+/// had finished with it.
+fn dead_letter_only_after_failures(_: &QueueModel, s: &QueueState) -> bool {
+    dropped_dead_letter(s).is_none()
+}
+
+/// A dead-lettered message that a consumer finished and let go undeleted.
+fn dropped_dead_letter(s: &QueueState) -> Option<usize> {
+    s.messages
+        .iter()
+        .position(|m| m.status == Status::DeadLettered && m.dropped)
+}
+
 fn effect_at_most_once(_: &QueueModel, s: &QueueState) -> bool {
     s.ledger.iter().all(|&e| e <= 1)
+}
+
+/// `HeartbeatKeepsDelivery`: with heartbeats on, no consumer that never paused still holds,
+/// unfinished, a delivery of a message that has been delivered again since.
+fn heartbeat_keeps_delivery(m: &QueueModel, s: &QueueState) -> bool {
+    overtaken_running(m, s).is_none()
+}
+
+/// With heartbeats on: a running (not paused) consumer holding a stale delivery it has not
+/// deleted, as (that consumer, its message).
+fn overtaken_running(m: &QueueModel, s: &QueueState) -> Option<(usize, usize)> {
+    if m.config.heartbeat == 0 {
+        return None;
+    }
+    s.consumers.iter().enumerate().find_map(|(i, c)| match *c {
+        Consumer::Holding {
+            msg,
+            stale: true,
+            deleted: false,
+            pause: Pause::Running,
+            ..
+        } => Some((i, msg as usize)),
+        _ => None,
+    })
+}
+
+/// The consumer holding the newest delivery of message `m`, if any.
+fn current_holder(s: &QueueState, m: usize) -> Option<usize> {
+    s.consumers.iter().position(
+        |c| matches!(*c, Consumer::Holding { msg, stale: false, .. } if msg as usize == m),
+    )
+}
+
+/// `VisibilityExtended`: a heartbeat was accepted and its delivery still owns its message.
+fn visibility_extended(_: &QueueModel, s: &QueueState) -> bool {
+    s.consumers
+        .iter()
+        .any(|c| matches!(c, Consumer::Holding { renewed: true, .. }) && QueueModel::owns(s, c))
+}
+
+/// `HeartbeatOvertaken`: with heartbeats on, a consumer that paused still holds, unfinished,
+/// a delivery of a message that has been delivered again since.
+fn heartbeat_overtaken(m: &QueueModel, s: &QueueState) -> bool {
+    m.config.heartbeat > 0
+        && s.consumers.iter().any(|c| {
+            matches!(
+                c,
+                Consumer::Holding {
+                    stale: true,
+                    deleted: false,
+                    pause: Pause::Paused | Pause::ResumedLate,
+                    ..
+                }
+            )
+        })
 }
 
 fn every_message_resolved(_: &QueueModel, s: &QueueState) -> bool {
@@ -514,6 +840,14 @@ fn message_redelivered(_: &QueueModel, s: &QueueState) -> bool {
 
 fn message_dead_lettered(_: &QueueModel, s: &QueueState) -> bool {
     s.messages.iter().any(|m| m.status == Status::DeadLettered)
+}
+
+/// `ProcessedMessageDeadLettered`: a message whose work is done is dead-lettered.
+fn processed_message_dead_lettered(_: &QueueModel, s: &QueueState) -> bool {
+    s.messages
+        .iter()
+        .zip(&s.ledger)
+        .any(|(m, &e)| m.status == Status::DeadLettered && e > 0)
 }
 
 fn message_deleted(_: &QueueModel, s: &QueueState) -> bool {
@@ -558,6 +892,11 @@ impl Protocol for QueueModel {
         {
             return fail("exponential backoff needs 1 <= backoff-base <= backoff-cap");
         }
+        if c.heartbeat >= c.visibility_timeout {
+            return fail(
+                "heartbeat must be less than visibility-timeout (0: no heartbeats): a heartbeat at or after the deadline comes too late",
+            );
+        }
         Ok(QueueModel {
             variant: v.id,
             bug,
@@ -590,10 +929,24 @@ impl Protocol for QueueModel {
                 premise: None,
             },
             Prop {
+                name: "DeadLetterOnlyAfterFailures",
+                kind: Kind::Always,
+                doc: "A message reaches the dead-letter queue only if its deliveries kept failing: no consumer finished one (its effect applied or found in the ledger) and let it go without deleting the message.",
+                condition: dead_letter_only_after_failures,
+                premise: None,
+            },
+            Prop {
                 name: "EffectAtMostOnce",
                 kind: Kind::Always,
                 doc: "With idempotent consumers, each message's effect is applied at most once, however often it is delivered.",
                 condition: effect_at_most_once,
+                premise: None,
+            },
+            Prop {
+                name: "HeartbeatKeepsDelivery",
+                kind: Kind::Always,
+                doc: "With heartbeats on, a message is not delivered to another consumer while its holder, never paused, is still working on it: heartbeats sent in time keep the delivery.",
+                condition: heartbeat_keeps_delivery,
                 premise: None,
             },
             Prop {
@@ -618,10 +971,31 @@ impl Protocol for QueueModel {
                 premise: None,
             },
             Prop {
+                name: "ProcessedMessageDeadLettered",
+                kind: Kind::Sometimes,
+                doc: "Some message whose effect is in the ledger reaches the dead-letter queue, its later deliveries having failed (so DeadLetterOnlyAfterFailures is not vacuous: a done message does come back and can be dead-lettered, and only failures may take it there).",
+                condition: processed_message_dead_lettered,
+                premise: None,
+            },
+            Prop {
                 name: "MessageDeleted",
                 kind: Kind::Sometimes,
                 doc: "Some message is deleted (so NoMessageLost is not vacuous).",
                 condition: message_deleted,
+                premise: None,
+            },
+            Prop {
+                name: "VisibilityExtended",
+                kind: Kind::Sometimes,
+                doc: "A consumer's heartbeat extends its delivery's visibility and the delivery still holds the message (so HeartbeatKeepsDelivery is not vacuous).",
+                condition: visibility_extended,
+                premise: None,
+            },
+            Prop {
+                name: "HeartbeatOvertaken",
+                kind: Kind::Sometimes,
+                doc: "With heartbeats on, a consumer that paused past its delivery's deadline is overtaken: the message it still works on is delivered to another consumer (heartbeats reduce duplicates; only idempotency makes them harmless).",
+                condition: heartbeat_overtaken,
                 premise: None,
             },
         ]
@@ -631,6 +1005,16 @@ impl Protocol for QueueModel {
     /// keeps taking steps (weakly fair, one class per consumer, as TLA+'s per-process
     /// `WF_vars`); crashes are unfair and bounded by `max-crashes`. A consumer whose
     /// processing fails may fail forever: that is what a poison message is.
+    ///
+    /// With heartbeats on, two more classes. The heartbeats are weakly fair, in a class of
+    /// their own (a heartbeat thread beside each consumer's worker): not in the consumer's
+    /// class, where renewing forever would count as the consumer taking steps and excuse
+    /// it from ever processing (tried: `correct[heartbeats]` then shows a spurious lasso,
+    /// renewals and ticks forever with nothing resolved); and not unfair, as time waits
+    /// for a due heartbeat, so an unfair one would admit behaviours in which the clock
+    /// stops for good (`EveryMessageResolved` happens to hold either way, as the consumers
+    /// still finish their work). A paused consumer's only step, resuming, is in its own
+    /// fair class (pauses end). Pauses themselves are unfair and bounded by `max-pauses`.
     fn classes(&self) -> Vec<Class> {
         let weak = |name: String| Class {
             name,
@@ -646,19 +1030,41 @@ impl Protocol for QueueModel {
             },
         ];
         c.extend((0..self.config.consumers).map(|i| weak(format!("consumer {i}"))));
+        // Listed only when they can act, so traces of checks without heartbeats do not
+        // name them.
+        if self.config.heartbeat > 0 {
+            c.push(weak("the heartbeats".into()));
+            if self.config.max_pauses > 0 {
+                c.push(Class {
+                    name: "pauses".into(),
+                    fairness: Fairness::Unfair,
+                });
+            }
+        }
         c
     }
 
     fn class_of(&self, action: &Action) -> usize {
+        let heartbeats = 4 + usize::from(self.config.consumers);
         match *action {
             Action::Send { .. } => 0,
             Action::Tick => 1,
             Action::MoveToDeadLetter { .. } => 2,
             Action::Crash { .. } => 3,
+            // Never enabled with heartbeats off; then the consumer's class stands in.
+            Action::Heartbeat { consumer } if self.config.heartbeat == 0 => 4 + consumer as usize,
+            Action::Heartbeat { .. } => heartbeats,
+            Action::Pause { consumer }
+                if self.config.heartbeat == 0 || self.config.max_pauses == 0 =>
+            {
+                4 + consumer as usize
+            }
+            Action::Pause { .. } => heartbeats + 1,
             Action::Receive { consumer, .. }
             | Action::Process { consumer }
             | Action::Release { consumer }
-            | Action::Delete { consumer } => 4 + consumer as usize,
+            | Action::Delete { consumer }
+            | Action::Resume { consumer } => 4 + consumer as usize,
         }
     }
 
@@ -687,6 +1093,14 @@ impl Protocol for QueueModel {
             };
             out.push((format!("m{i}"), status));
             out.push((format!("m{i}.receives"), self.receives_label(m.receives)));
+            if self.has(Bug::DuplicateNotDeleted) {
+                let dropped = if m.dropped {
+                    "yes: a consumer finished a delivery of it and let it go undeleted"
+                } else {
+                    "no"
+                };
+                out.push((format!("m{i}.dropped"), dropped.to_string()));
+            }
         }
         for (i, c) in s.consumers.iter().enumerate() {
             let v = match *c {
@@ -696,6 +1110,8 @@ impl Protocol for QueueModel {
                     stale,
                     processed,
                     deleted,
+                    renewed,
+                    pause,
                 } => {
                     let mut v = format!("holds m{msg}");
                     v += if stale {
@@ -703,11 +1119,19 @@ impl Protocol for QueueModel {
                     } else {
                         " (current receipt)"
                     };
+                    if renewed {
+                        v += ", visibility extended";
+                    }
                     if processed {
                         v += ", processed";
                     }
                     if deleted {
                         v += ", deleted";
+                    }
+                    match pause {
+                        Pause::Running => {}
+                        Pause::Paused => v += ", paused",
+                        Pause::ResumedLate => v += ", resumed after its delivery lapsed",
                     }
                     v
                 }
@@ -723,6 +1147,9 @@ impl Protocol for QueueModel {
             out.push((format!("ledger m{i}"), v.to_string()));
         }
         out.push(("crashes".to_string(), s.crashes.to_string()));
+        if self.config.heartbeat > 0 && self.config.max_pauses > 0 {
+            out.push(("pauses".to_string(), s.pauses.to_string()));
+        }
         out
     }
 
@@ -737,9 +1164,13 @@ impl Protocol for QueueModel {
             ),
             Action::Process { consumer } => {
                 let (msg, ..) = held(consumer).expect("enabled only while holding");
-                if s.ledger[msg as usize] > 0 && !self.has(Bug::NoIdempotency) {
+                if s.ledger[msg as usize] > 0 && self.has(Bug::DuplicateNotDeleted) {
                     format!(
-                        "consumer {consumer} finds m{msg}'s idempotency key in the ledger and skips the effect"
+                        "consumer {consumer} finds m{msg}'s idempotency key in the ledger, skips the effect and lets m{msg} go without deleting it"
+                    )
+                } else if s.ledger[msg as usize] > 0 && !self.has(Bug::NoIdempotency) {
+                    format!(
+                        "consumer {consumer} finds m{msg}'s idempotency key in the ledger and skips the effect (it still deletes m{msg})"
                     )
                 } else {
                     format!("consumer {consumer} applies m{msg}'s effect")
@@ -748,19 +1179,12 @@ impl Protocol for QueueModel {
             Action::Release { consumer } => {
                 let (msg, ..) = held(consumer).expect("enabled only while holding");
                 let c = &s.consumers[consumer as usize];
-                let valid = Self::receipt_valid(s, c);
-                let gone = match s.messages[msg as usize].status {
-                    Status::Deleted => Some("deleted"),
-                    Status::DeadLettered => Some("in the dead-letter queue"),
-                    _ => None,
-                };
                 let how = match self.retry_delay(s.messages[msg as usize].receives) {
-                    _ if !valid => match gone {
-                        Some(where_) => {
-                            format!("the broker rejects it: m{msg} is already {where_}")
-                        }
-                        None => "the broker rejects its stale receipt".to_string(),
-                    },
+                    Some(_) if !Self::owns(s, c) => format!(
+                        "the broker refuses: {}",
+                        Self::refusal(s, c).unwrap_or_default()
+                    ),
+                    None if !Self::owns(s, c) => "it has already lost its delivery".to_string(),
                     Some(0) => "visible again now".to_string(),
                     Some(d) => format!("visible again in {}", ticks(d)),
                     None => "it stays hidden until its visibility timeout runs out".to_string(),
@@ -789,6 +1213,42 @@ impl Protocol for QueueModel {
             Action::Crash { consumer } => {
                 let (msg, ..) = held(consumer).expect("enabled only while holding");
                 format!("consumer {consumer} crashes and restarts, abandoning m{msg}")
+            }
+            Action::Heartbeat { consumer } => {
+                let c = &s.consumers[consumer as usize];
+                let (msg, ..) = holding(c).expect("enabled only while holding");
+                match Self::refusal(s, c) {
+                    None => format!(
+                        "consumer {consumer}'s heartbeat extends m{msg}'s visibility: hidden for {} again",
+                        ticks(self.config.visibility_timeout)
+                    ),
+                    Some(why) => format!(
+                        "consumer {consumer}'s heartbeat is refused: {why}; consumer {consumer} stops working on m{msg}"
+                    ),
+                }
+            }
+            Action::Pause { consumer } => {
+                let (msg, ..) = held(consumer).expect("enabled only while holding");
+                format!(
+                    "consumer {consumer} pauses holding m{msg} (a long GC or VM stall): neither it nor its heartbeat runs"
+                )
+            }
+            Action::Resume { consumer } => {
+                let c = &s.consumers[consumer as usize];
+                let (msg, stale, ..) = holding(c).expect("enabled only while holding");
+                if Self::owns(s, c) {
+                    format!(
+                        "consumer {consumer} resumes; its delivery of m{msg} is still in flight"
+                    )
+                } else if stale {
+                    format!(
+                        "consumer {consumer} resumes, not knowing that m{msg} was delivered to another consumer meanwhile"
+                    )
+                } else {
+                    format!(
+                        "consumer {consumer} resumes, not knowing that its delivery of m{msg} lapsed meanwhile"
+                    )
+                }
             }
             Action::Tick => "one tick passes".to_string(),
             Action::MoveToDeadLetter { msg } => format!(
@@ -834,15 +1294,35 @@ impl Protocol for QueueModel {
                 } else {
                     format!("m{msg} already applied: skip")
                 };
-                vec![call(consumer(c), "Ledger".into(), label)]
+                let mut arrows = vec![call(consumer(c), "Ledger".into(), label)];
+                if n.consumers[c as usize] == Consumer::Idle
+                    && !matches!(
+                        s.consumers[c as usize],
+                        Consumer::Holding { deleted: true, .. }
+                    )
+                {
+                    arrows.push(Arrow::note(
+                        [consumer(c)],
+                        format!("lets m{msg} go, not deleted"),
+                    ));
+                }
+                arrows
             }
             Action::Release { consumer: c } => {
-                let (msg, ..) = holding(&s.consumers[c as usize]).expect("holding");
-                vec![call(
+                let held = &s.consumers[c as usize];
+                let (msg, ..) = holding(held).expect("holding");
+                let mut arrows = vec![call(
                     consumer(c),
                     broker(),
                     format!("release m{msg} (processing failed)"),
-                )]
+                )];
+                let calls = self
+                    .retry_delay(s.messages[msg as usize].receives)
+                    .is_some();
+                if calls && !Self::owns(s, held) {
+                    arrows.push(reply(broker(), consumer(c), refused_label(s, held)));
+                }
+                arrows
             }
             Action::Delete { consumer: c } => {
                 let (msg, stale, ..) = holding(&s.consumers[c as usize]).expect("holding");
@@ -865,6 +1345,26 @@ impl Protocol for QueueModel {
             Action::Crash { consumer: c } => {
                 vec![Arrow::note([consumer(c)], "crashes, restarts idle")]
             }
+            Action::Heartbeat { consumer: c } => {
+                let held = &s.consumers[c as usize];
+                let (msg, ..) = holding(held).expect("holding");
+                vec![
+                    call(consumer(c), broker(), format!("heartbeat: extend m{msg}")),
+                    reply(
+                        broker(),
+                        consumer(c),
+                        if Self::owns(s, held) {
+                            format!("hidden for {}", ticks(self.config.visibility_timeout))
+                        } else {
+                            refused_label(s, held)
+                        },
+                    ),
+                ]
+            }
+            Action::Pause { consumer: c } => {
+                vec![Arrow::note([consumer(c)], "pauses (GC or VM stall)")]
+            }
+            Action::Resume { consumer: c } => vec![Arrow::note([consumer(c)], "resumes")],
             Action::Tick => {
                 let expired: Vec<String> = s
                     .messages
@@ -902,6 +1402,27 @@ impl Protocol for QueueModel {
                 }
                 None => "every deleted message had its work done.".to_string(),
             },
+            "HeartbeatKeepsDelivery" => match overtaken_running(self, s) {
+                Some((c, m)) => {
+                    let who = match current_holder(s, m) {
+                        Some(o) => format!("consumer {o}"),
+                        None => "another consumer".to_string(),
+                    };
+                    let why = if self.has(Bug::HeartbeatStops) {
+                        format!(
+                            "consumer {c}'s heartbeat extended m{m}'s visibility once and then stopped, so nothing renewed it before the next deadline"
+                        )
+                    } else {
+                        format!(
+                            "consumer {c}'s heartbeats did not renew m{m}'s visibility before its deadline"
+                        )
+                    };
+                    format!(
+                        "consumer {c} is still working on m{m} and never paused, yet {who} has received m{m} again: {why}. Both now work on the same message, though heartbeats were meant to keep it hidden."
+                    )
+                }
+                None => "every running consumer kept its delivery.".to_string(),
+            },
             "EffectAtMostOnce" => match s.ledger.iter().position(|&e| e > 1) {
                 Some(m) => {
                     let why = if self.has(Bug::NoIdempotency) {
@@ -909,8 +1430,17 @@ impl Protocol for QueueModel {
                     } else {
                         ""
                     };
+                    let paused = s.consumers.iter().position(|c| {
+                        matches!(*c, Consumer::Holding { msg, pause: Pause::Paused | Pause::ResumedLate, .. } if msg as usize == m)
+                    });
+                    let pause = match paused {
+                        Some(c) => format!(
+                            " Consumer {c} paused past its delivery's deadline, and a pause stops its heartbeat too: heartbeats cannot prevent that redelivery, only the idempotency key makes it harmless."
+                        ),
+                        None => String::new(),
+                    };
                     format!(
-                        "m{m}'s effect was applied twice: m{m} was delivered more than once, which at-least-once delivery allows.{why}"
+                        "m{m}'s effect was applied twice: m{m} was delivered more than once, which at-least-once delivery allows.{pause}{why}"
                     )
                 }
                 None => "no effect was applied twice.".to_string(),
@@ -919,6 +1449,12 @@ impl Protocol for QueueModel {
                 "a message reached the dead-letter queue before max-receives deliveries."
                     .to_string()
             }
+            "DeadLetterOnlyAfterFailures" => match dropped_dead_letter(s) {
+                Some(m) => format!(
+                    "m{m} is in the dead-letter queue although its work is done: its effect is in the ledger, and a consumer that received it again found its idempotency key, skipped it and let the delivery go without deleting m{m}. To the broker that delivery simply timed out, so m{m} came back until max-receives receives moved it to the dead-letter queue, as if it kept failing; redriven from there, it would loop again."
+                ),
+                None => "no dead-lettered message was dropped by a consumer.".to_string(),
+            },
             "EveryMessageResolved" => {
                 let open = unresolved(s);
                 let (subject, pronoun) = match open.as_slice() {
@@ -1022,6 +1558,43 @@ impl Protocol for QueueModel {
                     fields: vec![format!("m{m}"), format!("m{m}.receives")],
                 }
             }
+            "HeartbeatKeepsDelivery" => {
+                let (c, m) = overtaken_running(self, s).unwrap_or((0, 0));
+                let other = current_holder(s, m);
+                let mut who: Vec<usize> = other.into_iter().chain([c]).collect();
+                who.sort_unstable();
+                let mut participants = vec!["Broker".to_string()];
+                participants.extend(who.iter().map(|&i| consumer(i)));
+                let mut fields = vec![format!("m{m}")];
+                fields.extend(who.iter().map(|i| format!("consumer {i}")));
+                let who = match other {
+                    Some(o) => format!("consumer {o} holds m{m}'s newest delivery"),
+                    None => format!("m{m} was delivered again"),
+                };
+                Violation {
+                    statement: format!(
+                        "{who} while consumer {c}, never paused, still works on the delivery before it: consumer {c}'s heartbeats did not keep m{m} hidden"
+                    ),
+                    participants,
+                    fields,
+                }
+            }
+            "DeadLetterOnlyAfterFailures" => {
+                let m = dropped_dead_letter(s).unwrap_or(0);
+                Violation {
+                    statement: format!(
+                        "m{m} is in the dead-letter queue after {} receives although its work is done: a consumer finished one of its deliveries and let it go undeleted, and its effect is in the ledger",
+                        self.receives_label(s.messages[m].receives)
+                    ),
+                    participants: vec!["Broker".to_string(), "Ledger".to_string()],
+                    fields: vec![
+                        format!("m{m}"),
+                        format!("m{m}.receives"),
+                        format!("m{m}.dropped"),
+                        format!("ledger m{m}"),
+                    ],
+                }
+            }
             "EveryMessageResolved" => {
                 let open = unresolved(s);
                 let who: Vec<usize> = open.iter().flat_map(|&m| holders(m, false)).collect();
@@ -1093,8 +1666,40 @@ impl Protocol for QueueModel {
             "backoff-cap" if !backoff => unused_backoff(),
             "backoff-cap" => "longest backoff delay, in ticks".to_string(),
             "max-crashes" => "consumer crashes in one behaviour".to_string(),
+            "heartbeat" if self.config.heartbeat == 0 => {
+                "0: consumers do not heartbeat, so a delivery stays hidden for visibility-timeout ticks and no longer"
+                    .to_string()
+            }
+            "heartbeat" => format!(
+                "ticks between a consumer's heartbeats while it holds a delivery; each extends the delivery's visibility to visibility-timeout (SQS ChangeMessageVisibility){}",
+                if self.has(Bug::HeartbeatStops) {
+                    ": this variant's heartbeat extends it once and then stops"
+                } else {
+                    ""
+                }
+            ),
+            "max-pauses" if self.config.heartbeat == 0 => {
+                "not used with heartbeat 0: without heartbeats a paused consumer is just a slow one"
+                    .to_string()
+            }
+            "max-pauses" => {
+                "consumer pauses in one behaviour (a GC or VM stall that stops the consumer and its heartbeat)"
+                    .to_string()
+            }
             _ => return None,
         })
+    }
+}
+
+/// A refused `ChangeMessageVisibility` as the diagram's reply says it.
+fn refused_label(s: &QueueState, c: &Consumer) -> String {
+    let Some((msg, stale, ..)) = holding(c) else {
+        return "refused".to_string();
+    };
+    match s.messages[msg as usize].status {
+        Status::Deleted | Status::DeadLettered => "refused: message gone".to_string(),
+        _ if stale => "refused: stale receipt".to_string(),
+        _ => "refused: not in flight".to_string(),
     }
 }
 
@@ -1126,6 +1731,36 @@ mod tests {
 
     const SEND: Action = Action::Send { msg: 0 };
 
+    /// The smallest configuration with heartbeats: one every tick (the visibility timeout
+    /// is 2), and one consumer pause.
+    fn heartbeats() -> QueueConfig {
+        QueueConfig {
+            heartbeat: 1,
+            max_pauses: 1,
+            ..QueueConfig::default()
+        }
+    }
+
+    fn hb_model(variant: &str) -> QueueModel {
+        QueueModel::new(variant, heartbeats()).unwrap()
+    }
+
+    fn heartbeat(consumer: u8) -> Action {
+        Action::Heartbeat { consumer }
+    }
+
+    /// Runs `path` from the initial state, asserting that every step is enabled.
+    fn run(m: &QueueModel, path: &[Action]) -> QueueState {
+        let mut s = m.init_states().remove(0);
+        for &a in path {
+            let mut enabled = Vec::new();
+            m.actions(&s, &mut enabled);
+            assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
+            s = m.next_state(&s, a).unwrap();
+        }
+        s
+    }
+
     /// The fingerprint of the model: the unique states of the smallest configuration (one
     /// message, two consumers), under symmetry, explored to the end.
     #[test]
@@ -1142,6 +1777,27 @@ mod tests {
         checker.assert_no_discovery("NoMessageLost");
         checker.assert_no_discovery("EffectAtMostOnce");
         checker.assert_no_discovery("DeadLetterOnlyAfterMaxReceives");
+        checker.assert_no_discovery("DeadLetterOnlyAfterFailures");
+    }
+
+    /// The fingerprint with heartbeats on: the smallest configuration, one heartbeat every
+    /// tick and one pause, under symmetry, explored to the end.
+    #[test]
+    fn smallest_configuration_with_heartbeats_has_349_states() {
+        let checker = hb_model("correct")
+            .checker()
+            .symmetry_fn(QueueModel::representative)
+            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
+                "(explore everything)",
+            ])))
+            .spawn_dfs()
+            .join();
+        assert_eq!(checker.unique_state_count(), 349);
+        for p in QueueModel::props() {
+            if p.kind == Kind::Always {
+                checker.assert_no_discovery(p.name);
+            }
+        }
     }
 
     /// One discovery path per `sometimes`: each is reachable the way the protocol says.
@@ -1177,6 +1833,26 @@ mod tests {
                 Action::Tick,
                 recv(1),
                 Action::Release { consumer: 1 },
+                Action::Tick,
+                Action::Tick,
+                Action::MoveToDeadLetter { msg: 0 },
+            ],
+        );
+        // Heartbeats are off in this configuration.
+        checker.assert_no_discovery("VisibilityExtended");
+        checker.assert_no_discovery("HeartbeatOvertaken");
+        // Consumer 0 applies the effect and is slow; the second delivery times out too (its
+        // consumer is slow as well): both failed, so dead-lettering the done message is
+        // what the redrive policy is for.
+        checker.assert_discovery(
+            "ProcessedMessageDeadLettered",
+            vec![
+                SEND,
+                recv(0),
+                Action::Process { consumer: 0 },
+                Action::Tick,
+                Action::Tick,
+                recv(1),
                 Action::Tick,
                 Action::Tick,
                 Action::MoveToDeadLetter { msg: 0 },
@@ -1230,6 +1906,52 @@ mod tests {
         assert!(no_message_lost(&correct, &state));
     }
 
+    /// A delivery whose visibility ran out no longer owns its message, even if nobody
+    /// received it since: the broker refuses its release (SQS `ChangeMessageVisibility`
+    /// answers `MessageNotInflight`) and the message stays visible, not pushed back by a
+    /// backoff; a delete with that newest receipt is still accepted, as SQS documents.
+    /// Reference: SQS API Reference, ChangeMessageVisibility (errors) and DeleteMessage.
+    #[test]
+    fn a_lapsed_delivery_no_longer_owns_its_message() {
+        let m = model("correct");
+        let run = |path: &[Action]| {
+            let mut s = m.init_states().remove(0);
+            for &a in path {
+                let mut enabled = Vec::new();
+                m.actions(&s, &mut enabled);
+                assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
+                s = m.next_state(&s, a).unwrap();
+            }
+            s
+        };
+        let lapsed = [SEND, recv(0), Action::Tick, Action::Tick];
+        let s = run(&lapsed);
+        assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
+        assert!(!QueueModel::owns(&s, &s.consumers[0]));
+        assert!(
+            m.describe(&s, &Action::Release { consumer: 0 })
+                .ends_with("it is no longer in flight (MessageNotInflight)"),
+            "{}",
+            m.describe(&s, &Action::Release { consumer: 0 })
+        );
+        let released = run(&[&lapsed[..], &[Action::Release { consumer: 0 }]].concat());
+        assert_eq!(released.messages[0].status, Status::Visible { delay: 0 });
+        assert_eq!(released.consumers[0], Consumer::Idle);
+        // In time, the same release hides m0 for its backoff.
+        let in_time = run(&[SEND, recv(0), Action::Release { consumer: 0 }]);
+        assert_eq!(in_time.messages[0].status, Status::Visible { delay: 1 });
+        // After the lapse, a delete with the newest receipt still deletes.
+        let deleted = run(&[
+            &lapsed[..],
+            &[
+                Action::Process { consumer: 0 },
+                Action::Delete { consumer: 0 },
+            ],
+        ]
+        .concat());
+        assert_eq!(deleted.messages[0].status, Status::Deleted);
+    }
+
     /// Without the idempotency key the slow consumer's effect and the second consumer's
     /// effect both land.
     #[test]
@@ -1248,6 +1970,230 @@ mod tests {
             .spawn_bfs()
             .join()
             .assert_discovery("EffectAtMostOnce", path);
+    }
+
+    /// With heartbeats on: a heartbeat extends the delivery after one tick; a consumer that
+    /// pauses for two ticks is overtaken.
+    #[test]
+    fn heartbeat_sometimes_properties_are_reachable() {
+        let checker = hb_model("correct").checker().spawn_bfs().join();
+        checker.assert_discovery(
+            "VisibilityExtended",
+            vec![SEND, recv(0), Action::Tick, heartbeat(0)],
+        );
+        checker.assert_discovery(
+            "HeartbeatOvertaken",
+            vec![
+                SEND,
+                recv(0),
+                Action::Pause { consumer: 0 },
+                Action::Tick,
+                Action::Tick,
+                recv(1),
+            ],
+        );
+    }
+
+    /// A running heartbeat is punctual: once one is due, time waits for it; sent in time,
+    /// it keeps the message hidden, however long the consumer works.
+    /// Reference: SQS Developer Guide, visibility timeout ("extend the visibility timeout").
+    #[test]
+    fn a_due_heartbeat_goes_out_before_time_moves_on() {
+        let m = hb_model("correct");
+        let s = run(&m, &[SEND, recv(0), Action::Tick]);
+        let mut enabled = Vec::new();
+        m.actions(&s, &mut enabled);
+        assert!(enabled.contains(&heartbeat(0)), "{enabled:?}");
+        assert!(!enabled.contains(&Action::Tick), "{enabled:?}");
+        // Ten more ticks of work, renewed every tick: m0 never becomes visible.
+        let mut path = vec![SEND, recv(0)];
+        for _ in 0..10 {
+            path.extend([Action::Tick, heartbeat(0)]);
+        }
+        let s = run(&m, &path);
+        assert_eq!(s.messages[0].status, Status::InFlight { timeout: 2 });
+        // Without heartbeats the same consumer loses m0 after two ticks.
+        let s = run(
+            &model("correct"),
+            &[SEND, recv(0), Action::Tick, Action::Tick],
+        );
+        assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
+    }
+
+    /// A heartbeat after the visibility ran out is refused (SQS `MessageNotInflight`), even
+    /// though nobody received the message since: it does not hide the message again, and
+    /// the consumer learns it lost the delivery and stops. Reference: SQS API Reference,
+    /// ChangeMessageVisibility, errors.
+    #[test]
+    fn a_late_heartbeat_is_refused_and_its_consumer_stops() {
+        let m = hb_model("correct");
+        let lapsed = [
+            SEND,
+            recv(0),
+            Action::Pause { consumer: 0 },
+            Action::Tick,
+            Action::Tick,
+            Action::Resume { consumer: 0 },
+        ];
+        let s = run(&m, &lapsed);
+        assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
+        assert!(matches!(
+            s.consumers[0],
+            Consumer::Holding {
+                pause: Pause::ResumedLate,
+                ..
+            }
+        ));
+        let said = m.describe(&s, &heartbeat(0));
+        assert!(said.contains("(MessageNotInflight)"), "{said}");
+        let s = run(&m, &[&lapsed[..], &[heartbeat(0)]].concat());
+        assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
+        assert_eq!(s.consumers[0], Consumer::Idle);
+        // Resumed in time, the consumer goes on running and renewing.
+        let s = run(
+            &m,
+            &[SEND, recv(0), Action::Pause { consumer: 0 }, Action::Tick],
+        );
+        let s = m.next_state(&s, Action::Resume { consumer: 0 }).unwrap();
+        assert!(matches!(
+            s.consumers[0],
+            Consumer::Holding {
+                pause: Pause::Running,
+                ..
+            }
+        ));
+    }
+
+    /// The checker finds the bug: a heartbeat that renews once and stops lets the message
+    /// be delivered to another consumer while the first, never paused, still works on it,
+    /// and `HeartbeatKeepsDelivery` names it; correct heartbeats keep the delivery.
+    #[test]
+    fn heartbeat_stops_lets_a_running_consumer_be_overtaken() {
+        let path = vec![
+            SEND,
+            recv(0),
+            Action::Tick,
+            heartbeat(0),
+            Action::Tick,
+            Action::Tick,
+            recv(1),
+        ];
+        hb_model("heartbeat-stops")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_discovery("HeartbeatKeepsDelivery", path);
+        hb_model("correct")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_no_discovery("HeartbeatKeepsDelivery");
+    }
+
+    /// Heartbeats reduce duplicates but never replace idempotency: even with heartbeats and
+    /// no crash at all, a consumer paused past its visibility timeout is overtaken; the
+    /// correct consumers' idempotency key keeps the effect single, and without it the
+    /// effect lands twice.
+    #[test]
+    fn heartbeats_never_replace_idempotency() {
+        let no_crashes = QueueConfig {
+            max_crashes: 0,
+            ..heartbeats()
+        };
+        let correct = QueueModel::new("correct", no_crashes.clone())
+            .unwrap()
+            .checker()
+            .spawn_bfs()
+            .join();
+        correct.assert_any_discovery("HeartbeatOvertaken");
+        correct.assert_no_discovery("EffectAtMostOnce");
+        QueueModel::new("no-idempotency", no_crashes)
+            .unwrap()
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_discovery(
+                "EffectAtMostOnce",
+                vec![
+                    SEND,
+                    recv(0),
+                    Action::Process { consumer: 0 },
+                    Action::Pause { consumer: 0 },
+                    Action::Tick,
+                    Action::Tick,
+                    recv(1),
+                    Action::Process { consumer: 1 },
+                ],
+            );
+    }
+
+    /// The redelivery of a done message, in both variants: consumer 0 applies m0's effect
+    /// and outlasts its visibility timeout; consumer 1 receives m0 again and finds its key.
+    const DUPLICATE: [Action; 7] = [
+        SEND,
+        Action::Receive {
+            consumer: 0,
+            msg: 0,
+        },
+        Action::Process { consumer: 0 },
+        Action::Tick,
+        Action::Tick,
+        Action::Receive {
+            consumer: 1,
+            msg: 0,
+        },
+        Action::Process { consumer: 1 },
+    ];
+
+    /// The checker finds the bug: a consumer that skips a duplicate without deleting it
+    /// sends a message whose work is done to the dead-letter queue, with no delivery
+    /// having failed, and `DeadLetterOnlyAfterFailures` names it. Reference: the SQS
+    /// Developer Guide, dead-letter queues — a message lands there after maxReceiveCount
+    /// failed receives.
+    #[test]
+    fn duplicate_not_deleted_dead_letters_a_done_message() {
+        let mut path = DUPLICATE.to_vec();
+        path.extend([
+            Action::Tick,
+            Action::Tick,
+            Action::MoveToDeadLetter { msg: 0 },
+        ]);
+        model("duplicate-not-deleted")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_discovery("DeadLetterOnlyAfterFailures", path);
+        model("correct")
+            .checker()
+            .spawn_bfs()
+            .join()
+            .assert_no_discovery("DeadLetterOnlyAfterFailures");
+    }
+
+    /// The correct consumer's duplicate branch deletes: after skipping the effect it still
+    /// holds its delivery, and its delete removes m0.
+    #[test]
+    fn the_duplicate_branch_deletes() {
+        let m = model("correct");
+        let mut s = m.init_states().remove(0);
+        for a in DUPLICATE {
+            s = m.next_state(&s, a).unwrap();
+        }
+        assert_eq!(s.ledger[0], 1, "the effect is not applied twice");
+        assert!(matches!(
+            s.consumers[1],
+            Consumer::Holding {
+                processed: true,
+                deleted: false,
+                ..
+            }
+        ));
+        let mut enabled = Vec::new();
+        m.actions(&s, &mut enabled);
+        assert!(enabled.contains(&Action::Delete { consumer: 1 }));
+        let s = m.next_state(&s, Action::Delete { consumer: 1 }).unwrap();
+        assert_eq!(s.messages[0].status, Status::Deleted);
+        assert!(!s.messages[0].dropped);
     }
 
     #[test]
@@ -1294,9 +2240,43 @@ mod tests {
                 vec!["Consumer 0", "Consumer 1", "Ledger"],
                 "m0's effect is in the ledger twice",
             ),
+            (
+                "duplicate-not-deleted",
+                "DeadLetterOnlyAfterFailures",
+                [
+                    &DUPLICATE[..],
+                    &[
+                        Action::Tick,
+                        Action::Tick,
+                        Action::MoveToDeadLetter { msg: 0 },
+                    ],
+                ]
+                .concat(),
+                vec!["Broker", "Ledger"],
+                "m0 is in the dead-letter queue after 2 receives although its work is done: a consumer finished one of its deliveries and let it go undeleted, and its effect is in the ledger",
+            ),
+            (
+                "heartbeat-stops",
+                "HeartbeatKeepsDelivery",
+                vec![
+                    SEND,
+                    recv(0),
+                    Action::Tick,
+                    heartbeat(0),
+                    Action::Tick,
+                    Action::Tick,
+                    recv(1),
+                ],
+                vec!["Broker", "Consumer 0", "Consumer 1"],
+                "consumer 1 holds m0's newest delivery while consumer 0, never paused, still works on the delivery before it: consumer 0's heartbeats did not keep m0 hidden",
+            ),
         ];
         for (variant, property, path, participants, statement) in cases {
-            let m = model(variant);
+            let m = if variant.starts_with("heartbeat") {
+                hb_model(variant)
+            } else {
+                model(variant)
+            };
             let mut s = m.init_states().remove(0);
             for a in path {
                 s = m.next_state(&s, a).unwrap();
@@ -1318,13 +2298,15 @@ mod tests {
     /// retry policy ignores say so.
     #[test]
     fn every_bound_is_documented_and_unused_ones_say_so() {
-        for retry in [
-            RetryPolicy::Immediate,
-            RetryPolicy::RequeueOnExpiry,
-            RetryPolicy::ExponentialBackoff,
+        for (retry, heartbeat) in [
+            (RetryPolicy::Immediate, 0),
+            (RetryPolicy::RequeueOnExpiry, 0),
+            (RetryPolicy::ExponentialBackoff, 0),
+            (RetryPolicy::ExponentialBackoff, 1),
         ] {
             let config = QueueConfig {
                 retry,
+                heartbeat,
                 ..QueueConfig::default()
             };
             let keys = serde_json::to_value(&config).unwrap();
@@ -1334,10 +2316,11 @@ mod tests {
                     let doc = m
                         .bound_doc(key)
                         .unwrap_or_else(|| panic!("{key} undocumented"));
-                    let unused = doc.starts_with("not used by this variant");
+                    let unused = doc.starts_with("not used");
                     let expected = (key == "max-receives" && v.id == "no-dead-letter")
                         || (key.starts_with("backoff-")
-                            && retry != RetryPolicy::ExponentialBackoff);
+                            && retry != RetryPolicy::ExponentialBackoff)
+                        || (key == "max-pauses" && heartbeat == 0);
                     assert_eq!(unused, expected, "{} {retry:?} {key}: {doc}", v.id);
                 }
             }
@@ -1356,6 +2339,50 @@ mod tests {
         )
         .unwrap();
         assert_eq!([1, 2, 3, 4].map(|r| m.backoff(r)), [1, 2, 4, 5]);
+    }
+
+    /// Saturating the receive count never changes a delay: for every configuration of small
+    /// bounds, the backoff computed from the saturated count equals the one computed from
+    /// the true count, however often the message was received. Only `no-dead-letter`
+    /// counts past max-receives, so it is the variant this guards; e.g. with backoff-base
+    /// 1, backoff-cap 8 and max-receives 2, the fourth receive must wait 8 ticks, not 2.
+    #[test]
+    fn the_receive_count_cap_changes_no_backoff() {
+        for max_receives in 1..=4 {
+            for backoff_base in 1..=5u8 {
+                for backoff_cap in backoff_base..=40 {
+                    let m = QueueModel::new(
+                        "no-dead-letter",
+                        QueueConfig {
+                            max_receives,
+                            backoff_base,
+                            backoff_cap,
+                            ..QueueConfig::default()
+                        },
+                    )
+                    .unwrap();
+                    let cap = m.receive_cap();
+                    for receives in 1..=40u8 {
+                        assert_eq!(
+                            m.backoff(receives.min(cap)),
+                            m.backoff(receives),
+                            "base {backoff_base}, cap {backoff_cap}, max-receives {max_receives}, {receives} receives (counted up to {cap})"
+                        );
+                    }
+                }
+            }
+        }
+        let m = QueueModel::new(
+            "no-dead-letter",
+            QueueConfig {
+                backoff_base: 1,
+                backoff_cap: 8,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(m.receive_cap(), 4);
+        assert_eq!(m.retry_delay(m.receive_cap()), Some(8));
     }
 
     #[test]
@@ -1380,7 +2407,12 @@ mod tests {
     /// it keeps every property's truth value.
     #[test]
     fn representative_preserves_properties() {
-        let m = model("stale-receipt-delete");
+        for m in [model("stale-receipt-delete"), hb_model("heartbeat-stops")] {
+            representative_preserves_properties_of(&m);
+        }
+    }
+
+    fn representative_preserves_properties_of(m: &QueueModel) {
         let mut frontier = m.init_states();
         let mut seen = std::collections::HashSet::new();
         while let Some(s) = frontier.pop() {
@@ -1389,7 +2421,7 @@ mod tests {
             }
             let r = QueueModel::representative(&s);
             for p in QueueModel::props() {
-                assert_eq!((p.condition)(&m, &s), (p.condition)(&m, &r), "{}", p.name);
+                assert_eq!((p.condition)(m, &s), (p.condition)(m, &r), "{}", p.name);
             }
             frontier.extend(m.next_states(&s));
         }

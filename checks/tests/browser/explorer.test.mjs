@@ -147,7 +147,7 @@ test('the explorer shows the variant, bounds, state, actions, steps and every ve
       path.join(root, 'counterexamples/queue/no-dead-letter/EveryMessageResolved.md'),
       'utf8',
     );
-    assert.equal(bounds.length, 8);
+    assert.equal(bounds.length, 10);
     for (const row of bounds) {
       const line = `| ${row.split('\t').join(' | ')} |`;
       assert.ok(configuration.includes(line), `${line} is not in the trace's Configuration table`);
@@ -177,7 +177,7 @@ test('the explorer shows the variant, bounds, state, actions, steps and every ve
 
     // Every property with its verdict, liveness included, once the background check ends.
     const rows = page.locator('#properties tbody tr');
-    assert.equal(await rows.count(), 7);
+    assert.equal(await rows.count(), 12);
     const live = page.locator('#properties tr[data-property="EveryMessageResolved"]');
     await live.locator('.mark').waitFor();
     assert.equal(await live.locator('td.kind').innerText(), 'eventually');
@@ -250,7 +250,7 @@ test('the explorer shows the variant, bounds, state, actions, steps and every ve
       await page.locator('#error').waitFor();
       assert.equal(await page.locator('#stepper').isVisible(), false);
       assert.equal(await page.locator('#fields').isVisible(), false);
-      assert.deepEqual(await page.locator('#properties td.here').allInnerTexts(), Array(7).fill(''));
+      assert.deepEqual(await page.locator('#properties td.here').allInnerTexts(), Array(12).fill(''));
       assert.match(await text(page, '#error'), message);
       assert.equal(await page.locator('#error a[data-link="initial"]').getAttribute('href'), '#/0');
       const link = page.locator('#error a[data-link="prefix"]');
