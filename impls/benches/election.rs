@@ -40,9 +40,9 @@ fn config() -> ElectorConfig {
 
 fn electors(n: u32) -> Vec<Elector> {
     let clock = SystemClock::new();
-    let store = Arc::new(InMemoryLeaseStore::new(clock));
+    let store = Arc::new(InMemoryLeaseStore::new(clock.clone()));
     (0..n)
-        .map(|i| LeaderElector::new(NodeId(i), Arc::clone(&store), clock, config()))
+        .map(|i| LeaderElector::new(NodeId(i), Arc::clone(&store), clock.clone(), config()))
         .collect()
 }
 

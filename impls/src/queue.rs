@@ -60,6 +60,7 @@
 mod core;
 mod event;
 mod ledger;
+mod slab;
 
 use std::time::Duration;
 

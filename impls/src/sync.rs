@@ -4,7 +4,7 @@
 //!
 //! | cfg | `Arc`, `Mutex`, `atomic` | `thread` |
 //! |---|---|---|
-//! | (none) | `std::sync` | `std::thread` |
+//! | (none) | `std::sync` (`Mutex`: [`parking_lot`], poisoning as std's) | `std::thread` |
 //! | `loom` | `loom::sync` | `loom::thread` |
 //! | `shuttle` | `shuttle::sync` | `shuttle::thread` |
 //!
@@ -47,7 +47,110 @@ pub use shuttle::sync::{Arc, Mutex, MutexGuard, atomic};
 pub use shuttle::thread;
 
 #[cfg(not(any(loom, shuttle)))]
-pub use std::sync::{Arc, Mutex, MutexGuard, atomic};
+pub use self::mutex::{Mutex, MutexGuard};
+#[cfg(not(any(loom, shuttle)))]
+pub use std::sync::{Arc, atomic};
+
+/// The std arm's `Mutex`: [`parking_lot::Mutex`] behind `std::sync::Mutex`'s API (`lock`
+/// and `try_lock` return `LockResult` / `TryLockResult`), poisoning included.
+///
+/// Why not `std::sync::Mutex`: on the 2-core machines coordlab is measured on, two threads
+/// taking one lock for short critical sections (the queue's receive and delete) cost about
+/// twice as much with std's futex lock as with parking_lot's, which spins adaptively before
+/// parking and hands the lock over without a system call in the common case
+/// (BENCHMARKS.md, the queue against crossbeam-channel: 200 against 114 ns a message with two
+/// consumers). Poisoning is kept because the crate relies on it: a thread that panics
+/// inside a critical section leaves the protected state suspect, and the next `lock` says so.
+#[cfg(not(any(loom, shuttle)))]
+mod mutex {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+    /// A mutual-exclusion lock with `std::sync::Mutex`'s API.
+    #[derive(Debug, Default)]
+    pub struct Mutex<T: ?Sized> {
+        /// Set when a guard is dropped by a panicking thread. Read and written only while the
+        /// lock is held, so the lock's own acquire/release orders it: Relaxed suffices.
+        poisoned: AtomicBool,
+        inner: parking_lot::Mutex<T>,
+    }
+
+    /// The guard of a [`Mutex`]: the data while the lock is held.
+    #[derive(Debug)]
+    pub struct MutexGuard<'a, T: ?Sized> {
+        guard: parking_lot::MutexGuard<'a, T>,
+        poisoned: &'a AtomicBool,
+        /// Whether the thread was already panicking when it took the lock (then its drop
+        /// does not poison, as in std).
+        panicking: bool,
+    }
+
+    impl<T> Mutex<T> {
+        /// An unlocked, unpoisoned lock around `value`.
+        pub const fn new(value: T) -> Mutex<T> {
+            Mutex {
+                poisoned: AtomicBool::new(false),
+                inner: parking_lot::Mutex::new(value),
+            }
+        }
+    }
+
+    impl<T: ?Sized> Mutex<T> {
+        fn guard<'a>(&'a self, guard: parking_lot::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            MutexGuard {
+                guard,
+                poisoned: &self.poisoned,
+                panicking: std::thread::panicking(),
+            }
+        }
+
+        /// Blocks until the lock is free; `Err` (with the guard inside) if a thread panicked
+        /// while holding it.
+        pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+            let guard = self.guard(self.inner.lock());
+            if self.poisoned.load(Ordering::Relaxed) {
+                Err(PoisonError::new(guard))
+            } else {
+                Ok(guard)
+            }
+        }
+
+        /// Takes the lock if it is free, without waiting.
+        pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+            let guard = self
+                .inner
+                .try_lock()
+                .map(|g| self.guard(g))
+                .ok_or(TryLockError::WouldBlock)?;
+            if self.poisoned.load(Ordering::Relaxed) {
+                Err(TryLockError::Poisoned(PoisonError::new(guard)))
+            } else {
+                Ok(guard)
+            }
+        }
+    }
+
+    impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+        fn drop(&mut self) {
+            if !self.panicking && std::thread::panicking() {
+                self.poisoned.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    impl<T: ?Sized> std::ops::Deref for MutexGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.guard
+        }
+    }
+
+    impl<T: ?Sized> std::ops::DerefMut for MutexGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            &mut self.guard
+        }
+    }
+}
 #[cfg(not(any(loom, shuttle)))]
 pub use std::thread;
 
@@ -82,6 +185,39 @@ pub(crate) fn unique_u64() -> u64 {
 
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
+    use super::{Arc, Mutex};
+
+    /// A panic while holding the lock poisons it, as std's does: the next `lock` and
+    /// `try_lock` say so and still give the data; a panic in a thread that was already
+    /// panicking when it took the lock does not.
+    #[test]
+    fn a_panic_while_locked_poisons_the_lock() {
+        let m = Arc::new(Mutex::new(1));
+        assert_eq!(*m.lock().unwrap(), 1);
+        let m2 = Arc::clone(&m);
+        let r = super::thread::spawn(move || {
+            let mut g = m2.lock().unwrap();
+            *g = 2;
+            panic!("inside the critical section");
+        })
+        .join();
+        assert!(r.is_err());
+        let err = m.lock().expect_err("poisoned");
+        assert_eq!(*err.into_inner(), 2);
+        assert!(matches!(
+            m.try_lock(),
+            Err(std::sync::TryLockError::Poisoned(_))
+        ));
+        let fresh = Mutex::new(0);
+        let g = fresh.lock().unwrap();
+        assert!(matches!(
+            fresh.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        ));
+        drop(g);
+        assert!(fresh.try_lock().is_ok());
+    }
+
     /// Only this module names std's sync primitives; everything else goes through it, so
     /// loom and shuttle see every lock, atomic and thread. (clippy's `disallowed-types`
     /// cannot enforce this: it resolves the facade's re-exports to the std types.)

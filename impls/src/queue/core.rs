@@ -4,12 +4,14 @@
 //!
 //! [`RetryQueue`]: super::RetryQueue
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::time::Duration;
 
 use super::event::{
     ConsumerId, Event, EventRecord, MessageId, QueueId, ReceiptHandle, ReceiptOperation,
 };
+use super::slab::Slab;
 use super::{DeadLetter, Delivery, QueueConfig, QueueCounts, QueueError, RetryPolicy};
 use crate::clock::{Instant, millis_ceil};
 
@@ -20,12 +22,25 @@ struct Message<T> {
     sent_at: Instant,
     /// How many times it has been received; also its newest delivery number.
     receive_count: u32,
-    /// It is visible (deliverable) from this instant on. Its key in `ready` or `waiting` is
+    /// It is visible (deliverable) from this instant on. Its delivery-order key is
     /// `(visible_at, id)`.
     visible_at: Instant,
     /// The holder of the newest delivery still has it invisible: it was received (or its
     /// visibility extended) and has not been released, and the deadline has not passed.
     in_flight: bool,
+    /// Which index holds it.
+    park: Park,
+}
+
+/// Where a held message is parked: every held message is in exactly one index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Park {
+    /// Visible and never received: its id is at or after `fresh`.
+    Fresh,
+    /// Visible again after a delivery lapsed or was released: in `returned`.
+    Returned,
+    /// Invisible until `visible_at`: an entry `(visible_at, id)` of `waiting` is live.
+    Waiting,
 }
 
 /// The retrying queue's protocol state: SQS-style visibility timeouts, per-delivery receipts,
@@ -50,12 +65,25 @@ pub struct QueueCore<T> {
     config: QueueConfig,
     now: Instant,
     next_id: u64,
-    messages: BTreeMap<MessageId, Message<T>>,
-    /// Invisible messages, by the instant they become visible.
-    waiting: BTreeSet<(Instant, MessageId)>,
-    /// Visible messages, in delivery order.
-    ready: BTreeSet<(Instant, MessageId)>,
-    /// How many messages have `in_flight` set (all of them are in `waiting`).
+    messages: Slab<Message<T>>,
+    /// The first id never received: every id from here to `next_id` is held, visible and
+    /// never received ("fresh"), and they are delivered in id order, which is their delivery
+    /// order — a send is visible at the core's time, which never goes back, with the next id —
+    /// so no index is kept for them. Nothing else removes a fresh message: no receipt names
+    /// it, and only a delivery can use up its receives.
+    fresh: u64,
+    /// Visible messages that were received before, in delivery order `(visible_at, id)`.
+    /// Delivery takes the earlier of its first and `fresh`'s first.
+    returned: BTreeSet<(Instant, MessageId)>,
+    /// Invisible messages, by the instant they become visible: a min-heap of
+    /// `(visible_at, id)` whose entries are checked against the message when they come up
+    /// (lazy deletion): an entry is live only while its message is parked `Waiting` with
+    /// that `visible_at`. A delete or a new deadline leaves the old entry behind to be
+    /// skipped, so the common operations cost one heap push and no search.
+    waiting: BinaryHeap<Reverse<(Instant, MessageId)>>,
+    /// How many held messages are parked `Waiting`.
+    waiting_count: usize,
+    /// How many messages have `in_flight` set (all of them are `Waiting`).
     in_flight: usize,
     dead_letters: Vec<DeadLetter<T>>,
     sent: u64,
@@ -73,9 +101,11 @@ impl<T> QueueCore<T> {
             config,
             now: Instant::ZERO,
             next_id: 0,
-            messages: BTreeMap::new(),
-            waiting: BTreeSet::new(),
-            ready: BTreeSet::new(),
+            messages: Slab::new(),
+            fresh: 0,
+            returned: BTreeSet::new(),
+            waiting: BinaryHeap::new(),
+            waiting_count: 0,
             in_flight: 0,
             dead_letters: Vec::new(),
             sent: 0,
@@ -107,7 +137,7 @@ impl<T> QueueCore<T> {
         self.next_id += 1;
         self.sent += 1;
         let at = self.now;
-        self.messages.insert(
+        self.messages.push(
             id,
             Message {
                 body,
@@ -115,9 +145,9 @@ impl<T> QueueCore<T> {
                 receive_count: 0,
                 visible_at: at,
                 in_flight: false,
+                park: Park::Fresh,
             },
         );
-        self.ready.insert((at, id));
         self.log(Event::Send { message: id });
         id
     }
@@ -134,7 +164,7 @@ impl<T> QueueCore<T> {
         T: Clone,
     {
         self.advance(now);
-        let (_, id) = self.ready.pop_first()?;
+        let id = self.pop_visible()?;
         let now = self.now;
         let visible_until = now.saturating_add(visibility_timeout);
         let queue = self.id;
@@ -179,7 +209,7 @@ impl<T> QueueCore<T> {
         self.unpark(id);
         let msg = self
             .messages
-            .remove(&id)
+            .remove(id)
             .expect("checked receipt names a held message");
         if msg.in_flight {
             self.in_flight -= 1;
@@ -274,11 +304,21 @@ impl<T> QueueCore<T> {
             self.now = now;
             self.log(Event::Tick { now });
         }
-        while let Some(&(at, id)) = self.waiting.first() {
+        while let Some(&Reverse((at, id))) = self.waiting.peek() {
             if at > self.now {
                 break;
             }
-            self.waiting.pop_first();
+            self.waiting.pop();
+            // An entry left behind by a delete or a new deadline: skip it.
+            if !self
+                .messages
+                .get(id)
+                .is_some_and(|m| m.park == Park::Waiting && m.visible_at == at)
+            {
+                continue;
+            }
+            // Out of `waiting`: `make_visible` parks it again, or dead-letters it.
+            self.waiting_count -= 1;
             let delivery = self.message(id).receive_count;
             self.log(Event::Expire {
                 message: id,
@@ -293,9 +333,9 @@ impl<T> QueueCore<T> {
         self.advance(now);
         QueueCounts {
             sent: self.sent,
-            visible: self.ready.len(),
+            visible: self.fresh_count() + self.returned.len(),
             in_flight: self.in_flight,
-            delayed: self.waiting.len() - self.in_flight,
+            delayed: self.waiting_count - self.in_flight,
             deleted: self.deleted,
             dead_lettered: self.dead_lettered,
         }
@@ -333,31 +373,61 @@ impl<T> QueueCore<T> {
     /// Panics, naming the broken invariant, if the core's bookkeeping is inconsistent. Costs
     /// O(messages); tests call it after every step.
     pub fn check_invariants(&self) {
+        let live: BTreeSet<(Instant, MessageId)> =
+            self.waiting.iter().map(|&Reverse(key)| key).collect();
         assert_eq!(
             self.messages.len(),
-            self.ready.len() + self.waiting.len(),
-            "every held message is in exactly one of ready/waiting"
+            self.fresh_count() + self.returned.len() + self.waiting_count,
+            "every held message is parked in exactly one index"
         );
         let mut in_flight = 0;
-        for (&id, msg) in &self.messages {
+        let mut waiting = 0;
+        self.messages.check();
+        for (id, msg) in self.messages.iter() {
             let key = (msg.visible_at, id);
-            if msg.visible_at > self.now {
-                assert!(
-                    self.waiting.contains(&key),
-                    "{id} invisible but not waiting"
-                );
-            } else {
-                assert!(self.ready.contains(&key), "{id} visible but not ready");
-                assert!(!msg.in_flight, "{id} visible but in flight");
-                assert!(
-                    self.config
-                        .max_receives
-                        .is_none_or(|max| msg.receive_count < max),
-                    "{id} visible after using all its receives"
-                );
+            match msg.park {
+                Park::Waiting => {
+                    waiting += 1;
+                    assert!(msg.visible_at > self.now, "{id} waiting past its deadline");
+                    assert!(live.contains(&key), "{id} waiting without a heap entry");
+                }
+                Park::Fresh | Park::Returned => {
+                    assert!(msg.visible_at <= self.now, "{id} visible before its time");
+                    assert!(!msg.in_flight, "{id} visible but in flight");
+                    assert!(
+                        self.config
+                            .max_receives
+                            .is_none_or(|max| msg.receive_count < max),
+                        "{id} visible after using all its receives"
+                    );
+                    if msg.park == Park::Fresh {
+                        assert_eq!(msg.receive_count, 0, "{id} fresh but received");
+                        assert!(id.get() >= self.fresh, "{id} fresh but before `fresh`");
+                    } else {
+                        assert!(
+                            self.returned.contains(&key),
+                            "{id} returned but not in returned"
+                        );
+                    }
+                }
             }
             in_flight += usize::from(msg.in_flight);
         }
+        assert_eq!(waiting, self.waiting_count, "waiting count");
+        assert!(
+            (self.fresh..self.next_id).all(|id| self
+                .messages
+                .get(MessageId::new(id))
+                .is_some_and(|m| m.park == Park::Fresh)),
+            "an id at or after `fresh` is not a fresh message"
+        );
+        assert!(
+            self.returned.iter().all(|&(at, id)| self
+                .messages
+                .get(id)
+                .is_some_and(|m| m.park == Park::Returned && m.visible_at == at)),
+            "returned holds a message parked elsewhere"
+        );
         assert_eq!(in_flight, self.in_flight, "in-flight count");
         assert_eq!(
             self.sent,
@@ -381,13 +451,13 @@ impl<T> QueueCore<T> {
 
     fn message(&self, id: MessageId) -> &Message<T> {
         self.messages
-            .get(&id)
+            .get(id)
             .expect("id taken from the core's own index names a held message")
     }
 
     fn message_mut(&mut self, id: MessageId) -> &mut Message<T> {
         self.messages
-            .get_mut(&id)
+            .get_mut(id)
             .expect("id taken from the core's own index names a held message")
     }
 
@@ -419,7 +489,7 @@ impl<T> QueueCore<T> {
         if receipt.queue != self.id {
             return Some(unknown);
         }
-        let Some(msg) = self.messages.get(&receipt.message) else {
+        let Some(msg) = self.messages.get(receipt.message) else {
             return Some(if receipt.message.get() < self.next_id {
                 QueueError::MessageGone {
                     message: receipt.message,
@@ -460,24 +530,66 @@ impl<T> QueueCore<T> {
         false
     }
 
-    /// Removes the message from `ready` or `waiting`.
-    fn unpark(&mut self, id: MessageId) {
-        let key = (self.message(id).visible_at, id);
-        let removed = self.waiting.remove(&key) || self.ready.remove(&key);
-        assert!(
-            removed,
-            "held message {id} was in neither ready nor waiting"
-        );
+    /// The next message in delivery order, taken out of its visible index: the earlier of
+    /// `fresh`'s first and `returned`'s first by `(visible_at, id)`.
+    fn pop_visible(&mut self) -> Option<MessageId> {
+        let fresh = (self.fresh < self.next_id).then(|| MessageId::new(self.fresh));
+        let first_returned = self.returned.first().copied();
+        let take_fresh = match (fresh, first_returned) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(id), Some(r)) => (self.message(id).visible_at, id) < r,
+        };
+        if take_fresh {
+            self.fresh += 1;
+            fresh
+        } else {
+            self.returned.pop_first().map(|(_, id)| id)
+        }
     }
 
-    /// Parks an unparked message until `at`: in `waiting` if `at` is later than now, otherwise
+    /// How many messages are fresh (never received).
+    fn fresh_count(&self) -> usize {
+        (self.next_id - self.fresh) as usize
+    }
+
+    /// Takes the message out of its index (a `waiting` entry is left to be skipped).
+    fn unpark(&mut self, id: MessageId) {
+        let msg = self.message(id);
+        let key = (msg.visible_at, id);
+        match msg.park {
+            Park::Waiting => self.waiting_count -= 1,
+            Park::Returned => {
+                let removed = self.returned.remove(&key);
+                assert!(removed, "returned message {id} was not in returned");
+            }
+            // Never received, so no receipt names it: nothing unparks it.
+            Park::Fresh => unreachable!("a receipt named the never-received message {id}"),
+        }
+    }
+
+    /// Parks an unparked message until `at`: waiting if `at` is later than now, otherwise
     /// visible (or dead-lettered) at once.
     fn hide_until(&mut self, id: MessageId, at: Instant) {
         let now = self.now;
         let msg = self.message_mut(id);
         msg.visible_at = at;
         if at > now {
-            self.waiting.insert((at, id));
+            msg.park = Park::Waiting;
+            self.waiting_count += 1;
+            self.waiting.push(Reverse((at, id)));
+            // Entries left behind by deletes and new deadlines go when their time comes; a
+            // far deadline could keep them long, so once they outnumber the live ones the
+            // heap is rebuilt from the live ones (amortised O(1) per push).
+            if self.waiting.len() > 2 * self.waiting_count + 64 {
+                let messages = &self.messages;
+                self.waiting.retain(|&Reverse((at, id))| {
+                    messages
+                        .get(id)
+                        .is_some_and(|m| m.park == Park::Waiting && m.visible_at == at)
+                });
+            }
         } else {
             self.make_visible(id);
         }
@@ -491,16 +603,19 @@ impl<T> QueueCore<T> {
         let was_in_flight = std::mem::replace(&mut msg.in_flight, false);
         let exhausted = max_receives.is_some_and(|max| msg.receive_count >= max);
         let key = (msg.visible_at, id);
+        if !exhausted {
+            msg.park = Park::Returned;
+        }
         if was_in_flight {
             self.in_flight -= 1;
         }
         if !exhausted {
-            self.ready.insert(key);
+            self.returned.insert(key);
             return;
         }
         let msg = self
             .messages
-            .remove(&id)
+            .remove(id)
             .expect("message being made visible is held");
         self.dead_lettered += 1;
         self.log(Event::MoveToDeadLetter {
