@@ -510,7 +510,7 @@ fn mermaid(nodes: u32, story: &[Record], violation: &Violation) -> String {
                 let mut note = format!("real time {}ms (+{ms})", r.real);
                 if !slow.is_empty() {
                     let names: Vec<String> = slow.iter().map(|n| format!("n{n}")).collect();
-                    let _ = write!(note, "; {} falls a tick behind", names.join(", "));
+                    let _ = write!(note, ": {} falls a tick behind", names.join(", "));
                 }
                 Arrow::note([clock()], note)
             }
