@@ -620,12 +620,7 @@ fn shown(path: &Path) -> String {
 /// The command that finds a check's counterexamples again and writes them where they are.
 fn check_command(spec: &CheckSpec, source: &Source, out_dir: &Path) -> String {
     let mut c = format!("coordlab check {}", shell_word(&spec.id()));
-    for (k, v) in &spec.overrides {
-        c += &format!(
-            " --set {}",
-            shell_word(&format!("{k}={}", manifest::value_text(v)))
-        );
-    }
+    c += &spec.set_options();
     c += &source.option();
     if out_dir != Path::new(DEFAULT_OUT) {
         c += &format!(" --out {}", shell_word(&shown(out_dir)));
@@ -984,12 +979,7 @@ fn simulate(
         if let Some(file) = &r.trace {
             let mut file = file.clone();
             // The registry wrote the walk's seeds and depth; add what selects these bounds.
-            for (k, v) in &spec.overrides {
-                file.command += &format!(
-                    " --set {}",
-                    shell_word(&format!("{k}={}", manifest::value_text(v)))
-                );
-            }
+            file.command += &spec.set_options();
             file.command += &source.option();
             let mut shown_path = None;
             if let Some(dir) = out_dir {

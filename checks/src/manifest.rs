@@ -159,13 +159,26 @@ impl CheckSpec {
         self.overrides.is_empty()
     }
 
-    /// The overrides as `key=value` joined by `sep`.
-    pub fn overrides_line(&self, sep: &str) -> String {
+    /// The overrides as `key=value` words, sorted by key.
+    pub fn override_words(&self) -> Vec<String> {
         self.overrides
             .iter()
             .map(|(k, v)| format!("{k}={}", value_text(v)))
-            .collect::<Vec<_>>()
-            .join(sep)
+            .collect()
+    }
+
+    /// The overrides as `key=value` joined by `sep`.
+    pub fn overrides_line(&self, sep: &str) -> String {
+        self.override_words().join(sep)
+    }
+
+    /// The `--set` options that give these overrides again (empty when there are none),
+    /// quoted for a shell, each with a leading space: for the commands written into traces.
+    pub fn set_options(&self) -> String {
+        self.override_words()
+            .iter()
+            .map(|w| format!(" --set {}", shell_word(w)))
+            .collect()
     }
 
     /// Where this check's counterexamples go, below the output directory:

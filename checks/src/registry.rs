@@ -448,7 +448,8 @@ impl<P: Protocol> Entry for Handle<P> {
         let model = self
             .model(&spec.variant, &spec.bounds)
             .expect("validated before running");
-        let bounds = bounds_line(&serde_json::to_value(model.config()).expect("config serialises"));
+        let config = serde_json::to_value(model.config()).expect("config serialises");
+        let bounds = bounds_line(&config);
         let props = P::props();
         // One deadline for the whole check, safety and liveness together.
         let budget = Budget::new(threads, timeout);
@@ -461,7 +462,6 @@ impl<P: Protocol> Entry for Handle<P> {
         // Safety and reachability first, on the symmetry-reduced states; that search is
         // dropped before the liveness graph is built, so the two never share the memory.
         let liveness_model = P::new(model.variant(), model.config().clone()).expect("same model");
-        let liveness_model_config = model.config().clone();
         let ex = Exploration::run(model, budget, progress);
         let safety_seconds = started.elapsed().as_secs_f64();
         let mut verdicts: Vec<(Verdict, Option<TraceFile>)> = props
@@ -581,12 +581,8 @@ impl<P: Protocol> Entry for Handle<P> {
         CheckResult {
             id: spec.id(),
             bounds,
-            config: serde_json::to_value(liveness_model_config).expect("config serialises"),
-            overrides: spec
-                .overrides
-                .iter()
-                .map(|(k, v)| format!("{k}={}", crate::manifest::value_text(v)))
-                .collect(),
+            config,
+            overrides: spec.override_words(),
             unique_states,
             expected_unique_states: spec.unique_states.filter(|_| pinned),
             liveness_states,

@@ -196,6 +196,9 @@ fn each_bug_variant_is_caught_by_its_property() {
         ("delete-before-process", "NoMessageLost"),
         ("stale-receipt-delete", "NoMessageLost"),
         ("no-idempotency", "EffectAtMostOnce"),
+        ("duplicate-not-deleted", "DeadLetterOnlyAfterFailures"),
+        ("heartbeat-stops", "HeartbeatKeepsDelivery"),
+        ("no-idempotency[heartbeats]", "EffectAtMostOnce"),
     ] {
         assert_eq!(
             verdict(&format!("queue/{variant}"), prop),
@@ -203,6 +206,11 @@ fn each_bug_variant_is_caught_by_its_property() {
             "{variant}"
         );
         assert_eq!(verdict("queue/correct", prop), "holds", "correct");
+        assert_eq!(
+            verdict("queue/correct[heartbeats]", prop),
+            "holds",
+            "correct with heartbeats"
+        );
     }
     assert_eq!(
         verdict("queue/no-dead-letter", "MessageDeadLettered"),

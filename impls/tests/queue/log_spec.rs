@@ -162,33 +162,31 @@ impl Replay {
                 msg.receives = delivery;
                 self.hide(message, visible_until, true)?;
             }
+            // A heartbeat keeps the delivery in flight, a release gives it up; both need a
+            // delivery that has not lapsed.
             Event::ChangeVisibility {
                 message,
                 delivery,
                 visible_at,
                 ..
-            } => {
-                let msg = self.newest(message, delivery)?;
-                if msg.status == Status::Visible {
-                    return Err(format!(
-                        "a visibility change of {message} accepted after its delivery #{delivery} lapsed"
-                    ));
-                }
-                self.hide(message, visible_at, true)?;
             }
-            Event::Release {
+            | Event::Release {
                 message,
                 delivery,
                 visible_at,
                 ..
             } => {
+                let (what, in_flight) = match event {
+                    Event::ChangeVisibility { .. } => ("a visibility change", true),
+                    _ => ("a release", false),
+                };
                 let msg = self.newest(message, delivery)?;
                 if msg.status == Status::Visible {
                     return Err(format!(
-                        "a release of {message} accepted after its delivery #{delivery} lapsed"
+                        "{what} of {message} accepted after its delivery #{delivery} lapsed"
                     ));
                 }
-                self.hide(message, visible_at, false)?;
+                self.hide(message, visible_at, in_flight)?;
             }
             Event::Delete {
                 message,
