@@ -1,7 +1,8 @@
 //! Throughput of the retrying queue against its natural peer, a crossbeam channel: send N
 //! messages, then drain them with 1 or 2 consumer threads. For the queue, draining is
 //! receive + delete (two lock acquisitions per message, plus the visibility bookkeeping); for
-//! the channel it is one `recv`. Same message count, same threads, same run.
+//! the channel it is one `recv`. `retry_queue_batch10` drains through the batch operations,
+//! 10 messages a call (SQS's limit). Same message count, same threads, same run.
 //!
 //! Run: `cargo bench -p coordlab-impls` (about a minute on 2 cores). Reported time is per
 //! batch of N messages.
@@ -47,6 +48,48 @@ fn retry_queue(consumers: usize) -> u64 {
     sum
 }
 
+/// SQS's batch size: `SendMessageBatch`, `ReceiveMessage`'s `MaxNumberOfMessages` and
+/// `DeleteMessageBatch` each take at most 10 messages.
+const BATCH: usize = 10;
+
+/// [`retry_queue`] through the batch operations, `BATCH` messages a call: sends in batches,
+/// then `consumers` threads receive a batch and delete it with one call, until nothing is
+/// visible. Three lock acquisitions per 10 messages instead of three per message.
+fn retry_queue_batched(consumers: usize) -> u64 {
+    let queue = Arc::new(RetryQueue::<u64, SystemClock>::with_system_clock(
+        QueueConfig::default(),
+    ));
+    for start in (0..N).step_by(BATCH) {
+        queue.send_batch(start..(start + BATCH as u64).min(N));
+    }
+    let handles: Vec<_> = (0..consumers)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            thread::spawn(move || {
+                let mut sum = 0;
+                let mut receipts = Vec::with_capacity(BATCH);
+                loop {
+                    let batch = queue.receive_batch(BATCH, VISIBILITY);
+                    if batch.is_empty() {
+                        break sum;
+                    }
+                    receipts.clear();
+                    for d in batch {
+                        sum += d.body;
+                        receipts.push(d.receipt);
+                    }
+                    for result in queue.delete_batch(&receipts) {
+                        result.expect("the newest receipt deletes");
+                    }
+                }
+            })
+        })
+        .collect();
+    let sum = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(queue.counts().deleted, N);
+    sum
+}
+
 /// Sends `N` messages into an unbounded channel, then `consumers` threads receive until it is
 /// empty and closed.
 fn crossbeam(consumers: usize) -> u64 {
@@ -77,6 +120,11 @@ fn throughput(c: &mut Criterion) {
             BenchmarkId::new("retry_queue", consumers),
             &consumers,
             |b, &k| b.iter(|| assert_eq!(black_box(retry_queue(k)), expected)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("retry_queue_batch10", consumers),
+            &consumers,
+            |b, &k| b.iter(|| assert_eq!(black_box(retry_queue_batched(k)), expected)),
         );
         group.bench_with_input(
             BenchmarkId::new("crossbeam_channel", consumers),

@@ -363,6 +363,56 @@ impl<T, C: Clock> RetryQueue<T, C> {
         self.with_core(|core, now| core.delete(now, receipt, None))
     }
 
+    /// Adds every body of `bodies`, in order, under one lock acquisition and at one clock
+    /// reading: the same as that many [`send`](Self::send)s with no other operation in between.
+    /// Returns their ids, in order.
+    ///
+    /// SQS's `SendMessageBatch` takes at most 10 messages a call
+    /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html>);
+    /// this queue takes any number, holding its lock for the whole batch.
+    pub fn send_batch(&self, bodies: impl IntoIterator<Item = T>) -> Vec<MessageId> {
+        self.with_core(|core, now| core.send_batch(now, bodies))
+    }
+
+    /// Receives up to `max_messages` visible messages, in delivery order, each hidden for
+    /// `visibility_timeout`, under one lock acquisition and at one clock reading: the same as
+    /// that many [`receive`](Self::receive)s with no other operation in between. Each delivery
+    /// has its own receipt. Does not wait: the batch is short, or empty, when fewer messages
+    /// are visible (also when `max_messages` is 0).
+    ///
+    /// A consumer that takes a batch holds every message of it from the start: the visibility
+    /// timeout of the last one runs while the first ones are processed, so a batch is a
+    /// prefetch, and a batch too large for its timeout has its tail redelivered unprocessed
+    /// (and, with `max_receives`, dead-lettered) — extend the waiting ones with
+    /// [`change_visibility`](Self::change_visibility), or size the batch to the timeout.
+    ///
+    /// SQS's `ReceiveMessage` with `MaxNumberOfMessages` (1 to 10;
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>);
+    /// this queue takes any number, and always returns every visible message up to it (SQS's
+    /// short poll may return fewer).
+    pub fn receive_batch(
+        &self,
+        max_messages: usize,
+        visibility_timeout: Duration,
+    ) -> Vec<Delivery<T>>
+    where
+        T: Clone,
+    {
+        self.with_core(|core, now| core.receive_batch(now, max_messages, visibility_timeout, None))
+    }
+
+    /// Deletes with each receipt of `receipts`, in order, under one lock acquisition and at one
+    /// clock reading: the same as that many [`delete`](Self::delete)s with no other operation
+    /// in between. One result per receipt, in order, each what `delete` would have returned; a
+    /// refused receipt changes nothing and does not stop the others.
+    ///
+    /// SQS's `DeleteMessageBatch`, whose response lists each entry as successful or failed
+    /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessageBatch.html>);
+    /// this queue takes any number of receipts.
+    pub fn delete_batch(&self, receipts: &[ReceiptHandle]) -> Vec<Result<(), QueueError>> {
+        self.with_core(|core, now| core.delete_batch(now, receipts, None))
+    }
+
     /// Hides the message until `visibility_timeout` from now (a heartbeat for long work); zero
     /// makes it visible at once. Only the newest delivery's receipt of this queue is accepted,
     /// and only while the message is still invisible: at and after the instant its visibility
@@ -508,6 +558,27 @@ impl<T, C: Clock> Consumer<'_, T, C> {
             .with_core(|core, now| core.delete(now, receipt, id))
     }
 
+    /// [`RetryQueue::receive_batch`], as this consumer.
+    pub fn receive_batch(
+        &self,
+        max_messages: usize,
+        visibility_timeout: Duration,
+    ) -> Vec<Delivery<T>>
+    where
+        T: Clone,
+    {
+        let id = Some(self.id);
+        self.queue
+            .with_core(|core, now| core.receive_batch(now, max_messages, visibility_timeout, id))
+    }
+
+    /// [`RetryQueue::delete_batch`], as this consumer.
+    pub fn delete_batch(&self, receipts: &[ReceiptHandle]) -> Vec<Result<(), QueueError>> {
+        let id = Some(self.id);
+        self.queue
+            .with_core(|core, now| core.delete_batch(now, receipts, id))
+    }
+
     /// [`RetryQueue::change_visibility`], as this consumer.
     pub fn change_visibility(
         &self,
@@ -548,3 +619,6 @@ impl<T, C: Clock> Consumer<'_, T, C> {
 
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests;
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod batch_tests;

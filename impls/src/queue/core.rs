@@ -224,6 +224,61 @@ impl<T> QueueCore<T> {
         Ok(())
     }
 
+    /// Adds every body of `bodies`, in order, at one instant: the same as that many
+    /// [`send`](Self::send)s with nothing in between. Returns their ids, in order.
+    pub fn send_batch(
+        &mut self,
+        now: Instant,
+        bodies: impl IntoIterator<Item = T>,
+    ) -> Vec<MessageId> {
+        self.advance(now);
+        bodies
+            .into_iter()
+            .map(|body| self.send(now, body))
+            .collect()
+    }
+
+    /// Delivers up to `max_messages` visible messages at one instant, in delivery order, each
+    /// hidden for `visibility_timeout`: the same as that many [`receive`](Self::receive)s with
+    /// nothing in between, stopping at the first that finds nothing visible. Empty when nothing
+    /// is visible or `max_messages` is 0.
+    pub fn receive_batch(
+        &mut self,
+        now: Instant,
+        max_messages: usize,
+        visibility_timeout: Duration,
+        consumer: Option<ConsumerId>,
+    ) -> Vec<Delivery<T>>
+    where
+        T: Clone,
+    {
+        self.advance(now);
+        let mut deliveries = Vec::with_capacity(max_messages.min(self.messages.len()));
+        while deliveries.len() < max_messages {
+            match self.receive(now, visibility_timeout, consumer) {
+                Some(delivery) => deliveries.push(delivery),
+                None => break,
+            }
+        }
+        deliveries
+    }
+
+    /// Deletes with each receipt of `receipts`, in order, at one instant: the same as that many
+    /// [`delete`](Self::delete)s with nothing in between. One result per receipt, in order; a
+    /// refused receipt changes nothing and does not stop the others.
+    pub fn delete_batch(
+        &mut self,
+        now: Instant,
+        receipts: &[ReceiptHandle],
+        consumer: Option<ConsumerId>,
+    ) -> Vec<Result<(), QueueError>> {
+        self.advance(now);
+        receipts
+            .iter()
+            .map(|receipt| self.delete(now, receipt, consumer))
+            .collect()
+    }
+
     /// Moves the message's visibility deadline to `now + visibility_timeout`; zero makes it
     /// visible at once. Needs the newest delivery's receipt, while the message is invisible.
     pub fn change_visibility(

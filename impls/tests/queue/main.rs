@@ -10,6 +10,7 @@
 //!   target/shuttle`: all scenarios under shuttle's random and PCT schedulers, the
 //!   "shuttle finds each bug" tests, and the committed counterexamples' replay.
 
+mod batch;
 #[path = "../support/dice.rs"]
 mod dice;
 mod harness;

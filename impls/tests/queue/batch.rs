@@ -1,0 +1,204 @@
+//! The batch operations on one queue shared by two consumers while the clock moves: each
+//! consumer takes a batch, processes it and deletes it with one `delete_batch`, so a batch
+//! whose visibility ran out while it was held is partly redelivered to the other consumer and
+//! partly refused as stale. Run under shuttle (random and PCT), which must show both races.
+//!
+//! Claims, on every execution:
+//! - one result per receipt, and each result is the log's: an `Ok` is the log's `Delete` of that
+//!   message and delivery by that consumer, an error the log's `Reject` with the same reason;
+//! - every message ends deleted exactly once or dead-lettered, never both (`NoMessageLost`,
+//!   and no message deleted twice);
+//! - the whole log replays on the queue's sequential semantics ([`check_log`]).
+
+#![cfg(shuttle)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use coordlab_impls::clock::ManualClock;
+use coordlab_impls::queue::{
+    ConsumerId, Event, MessageId, ProcessOutcome, QueueConfig, QueueError, ReceiptOperation,
+    Rejection, RetryQueue,
+};
+use coordlab_impls::sync::{Arc, thread};
+
+use super::harness::render_events;
+use super::log_spec::check_log;
+
+const MESSAGES: u32 = 4;
+const MAX_RECEIVES: u32 = 2;
+const VISIBILITY: Duration = Duration::from_millis(2);
+
+thread_local! {
+    /// What the executions on this thread have shown (shuttle runs every task on the test's
+    /// own thread).
+    static SEEN: RefCell<BTreeSet<&'static str>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+fn note(what: &'static str) {
+    SEEN.with(|seen| seen.borrow_mut().insert(what));
+}
+
+/// One execution: 4 messages sent as one batch; two consumers each take two batches of up to
+/// 2 (visibility 2 ms) and delete each batch in one call; a driver moves the clock 1 ms at a
+/// time, 4 times. Then the main thread moves the clock past every deadline and drains what is
+/// left in batches.
+fn batch_consumers_race() {
+    let clock = ManualClock::new();
+    let config = QueueConfig::default()
+        .with_max_receives(MAX_RECEIVES)
+        .with_event_log(true);
+    let queue = Arc::new(RetryQueue::<u32, _>::new(config, clock.clone()));
+    queue.send_batch(0..MESSAGES);
+    let driver = {
+        let clock = clock.clone();
+        thread::spawn(move || {
+            for _ in 0..4 {
+                clock.advance(Duration::from_millis(1));
+                thread::yield_now();
+            }
+        })
+    };
+    let consumers: Vec<_> = (0..2)
+        .map(|c| {
+            let queue = Arc::clone(&queue);
+            thread::spawn(move || {
+                let me = queue.consumer(ConsumerId(c));
+                let mut calls = Vec::new();
+                for _ in 0..2 {
+                    let batch = me.receive_batch(2, VISIBILITY);
+                    let receipts: Vec<_> = batch.iter().map(|d| d.receipt).collect();
+                    for d in &batch {
+                        me.record_process(&d.receipt, ProcessOutcome::Applied);
+                    }
+                    let results = me.delete_batch(&receipts);
+                    assert_eq!(results.len(), receipts.len(), "one result per receipt");
+                    calls.extend(receipts.into_iter().zip(results));
+                }
+                (ConsumerId(c), calls)
+            })
+        })
+        .collect();
+    driver.join().unwrap();
+    let calls: Vec<_> = consumers.into_iter().map(|h| h.join().unwrap()).collect();
+    clock.advance(Duration::from_millis(10));
+    loop {
+        let batch = queue.receive_batch(3, VISIBILITY);
+        if batch.is_empty() {
+            break;
+        }
+        let receipts: Vec<_> = batch.iter().map(|d| d.receipt).collect();
+        for result in queue.delete_batch(&receipts) {
+            result.expect("the sweeper's newest receipts delete");
+        }
+    }
+    let counts = queue.counts();
+    let events = queue.events();
+    let fail = |claim: String| -> ! { panic!("{claim}\n{}", render_events(&events)) };
+    if let Err(e) = check_log(&events, Some(MAX_RECEIVES), false, &counts) {
+        fail(format!("the log does not replay: {e:?}"));
+    }
+    // Each consumer's results against the log: the n-th delete or refusal of that consumer is
+    // the n-th result it got.
+    for (consumer, results) in &calls {
+        let logged: Vec<_> = events
+            .iter()
+            .filter_map(|r| match r.event {
+                Event::Delete {
+                    message,
+                    delivery,
+                    consumer: Some(c),
+                    ..
+                } if c == *consumer => Some((message, delivery, None)),
+                Event::Reject {
+                    operation: ReceiptOperation::Delete,
+                    message,
+                    delivery,
+                    consumer: Some(c),
+                    reason,
+                } if c == *consumer => Some((message, delivery, Some(reason))),
+                _ => None,
+            })
+            .collect();
+        let returned: Vec<_> = results
+            .iter()
+            .map(|(receipt, result)| {
+                let reason = match result {
+                    Ok(()) => None,
+                    Err(QueueError::StaleReceipt { current, .. }) => {
+                        Some(Rejection::StaleReceipt { current: *current })
+                    }
+                    Err(QueueError::MessageGone { .. }) => Some(Rejection::MessageGone),
+                    Err(other) => fail(format!("{consumer}: unexpected refusal {other}")),
+                };
+                (receipt.message(), receipt.delivery(), reason)
+            })
+            .collect();
+        if logged != returned {
+            fail(format!(
+                "{consumer}: delete_batch returned {returned:?}, the log says {logged:?}"
+            ));
+        }
+        for (_, _, reason) in &returned {
+            match reason {
+                None => note("DeletedInBatch"),
+                Some(Rejection::StaleReceipt { .. }) => note("StaleDeleteRefusedInBatch"),
+                Some(_) => note("GoneDeleteRefusedInBatch"),
+            }
+        }
+    }
+    // Every message resolved exactly once.
+    let mut resolved: BTreeMap<MessageId, Vec<&str>> = BTreeMap::new();
+    for record in &events {
+        match record.event {
+            Event::Delete { message, .. } => resolved.entry(message).or_default().push("deleted"),
+            Event::MoveToDeadLetter { message, .. } => {
+                resolved.entry(message).or_default().push("dead-lettered")
+            }
+            Event::Receive { delivery: 2.., .. } => {
+                note("MessageRedelivered");
+                continue;
+            }
+            _ => continue,
+        }
+    }
+    for m in 0..u64::from(MESSAGES) {
+        match resolved.get(&MessageId::new(m)).map(Vec::as_slice) {
+            Some([_]) => {}
+            other => fail(format!(
+                "m{m} must end deleted or dead-lettered once: {other:?}"
+            )),
+        }
+    }
+}
+
+/// Under both schedulers, and across the executions of each: a batch delete refused as stale
+/// (its batch lapsed and was redelivered to the other consumer), a redelivery and a batch
+/// delete accepted all happened.
+#[test]
+fn batch_consumers_race_under_shuttle() {
+    for (name, run) in [
+        (
+            "random",
+            Box::new(|| shuttle::check_random(batch_consumers_race, 2_000)) as Box<dyn Fn()>,
+        ),
+        (
+            "pct",
+            Box::new(|| shuttle::check_pct(batch_consumers_race, 2_000, 3)),
+        ),
+    ] {
+        run();
+        let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
+        for wanted in [
+            "DeletedInBatch",
+            "StaleDeleteRefusedInBatch",
+            "MessageRedelivered",
+        ] {
+            assert!(
+                seen.contains(wanted),
+                "{name}: no execution showed {wanted}; seen: {seen:?}"
+            );
+        }
+    }
+}
