@@ -2,7 +2,8 @@
 //! messages, then drain them with 1 or 2 consumer threads. For the queue, draining is
 //! receive + delete (two lock acquisitions per message, plus the visibility bookkeeping); for
 //! the channel it is one `recv`. `retry_queue_batch10` drains through the batch operations,
-//! 10 messages a call (SQS's limit). Same message count, same threads, same run.
+//! 10 messages a call (SQS's limit); `sharded_queue_2` is the same loop on a `ShardedQueue` of
+//! 2 shards. Same message count, same threads, same run.
 //!
 //! Run: `cargo bench -p coordlab-impls` (about a minute on 2 cores). Reported time is per
 //! batch of N messages.
@@ -11,7 +12,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use coordlab_impls::clock::SystemClock;
-use coordlab_impls::queue::{QueueConfig, RetryQueue};
+use coordlab_impls::queue::{QueueConfig, RetryQueue, ShardedQueue};
 use coordlab_impls::sync::{Arc, thread};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -33,6 +34,38 @@ fn retry_queue(consumers: usize) -> u64 {
                 let mut sum = 0;
                 // Everything was sent before the consumers started and nothing expires within the
                 // run, so an empty receive means the queue is drained.
+                while let Some(d) = queue.receive(VISIBILITY) {
+                    sum += d.body;
+                    queue
+                        .delete(&d.receipt)
+                        .expect("the newest receipt deletes");
+                }
+                sum
+            })
+        })
+        .collect();
+    let sum = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(queue.counts().deleted, N);
+    sum
+}
+
+/// [`retry_queue`] on a [`ShardedQueue`] of `shards` shards: the consumers' receives start on
+/// different shards (each thread has its own home shard), so they contend only at the end.
+fn sharded_queue(consumers: usize, shards: usize) -> u64 {
+    let queue = Arc::new(ShardedQueue::<u64, SystemClock>::with_system_clock(
+        QueueConfig::default(),
+        shards,
+    ));
+    for i in 0..N {
+        queue.send(i);
+    }
+    let handles: Vec<_> = (0..consumers)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            thread::spawn(move || {
+                let mut sum = 0;
+                // As in `retry_queue`: an empty receive means the queue is drained (a sharded
+                // queue checks every shard at one instant before it says so).
                 while let Some(d) = queue.receive(VISIBILITY) {
                     sum += d.body;
                     queue
@@ -120,6 +153,11 @@ fn throughput(c: &mut Criterion) {
             BenchmarkId::new("retry_queue", consumers),
             &consumers,
             |b, &k| b.iter(|| assert_eq!(black_box(retry_queue(k)), expected)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("sharded_queue_2", consumers),
+            &consumers,
+            |b, &k| b.iter(|| assert_eq!(black_box(sharded_queue(k, 2)), expected)),
         );
         group.bench_with_input(
             BenchmarkId::new("retry_queue_batch10", consumers),

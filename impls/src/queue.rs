@@ -55,11 +55,15 @@
 //!
 //! Structure: [`QueueCore`] is the protocol as a pure state machine (time passed in, no lock);
 //! [`RetryQueue`] holds it in a [`crate::sync::Mutex`], reads the clock under the lock (so the
-//! core sees time in lock order) and is what threads share.
+//! core sees time in lock order) and is what threads share. [`ShardedQueue`] spreads messages
+//! over several `RetryQueue`s so that consumers do not serialise on one lock, keeping every
+//! per-message guarantee and giving up FIFO order across shards (SQS standard queues'
+//! best-effort order).
 
 mod core;
 mod event;
 mod ledger;
+mod sharded;
 mod slab;
 
 use std::time::Duration;
@@ -70,6 +74,7 @@ pub use self::event::{
     ReceiptOperation, Rejection,
 };
 pub use self::ledger::{ApplyOutcome, IdempotencyLedger};
+pub use self::sharded::{ShardedConsumer, ShardedQueue};
 use crate::clock::{Clock, Instant, SystemClock};
 use crate::sync::{Mutex, MutexGuard};
 
@@ -325,7 +330,15 @@ impl<T> RetryQueue<T, SystemClock> {
 impl<T, C: Clock> RetryQueue<T, C> {
     /// An empty queue reading time from `clock`.
     pub fn new(config: QueueConfig, clock: C) -> RetryQueue<T, C> {
-        let core = QueueCore::new(config);
+        RetryQueue::from_core(QueueCore::new(config), clock)
+    }
+
+    /// Shard `shard` of a [`ShardedQueue`] whose id is `id`.
+    pub(crate) fn shard(config: QueueConfig, clock: C, id: QueueId, shard: u8) -> RetryQueue<T, C> {
+        RetryQueue::from_core(QueueCore::shard(config, id, shard), clock)
+    }
+
+    fn from_core(core: QueueCore<T>, clock: C) -> RetryQueue<T, C> {
         RetryQueue {
             id: core.id(),
             record_events: core.config().record_events,
@@ -622,3 +635,6 @@ mod tests;
 
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod batch_tests;
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod sharded_tests;

@@ -183,6 +183,25 @@ pub(crate) fn unique_u64() -> u64 {
     NEXT_UNIQUE.fetch_add(1, atomic::Ordering::Relaxed)
 }
 
+/// A number for the calling thread, the same on every call from it: the shard a sharded queue's
+/// anonymous `receive` tries first. On std threads, consecutive threads get consecutive
+/// numbers (so two consumer threads start on different shards); under loom and shuttle it is 0,
+/// so executions stay deterministic (their tests use consumer ids, which pick the shard).
+#[cfg(not(any(loom, shuttle)))]
+pub(crate) fn thread_hint() -> usize {
+    static NEXT: atomic::AtomicUsize = atomic::AtomicUsize::new(0);
+    thread_local! {
+        static HINT: usize = NEXT.fetch_add(1, atomic::Ordering::Relaxed);
+    }
+    HINT.with(|h| *h)
+}
+
+/// See the std arm.
+#[cfg(any(loom, shuttle))]
+pub(crate) fn thread_hint() -> usize {
+    0
+}
+
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::{Arc, Mutex};

@@ -95,14 +95,21 @@ pub struct QueueCore<T> {
 impl<T> QueueCore<T> {
     /// An empty queue at time zero, with an id no other queue in this process has.
     pub fn new(config: QueueConfig) -> QueueCore<T> {
+        QueueCore::shard(config, QueueId::unique(), 0)
+    }
+
+    /// One shard of a sharded queue: an empty core at time zero with the queue's id, whose
+    /// message ids are `MessageId::in_shard(shard, 0)`, `MessageId::in_shard(shard, 1)`, ….
+    pub(crate) fn shard(config: QueueConfig, id: QueueId, shard: u8) -> QueueCore<T> {
+        let first = MessageId::in_shard(shard, 0).get();
         let events = config.record_events.then(Vec::new);
         QueueCore {
-            id: QueueId::unique(),
+            id,
             config,
             now: Instant::ZERO,
-            next_id: 0,
-            messages: Slab::new(),
-            fresh: 0,
+            next_id: first,
+            messages: Slab::starting_at(first),
+            fresh: first,
             returned: BTreeSet::new(),
             waiting: BinaryHeap::new(),
             waiting_count: 0,
@@ -545,13 +552,18 @@ impl<T> QueueCore<T> {
             return Some(unknown);
         }
         let Some(msg) = self.messages.get(receipt.message) else {
-            return Some(if receipt.message.get() < self.next_id {
-                QueueError::MessageGone {
-                    message: receipt.message,
-                }
-            } else {
-                unknown
-            });
+            return Some(
+                // Ids are handed out from the shard's first (its index 0) to `next_id`.
+                if receipt.message.shard() == MessageId::new(self.next_id).shard()
+                    && receipt.message.get() < self.next_id
+                {
+                    QueueError::MessageGone {
+                        message: receipt.message,
+                    }
+                } else {
+                    unknown
+                },
+            );
         };
         if receipt.delivery == 0 || receipt.delivery > msg.receive_count {
             return Some(unknown);

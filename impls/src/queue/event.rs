@@ -45,20 +45,46 @@ impl fmt::Display for QueueId {
 pub struct MessageId(u64);
 
 impl MessageId {
-    /// The id with number `n` (the `n`-th message a queue accepted, from 0).
+    /// Bits of the id below the shard number.
+    const SHARD_SHIFT: u32 = 56;
+
+    /// The id with number `n`: in a [`RetryQueue`](super::RetryQueue), the `n`-th message the
+    /// queue accepted, from 0 (in a [`ShardedQueue`](super::ShardedQueue), shard 0's `n`-th).
     pub const fn new(n: u64) -> MessageId {
         MessageId(n)
+    }
+
+    /// The `index`-th message (from 0) accepted by shard `shard` of a
+    /// [`ShardedQueue`](super::ShardedQueue): the shard in the top 8
+    /// bits, the index in the other 56. Shard 0's ids are the plain numbers 0, 1, 2, ….
+    pub const fn in_shard(shard: u8, index: u64) -> MessageId {
+        MessageId(((shard as u64) << Self::SHARD_SHIFT) | (index & ((1 << Self::SHARD_SHIFT) - 1)))
     }
 
     /// The id's number.
     pub const fn get(self) -> u64 {
         self.0
     }
+
+    /// The shard that holds the message (always 0 in a [`RetryQueue`](super::RetryQueue)).
+    pub const fn shard(self) -> u8 {
+        (self.0 >> Self::SHARD_SHIFT) as u8
+    }
+
+    /// The message's index within its shard.
+    pub const fn index(self) -> u64 {
+        self.0 & ((1 << Self::SHARD_SHIFT) - 1)
+    }
 }
 
+/// `m<n>` for shard 0 (so a [`RetryQueue`](super::RetryQueue) numbers its messages m0, m1,
+/// …), and `m<shard>.<index>` for the other shards of a [`ShardedQueue`](super::ShardedQueue).
 impl fmt::Display for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "m{}", self.0)
+        match self.shard() {
+            0 => write!(f, "m{}", self.0),
+            shard => write!(f, "m{shard}.{}", self.index()),
+        }
     }
 }
 
@@ -341,6 +367,26 @@ pub enum Event {
         )]
         delivery: Option<u32>,
     },
+}
+
+impl Event {
+    /// The message the step concerns, if it names one (every step but `Tick`, and a `Crash`
+    /// of a consumer that held nothing).
+    pub fn message(&self) -> Option<MessageId> {
+        match *self {
+            Event::Send { message }
+            | Event::Receive { message, .. }
+            | Event::Process { message, .. }
+            | Event::Release { message, .. }
+            | Event::Delete { message, .. }
+            | Event::ChangeVisibility { message, .. }
+            | Event::Reject { message, .. }
+            | Event::Expire { message, .. }
+            | Event::MoveToDeadLetter { message, .. } => Some(message),
+            Event::Crash { message, .. } => message,
+            Event::Tick { .. } => None,
+        }
+    }
 }
 
 /// An [`Event`] with the queue time at which it was recorded.

@@ -27,9 +27,15 @@ pub(super) struct Slab<M> {
 }
 
 impl<M> Slab<M> {
+    #[cfg(test)]
     pub(super) fn new() -> Self {
+        Slab::starting_at(0)
+    }
+
+    /// An empty store whose first message will have id `first`.
+    pub(super) fn starting_at(first: u64) -> Self {
         Slab {
-            base: 0,
+            base: first,
             slots: VecDeque::new(),
             old: BTreeMap::new(),
             in_slots: 0,

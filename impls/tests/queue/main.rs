@@ -17,6 +17,7 @@ mod harness;
 mod log_spec;
 mod refusals;
 mod scenarios;
+mod sharded;
 
 #[cfg(not(any(loom, shuttle)))]
 mod std_threads;

@@ -1,0 +1,403 @@
+//! [`ShardedQueue`] under shuttle (random and PCT schedulers):
+//!
+//! - [`empty_receive_race`]: a receive that finds nothing must be linearizable — at one
+//!   instant nothing was visible — even while, behind its scan, a message becomes visible on a
+//!   shard it has passed and another consumer takes the one on a shard it has yet to reach.
+//!   Every execution's history (each operation's invocation and response, stamped from one
+//!   counter) is checked against the queue's sequential specification by trying every order
+//!   the real-time order allows.
+//! - [`sharded_drain_race`]: two consumers, each with its own home shard, receive and delete
+//!   while the clock moves, so deliveries lapse and are taken again from the other shard.
+//!   Claims: each shard's log replays on the queue's semantics ([`check_log`]); each
+//!   consumer's results are its shard logs' (a delete accepted is logged as a `Delete`, a
+//!   refusal as a `Reject` with the same reason); every message ends deleted once or
+//!   dead-lettered, never both.
+//!
+//! Run: `RUSTFLAGS="--cfg shuttle" cargo test -p coordlab-impls --release --target-dir
+//! target/shuttle -- sharded`.
+
+#![cfg(shuttle)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use coordlab_impls::clock::ManualClock;
+use coordlab_impls::queue::{
+    ConsumerId, Event, EventRecord, MessageId, QueueConfig, QueueError, ReceiptOperation,
+    Rejection, RetryPolicy, ShardedQueue,
+};
+use coordlab_impls::sync::atomic::{AtomicU64, Ordering};
+use coordlab_impls::sync::{Arc, thread};
+
+use super::harness::render_events;
+use super::log_spec::check_log;
+
+thread_local! {
+    /// What the executions on this thread have shown (shuttle runs every task on the test's
+    /// own thread).
+    static SEEN: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+fn note(what: impl Into<String>) {
+    SEEN.with(|seen| seen.borrow_mut().insert(what.into()));
+}
+
+fn take_seen() -> BTreeSet<String> {
+    SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()))
+}
+
+/// One operation of a history: what it did, when it was invoked and when it returned (stamps
+/// from one counter), and for a receive what it got.
+#[derive(Clone, Debug)]
+struct Op {
+    name: &'static str,
+    invoked: u64,
+    returned: u64,
+    /// `Release(m)` makes `m` visible; `Receive(r)` takes `r` (`None`: nothing visible).
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Release(&'static str),
+    Receive(Option<&'static str>),
+}
+
+/// Whether some order of `ops` that keeps every operation that returned before another was
+/// invoked ahead of it is a sequential run of the queue from `visible`: a release makes its
+/// message visible, a receive takes a visible message, or gets nothing only when none is.
+fn linearizable(ops: &[Op], visible: &BTreeSet<&'static str>) -> bool {
+    if ops.is_empty() {
+        return true;
+    }
+    (0..ops.len()).any(|i| {
+        let op = &ops[i];
+        // `op` can go first only if no other operation returned before it was invoked.
+        let minimal = ops.iter().all(|o| o.returned > op.invoked);
+        if !minimal {
+            return false;
+        }
+        let mut after = visible.clone();
+        let valid = match op.kind {
+            Kind::Release(m) => after.insert(m),
+            Kind::Receive(Some(m)) => after.remove(m),
+            Kind::Receive(None) => after.is_empty(),
+        };
+        let mut rest = ops.to_vec();
+        rest.remove(i);
+        valid && linearizable(&rest, &after)
+    })
+}
+
+/// Shard 0 holds `a`, received (so invisible), shard 1 holds `b`, visible. Then at once: `R`
+/// releases `a` (visible at once); `D` (home shard 1) receives; `A` (home shard 0) receives.
+/// If `R` comes before `D`'s receive, something is visible at every instant of `A`'s receive,
+/// so `A` must not get nothing, even when its scan passed shard 0 before `a` came back and
+/// reached shard 1 after `D` took `b`.
+fn empty_receive_race() {
+    let clock = ManualClock::new();
+    let config = QueueConfig::default().with_retry_policy(RetryPolicy::Immediate);
+    let queue = Arc::new(ShardedQueue::<&'static str, _>::new(config, 2, clock));
+    queue.send("a");
+    queue.send("b");
+    let held = queue
+        .consumer(ConsumerId(2))
+        .receive(Duration::from_millis(10))
+        .expect("a is visible on consumer 2's home shard");
+    assert_eq!(held.body, "a");
+    let stamps = Arc::new(AtomicU64::new(0));
+    let stamp = |stamps: &AtomicU64| stamps.fetch_add(1, Ordering::SeqCst);
+    let release = {
+        let (queue, stamps) = (Arc::clone(&queue), Arc::clone(&stamps));
+        thread::spawn(move || {
+            let invoked = stamp(&stamps);
+            queue
+                .consumer(ConsumerId(2))
+                .release(&held.receipt)
+                .expect("a's delivery is in flight");
+            let returned = stamp(&stamps);
+            Op {
+                name: "R: release a",
+                invoked,
+                returned,
+                kind: Kind::Release("a"),
+            }
+        })
+    };
+    let receiver = |name: &'static str, consumer: u32| {
+        let (queue, stamps) = (Arc::clone(&queue), Arc::clone(&stamps));
+        thread::spawn(move || {
+            let invoked = stamp(&stamps);
+            let got = queue
+                .consumer(ConsumerId(consumer))
+                .receive(Duration::from_millis(10))
+                .map(|d| d.body);
+            let returned = stamp(&stamps);
+            Op {
+                name,
+                invoked,
+                returned,
+                kind: Kind::Receive(got),
+            }
+        })
+    };
+    let d = receiver("D: receive (home 1)", 1);
+    let a = receiver("A: receive (home 0)", 0);
+    let ops = vec![
+        release.join().unwrap(),
+        d.join().unwrap(),
+        a.join().unwrap(),
+    ];
+    let initially: BTreeSet<&str> = ["b"].into();
+    if !linearizable(&ops, &initially) {
+        let history: Vec<String> = ops
+            .iter()
+            .map(|op| {
+                format!(
+                    "{} [{}..{}] {:?}",
+                    op.name, op.invoked, op.returned, op.kind
+                )
+            })
+            .collect();
+        panic!(
+            "no sequential order of this history is a run of the queue:\n{}",
+            history.join("\n")
+        );
+    }
+    if let Kind::Receive(got) = ops[2].kind {
+        note(format!("A got {got:?}"));
+    }
+}
+
+#[test]
+fn empty_receive_race_under_shuttle() {
+    for (name, run) in [
+        (
+            "random",
+            Box::new(|| shuttle::check_random(empty_receive_race, 3_000)) as Box<dyn Fn()>,
+        ),
+        (
+            "pct",
+            Box::new(|| shuttle::check_pct(empty_receive_race, 3_000, 3)),
+        ),
+    ] {
+        run();
+        let seen = take_seen();
+        for wanted in ["A got None", "A got Some(\"a\")", "A got Some(\"b\")"] {
+            assert!(
+                seen.contains(wanted),
+                "{name}: no execution showed {wanted}; seen: {seen:?}"
+            );
+        }
+    }
+}
+
+/// A shard's log with its messages renumbered by their index in the shard, so that it reads as
+/// the log of a queue of one shard (whose ids are 0, 1, 2, …) for [`check_log`].
+fn as_one_shard(log: &[EventRecord]) -> Vec<EventRecord> {
+    fn renumber(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    if key == "message"
+                        && let Some(id) = value.as_u64()
+                    {
+                        *value = MessageId::new(id).index().into();
+                    } else {
+                        renumber(value);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(renumber),
+            _ => {}
+        }
+    }
+    let mut json = serde_json::to_value(log).expect("an event log serialises");
+    renumber(&mut json);
+    serde_json::from_value(json).expect("a renumbered event log deserialises")
+}
+
+const MESSAGES: u32 = 4;
+const MAX_RECEIVES: u32 = 2;
+
+/// Four messages on two shards; consumers 0 and 1 (home shards 0 and 1) each receive and
+/// delete three times with a 2 ms visibility timeout while a driver moves the clock 1 ms at a
+/// time, four times; then the main thread moves the clock past every deadline and drains.
+fn sharded_drain_race() {
+    let clock = ManualClock::new();
+    let config = QueueConfig::default()
+        .with_max_receives(MAX_RECEIVES)
+        .with_event_log(true);
+    let queue = Arc::new(ShardedQueue::<u32, _>::new(config, 2, clock.clone()));
+    for body in 0..MESSAGES {
+        queue.send(body);
+    }
+    let driver = {
+        let clock = clock.clone();
+        thread::spawn(move || {
+            for _ in 0..4 {
+                clock.advance(Duration::from_millis(1));
+                thread::yield_now();
+            }
+        })
+    };
+    let consumers: Vec<_> = (0..2u32)
+        .map(|c| {
+            let queue = Arc::clone(&queue);
+            thread::spawn(move || {
+                let me = queue.consumer(ConsumerId(c));
+                let mut calls = Vec::new();
+                for _ in 0..3 {
+                    let Some(d) = me.receive(Duration::from_millis(2)) else {
+                        continue;
+                    };
+                    if usize::from(d.message.shard()) != c as usize {
+                        note("ReceivedFromAnotherShard");
+                    }
+                    thread::yield_now();
+                    calls.push((d.receipt, me.delete(&d.receipt)));
+                }
+                (ConsumerId(c), calls)
+            })
+        })
+        .collect();
+    driver.join().unwrap();
+    let calls: Vec<_> = consumers.into_iter().map(|h| h.join().unwrap()).collect();
+    clock.advance(Duration::from_millis(10));
+    while let Some(d) = queue.receive(Duration::from_millis(2)) {
+        queue
+            .delete(&d.receipt)
+            .expect("the sweeper's newest receipt deletes");
+    }
+    let counts = queue.counts();
+    let logs = queue.events_by_shard();
+    let everything: Vec<EventRecord> = logs.concat();
+    let fail = |claim: String| -> ! { panic!("{claim}\n{}", render_events(&everything)) };
+    for (s, log) in logs.iter().enumerate() {
+        // Each shard's own counts: a shard's log must account for exactly its messages.
+        let held: Vec<_> = log
+            .iter()
+            .filter(|r| matches!(r.event, Event::Send { .. }))
+            .collect();
+        let mut end = coordlab_impls::queue::QueueCounts {
+            sent: held.len() as u64,
+            ..Default::default()
+        };
+        for r in log {
+            match r.event {
+                Event::Delete { .. } => end.deleted += 1,
+                Event::MoveToDeadLetter { .. } => end.dead_lettered += 1,
+                _ => {}
+            }
+        }
+        end.visible = (end.sent - end.deleted - end.dead_lettered) as usize;
+        if let Err(e) = check_log(&as_one_shard(log), Some(MAX_RECEIVES), false, &end) {
+            fail(format!("shard {s}'s log does not replay: {e:?}"));
+        }
+    }
+    if counts.visible + counts.in_flight + counts.delayed != 0 {
+        fail(format!("the queue is not drained: {counts:?}"));
+    }
+    for (consumer, results) in &calls {
+        let logged: Vec<_> = everything
+            .iter()
+            .filter_map(|r| match r.event {
+                Event::Delete {
+                    message,
+                    delivery,
+                    consumer: Some(c),
+                    ..
+                } if c == *consumer => Some((message, delivery, None::<String>)),
+                Event::Reject {
+                    operation: ReceiptOperation::Delete,
+                    message,
+                    delivery,
+                    consumer: Some(c),
+                    reason,
+                } if c == *consumer => Some((message, delivery, Some(format!("{reason:?}")))),
+                _ => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let returned: Vec<_> = results
+            .iter()
+            .map(|(receipt, result)| {
+                let reason = match result {
+                    Ok(()) => None,
+                    Err(QueueError::StaleReceipt { current, .. }) => {
+                        note("StaleDeleteRefused");
+                        Some(Rejection::StaleReceipt { current: *current })
+                    }
+                    Err(QueueError::MessageGone { .. }) => Some(Rejection::MessageGone),
+                    Err(other) => fail(format!("{consumer}: unexpected refusal {other}")),
+                };
+                (
+                    receipt.message(),
+                    receipt.delivery(),
+                    reason.map(|r| format!("{r:?}")),
+                )
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if logged != returned {
+            fail(format!(
+                "{consumer}: its deletes returned {returned:?}, the logs say {logged:?}"
+            ));
+        }
+    }
+    let mut resolved: BTreeMap<MessageId, usize> = BTreeMap::new();
+    for record in &everything {
+        match record.event {
+            Event::Delete { message, .. } | Event::MoveToDeadLetter { message, .. } => {
+                *resolved.entry(message).or_default() += 1;
+            }
+            Event::Receive { delivery: 2.., .. } => note("MessageRedelivered"),
+            _ => {}
+        }
+    }
+    let sent: Vec<MessageId> = everything
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::Send { message } => Some(message),
+            _ => None,
+        })
+        .collect();
+    for m in sent {
+        if resolved.get(&m) != Some(&1) {
+            fail(format!(
+                "{m} must end deleted or dead-lettered exactly once, not {:?} times",
+                resolved.get(&m)
+            ));
+        }
+    }
+}
+
+#[test]
+fn sharded_drain_race_under_shuttle() {
+    for (name, run) in [
+        (
+            "random",
+            Box::new(|| shuttle::check_random(sharded_drain_race, 2_000)) as Box<dyn Fn()>,
+        ),
+        (
+            "pct",
+            Box::new(|| shuttle::check_pct(sharded_drain_race, 2_000, 3)),
+        ),
+    ] {
+        run();
+        let seen = take_seen();
+        for wanted in [
+            "ReceivedFromAnotherShard",
+            "StaleDeleteRefused",
+            "MessageRedelivered",
+        ] {
+            assert!(
+                seen.contains(wanted),
+                "{name}: no execution showed {wanted}; seen: {seen:?}"
+            );
+        }
+    }
+}
