@@ -103,9 +103,13 @@ pub struct SystemClock {
 
 impl SystemClock {
     /// A clock whose origin is now. The first in a process calibrates the counter against
-    /// the operating system's clock (a few milliseconds); later ones reuse that calibration.
+    /// the operating system's clock (a few milliseconds); later ones clone that clock, so a
+    /// queue made later costs no calibration and no CPU-feature probe (`quanta::Clock::new`
+    /// asks the CPU with `cpuid` every time, which in a virtual machine traps to the
+    /// hypervisor: 14–20 µs a call on the machines coordlab is measured on).
     pub fn new() -> SystemClock {
-        let clock = quanta::Clock::new();
+        static CLOCK: crate::sync::OnceLock<quanta::Clock> = crate::sync::OnceLock::new();
+        let clock = CLOCK.get_or_init(quanta::Clock::new).clone();
         let origin = clock.raw();
         SystemClock { clock, origin }
     }

@@ -283,7 +283,8 @@ pub struct DeadLetter<T> {
     pub receive_count: u32,
     /// When it was sent.
     pub sent_at: Instant,
-    /// When it was moved to the dead-letter queue.
+    /// When it was moved to the dead-letter queue: the instant its last delivery's deadline
+    /// passed (or it was released for the last time), whichever later operation applied it.
     pub dead_lettered_at: Instant,
 }
 
@@ -310,7 +311,10 @@ pub struct QueueCounts {
 /// [`Clock`]. Share it between threads with an `Arc`.
 ///
 /// Every method takes the lock once and reads the clock while holding it, so each operation is
-/// atomic and the core sees time in the order operations happened.
+/// atomic and the core sees time in the order operations happened. (A `delete` whose outcome
+/// cannot depend on the time — no dead-lettering can be due for its message, and the event log
+/// is off — skips the reading and runs at the core's latest time; see
+/// [`QueueCore::delete_needs_clock`].)
 pub struct RetryQueue<T, C: Clock = SystemClock> {
     /// The core's id, kept outside the lock: it never changes.
     id: QueueId,
@@ -373,7 +377,7 @@ impl<T, C: Clock> RetryQueue<T, C> {
     /// Errors: [`QueueError::UnknownReceipt`], [`QueueError::MessageGone`],
     /// [`QueueError::StaleReceipt`].
     pub fn delete(&self, receipt: &ReceiptHandle) -> Result<(), QueueError> {
-        self.with_core(|core, now| core.delete(now, receipt, None))
+        self.delete_as(receipt, None)
     }
 
     /// Adds every body of `bodies`, in order, under one lock acquisition and at one clock
@@ -526,6 +530,22 @@ impl<T, C: Clock> RetryQueue<T, C> {
             .expect("queue lock poisoned: a thread panicked inside the queue core")
     }
 
+    /// A delete reads the clock only when its outcome can depend on the time
+    /// ([`QueueCore::delete_needs_clock`]); otherwise it runs at the core's latest time.
+    fn delete_as(
+        &self,
+        receipt: &ReceiptHandle,
+        consumer: Option<ConsumerId>,
+    ) -> Result<(), QueueError> {
+        let mut core = self.lock();
+        let now = if core.delete_needs_clock(receipt) {
+            self.clock.now()
+        } else {
+            core.now()
+        };
+        core.delete(now, receipt, consumer)
+    }
+
     fn with_core<R>(&self, f: impl FnOnce(&mut QueueCore<T>, Instant) -> R) -> R {
         let mut core = self.lock();
         // Read under the lock: operations see non-decreasing time in lock order.
@@ -566,9 +586,7 @@ impl<T, C: Clock> Consumer<'_, T, C> {
 
     /// [`RetryQueue::delete`], as this consumer.
     pub fn delete(&self, receipt: &ReceiptHandle) -> Result<(), QueueError> {
-        let id = Some(self.id);
-        self.queue
-            .with_core(|core, now| core.delete(now, receipt, id))
+        self.queue.delete_as(receipt, Some(self.id))
     }
 
     /// [`RetryQueue::receive_batch`], as this consumer.
@@ -638,3 +656,6 @@ mod batch_tests;
 
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod sharded_tests;
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod delete_clock_tests;

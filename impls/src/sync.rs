@@ -183,17 +183,32 @@ pub(crate) fn unique_u64() -> u64 {
     NEXT_UNIQUE.fetch_add(1, atomic::Ordering::Relaxed)
 }
 
-/// A number for the calling thread, the same on every call from it: the shard a sharded queue's
-/// anonymous `receive` tries first. On std threads, consecutive threads get consecutive
-/// numbers (so two consumer threads start on different shards); under loom and shuttle it is 0,
-/// so executions stay deterministic (their tests use consumer ids, which pick the shard).
+/// std's `OnceLock`, in every arm: for process-wide values computed once that are not state
+/// the protocols share (the system clock's calibration), so loom and shuttle need not see it.
+pub(crate) use std::sync::OnceLock;
+
+/// The calling thread's shard hint: where a sharded queue's anonymous `receive` starts looking.
+/// On std threads each thread starts from its own number (consecutive threads get consecutive
+/// numbers, so two consumer threads start on different shards) and then keeps whatever
+/// [`set_thread_hint`] last stored; under loom and shuttle it is always 0, so executions stay
+/// deterministic (their tests use consumer handles, which keep their own).
 #[cfg(not(any(loom, shuttle)))]
 pub(crate) fn thread_hint() -> usize {
-    static NEXT: atomic::AtomicUsize = atomic::AtomicUsize::new(0);
-    thread_local! {
-        static HINT: usize = NEXT.fetch_add(1, atomic::Ordering::Relaxed);
-    }
-    HINT.with(|h| *h)
+    HINT.with(std::cell::Cell::get)
+}
+
+/// Stores the calling thread's shard hint (see [`thread_hint`]).
+#[cfg(not(any(loom, shuttle)))]
+pub(crate) fn set_thread_hint(hint: usize) {
+    HINT.with(|h| h.set(hint));
+}
+
+#[cfg(not(any(loom, shuttle)))]
+thread_local! {
+    static HINT: std::cell::Cell<usize> = {
+        static NEXT: atomic::AtomicUsize = atomic::AtomicUsize::new(0);
+        std::cell::Cell::new(NEXT.fetch_add(1, atomic::Ordering::Relaxed))
+    };
 }
 
 /// See the std arm.
@@ -201,6 +216,10 @@ pub(crate) fn thread_hint() -> usize {
 pub(crate) fn thread_hint() -> usize {
     0
 }
+
+/// See the std arm.
+#[cfg(any(loom, shuttle))]
+pub(crate) fn set_thread_hint(_: usize) {}
 
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {

@@ -214,18 +214,18 @@ impl<T> QueueCore<T> {
         self.check_receipt(receipt, ReceiptOperation::Delete, consumer)?;
         let id = receipt.message;
         self.unpark(id);
-        let msg = self
+        let (was_in_flight, current) = self
             .messages
-            .remove(id)
+            .discard(id, |msg| (msg.in_flight, msg.receive_count))
             .expect("checked receipt names a held message");
-        if msg.in_flight {
+        if was_in_flight {
             self.in_flight -= 1;
         }
         self.deleted += 1;
         self.log(Event::Delete {
             message: id,
             delivery: receipt.delivery,
-            current: msg.receive_count,
+            current,
             consumer,
         });
         Ok(())
@@ -284,6 +284,27 @@ impl<T> QueueCore<T> {
             .iter()
             .map(|receipt| self.delete(now, receipt, consumer))
             .collect()
+    }
+
+    /// Whether [`delete`](Self::delete) with `receipt` needs the current time, or gives the same
+    /// result and leaves the same observable state at the core's latest time
+    /// ([`now`](Self::now)). Time changes a delete's outcome only by dead-lettering: a message
+    /// that has used all its receives moves to the dead-letter queue when its deadline passes,
+    /// and a delete after that finds it gone. Every other refusal (unknown, gone, stale) and the
+    /// acceptance of the newest receipt hold whatever the time (a lapse does not stop a delete).
+    /// The deadlines of other messages that a later time would apply are applied by the next
+    /// operation that reads the clock, before it looks at anything; with the event log on, the
+    /// log records when they were applied, so then the time is always needed.
+    pub fn delete_needs_clock(&self, receipt: &ReceiptHandle) -> bool {
+        if self.events.is_some() {
+            return true;
+        }
+        let Some(max) = self.config.max_receives else {
+            return false;
+        };
+        self.messages
+            .get(receipt.message)
+            .is_some_and(|m| m.receive_count >= max)
     }
 
     /// Moves the message's visibility deadline to `now + visibility_timeout`; zero makes it
@@ -694,7 +715,9 @@ impl<T> QueueCore<T> {
             body: msg.body,
             receive_count: msg.receive_count,
             sent_at: msg.sent_at,
-            dead_lettered_at: self.now,
+            // The deadline itself, not the (later) operation that applied it: deadlines are
+            // applied lazily, and when one is noticed depends on what else the queue was asked.
+            dead_lettered_at: key.0,
         });
     }
 }

@@ -1,6 +1,7 @@
 //! [`ShardedQueue`]: the retrying queue spread over several independent shards, so that
 //! consumers do not all wait on one lock.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use super::{
@@ -28,9 +29,10 @@ use crate::sync::atomic::{AtomicUsize, Ordering};
 /// What changes is only across messages:
 ///
 /// - `send` places messages on the shards in turn (a `send_batch` goes to one shard);
-/// - `receive` tries the caller's home shard first (a [`ShardedConsumer`]'s is its id modulo
-///   `n`; otherwise the calling thread's), then the others in order, and delivers the first
-///   visible message it finds. Delivery order is the [`RetryQueue`]'s within a shard only:
+/// - `receive` tries the caller's start shard first — a [`ShardedConsumer`]'s id modulo `n`,
+///   or on a std thread the thread's own number, and from then on the shard of the caller's
+///   latest delivery — then the others in order, and delivers the first visible message it
+///   finds. Delivery order is the [`RetryQueue`]'s within a shard only:
 ///   across shards it is best-effort, as in an SQS standard queue ("Amazon SQS Standard
 ///   queues", at-least-once delivery and best-effort ordering,
 ///   <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html>);
@@ -114,16 +116,20 @@ impl<T, C: Clock> ShardedQueue<T, C> {
         self.next_shard().send_batch(bodies)
     }
 
-    /// [`RetryQueue::receive`], from the calling thread's home shard first, then the others
+    /// [`RetryQueue::receive`], from the calling thread's start shard first, then the others
     /// (see the type's docs).
     pub fn receive(&self, visibility_timeout: Duration) -> Option<Delivery<T>>
     where
         T: Clone,
     {
-        self.receive_from(crate::sync::thread_hint(), visibility_timeout, None)
+        let d = self.receive_from(crate::sync::thread_hint(), visibility_timeout, None);
+        if let Some(d) = &d {
+            crate::sync::set_thread_hint(usize::from(d.message.shard()));
+        }
+        d
     }
 
-    /// [`RetryQueue::receive_batch`], filled shard by shard from the calling thread's home
+    /// [`RetryQueue::receive_batch`], filled shard by shard from the calling thread's start
     /// shard (see the type's docs).
     pub fn receive_batch(
         &self,
@@ -133,12 +139,16 @@ impl<T, C: Clock> ShardedQueue<T, C> {
     where
         T: Clone,
     {
-        self.receive_batch_from(
+        let batch = self.receive_batch_from(
             crate::sync::thread_hint(),
             max_messages,
             visibility_timeout,
             None,
-        )
+        );
+        if let Some(d) = batch.last() {
+            crate::sync::set_thread_hint(usize::from(d.message.shard()));
+        }
+        batch
     }
 
     /// [`RetryQueue::delete`], on the receipt's shard.
@@ -171,12 +181,13 @@ impl<T, C: Clock> ShardedQueue<T, C> {
         self.holder(receipt.message()).release(receipt)
     }
 
-    /// The same queue, with every step recorded as done by `consumer`, and `consumer`'s id
-    /// modulo the shard count as its home shard.
+    /// The same queue, with every step recorded as done by `consumer`, whose receives start at
+    /// `consumer`'s id modulo the shard count (see [`ShardedConsumer`]).
     pub fn consumer(&self, consumer: ConsumerId) -> ShardedConsumer<'_, T, C> {
         ShardedConsumer {
             queue: self,
             id: consumer,
+            start: Cell::new(consumer.0 as usize),
         }
     }
 
@@ -383,11 +394,15 @@ impl<T, C: Clock> std::fmt::Debug for ShardedQueue<T, C> {
 }
 
 /// A [`ShardedQueue`] seen by one consumer: the same operations, recorded in the event logs
-/// with the consumer's id, receiving from the shard `id modulo n` first. Cheap to make.
+/// with the consumer's id. It receives from the shard `id modulo n` first, and from then on
+/// from the shard of its latest delivery first, so a consumer keeps draining where messages are
+/// instead of asking an empty shard every time. Cheap to make; one per thread (not `Sync`).
 #[derive(Debug)]
 pub struct ShardedConsumer<'q, T, C: Clock> {
     queue: &'q ShardedQueue<T, C>,
     id: ConsumerId,
+    /// Where the next receive starts.
+    start: Cell<usize>,
 }
 
 impl<T, C: Clock> ShardedConsumer<'_, T, C> {
@@ -396,20 +411,28 @@ impl<T, C: Clock> ShardedConsumer<'_, T, C> {
         self.id
     }
 
-    fn home(&self) -> usize {
-        self.id.0 as usize
+    /// Starts the next receive at the shard of `d`, if any.
+    fn stay(&self, d: Option<&Delivery<T>>) {
+        if let Some(d) = d {
+            self.start.set(usize::from(d.message.shard()));
+        }
     }
 
-    /// [`ShardedQueue::receive`], as this consumer, from its home shard first.
+    /// [`ShardedQueue::receive`], as this consumer, from the shard of its latest delivery first
+    /// (its id modulo `n` before the first).
     pub fn receive(&self, visibility_timeout: Duration) -> Option<Delivery<T>>
     where
         T: Clone,
     {
-        self.queue
-            .receive_from(self.home(), visibility_timeout, Some(self.id))
+        let d = self
+            .queue
+            .receive_from(self.start.get(), visibility_timeout, Some(self.id));
+        self.stay(d.as_ref());
+        d
     }
 
-    /// [`ShardedQueue::receive_batch`], as this consumer, from its home shard first.
+    /// [`ShardedQueue::receive_batch`], as this consumer, from the shard of its latest delivery
+    /// first.
     pub fn receive_batch(
         &self,
         max_messages: usize,
@@ -418,8 +441,14 @@ impl<T, C: Clock> ShardedConsumer<'_, T, C> {
     where
         T: Clone,
     {
-        self.queue
-            .receive_batch_from(self.home(), max_messages, visibility_timeout, Some(self.id))
+        let batch = self.queue.receive_batch_from(
+            self.start.get(),
+            max_messages,
+            visibility_timeout,
+            Some(self.id),
+        );
+        self.stay(batch.last());
+        batch
     }
 
     /// [`ShardedQueue::delete`], as this consumer.

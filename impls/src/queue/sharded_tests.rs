@@ -1,6 +1,7 @@
 //! A [`ShardedQueue`] against its definition: `n` single-shard cores, with sends placed on the
-//! shards in turn, a receive trying the consumer's home shard and then the others in order, a
-//! delete going to the shard its receipt names. A reference drives `n` [`QueueCore`]s that
+//! shards in turn, a consumer's receive trying its start shard (its id, then the shard of its
+//! latest delivery) and then the others in order, a delete going to the shard its receipt
+//! names. A reference drives `n` [`QueueCore`]s that
 //! way, sequentially; the sharded queue must return the same to every call and keep the same
 //! log in every shard, whatever the script (clock moves right before an operation, stale,
 //! lapsed, repeated and foreign receipts, dead-lettering, retries).
@@ -12,6 +13,9 @@ use proptest::sample::Index;
 
 use super::*;
 use crate::clock::{Instant, ManualClock};
+
+/// Consumers 0, 1 and 2.
+const CONSUMERS: u32 = 3;
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -47,7 +51,7 @@ enum Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let c = 0u32..3;
+    let c = 0..CONSUMERS;
     prop_oneof![
         (0u64..8).prop_map(Step::Advance),
         Just(Step::Send),
@@ -82,6 +86,8 @@ fn step() -> impl Strategy<Value = Step> {
 struct Reference {
     shards: Vec<QueueCore<u32>>,
     sends: usize,
+    /// Where each consumer's next receive starts: its id, then its latest delivery's shard.
+    starts: Vec<usize>,
 }
 
 impl Reference {
@@ -91,6 +97,7 @@ impl Reference {
                 .map(|s| QueueCore::shard(config.clone(), id, s as u8))
                 .collect(),
             sends: 0,
+            starts: (0..CONSUMERS as usize).collect(),
         }
     }
 
@@ -113,18 +120,22 @@ impl Reference {
         visibility: Duration,
     ) -> Vec<Delivery<u32>> {
         let n = self.shards.len();
+        let start = self.starts[consumer as usize];
         let mut batch = Vec::new();
         for k in 0..n {
             if batch.len() == max {
                 break;
             }
-            let core = &mut self.shards[(consumer as usize + k) % n];
+            let core = &mut self.shards[(start + k) % n];
             batch.extend(core.receive_batch(
                 now,
                 max - batch.len(),
                 visibility,
                 Some(ConsumerId(consumer)),
             ));
+        }
+        if let Some(d) = batch.last() {
+            self.starts[consumer as usize] = usize::from(d.message.shard());
         }
         batch
     }
@@ -143,6 +154,10 @@ fn run(n: usize, max_receives: Option<u32>, steps: &[Step]) -> Result<(), TestCa
     }
     let queue = ShardedQueue::<u32, _>::new(config.clone(), n, clock.clone());
     let mut reference = Reference::new(&config, queue.id(), n);
+    // One handle per consumer for the whole script: each remembers where to start.
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|c| queue.consumer(ConsumerId(c)))
+        .collect();
     // Every receipt issued, plus one naming a shard the queue does not have.
     let mut receipts = vec![ReceiptHandle {
         queue: queue.id(),
@@ -182,7 +197,7 @@ fn run(n: usize, max_receives: Option<u32>, steps: &[Step]) -> Result<(), TestCa
                 visibility,
             } => {
                 let visibility = Duration::from_millis(visibility);
-                let got = queue.consumer(ConsumerId(consumer)).receive(visibility);
+                let got = consumers[consumer as usize].receive(visibility);
                 let want = reference.receive_batch(now, consumer, 1, visibility).pop();
                 prop_assert_eq!(&got, &want, "step {}: receive", i);
                 receipts.extend(got.map(|d| d.receipt));
@@ -193,16 +208,14 @@ fn run(n: usize, max_receives: Option<u32>, steps: &[Step]) -> Result<(), TestCa
                 visibility,
             } => {
                 let visibility = Duration::from_millis(visibility);
-                let got = queue
-                    .consumer(ConsumerId(consumer))
-                    .receive_batch(max, visibility);
+                let got = consumers[consumer as usize].receive_batch(max, visibility);
                 let want = reference.receive_batch(now, consumer, max, visibility);
                 prop_assert_eq!(&got, &want, "step {}: receive_batch", i);
                 receipts.extend(got.iter().map(|d| d.receipt));
             }
             Step::Delete { consumer, receipt } => {
                 let r = *receipt.get(&receipts);
-                let got = queue.consumer(ConsumerId(consumer)).delete(&r);
+                let got = consumers[consumer as usize].delete(&r);
                 let want = reference
                     .holder(&r)
                     .delete(now, &r, Some(ConsumerId(consumer)));
@@ -213,7 +226,7 @@ fn run(n: usize, max_receives: Option<u32>, steps: &[Step]) -> Result<(), TestCa
                 receipts: ref picks,
             } => {
                 let batch: Vec<ReceiptHandle> = picks.iter().map(|p| *p.get(&receipts)).collect();
-                let got = queue.consumer(ConsumerId(consumer)).delete_batch(&batch);
+                let got = consumers[consumer as usize].delete_batch(&batch);
                 let want: Vec<_> = batch
                     .iter()
                     .map(|r| {
@@ -231,9 +244,7 @@ fn run(n: usize, max_receives: Option<u32>, steps: &[Step]) -> Result<(), TestCa
             } => {
                 let r = *receipt.get(&receipts);
                 let visibility = Duration::from_millis(visibility);
-                let got = queue
-                    .consumer(ConsumerId(consumer))
-                    .change_visibility(&r, visibility);
+                let got = consumers[consumer as usize].change_visibility(&r, visibility);
                 let want = reference.holder(&r).change_visibility(
                     now,
                     &r,
@@ -244,7 +255,7 @@ fn run(n: usize, max_receives: Option<u32>, steps: &[Step]) -> Result<(), TestCa
             }
             Step::Release { consumer, receipt } => {
                 let r = *receipt.get(&receipts);
-                let got = queue.consumer(ConsumerId(consumer)).release(&r);
+                let got = consumers[consumer as usize].release(&r);
                 let want = reference
                     .holder(&r)
                     .release(now, &r, Some(ConsumerId(consumer)));

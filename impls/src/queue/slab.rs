@@ -90,6 +90,23 @@ impl<M> Slab<M> {
         Some(message)
     }
 
+    /// Removes the message and drops it where it lies, returning what `read` saw of it first:
+    /// no copy of the message is made, which [`remove`](Self::remove) needs to hand it over.
+    pub(super) fn discard<R>(&mut self, id: MessageId, read: impl FnOnce(&M) -> R) -> Option<R> {
+        let seen = match self.index(id) {
+            Some(i) => {
+                let slot = self.slots.get_mut(i)?;
+                let seen = read(slot.as_ref()?);
+                *slot = None;
+                self.in_slots -= 1;
+                seen
+            }
+            None => return self.old.remove(&id).map(|m| read(&m)),
+        };
+        self.trim();
+        Some(seen)
+    }
+
     /// Drops the empty slots at the front, and moves front messages out while the window is
     /// mostly empty.
     fn trim(&mut self) {
