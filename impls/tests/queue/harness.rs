@@ -905,6 +905,7 @@ fn check(shared: &Shared, consumers: Outcome, swept: Outcome, sweep_from: usize)
             parties: deleters(about),
         });
     };
+    let mut duplicated = Vec::new();
     for n in 0..u64::from(s.messages) {
         let m = MessageId::new(n);
         let effects = applied.get(&m).copied().unwrap_or(0);
@@ -931,11 +932,27 @@ fn check(shared: &Shared, consumers: Outcome, swept: Outcome, sweep_from: usize)
             );
         }
         if s.check_effect_at_most_once && effects > 1 {
-            violate(
-                property::EFFECT_AT_MOST_ONCE,
-                format!("{m}'s effect happened {effects} times"),
-                Some(m),
-            );
+            // The parties: the queue and the consumers whose processing applied the effect.
+            let mut parties = vec!["queue".to_owned()];
+            for e in &events {
+                if let Event::Process {
+                    message,
+                    consumer: Some(c),
+                    outcome: ProcessOutcome::Applied,
+                    ..
+                } = e.event
+                    && message == m
+                    && !parties.contains(&c.to_string())
+                {
+                    parties.push(c.to_string());
+                }
+            }
+            duplicated.push(Violation {
+                property: property::EFFECT_AT_MOST_ONCE.to_owned(),
+                seen: Seen::AtEnd,
+                detail: format!("{m}'s effect happened {effects} times"),
+                parties,
+            });
         }
     }
     for (&m, &receives) in &dead {
@@ -963,6 +980,7 @@ fn check(shared: &Shared, consumers: Outcome, swept: Outcome, sweep_from: usize)
             None,
         );
     }
+    violations.extend(duplicated);
     Report {
         violations,
         events,
