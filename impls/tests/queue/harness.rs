@@ -27,6 +27,12 @@
 //! queue's sequential semantics ([`property::EVENT_LOG_CONSISTENT`]): every step enabled, every
 //! rejection with the reason the state gives and changing nothing.
 //!
+//! No refusal is discarded: every consumer counts the refusals it gets (stale delete, lapsed
+//! heartbeat, ...), the run's log must record exactly those (also `EventLogConsistent`), and
+//! the sweeper, alone, must get none. [`Report::races`] says which races a run showed while
+//! its consumers ran (an expiry, a redelivery, a stale delete refused, ...), so the loom and
+//! shuttle tests can assert that the races they are about happened.
+//!
 //! The idempotent consumer deletes a delivery whose effect the ledger had already applied
 //! (`ProcessOutcome::Duplicate`) like any other: skipping it without deleting would leave the
 //! message to be redelivered until it is dead-lettered, which the model's
