@@ -1427,13 +1427,13 @@ fn a_label_selects_one_check() {
     );
     let o = coordlab(&["simulate", "queue/correct", "--seeds", "20"]);
     assert!(
-        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[heartbeats]; select one with its label)"),
+        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[two-messages], queue/correct[one-message], queue/correct[heartbeats], queue/correct[heartbeats-one-message], queue/correct[heartbeats-no-crashes]; select one with its label)"),
         "{}",
         stdout(&o)
     );
     assert_bad_input(
         &coordlab(&["check", "queue/correct[sideways]"]),
-        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[heartbeats])",
+        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[two-messages], queue/correct[one-message], queue/correct[heartbeats], queue/correct[heartbeats-one-message], queue/correct[heartbeats-no-crashes])",
     );
     assert_bad_input(
         &coordlab(&["check", "queue/correct[oops"]),

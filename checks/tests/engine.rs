@@ -14,8 +14,9 @@ use coordlab_models::queue::QueueModel;
 use coordlab_models::{Kind, Protocol};
 use stateright::{Checker, HasDiscoveries, Model};
 
+/// The queue checks of the manifests; never empty (a loop over none would pass vacuously).
 fn queue_checks() -> Vec<(String, QueueModel)> {
-    manifest::load(None)
+    let checks: Vec<(String, QueueModel)> = manifest::load(None)
         .unwrap()
         .into_iter()
         .filter(|c| c.protocol == "queue")
@@ -25,7 +26,45 @@ fn queue_checks() -> Vec<(String, QueueModel)> {
                 registry::model::<QueueModel>(&c.variant, &c.bounds).unwrap(),
             )
         })
-        .collect()
+        .collect();
+    assert!(!checks.is_empty(), "the manifests hold no queue check");
+    checks
+}
+
+/// Every bug variant of `P` is checked at exactly the bounds of some `correct` check, so a
+/// bug's verdict is never an artefact of bounds the correct protocol was not checked at.
+/// Returns how many bug checks there were.
+fn assert_bug_bounds_match_a_correct_check<P: Protocol>(specs: &[manifest::CheckSpec]) -> usize {
+    let config = |c: &manifest::CheckSpec| {
+        let model: P = registry::model(&c.variant, &c.bounds).unwrap();
+        serde_json::to_value(model.config()).unwrap()
+    };
+    let ours: Vec<&manifest::CheckSpec> = specs.iter().filter(|c| c.protocol == P::ID).collect();
+    let correct: Vec<serde_json::Value> = ours
+        .iter()
+        .filter(|c| c.variant == "correct")
+        .map(|c| config(c))
+        .collect();
+    assert!(!correct.is_empty(), "{}: no correct check", P::ID);
+    let bugs: Vec<&&manifest::CheckSpec> = ours.iter().filter(|c| c.variant != "correct").collect();
+    for bug in &bugs {
+        assert!(
+            correct.contains(&config(bug)),
+            "{}: no correct check at its bounds {}",
+            bug.id(),
+            config(bug)
+        );
+    }
+    bugs.len()
+}
+
+/// Every bug variant of every protocol is checked at the bounds of a `correct` check.
+#[test]
+fn every_bug_variant_is_checked_at_the_bounds_of_a_correct_check() {
+    use coordlab_models::election::ElectionModel;
+    let specs = manifest::load(None).unwrap();
+    assert!(assert_bug_bounds_match_a_correct_check::<QueueModel>(&specs) > 0);
+    assert!(assert_bug_bounds_match_a_correct_check::<ElectionModel>(&specs) > 0);
 }
 
 fn ours(model: QueueModel, threads: usize, symmetry: bool) -> Exploration<QueueModel> {
@@ -79,11 +118,13 @@ fn agrees_with_stateright_dfs_under_symmetry() {
 
 #[test]
 fn agrees_with_stateright_bfs_without_symmetry() {
+    let mut compared = 0;
     for (id, model) in queue_checks() {
         let ex = ours(model.clone(), 2, false);
         if ex.unique_states() > 200_000 {
             continue; // the big correct check: covered under symmetry above
         }
+        compared += 1;
         let theirs = model.checker().finish_when(never()).spawn_bfs().join();
         assert_eq!(
             ex.unique_states(),
@@ -93,6 +134,7 @@ fn agrees_with_stateright_bfs_without_symmetry() {
         assert_eq!(ex.max_depth() + 1, theirs.max_depth(), "{id}: depth");
         assert_same_verdicts(&id, &ex, &theirs);
     }
+    assert!(compared > 0, "no queue check small enough to compare");
 }
 
 /// The same check gives the same states, depth, first discoveries and paths on one thread
@@ -167,6 +209,7 @@ fn paths_are_real_shortest_behaviours() {
 #[test]
 fn election_agrees_with_stateright() {
     use coordlab_models::election::ElectionModel;
+    let mut compared = 0;
     for spec in manifest::load(None)
         .unwrap()
         .into_iter()
@@ -177,6 +220,7 @@ fn election_agrees_with_stateright() {
         if ex.unique_states() > 500_000 {
             continue;
         }
+        compared += 1;
         let theirs = model.checker().finish_when(never()).spawn_dfs().join();
         assert_eq!(
             ex.unique_states(),
@@ -196,4 +240,5 @@ fn election_agrees_with_stateright() {
             }
         }
     }
+    assert!(compared > 0, "no election check small enough to compare");
 }

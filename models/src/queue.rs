@@ -2401,28 +2401,176 @@ mod tests {
         assert!(err.to_string().contains("visibility-timeout"), "{err}");
     }
 
-    /// The representative is a symmetry: it commutes with every action up to renaming, so
-    /// it keeps every property's truth value.
-    #[test]
-    fn representative_preserves_properties() {
-        for m in [model("stale-receipt-delete"), hb_model("heartbeat-stops")] {
-            representative_preserves_properties_of(&m);
+    /// Renames the consumers of `s`: consumer `i` becomes consumer `perm[i]`.
+    fn permute_state(s: &QueueState, perm: &[u8]) -> QueueState {
+        let mut out = s.clone();
+        for (i, c) in s.consumers.iter().enumerate() {
+            out.consumers[perm[i] as usize] = *c;
+        }
+        out
+    }
+
+    /// Renames the consumer an action names, if it names one.
+    fn permute_action(a: Action, perm: &[u8]) -> Action {
+        let p = |c: u8| perm[c as usize];
+        match a {
+            Action::Receive { consumer, msg } => Action::Receive {
+                consumer: p(consumer),
+                msg,
+            },
+            Action::Heartbeat { consumer } => Action::Heartbeat {
+                consumer: p(consumer),
+            },
+            Action::Process { consumer } => Action::Process {
+                consumer: p(consumer),
+            },
+            Action::Release { consumer } => Action::Release {
+                consumer: p(consumer),
+            },
+            Action::Delete { consumer } => Action::Delete {
+                consumer: p(consumer),
+            },
+            Action::Crash { consumer } => Action::Crash {
+                consumer: p(consumer),
+            },
+            Action::Pause { consumer } => Action::Pause {
+                consumer: p(consumer),
+            },
+            Action::Resume { consumer } => Action::Resume {
+                consumer: p(consumer),
+            },
+            Action::Send { .. } | Action::Tick | Action::MoveToDeadLetter { .. } => a,
         }
     }
 
-    fn representative_preserves_properties_of(m: &QueueModel) {
+    /// Every permutation of `0..n`.
+    fn permutations(n: u8) -> Vec<Vec<u8>> {
+        if n == 0 {
+            return vec![Vec::new()];
+        }
+        let mut out = Vec::new();
+        for p in permutations(n - 1) {
+            for at in 0..=p.len() {
+                let mut q = p.clone();
+                q.insert(at, n - 1);
+                out.push(q);
+            }
+        }
+        out
+    }
+
+    fn enabled(m: &QueueModel, s: &QueueState) -> Vec<Action> {
+        let mut actions = Vec::new();
+        m.actions(s, &mut actions);
+        actions
+    }
+
+    /// The representative is what stateright's symmetry reduction needs: for every state
+    /// reachable within the bounds and every renaming `π` of the consumers,
+    ///
+    /// - `representative(π(s)) == representative(s)`, and `representative(s)` is itself a
+    ///   renaming of `s` (one canonical member of each class);
+    /// - the model commutes with the renaming: the actions enabled in `π(s)` are the renamed
+    ///   actions of `s`, and for every action `a`, `next(π(s), π(a)) == π(next(s, a))`, so
+    ///   `representative(next(s, a)) == representative(next(π(s), π(a)))`;
+    /// - every property has the same truth value in `s` and `π(s)`.
+    ///
+    /// (The last three are checked for the two renamings that generate all the others, a swap
+    /// and a rotation: what holds for two renamings holds for their compositions.)
+    ///
+    /// Checked for every variant with three consumers (every one of the six renamings,
+    /// transpositions and 3-cycles): at the bug checks' bounds (two messages) without
+    /// heartbeats, and at one message with heartbeats and pauses.
+    #[test]
+    fn representative_commutes_with_every_action() {
+        let plain = QueueConfig {
+            messages: 2,
+            consumers: 3,
+            ..QueueConfig::default()
+        };
+        let beats = QueueConfig {
+            consumers: 3,
+            ..heartbeats()
+        };
+        for config in [plain, beats] {
+            for v in QueueModel::variants() {
+                let m = QueueModel::new(v.id, config.clone()).unwrap();
+                let states = representative_commutes_with_every_action_of(&m);
+                assert!(states > 1_000, "{}: only {states} states", v.id);
+            }
+        }
+    }
+
+    /// Checks [`representative_commutes_with_every_action`] on every state of `m` reachable
+    /// without symmetry; returns how many there were.
+    fn representative_commutes_with_every_action_of(m: &QueueModel) -> usize {
+        let perms = permutations(m.config.consumers);
+        // Commuting with two renamings means commuting with their compositions, so the two
+        // that generate every renaming are enough: swap consumers 0 and 1, rotate them all.
+        let n = m.config.consumers;
+        let mut swap: Vec<u8> = (0..n).collect();
+        swap.swap(0, 1);
+        let rotate: Vec<u8> = (0..n).map(|i| (i + 1) % n).collect();
+        let generators = [swap, rotate];
         let mut frontier = m.init_states();
         let mut seen = std::collections::HashSet::new();
         while let Some(s) = frontier.pop() {
             if !seen.insert(s.clone()) {
                 continue;
             }
-            let r = QueueModel::representative(&s);
-            for p in QueueModel::props() {
-                assert_eq!((p.condition)(m, &s), (p.condition)(m, &r), "{}", p.name);
+            let rep = QueueModel::representative(&s);
+            assert!(
+                perms.iter().any(|p| permute_state(&s, p) == rep),
+                "{}: the representative of {s:?} is not a renaming of it: {rep:?}",
+                m.variant
+            );
+            let actions = enabled(m, &s);
+            for p in &generators {
+                let ps = permute_state(&s, p);
+                assert_eq!(
+                    QueueModel::representative(&ps),
+                    rep,
+                    "{}: {s:?} renamed by {p:?}",
+                    m.variant
+                );
+                let mut renamed: Vec<Action> =
+                    actions.iter().map(|&a| permute_action(a, p)).collect();
+                let mut theirs = enabled(m, &ps);
+                renamed.sort_by_key(|a| format!("{a:?}"));
+                theirs.sort_by_key(|a| format!("{a:?}"));
+                assert_eq!(
+                    renamed, theirs,
+                    "{}: the actions enabled in {s:?} renamed by {p:?}",
+                    m.variant
+                );
+                for &a in &actions {
+                    let next = m.next_state(&s, a);
+                    let theirs = m.next_state(&ps, permute_action(a, p));
+                    assert_eq!(
+                        next.as_ref().map(|n| permute_state(n, p)),
+                        theirs,
+                        "{}: {a:?} in {s:?} does not commute with {p:?}",
+                        m.variant
+                    );
+                    assert_eq!(
+                        next.as_ref().map(QueueModel::representative),
+                        theirs.as_ref().map(QueueModel::representative),
+                        "{}: {a:?} in {s:?}",
+                        m.variant
+                    );
+                }
+                for prop in QueueModel::props() {
+                    assert_eq!(
+                        (prop.condition)(m, &s),
+                        (prop.condition)(m, &ps),
+                        "{}: {} in {s:?} renamed by {p:?}",
+                        m.variant,
+                        prop.name
+                    );
+                }
             }
             frontier.extend(m.next_states(&s));
         }
-        assert!(seen.len() > 100);
+        seen.len()
     }
 }

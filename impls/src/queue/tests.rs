@@ -162,6 +162,188 @@ fn heartbeat_is_in_time_until_the_deadline_and_refused_at_it() {
     q.check_invariants();
 }
 
+/// `receive` right after the clock moved, with no operation in between, sees the new time:
+/// 1 ms before the deadline the message is still hidden; at the deadline it is delivered
+/// again, hidden until the new time plus the timeout. A first receive after the clock moved
+/// also counts its timeout from the new time.
+#[test]
+fn receive_right_after_the_clock_moved_uses_the_new_time() {
+    let (q, _) = received_then_waited(QueueConfig::default(), 29);
+    assert_eq!(q.receive(T30), None, "hidden until 30ms");
+
+    let (q, d) = received_then_waited(QueueConfig::default(), 30);
+    let again = q.receive(T30).expect("visible again at 30ms");
+    assert_eq!(
+        (again.message, again.receive_count, again.visible_until),
+        (d.message, 2, Instant::from_millis(60))
+    );
+
+    let (q, clock) = queue(QueueConfig::default());
+    q.send("a");
+    clock.advance(ms(7));
+    let first = q.receive(T30).unwrap();
+    assert_eq!(first.visible_until, Instant::from_millis(37));
+    q.check_invariants();
+}
+
+/// `send` right after the clock moved makes the message visible from the new time, not from
+/// the time of the operation before: a message whose delivery lapsed at that same instant
+/// goes first (ties by message id), and the message's `sent_at` is the new time.
+#[test]
+fn send_right_after_the_clock_moved_uses_the_new_time() {
+    let (q, d) = received_then_waited(QueueConfig::default(), 30);
+    let later = q.send("b");
+    assert!(
+        matches!(&q.events()[2..], [
+            EventRecord { at: t, event: Event::Tick { .. } },
+            EventRecord { event: Event::Expire { .. }, .. },
+            EventRecord { at: s, event: Event::Send { .. } },
+        ] if *t == Instant::from_millis(30) && *s == Instant::from_millis(30)),
+        "{:?}",
+        q.events()
+    );
+    let order: Vec<_> = (0..2).map(|_| q.receive(T30).unwrap().message).collect();
+    assert_eq!(order, [d.message, later]);
+
+    let (q, clock) = queue(QueueConfig::default().with_max_receives(1));
+    clock.advance(ms(7));
+    let id = q.send("a");
+    q.receive(T30).unwrap();
+    clock.advance(T30);
+    let dead = q.dead_letters();
+    assert_eq!(
+        dead.iter()
+            .map(|d| (d.message, d.sent_at, d.dead_lettered_at))
+            .collect::<Vec<_>>(),
+        [(id, Instant::from_millis(7), Instant::from_millis(37))]
+    );
+}
+
+/// `delete` right after the clock moved applies the deadlines that passed first: 1 ms before
+/// the deadline of a message's last allowed delivery it deletes it; at the deadline the
+/// message has gone to the dead-letter queue at that instant, and the delete is refused.
+#[test]
+fn delete_right_after_the_clock_moved_sees_the_dead_letter_move() {
+    let once = QueueConfig::default().with_max_receives(1);
+    let (q, d) = received_then_waited(once.clone(), 29);
+    assert_eq!(q.delete(&d.receipt), Ok(()));
+    assert_eq!((q.counts().deleted, q.counts().dead_lettered), (1, 0));
+
+    let (q, d) = received_then_waited(once, 30);
+    assert_eq!(
+        q.delete(&d.receipt),
+        Err(QueueError::MessageGone { message: d.message })
+    );
+    let dead = q.dead_letters();
+    assert_eq!(
+        dead.iter()
+            .map(|d| (d.message, d.dead_lettered_at))
+            .collect::<Vec<_>>(),
+        [(d.message, Instant::from_millis(30))]
+    );
+}
+
+/// `change_visibility` right after the clock moved counts the new timeout from the new time:
+/// at 29 ms a zero timeout makes the message visible at once, and its next delivery is hidden
+/// until 29 + 30 ms.
+#[test]
+fn change_visibility_right_after_the_clock_moved_uses_the_new_time() {
+    let (q, d) = received_then_waited(QueueConfig::default(), 29);
+    assert_eq!(q.change_visibility(&d.receipt, Duration::ZERO), Ok(()));
+    let again = q.receive(T30).unwrap();
+    assert_eq!(
+        (again.receive_count, again.visible_until),
+        (2, Instant::from_millis(59))
+    );
+}
+
+/// `release` right after the clock moved, under the policies that do not add a backoff:
+/// `Immediate` makes the message visible at the new time; `RequeueOnExpiry` keeps the
+/// deadline, and at the deadline itself the delivery has lapsed and the release is refused.
+#[test]
+fn release_right_after_the_clock_moved_under_every_policy() {
+    let (q, d) = received_then_waited(
+        QueueConfig::default().with_retry_policy(RetryPolicy::Immediate),
+        29,
+    );
+    assert_eq!(q.release(&d.receipt), Ok(Instant::from_millis(29)));
+    assert_eq!(
+        q.receive(T30).map(|d| d.visible_until),
+        Some(Instant::from_millis(59))
+    );
+
+    let (q, d) = received_then_waited(QueueConfig::default(), 29);
+    assert_eq!(q.release(&d.receipt), Ok(Instant::from_millis(30)));
+    assert_eq!(q.counts().delayed, 1);
+    let (q, d) = received_then_waited(QueueConfig::default(), 30);
+    assert_eq!(
+        q.release(&d.receipt),
+        Err(QueueError::MessageNotInflight {
+            receipt: d.receipt,
+            visible_since: Instant::from_millis(30)
+        })
+    );
+}
+
+/// `counts`, `dead_letters`, `drain_dead_letters` and `record` right after the clock moved
+/// apply the deadlines that passed first (the dead-letter move is public through them): 1 ms
+/// before the deadline of the last allowed delivery the message is in flight; at it, it is in
+/// the dead-letter queue, moved at that instant, and a recorded step is logged after the
+/// tick and the move.
+#[test]
+fn observers_right_after_the_clock_moved_apply_the_deadlines() {
+    let once = QueueConfig::default().with_max_receives(1);
+    let (q, _) = received_then_waited(once.clone(), 29);
+    let c = q.counts();
+    assert_eq!((c.in_flight, c.visible, c.dead_lettered), (1, 0, 0));
+    let (q, _) = received_then_waited(once.clone(), 29);
+    assert_eq!(q.dead_letters(), []);
+    let (q, _) = received_then_waited(once.clone(), 29);
+    assert_eq!(q.drain_dead_letters(), []);
+
+    let (q, _) = received_then_waited(once.clone(), 30);
+    let c = q.counts();
+    assert_eq!((c.in_flight, c.visible, c.dead_lettered), (0, 0, 1));
+    let moved = |dead: Vec<DeadLetter<&str>>| -> Vec<(MessageId, u32, Instant)> {
+        dead.iter()
+            .map(|d| (d.message, d.receive_count, d.dead_lettered_at))
+            .collect()
+    };
+    let at_deadline = [(MessageId::new(0), 1, Instant::from_millis(30))];
+    let (q, _) = received_then_waited(once.clone(), 30);
+    assert_eq!(moved(q.dead_letters()), at_deadline);
+    let (q, _) = received_then_waited(once.clone(), 30);
+    assert_eq!(moved(q.drain_dead_letters()), at_deadline);
+    assert_eq!(q.dead_letters(), [], "drained");
+
+    let (q, d) = received_then_waited(once, 30);
+    q.consumer(ConsumerId(0))
+        .record_process(&d.receipt, ProcessOutcome::Applied);
+    let tail: Vec<Event> = q.events()[2..].iter().map(|r| r.event.clone()).collect();
+    assert_eq!(
+        tail,
+        [
+            Event::Tick {
+                now: Instant::from_millis(30)
+            },
+            Event::Expire {
+                message: d.message,
+                delivery: 1
+            },
+            Event::MoveToDeadLetter {
+                message: d.message,
+                receive_count: 1
+            },
+            Event::Process {
+                message: d.message,
+                delivery: 1,
+                consumer: Some(ConsumerId(0)),
+                outcome: ProcessOutcome::Applied
+            },
+        ]
+    );
+}
+
 /// `release` follows the same boundary, and a refused release does not push the lapsed message
 /// back by its backoff: it keeps its place in the delivery order (ahead of a message sent after
 /// it became visible).
@@ -533,6 +715,158 @@ fn receipt_of_another_queue_with_the_same_message_and_count_is_unknown() {
     a.delete(&da.receipt).unwrap();
     b.delete(&db.receipt).unwrap();
     assert_eq!((a.counts().deleted, b.counts().deleted), (1, 1));
+}
+
+/// `QueueCore` on its own: `config` is the configuration it was made with; `now` is the latest
+/// time it has seen, starting at zero, moved by any operation with a later time (`advance`
+/// alone included) and never back by an earlier one, which is treated as the latest seen;
+/// `take_events` hands over the log so far and leaves it empty and still recording, and with
+/// the log off it is always empty.
+#[test]
+fn core_reports_its_config_and_time_and_hands_over_its_log() {
+    let config = QueueConfig::default()
+        .with_max_receives(3)
+        .with_retry_policy(RetryPolicy::Immediate)
+        .with_event_log(true);
+    let mut core = QueueCore::new(config.clone());
+    assert_eq!(core.config(), &config);
+    assert_eq!(core.now(), Instant::ZERO);
+
+    let id = core.send(Instant::from_millis(5), "a");
+    assert_eq!(core.now(), Instant::from_millis(5));
+    // An earlier time is the latest seen: the timeout counts from 5 ms, and no tick is logged.
+    let d = core.receive(Instant::from_millis(3), T30, None).unwrap();
+    assert_eq!(core.now(), Instant::from_millis(5));
+    assert_eq!(d.visible_until, Instant::from_millis(35));
+    core.advance(Instant::from_millis(9));
+    assert_eq!(core.now(), Instant::from_millis(9));
+    core.advance(Instant::from_millis(2));
+    assert_eq!(core.now(), Instant::from_millis(9));
+
+    let taken: Vec<Event> = core.take_events().into_iter().map(|r| r.event).collect();
+    assert_eq!(
+        taken,
+        [
+            Event::Tick {
+                now: Instant::from_millis(5)
+            },
+            Event::Send { message: id },
+            Event::Receive {
+                message: id,
+                delivery: 1,
+                consumer: None,
+                visible_until: Instant::from_millis(35)
+            },
+            Event::Tick {
+                now: Instant::from_millis(9)
+            },
+        ]
+    );
+    assert_eq!(core.events(), []);
+    assert_eq!(core.take_events(), []);
+    core.delete(Instant::from_millis(9), &d.receipt, None)
+        .unwrap();
+    assert_eq!(
+        core.take_events(),
+        [EventRecord {
+            at: Instant::from_millis(9),
+            event: Event::Delete {
+                message: id,
+                delivery: 1,
+                current: 1,
+                consumer: None
+            }
+        }],
+        "still recording after a take"
+    );
+    core.check_invariants();
+
+    let mut quiet = QueueCore::new(QueueConfig::default());
+    assert!(!quiet.config().record_events);
+    quiet.send(Instant::from_millis(1), "a");
+    assert_eq!(quiet.take_events(), []);
+    assert_eq!(quiet.now(), Instant::from_millis(1));
+}
+
+/// The same through `RetryQueue`: `config` is a copy of the configuration; `take_events`
+/// empties the log and keeps recording; `clock` is the queue's own clock (moving it moves the
+/// queue's time); a consumer view records its own `id`.
+#[test]
+fn queue_reports_its_config_clock_and_hands_over_its_log() {
+    let config = QueueConfig::default()
+        .with_max_receives(2)
+        .with_event_log(true);
+    let q = RetryQueue::<&str, _>::new(config.clone(), ManualClock::new());
+    assert_eq!(q.config(), config);
+    q.send("a");
+    assert_eq!(q.take_events().len(), 1);
+    assert_eq!(q.events(), []);
+    q.clock().advance(ms(4));
+    let c = q.consumer(ConsumerId(3));
+    assert_eq!(c.id(), ConsumerId(3));
+    let d = c.receive(T30).unwrap();
+    assert_eq!(d.visible_until, Instant::from_millis(34));
+    assert_eq!(
+        q.take_events()
+            .into_iter()
+            .map(|r| r.event)
+            .collect::<Vec<_>>(),
+        [
+            Event::Tick {
+                now: Instant::from_millis(4)
+            },
+            Event::Receive {
+                message: d.message,
+                delivery: 1,
+                consumer: Some(ConsumerId(3)),
+                visible_until: Instant::from_millis(34)
+            },
+        ]
+    );
+}
+
+/// A queue on the system clock works like any other: a receive hides the message for its
+/// timeout counted from the clock's reading.
+#[test]
+fn queue_on_the_system_clock() {
+    let q = RetryQueue::<&str, _>::with_system_clock(QueueConfig::default());
+    q.send("a");
+    let before = q.clock().now();
+    let d = q.receive(Duration::from_secs(3600)).unwrap();
+    assert!(d.visible_until >= before.saturating_add(Duration::from_secs(3600)));
+    assert_eq!(q.receive(T30), None);
+    q.delete(&d.receipt).unwrap();
+    assert_eq!(q.counts().deleted, 1);
+}
+
+/// The ledger's queries: `is_empty` and `contains` say what has been applied; a duplicate, a
+/// failed fallible effect and a panicking effect record nothing new, and a panic leaves the
+/// ledger usable (its key unrecorded, so a later delivery can apply it).
+#[test]
+fn ledger_knows_what_was_applied() {
+    let ledger = IdempotencyLedger::new();
+    assert!(ledger.is_empty());
+    assert!(!ledger.contains(&1));
+    assert_eq!(ledger.apply_once(1, || ()), ApplyOutcome::Applied(()));
+    assert!(!ledger.is_empty());
+    assert!(ledger.contains(&1));
+    assert!(!ledger.contains(&2));
+    assert_eq!(ledger.apply_once(1, || ()), ApplyOutcome::Duplicate);
+    assert_eq!(
+        ledger.try_apply_once(2, || Err::<(), _>("down")),
+        Err("down")
+    );
+    assert!(!ledger.contains(&2));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ledger.apply_once(3, || panic!("effect failed"))
+    }));
+    assert!(panicked.is_err());
+    assert!(!ledger.contains(&3));
+    assert_eq!(ledger.apply_once(3, || 7), ApplyOutcome::Applied(7));
+    assert!(ledger.contains(&3));
+    assert_eq!(ledger.len(), 2);
+    let default: IdempotencyLedger<u8> = IdempotencyLedger::default();
+    assert!(default.is_empty());
 }
 
 /// The idempotency ledger applies an effect once per key; a failed fallible effect is not

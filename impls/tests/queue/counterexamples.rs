@@ -1,14 +1,18 @@
 //! "Shuttle finds each bug", and the committed counterexamples it produces.
 //!
-//! For each of the model's bug variants that the implementation can switch on, a search runs
-//! the variant's scenario under shuttle's random scheduler from a fixed seed until a run
-//! violates the property. The failing run is written to
+//! For each of the model's bug variants that the implementation can show, a search runs the
+//! variant's workload under shuttle's random scheduler from fixed seeds until a run violates
+//! the property. The variants are the implementation's deviations (`delete-before-process`,
+//! `stale-receipt-delete`) and `no-idempotency`, which is the consumers writing their effects
+//! without the idempotency ledger (fenced writes only). The failing run is written to
 //! `counterexamples/queue/impl-<variant>/<Property>.{json,md}`: the JSON holds the encoded
 //! schedule that `shuttle::replay` takes, the seed, the shuttle version and the run's event log;
 //! the Markdown renders it for a person.
 //!
-//! - `shuttle_finds_*`: the search finds the bug (and the fixed protocol survives the same
-//!   search).
+//! - `shuttle_finds_*`: the search finds the bug, exactly the violation the test names (the
+//!   seeds are fixed), and the fixed workload survives the same search from every seed. These
+//!   are the property checks; the committed files below are drift alarms, which any change to
+//!   the harness's or the queue's locking trips.
 //! - `committed_counterexamples_are_current`: the committed files are byte-identical to what
 //!   the search produces now. Regenerate with `COORDLAB_BLESS=1` (same command).
 //! - `committed_counterexamples_replay`: every committed JSON replays with `shuttle::replay` and
@@ -36,9 +40,17 @@ const FORMAT: u32 = 1;
 
 /// One bug variant to find.
 struct Target {
-    deviation: Deviation,
+    /// The model's variant id; the files go to `counterexamples/queue/impl-<variant>/`.
+    variant: &'static str,
+    /// What the bug is, in one phrase (the Markdown's configuration table).
+    bug: &'static str,
+    /// The test that finds it.
+    test: &'static str,
     property: &'static str,
+    /// The workload with the bug switched on.
     scenario: Scenario,
+    /// The same workload, fixed: it must survive the same search from every seed.
+    fixed: Scenario,
     /// Runs per seed before giving up.
     max_iterations: usize,
 }
@@ -51,24 +63,55 @@ impl Target {
     fn fails_on(&self) -> FailsOn {
         FailsOn::AtEnd(self.property.to_owned())
     }
+
+    /// A target whose bug is a [`Deviation`] (the fixed workload switches it off).
+    fn deviation(deviation: Deviation, property: &'static str, test: &'static str) -> Target {
+        let scenario = Scenario {
+            deviation: Some(deviation),
+            ..search_scenario()
+        };
+        Target {
+            variant: deviation.id(),
+            bug: what_the_bug_is(deviation),
+            test,
+            property,
+            fixed: Scenario {
+                deviation: None,
+                ..scenario.clone()
+            },
+            scenario,
+            max_iterations: 10_000,
+        }
+    }
 }
 
 fn targets() -> Vec<Target> {
     vec![
+        Target::deviation(
+            Deviation::DeleteBeforeProcess,
+            property::NO_MESSAGE_LOST,
+            "shuttle_finds_delete_before_process",
+        ),
+        Target::deviation(
+            Deviation::StaleReceiptDelete,
+            property::NO_MESSAGE_LOST,
+            "shuttle_finds_stale_receipt_delete",
+        ),
+        // The model's `no-idempotency`: consumers write their effects without the ledger
+        // (fenced writes only), and the fixed consumers go through it.
         Target {
-            deviation: Deviation::DeleteBeforeProcess,
-            property: property::NO_MESSAGE_LOST,
+            variant: "no-idempotency",
+            bug: "consumers apply the effect without the idempotency ledger (fenced writes only: the store drops a write from a delivery older than the newest claim, but not one that lands first)",
+            test: "shuttle_finds_duplicate_effect_without_ledger",
+            property: property::EFFECT_AT_MOST_ONCE,
             scenario: Scenario {
-                deviation: Some(Deviation::DeleteBeforeProcess),
+                effects: EffectMode::Fenced,
+                check_effect_at_most_once: true,
                 ..search_scenario()
             },
-            max_iterations: 10_000,
-        },
-        Target {
-            deviation: Deviation::StaleReceiptDelete,
-            property: property::NO_MESSAGE_LOST,
-            scenario: Scenario {
-                deviation: Some(Deviation::StaleReceiptDelete),
+            fixed: Scenario {
+                effects: EffectMode::Idempotent,
+                check_effect_at_most_once: true,
                 ..search_scenario()
             },
             max_iterations: 10_000,
@@ -152,21 +195,6 @@ fn search(
     )
 }
 
-/// As [`search`], with PCT at depth 3.
-fn search_pct(
-    scenario: &Scenario,
-    fails_on: &FailsOn,
-    seed: u64,
-    max_iterations: usize,
-) -> Option<Found<Report>> {
-    shuttle_search::search_pct(
-        checked_run(scenario.clone(), fails_on.clone()),
-        seed,
-        3,
-        max_iterations,
-    )
-}
-
 fn find(target: &Target) -> Found<Report> {
     let mut best: Option<Found<Report>> = None;
     for seed in SEEDS {
@@ -178,8 +206,7 @@ fn find(target: &Target) -> Found<Report> {
         ) else {
             panic!(
                 "shuttle did not find `{}` within {} runs from seed {seed}",
-                target.deviation.id(),
-                target.max_iterations,
+                target.variant, target.max_iterations,
             );
         };
         if best
@@ -192,10 +219,10 @@ fn find(target: &Target) -> Found<Report> {
     best.expect("at least one seed")
 }
 
-fn target_dir(deviation: Deviation) -> PathBuf {
+fn target_dir(target: &Target) -> PathBuf {
     shuttle_search::workspace_root()
         .join("counterexamples/queue")
-        .join(format!("impl-{}", deviation.id()))
+        .join(format!("impl-{}", target.variant))
 }
 
 /// The JSON file's contents.
@@ -220,7 +247,7 @@ fn file_for(target: &Target, found: &Found<Report>) -> CounterexampleFile {
     CounterexampleFile {
         format: FORMAT,
         protocol: "queue".to_owned(),
-        variant: format!("impl-{}", target.deviation.id()),
+        variant: format!("impl-{}", target.variant),
         property: target.property.to_owned(),
         violations: found.report.violations.clone(),
         engine: "shuttle".to_owned(),
@@ -240,15 +267,33 @@ fn render_json(file: &CounterexampleFile) -> String {
     json
 }
 
-fn test_name(deviation: Deviation) -> &'static str {
-    match deviation {
-        Deviation::DeleteBeforeProcess => "shuttle_finds_delete_before_process",
-        Deviation::StaleReceiptDelete => "shuttle_finds_stale_receipt_delete",
-        Deviation::DuplicateNotDeleted => "shuttle_finds_duplicate_not_deleted",
+/// What the property means and how the run checks it, and the steps that broke it where the
+/// check is made step by step.
+fn property_words(file: &CounterexampleFile, at_step: &[&Violation]) -> String {
+    let mut out = String::new();
+    if file.property == property::EFFECT_AT_MOST_ONCE {
+        let _ = writeln!(
+            out,
+            "\n\n`{}` (the queue model's definition): each message's effect is applied at most once, however often it is delivered. The implementation counts, at the end of the run, how many times the store applied each message's effect.\n",
+            file.property
+        );
+        return out;
     }
+    let _ = writeln!(
+        out,
+        "\n\n`{}` (the queue model's definition): a message is deleted only after its work is done: its effect has happened and no consumer still holds its newest delivery unprocessed. The implementation checks it on the event log below at every delete, and checks for the loss itself at the end of the run. The deletes that broke it:\n",
+        file.property
+    );
+    for v in at_step {
+        if let Seen::AtStep(n) = v.seen {
+            let _ = writeln!(out, "- step {n}: {}", v.detail);
+        }
+    }
+    let _ = writeln!(out);
+    out
 }
 
-fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
+fn render_md(file: &CounterexampleFile, target: &Target) -> String {
     let s = &file.scenario;
     let mut md = String::new();
     let _ = writeln!(
@@ -270,17 +315,7 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
         .collect::<Vec<_>>()
         .join("; ");
     let _ = write!(md, "**`{}` is violated:** {loss}.", file.property);
-    let _ = writeln!(
-        md,
-        "\n\n`{}` (the queue model's definition): a message is deleted only after its work is done: its effect has happened and no consumer still holds its newest delivery unprocessed. The implementation checks it on the event log below at every delete, and checks for the loss itself at the end of the run. The deletes that broke it:\n",
-        file.property
-    );
-    for v in &at_step {
-        if let Seen::AtStep(n) = v.seen {
-            let _ = writeln!(md, "- step {n}: {}", v.detail);
-        }
-    }
-    let _ = writeln!(md);
+    md.push_str(&property_words(file, &at_step));
     let _ = writeln!(md, "## Reproduce\n");
     let _ = writeln!(
         md,
@@ -297,7 +332,7 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
     let _ = writeln!(
         md,
         "```sh\nRUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle --test queue -- {}\nCOORDLAB_BLESS=1 RUSTFLAGS=\"--cfg shuttle\" cargo test -p coordlab-impls --release --target-dir target/shuttle --test queue -- committed_counterexamples_are_current\n```\n",
-        test_name(deviation)
+        target.test
     );
     let _ = writeln!(
         md,
@@ -310,12 +345,7 @@ fn render_md(file: &CounterexampleFile, deviation: Deviation) -> String {
     );
     let _ = writeln!(md, "## Configuration\n");
     let _ = writeln!(md, "| | |\n|---|---|");
-    let _ = writeln!(
-        md,
-        "| bug variant | `{}`: {} |",
-        deviation.id(),
-        what_the_bug_is(deviation)
-    );
+    let _ = writeln!(md, "| bug variant | `{}`: {} |", target.variant, target.bug);
     let _ = writeln!(
         md,
         "| consumers | {} (ids c0..c{}; c999 is the sweeper that finishes what is left after all threads stop) |",
@@ -568,34 +598,38 @@ fn mermaid(events: &[EventRecord], property: &str, violations: &[&Violation]) ->
     d.render()
 }
 
-fn assert_finds(deviation: Deviation) {
+/// Searches for `variant`'s bug from every seed and asserts that the shortest failing run
+/// violates its property exactly as `expected` says (the seeds are fixed, so the run found is
+/// always the same: the committed counterexample); then runs the fixed workload through the
+/// same search, from every seed, and asserts that no run violates anything.
+fn assert_finds(variant: &str, expected: &str) {
     let target = targets()
         .into_iter()
-        .find(|t| t.deviation == deviation)
-        .expect("a target per deviation");
+        .find(|t| t.variant == variant)
+        .expect("a target per variant");
     let found = find(&target);
-    assert!(
-        found.message.contains(target.property),
-        "the failure names {}: {}",
-        target.property,
-        found.message
-    );
     eprintln!(
-        "shuttle found `{}` ({}); shortest trace: run {} from seed {}:\n{}",
-        deviation.id(),
+        "shuttle found `{variant}` ({}); shortest trace: run {} from seed {}:\n{}",
         found.message,
         found.iteration,
         found.seed,
         render_events(&found.report.events)
     );
-    // The fixed protocol survives the very same search, from every seed.
-    let fixed = Scenario {
-        deviation: None,
-        ..target.scenario.clone()
-    };
+    assert_eq!(
+        found.message,
+        format!(
+            "{} violated at the end of the run: {expected}",
+            target.property
+        ),
+        "the violation found"
+    );
     for seed in SEEDS {
-        let Some(found) = search(&fixed, &FailsOn::AnyViolation, seed, target.max_iterations)
-        else {
+        let Some(found) = search(
+            &target.fixed,
+            &FailsOn::AnyViolation,
+            seed,
+            target.max_iterations,
+        ) else {
             continue;
         };
         panic!(
@@ -611,7 +645,10 @@ fn assert_finds(deviation: Deviation) {
 /// so the message is gone and its effect never happens. Property `NoMessageLost`.
 #[test]
 fn shuttle_finds_delete_before_process() {
-    assert_finds(Deviation::DeleteBeforeProcess);
+    assert_finds(
+        "delete-before-process",
+        "m0 was deleted, but its effect never happened and it is not in the dead-letter queue",
+    );
 }
 
 /// Shuttle finds `stale-receipt-delete`: a slow consumer's visibility timeout runs out,
@@ -620,7 +657,19 @@ fn shuttle_finds_delete_before_process() {
 /// that consumer crashes. Property `NoMessageLost`.
 #[test]
 fn shuttle_finds_stale_receipt_delete() {
-    assert_finds(Deviation::StaleReceiptDelete);
+    assert_finds(
+        "stale-receipt-delete",
+        "m0 was deleted, but its effect never happened and it is not in the dead-letter queue",
+    );
+}
+
+/// Without the idempotency ledger (fenced writes only), shuttle finds a run in which a slow
+/// consumer's effect and its message's redelivery's effect both happen: `EffectAtMostOnce`
+/// needs the ledger (the model's `no-idempotency` variant). The same workload with the ledger
+/// survives the same search from every seed.
+#[test]
+fn shuttle_finds_duplicate_effect_without_ledger() {
+    assert_finds("no-idempotency", "m0's effect happened 2 times");
 }
 
 /// The committed counterexamples are exactly what the search produces now. With
@@ -630,7 +679,7 @@ fn committed_counterexamples_are_current() {
     for target in targets() {
         let found = find(&target);
         let file = file_for(&target, &found);
-        let dir = target_dir(target.deviation);
+        let dir = target_dir(&target);
         let outputs = [
             (
                 dir.join(format!("{}.json", target.property)),
@@ -638,7 +687,7 @@ fn committed_counterexamples_are_current() {
             ),
             (
                 dir.join(format!("{}.md", target.property)),
-                render_md(&file, target.deviation),
+                render_md(&file, &target),
             ),
         ];
         for (path, contents) in outputs {
@@ -652,9 +701,10 @@ fn committed_counterexamples_are_current() {
 #[test]
 fn committed_counterexamples_replay() {
     let files = shuttle_search::committed_files("queue", "json");
-    assert!(
-        files.len() >= 2,
-        "expected the impl-* counterexamples, found {files:?}"
+    assert_eq!(
+        files.len(),
+        targets().len(),
+        "one committed counterexample per target: {files:?}"
     );
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
@@ -691,33 +741,4 @@ fn committed_counterexamples_replay() {
 #[test]
 fn every_counterexample_has_json_and_md() {
     shuttle_search::assert_json_md_twins("queue");
-}
-
-/// How many runs each search needs, over 20 seeds, for the random and the PCT scheduler.
-/// Informational: `cargo test ... -- --ignored --nocapture iterations_needed`.
-#[test]
-#[ignore]
-fn iterations_needed() {
-    for target in targets() {
-        for scheduler in ["random", "pct"] {
-            let mut needed = Vec::new();
-            for seed in 1..=20u64 {
-                let fails_on = target.fails_on();
-                let n = match scheduler {
-                    "random" => search(&target.scenario, &fails_on, seed, 100_000),
-                    _ => search_pct(&target.scenario, &fails_on, seed, 100_000),
-                }
-                .map(|f| f.iteration);
-                needed.push(n.unwrap_or(usize::MAX));
-            }
-            needed.sort_unstable();
-            eprintln!(
-                "{} {scheduler}: runs to first failure over 20 seeds: min {} median {} max {} ({needed:?})",
-                target.deviation.id(),
-                needed[0],
-                needed[10],
-                needed[19]
-            );
-        }
-    }
 }

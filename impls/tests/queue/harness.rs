@@ -27,6 +27,12 @@
 //! queue's sequential semantics ([`property::EVENT_LOG_CONSISTENT`]): every step enabled, every
 //! rejection with the reason the state gives and changing nothing.
 //!
+//! No refusal is discarded: every consumer counts the refusals it gets (stale delete, lapsed
+//! heartbeat, ...), the run's log must record exactly those (also `EventLogConsistent`), and
+//! the sweeper, alone, must get none. [`Report::races`] says which races a run showed while
+//! its consumers ran (an expiry, a redelivery, a stale delete refused, ...), so the loom and
+//! shuttle tests can assert that the races they are about happened.
+//!
 //! The idempotent consumer deletes a delivery whose effect the ledger had already applied
 //! (`ProcessOutcome::Duplicate`) like any other: skipping it without deleting would leave the
 //! message to be redelivered until it is dead-lettered, which the model's
@@ -40,14 +46,14 @@
 // this module is unused.
 #![cfg_attr(loom, allow(dead_code))]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
 use coordlab_impls::clock::ManualClock;
 use coordlab_impls::queue::{
     ApplyOutcome, ConsumerId, Event, EventRecord, IdempotencyLedger, MessageId, ProcessOutcome,
-    QueueConfig, RetryPolicy, RetryQueue,
+    QueueConfig, QueueError, ReceiptOperation, Rejection, RetryPolicy, RetryQueue,
 };
 use coordlab_impls::sync::{Arc, Mutex, thread};
 use serde::{Deserialize, Serialize};
@@ -340,16 +346,166 @@ impl fmt::Display for Violation {
     }
 }
 
+/// A refusal a consumer got, by operation and reason (the harness's own ordered copy of the
+/// queue's [`ReceiptOperation`] and [`Rejection`], without the delivery numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Refusal {
+    /// `delete`, `change_visibility` or `release`.
+    pub operation: Operation,
+    /// Why the queue refused it.
+    pub reason: Reason,
+}
+
+/// [`ReceiptOperation`], ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    /// `delete`.
+    Delete,
+    /// `change_visibility` (the heartbeat).
+    ChangeVisibility,
+    /// `release`.
+    Release,
+}
+
+/// [`Rejection`], without the delivery number, ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    /// `StaleReceipt`: the message was received again since.
+    Stale,
+    /// `MessageNotInflight`: the delivery lapsed.
+    NotInflight,
+    /// `MessageGone`: deleted or dead-lettered.
+    Gone,
+    /// `UnknownReceipt`.
+    Unknown,
+}
+
+impl Refusal {
+    /// The refusal of `operation` with `error`.
+    pub fn of(operation: ReceiptOperation, error: &QueueError) -> Refusal {
+        Refusal::logged(operation, error.rejection())
+    }
+
+    /// The refusal a `Reject` event records.
+    pub fn logged(operation: ReceiptOperation, reason: Rejection) -> Refusal {
+        Refusal {
+            operation: match operation {
+                ReceiptOperation::Delete => Operation::Delete,
+                ReceiptOperation::ChangeVisibility => Operation::ChangeVisibility,
+                ReceiptOperation::Release => Operation::Release,
+            },
+            reason: match reason {
+                Rejection::StaleReceipt { .. } => Reason::Stale,
+                Rejection::MessageNotInflight => Reason::NotInflight,
+                Rejection::MessageGone => Reason::Gone,
+                Rejection::UnknownReceipt => Reason::Unknown,
+            },
+        }
+    }
+}
+
+/// How many refusals of each kind.
+pub type Refusals = BTreeMap<Refusal, u32>;
+
+fn tally(refusals: &mut Refusals, more: &Refusals) {
+    for (&r, &n) in more {
+        *refusals.entry(r).or_default() += n;
+    }
+}
+
+/// Something a scenario exists to exercise, seen in one run while its consumer threads ran
+/// (before the sweep). Tests assert that the races they are about happened in some run, so a
+/// property that held did not hold vacuously. (Real threads are not searched, so only loom and
+/// shuttle ask.)
+#[cfg_attr(not(any(loom, shuttle)), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Race {
+    /// A delivery's visibility deadline passed (`Expire`).
+    Expired,
+    /// A message was received again (delivery #2 or later).
+    Redelivered,
+    /// A message was deleted.
+    Deleted,
+    /// A message was moved to the dead-letter queue.
+    DeadLettered,
+    /// A consumer crashed holding a delivery.
+    Crashed,
+    /// A consumer released a delivery (processing failed) and the queue accepted it.
+    Released,
+    /// The idempotency ledger found a message's effect already applied.
+    DuplicateSkipped,
+    /// A `delete` with a stale receipt was refused (`StaleReceipt`).
+    StaleDeleteRefused,
+    /// A heartbeat (`change_visibility`) with a stale receipt was refused.
+    StaleHeartbeatRefused,
+    /// A heartbeat after its delivery lapsed was refused (`MessageNotInflight`).
+    LapsedHeartbeatRefused,
+    /// A `release` with a stale receipt was refused.
+    StaleReleaseRefused,
+    /// A `release` after its delivery lapsed was refused (`MessageNotInflight`).
+    LapsedReleaseRefused,
+}
+
 /// What a run left behind.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(any(loom, shuttle)), allow(dead_code))]
 pub struct Report {
     /// Every property that failed (empty: all held).
     pub violations: Vec<Violation>,
     /// The queue's event log (empty unless `record_events`).
     pub events: Vec<EventRecord>,
+    /// Where in `events` the sweep began: the steps before it are the consumer threads' run.
+    pub sweep_from: usize,
+    /// The refusals the consumer threads got, counted from the errors they were returned (the
+    /// sweeper is never refused: a refusal there is a violation). [`check`] asserts that the
+    /// log records exactly these.
+    pub refusals: Refusals,
+    /// The messages deleted (by consumers and the sweeper), in no particular order, and the
+    /// messages dead-lettered with their receive counts.
+    pub deleted: Vec<MessageId>,
+    /// The dead-letter queue at the end: message and receive count.
+    pub dead_lettered: BTreeMap<MessageId, u32>,
 }
 
 impl Report {
+    /// The races this run showed while its consumer threads ran (needs the event log).
+    #[cfg_attr(not(any(loom, shuttle)), allow(dead_code))]
+    pub fn races(&self) -> BTreeSet<Race> {
+        let mut races = BTreeSet::new();
+        for record in &self.events[..self.sweep_from] {
+            let race = match record.event {
+                Event::Expire { .. } => Race::Expired,
+                Event::Receive { delivery: 2.., .. } => Race::Redelivered,
+                Event::Delete { .. } => Race::Deleted,
+                Event::MoveToDeadLetter { .. } => Race::DeadLettered,
+                Event::Crash {
+                    message: Some(_), ..
+                } => Race::Crashed,
+                Event::Release { .. } => Race::Released,
+                Event::Process {
+                    outcome: ProcessOutcome::Duplicate,
+                    ..
+                } => Race::DuplicateSkipped,
+                _ => continue,
+            };
+            races.insert(race);
+        }
+        for (refusal, &n) in &self.refusals {
+            let race = match (refusal.operation, refusal.reason) {
+                (Operation::Delete, Reason::Stale) => Race::StaleDeleteRefused,
+                (Operation::ChangeVisibility, Reason::Stale) => Race::StaleHeartbeatRefused,
+                (Operation::ChangeVisibility, Reason::NotInflight) => Race::LapsedHeartbeatRefused,
+                (Operation::Release, Reason::Stale) => Race::StaleReleaseRefused,
+                (Operation::Release, Reason::NotInflight) => Race::LapsedReleaseRefused,
+                _ => continue,
+            };
+            if n > 0 {
+                races.insert(race);
+            }
+        }
+        races
+    }
+
     /// Panics with the first violation, naming its property; loom and shuttle turn that panic
     /// into a failing schedule.
     #[cfg_attr(not(any(loom, shuttle)), allow(dead_code))]
@@ -460,12 +616,43 @@ impl Shared {
     }
 }
 
-/// One consumer's loop. Returns the messages it deleted.
-fn consume(shared: &Shared, me: u32, mut attempts: u32, faults: &Faults) -> Vec<MessageId> {
+/// What one consumer thread did: the messages it deleted and the refusals it got.
+#[derive(Default)]
+struct Outcome {
+    deleted: Vec<MessageId>,
+    refusals: Refusals,
+}
+
+impl Outcome {
+    /// Notes the answer to `operation`: a deleted message, or a refusal. Returns whether the
+    /// queue accepted it.
+    fn note<R>(
+        &mut self,
+        operation: ReceiptOperation,
+        message: MessageId,
+        answer: Result<R, QueueError>,
+    ) -> bool {
+        match answer {
+            Ok(_) => {
+                if operation == ReceiptOperation::Delete {
+                    self.deleted.push(message);
+                }
+                true
+            }
+            Err(e) => {
+                *self.refusals.entry(Refusal::of(operation, &e)).or_default() += 1;
+                false
+            }
+        }
+    }
+}
+
+/// One consumer's loop. Returns the messages it deleted and every refusal it got.
+fn consume(shared: &Shared, me: u32, mut attempts: u32, faults: &Faults) -> Outcome {
     let s = &shared.scenario;
     let consumer = shared.queue.consumer(ConsumerId(me));
     let mut dice = Dice::for_thread(me);
-    let mut deleted = Vec::new();
+    let mut out = Outcome::default();
     let mut nth = 0;
     while attempts > 0 {
         attempts -= 1;
@@ -477,15 +664,19 @@ fn consume(shared: &Shared, me: u32, mut attempts: u32, faults: &Faults) -> Vec<
             continue;
         };
         let receipt = delivery.receipt;
-        shared.effects.claim(delivery.message, receipt.delivery());
+        let message = delivery.message;
+        shared.effects.claim(message, receipt.delivery());
         let fault = fault_for(faults, me, nth, &mut dice);
         nth += 1;
-        if s.heartbeat && consumer.change_visibility(&receipt, s.timeout()).is_err() {
-            // Lost the lease: someone else has the message now. Drop the work.
-            continue;
+        if s.heartbeat {
+            let answer = consumer.change_visibility(&receipt, s.timeout());
+            if !out.note(ReceiptOperation::ChangeVisibility, message, answer) {
+                // Lost the lease: someone else has the message now. Drop the work.
+                continue;
+            }
         }
-        if s.deletes_before_process() && consumer.delete(&receipt).is_ok() {
-            deleted.push(delivery.message);
+        if s.deletes_before_process() {
+            out.note(ReceiptOperation::Delete, message, consumer.delete(&receipt));
         }
         match fault {
             Fault::CrashBeforeProcess => {
@@ -493,14 +684,18 @@ fn consume(shared: &Shared, me: u32, mut attempts: u32, faults: &Faults) -> Vec<
                 continue;
             }
             Fault::FailProcessing => {
-                // The queue may refuse (stale receipt, message gone); either way this consumer
-                // is done with the delivery.
-                let _ = consumer.release(&receipt);
+                // The queue may refuse (stale receipt, lapsed delivery, message gone); either
+                // way this consumer is done with the delivery.
+                out.note(
+                    ReceiptOperation::Release,
+                    message,
+                    consumer.release(&receipt),
+                );
                 continue;
             }
             Fault::None | Fault::CrashAfterProcess => {}
         }
-        let outcome = shared.effects.process(delivery.message, receipt.delivery());
+        let outcome = shared.effects.process(message, receipt.delivery());
         consumer.record_process(&receipt, outcome);
         if fault == Fault::CrashAfterProcess {
             consumer.record_crash(Some(&receipt));
@@ -510,11 +705,11 @@ fn consume(shared: &Shared, me: u32, mut attempts: u32, faults: &Faults) -> Vec<
             // The `duplicate-not-deleted` bug: "already done, nothing to do".
             continue;
         }
-        if !s.deletes_before_process() && consumer.delete(&receipt).is_ok() {
-            deleted.push(delivery.message);
+        if !s.deletes_before_process() {
+            out.note(ReceiptOperation::Delete, message, consumer.delete(&receipt));
         }
     }
-    deleted
+    out
 }
 
 /// Runs the scenario once on the current engine's threads and checks its properties.
@@ -572,31 +767,35 @@ pub fn run(scenario: &Scenario) -> Report {
     if let Some(producer) = producer {
         producer.join().unwrap();
     }
-    let mut deleted: Vec<MessageId> = Vec::new();
+    let mut outcome = Outcome::default();
     for consumer in consumers {
-        deleted.extend(consumer.join().unwrap());
+        let theirs = consumer.join().unwrap();
+        outcome.deleted.extend(theirs.deleted);
+        tally(&mut outcome.refusals, &theirs.refusals);
     }
     if let Some(driver) = driver {
         driver.join().unwrap();
     }
 
-    deleted.extend(sweep(&shared));
-    check(&shared, &deleted)
+    let sweep_from = shared.queue.events().len();
+    let swept = sweep(&shared);
+    check(&shared, outcome, swept, sweep_from)
 }
 
 const SWEEPER: u32 = 999;
 
 /// After the run: move the clock far past every deadline and finish what is left with a
-/// reliable consumer (no faults, no deviation in its own steps).
-fn sweep(shared: &Shared) -> Vec<MessageId> {
+/// reliable consumer (no faults, no deviation in its own steps). It works alone, so the queue
+/// refuses it nothing: its deletes and refusals are returned for [`check`] to hold to that.
+fn sweep(shared: &Shared) -> Outcome {
     let s = &shared.scenario;
     let far = Duration::from_millis(1_000 + s.visibility_timeout_ms * 4);
-    let mut deleted = Vec::new();
+    let mut out = Outcome::default();
     // Each message needs at most one successful pass; the bound only guards against a harness
     // or queue bug that would otherwise loop forever.
     for _ in 0..(s.messages * 4 + 8) {
         if shared.settled() {
-            return deleted;
+            return out;
         }
         shared.clock.advance(far);
         let consumer = shared.queue.consumer(ConsumerId(SWEEPER));
@@ -604,9 +803,11 @@ fn sweep(shared: &Shared) -> Vec<MessageId> {
             shared.effects.claim(d.message, d.receipt.delivery());
             let outcome = shared.effects.process(d.message, d.receipt.delivery());
             consumer.record_process(&d.receipt, outcome);
-            if consumer.delete(&d.receipt).is_ok() {
-                deleted.push(d.message);
-            }
+            out.note(
+                ReceiptOperation::Delete,
+                d.message,
+                consumer.delete(&d.receipt),
+            );
         }
     }
     panic!(
@@ -615,8 +816,10 @@ fn sweep(shared: &Shared) -> Vec<MessageId> {
     );
 }
 
-fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
+fn check(shared: &Shared, consumers: Outcome, swept: Outcome, sweep_from: usize) -> Report {
     let s = &shared.scenario;
+    let mut deleted = consumers.deleted;
+    deleted.extend(&swept.deleted);
     shared.queue.check_invariants();
     let counts = shared.queue.counts();
     let events = shared.queue.events();
@@ -628,12 +831,46 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
         .map(|d| (d.message, d.receive_count))
         .collect();
     let mut deletes: BTreeMap<MessageId, u32> = BTreeMap::new();
-    for &m in deleted {
+    for &m in &deleted {
         *deletes.entry(m).or_default() += 1;
     }
 
     let mut violations = check_deletes(&events);
     violations.extend(check_dead_letters(&events));
+    if !swept.refusals.is_empty() {
+        violations.push(Violation {
+            property: property::EVENT_LOG_CONSISTENT.to_owned(),
+            seen: Seen::AtEnd,
+            detail: format!(
+                "the sweeper, working alone, was refused {:?}",
+                swept.refusals
+            ),
+            parties: vec!["queue".to_owned(), format!("c{SWEEPER}")],
+        });
+    }
+    if s.record_events {
+        let mut logged = Refusals::new();
+        for record in &events {
+            if let Event::Reject {
+                operation, reason, ..
+            } = record.event
+            {
+                *logged
+                    .entry(Refusal::logged(operation, reason))
+                    .or_default() += 1;
+            }
+        }
+        let mut got = consumers.refusals.clone();
+        tally(&mut got, &swept.refusals);
+        if logged != got {
+            violations.push(Violation {
+                property: property::EVENT_LOG_CONSISTENT.to_owned(),
+                seen: Seen::AtEnd,
+                detail: format!("the consumers were refused {got:?}, the log records {logged:?}"),
+                parties: vec!["queue".to_owned()],
+            });
+        }
+    }
     if s.record_events
         && let Err(e) = check_log(
             &events,
@@ -674,6 +911,7 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
             parties: deleters(about),
         });
     };
+    let mut duplicated = Vec::new();
     for n in 0..u64::from(s.messages) {
         let m = MessageId::new(n);
         let effects = applied.get(&m).copied().unwrap_or(0);
@@ -700,11 +938,27 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
             );
         }
         if s.check_effect_at_most_once && effects > 1 {
-            violate(
-                property::EFFECT_AT_MOST_ONCE,
-                format!("{m}'s effect happened {effects} times"),
-                Some(m),
-            );
+            // The parties: the queue and the consumers whose processing applied the effect.
+            let mut parties = vec!["queue".to_owned()];
+            for e in &events {
+                if let Event::Process {
+                    message,
+                    consumer: Some(c),
+                    outcome: ProcessOutcome::Applied,
+                    ..
+                } = e.event
+                    && message == m
+                    && !parties.contains(&c.to_string())
+                {
+                    parties.push(c.to_string());
+                }
+            }
+            duplicated.push(Violation {
+                property: property::EFFECT_AT_MOST_ONCE.to_owned(),
+                seen: Seen::AtEnd,
+                detail: format!("{m}'s effect happened {effects} times"),
+                parties,
+            });
         }
     }
     for (&m, &receives) in &dead {
@@ -732,13 +986,25 @@ fn check(shared: &Shared, deleted: &[MessageId]) -> Report {
             None,
         );
     }
-    Report { violations, events }
+    violations.extend(duplicated);
+    Report {
+        violations,
+        events,
+        sweep_from,
+        refusals: consumers.refusals,
+        deleted,
+        dead_lettered: dead,
+    }
 }
 
-/// `NoMessageLost` as the model states it, at every `Delete` in the event log: the message's
-/// effect has happened (a `Process` that applied it, or found it already applied), and no
-/// consumer holds its newest delivery unprocessed (received, and not yet processed, released
-/// or crashed).
+/// `NoMessageLost` as the model states it (`models/src/queue.rs`, `lost_message`), at every
+/// `Delete` in the event log: the message's effect has happened (a `Process` that applied it,
+/// or found it already applied), and no consumer holds its newest delivery unprocessed —
+/// the deleting consumer included: a delete with the newest receipt before that delivery was
+/// processed loses the message if the consumer then fails, even when an earlier delivery's
+/// effect already happened. A delivery stops being held unprocessed when its holder processes
+/// it, releases it, crashes, or is refused a heartbeat (it then drops the work, as the model's
+/// refused `Heartbeat` makes the consumer idle).
 fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
     #[derive(Default)]
     struct Message {
@@ -775,6 +1041,12 @@ fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
             Event::Release {
                 message, delivery, ..
             }
+            | Event::Reject {
+                operation: ReceiptOperation::ChangeVisibility,
+                message,
+                delivery,
+                ..
+            }
             | Event::Crash {
                 message: Some(message),
                 delivery: Some(delivery),
@@ -796,13 +1068,19 @@ fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
                     Some(format!(
                         "{who} deleted {message} before its effect happened"
                     ))
-                } else if current != delivery && m.open.contains_key(&current) {
-                    let holder = m.open[&current];
-                    parties.extend(holder.map(|c| c.to_string()));
-                    let holder = holder.map_or_else(|| "a consumer".to_owned(), |c| c.to_string());
-                    Some(format!(
-                        "{who} deleted {message} with the receipt of delivery #{delivery} while {holder} held its newest delivery #{current} unprocessed"
-                    ))
+                } else if let Some(&holder) = m.open.get(&current) {
+                    if current == delivery {
+                        Some(format!(
+                            "{who} deleted {message} with the receipt of delivery #{delivery} before processing that delivery, its newest (an earlier delivery's effect had happened)"
+                        ))
+                    } else {
+                        parties.extend(holder.map(|c| c.to_string()));
+                        let holder =
+                            holder.map_or_else(|| "a consumer".to_owned(), |c| c.to_string());
+                        Some(format!(
+                            "{who} deleted {message} with the receipt of delivery #{delivery} while {holder} held its newest delivery #{current} unprocessed"
+                        ))
+                    }
                 } else {
                     None
                 };
@@ -923,4 +1201,183 @@ pub fn render_events(events: &[EventRecord]) -> String {
         .enumerate()
         .map(|(i, e)| format!("{:>3}. {e}\n", i + 1))
         .collect()
+}
+
+#[cfg(not(any(loom, shuttle)))]
+mod tests {
+    //! [`check_deletes`] on hand-written logs: it has the model's definition of
+    //! `NoMessageLost`, so a delete is a violation when any consumer, the deleter included,
+    //! still holds the newest delivery unprocessed.
+
+    use coordlab_impls::clock::Instant;
+
+    use super::*;
+
+    const M0: MessageId = MessageId::new(0);
+    const C0: Option<ConsumerId> = Some(ConsumerId(0));
+    const C1: Option<ConsumerId> = Some(ConsumerId(1));
+
+    fn at(ms: u64, event: Event) -> EventRecord {
+        EventRecord {
+            at: Instant::from_millis(ms),
+            event,
+        }
+    }
+
+    fn receive(ms: u64, delivery: u32, consumer: Option<ConsumerId>) -> EventRecord {
+        at(
+            ms,
+            Event::Receive {
+                message: M0,
+                delivery,
+                consumer,
+                visible_until: Instant::from_millis(ms + 10),
+            },
+        )
+    }
+
+    fn process(ms: u64, delivery: u32, consumer: Option<ConsumerId>) -> EventRecord {
+        at(
+            ms,
+            Event::Process {
+                message: M0,
+                delivery,
+                consumer,
+                outcome: ProcessOutcome::Applied,
+            },
+        )
+    }
+
+    fn delete(ms: u64, delivery: u32, current: u32, consumer: Option<ConsumerId>) -> EventRecord {
+        at(
+            ms,
+            Event::Delete {
+                message: M0,
+                delivery,
+                current,
+                consumer,
+            },
+        )
+    }
+
+    /// c0 processes delivery #1 of m0 and then outlasts its visibility timeout (it crashes);
+    /// c1 receives delivery #2. m0's effect has happened.
+    fn redelivered_after_the_effect() -> Vec<EventRecord> {
+        vec![
+            at(0, Event::Send { message: M0 }),
+            receive(0, 1, C0),
+            process(0, 1, C0),
+            at(
+                0,
+                Event::Crash {
+                    consumer: ConsumerId(0),
+                    message: Some(M0),
+                    delivery: Some(1),
+                },
+            ),
+            at(
+                10,
+                Event::Tick {
+                    now: Instant::from_millis(10),
+                },
+            ),
+            at(
+                10,
+                Event::Expire {
+                    message: M0,
+                    delivery: 1,
+                },
+            ),
+            receive(10, 2, C1),
+        ]
+    }
+
+    /// The gap the model's definition closes: c1 deletes the redelivery with its own, newest
+    /// receipt before processing it. The effect happened under delivery #1, but c1 still holds
+    /// #2 unprocessed: if it fails now, m0 can never be retried. The model's `lost_message`
+    /// finds its own holder (`stale: false, processed: false`); so must the harness.
+    #[test]
+    fn delete_before_processing_a_redelivery_is_a_loss() {
+        let mut log = redelivered_after_the_effect();
+        log.push(delete(10, 2, 2, C1));
+        let found = check_deletes(&log);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].property, property::NO_MESSAGE_LOST);
+        assert_eq!(found[0].seen, Seen::AtStep(8));
+        assert!(
+            found[0]
+                .detail
+                .contains("c1 deleted m0 with the receipt of delivery #2 before processing"),
+            "{}",
+            found[0].detail
+        );
+        assert_eq!(found[0].parties, ["queue", "c1"]);
+    }
+
+    /// The same delete after c1 processed its delivery is what the correct consumer does.
+    #[test]
+    fn delete_after_processing_the_newest_delivery_is_fine() {
+        let mut log = redelivered_after_the_effect();
+        log.push(process(10, 2, C1));
+        log.push(delete(10, 2, 2, C1));
+        assert_eq!(check_deletes(&log), []);
+    }
+
+    /// A stale delete while another consumer holds the newest delivery unprocessed (the
+    /// `stale-receipt-delete` loss), and a first delivery deleted before any effect (the
+    /// `delete-before-process` loss).
+    #[test]
+    fn a_stale_delete_and_a_delete_before_any_effect_are_losses() {
+        let mut log = redelivered_after_the_effect();
+        log.push(delete(10, 1, 2, C0));
+        let found = check_deletes(&log);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .detail
+                .contains("while c1 held its newest delivery #2 unprocessed"),
+            "{}",
+            found[0].detail
+        );
+        assert_eq!(found[0].parties, ["queue", "c0", "c1"]);
+
+        let log = vec![
+            at(0, Event::Send { message: M0 }),
+            receive(0, 1, C0),
+            delete(0, 1, 1, C0),
+        ];
+        let found = check_deletes(&log);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].detail.contains("before its effect happened"),
+            "{}",
+            found[0].detail
+        );
+    }
+
+    /// A holder that let its delivery go (released it, or was refused a heartbeat and dropped
+    /// the work) no longer holds it: a delete after that is not a loss on its account.
+    #[test]
+    fn a_delivery_let_go_is_no_longer_held() {
+        for let_go in [
+            Event::Release {
+                message: M0,
+                delivery: 2,
+                consumer: C1,
+                visible_at: Instant::from_millis(10),
+            },
+            Event::Reject {
+                operation: ReceiptOperation::ChangeVisibility,
+                message: M0,
+                delivery: 2,
+                consumer: C1,
+                reason: Rejection::MessageNotInflight,
+            },
+        ] {
+            let mut log = redelivered_after_the_effect();
+            log.push(at(10, let_go));
+            log.push(delete(10, 2, 2, C1));
+            assert_eq!(check_deletes(&log), []);
+        }
+    }
 }

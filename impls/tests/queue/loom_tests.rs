@@ -9,26 +9,82 @@
 //! (executions explored, and wall time measured alone on the 2-core development machine,
 //! release build); each prints its execution count and time (`--nocapture` to see them).
 //! Bounds were chosen so the suite stays well under three minutes; the next bound up costs
-//! 5-20x more. What loom checks here is that no interleaving
+//! 5-20x more. Each test also asserts that the races it is about happened in some execution
+//! (an expiry, a redelivery, a stale delete refused, ...: `harness::Race`), so its properties
+//! did not hold vacuously. What loom checks here is that no interleaving
 //! of the queue's operations (each atomic under the queue's lock), the harness's effect store
 //! and the clock's atomic breaks a property; the bound caps how many times a thread may be
 //! preempted, so bugs needing more preemptions than that go unexplored.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
-use super::harness::{Deviation, Scenario, property, run};
-use super::refusals::{self, Late};
+use super::harness::{Deviation, Race, Report, Scenario, property, run};
+use super::refusals::{self, Late, LateOutcome};
 use super::scenarios;
 
 thread_local! {
     static EXECUTIONS: Cell<u64> = const { Cell::new(0) };
+    /// The races the executions of the current exploration showed (loom runs every execution
+    /// on the test's own thread).
+    static RACES: RefCell<BTreeSet<Race>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Explores `scenario` with at most `preemptions` preemptions per execution; panics on the
+/// first violated property, or on the first execution that `claim` rejects. Returns the number
+/// of executions and the races seen across them.
+fn explore_with(
+    name: &str,
+    preemptions: usize,
+    scenario: Scenario,
+    claim: impl Fn(&Report) + Send + Sync + 'static,
+) -> (u64, BTreeSet<Race>) {
+    RACES.with(|r| r.borrow_mut().clear());
+    let executions = explore_fn(name, preemptions, move || {
+        let report = run(&scenario);
+        RACES.with(|r| r.borrow_mut().extend(report.races()));
+        report.assert_ok();
+        claim(&report);
+    });
+    (
+        executions,
+        RACES.with(|r| std::mem::take(&mut *r.borrow_mut())),
+    )
+}
+
+/// Explores `scenario` (see [`explore_with`]), panics on the first violated property, and
+/// asserts that every race in `wanted` happened in some execution: the properties held, and
+/// not because the interleavings they are about never came up.
+fn explore_expecting(name: &str, preemptions: usize, scenario: Scenario, wanted: &[Race]) {
+    explore_claiming(name, preemptions, scenario, wanted, |_| {});
+}
+
+/// [`explore_expecting`], with a claim of its own checked on every execution's report.
+fn explore_claiming(
+    name: &str,
+    preemptions: usize,
+    scenario: Scenario,
+    wanted: &[Race],
+    claim: impl Fn(&Report) + Send + Sync + 'static,
+) {
+    let (executions, seen) = explore_with(name, preemptions, scenario, claim);
+    let missing: Vec<Race> = wanted
+        .iter()
+        .copied()
+        .filter(|r| !seen.contains(r))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{name}: no interleaving out of {executions} exercised {missing:?} (seen {seen:?}); the \
+         checks passed vacuously for them"
+    );
 }
 
 /// Explores `scenario` with at most `preemptions` preemptions per execution; panics on the
 /// first violated property. Returns the number of executions.
 fn explore(name: &str, preemptions: usize, scenario: Scenario) -> u64 {
-    explore_fn(name, preemptions, move || run(&scenario).assert_ok())
+    explore_with(name, preemptions, scenario, |_| {}).0
 }
 
 /// Explores `f` with at most `preemptions` preemptions per execution; panics on the first
@@ -51,67 +107,120 @@ fn explore_fn(name: &str, preemptions: usize, f: impl Fn() + Send + Sync + 'stat
 }
 
 /// Two consumers race receive/delete for one message against the clock expiring it: at most
-/// one delete succeeds and the message is never lost.
+/// one delete succeeds and the message is never lost. Some interleaving expires the first
+/// delivery, redelivers the message and refuses the slow consumer's stale delete.
 /// Bound 4: 132,250 executions, 17s.
 #[test]
 fn receive_delete_expiry_never_loses_or_double_deletes() {
-    explore(
+    explore_expecting(
         "receive_delete_expiry",
         4,
         scenarios::receive_delete_expiry(),
+        &[
+            Race::Expired,
+            Race::Redelivered,
+            Race::StaleDeleteRefused,
+            Race::Deleted,
+        ],
     );
 }
 
 /// Consumers heartbeat with `change_visibility` while the clock expires their lease: a
-/// refused (stale) heartbeat abandons the work, and no message is lost or deleted twice.
+/// refused heartbeat (stale, or after its delivery lapsed) abandons the work, and no message
+/// is lost or deleted twice. Some interleaving refuses a stale heartbeat, one a lapsed one.
 /// Bound 3: 33,320 executions, 9s (34,132 before a heartbeat after a lapse was refused: the
 /// refused consumer now stops there).
 #[test]
 fn heartbeat_vs_expiry_never_loses_or_double_deletes() {
-    explore("heartbeat_vs_expiry", 3, scenarios::heartbeat_vs_expiry());
+    explore_expecting(
+        "heartbeat_vs_expiry",
+        3,
+        scenarios::heartbeat_vs_expiry(),
+        &[
+            Race::Expired,
+            Race::Redelivered,
+            Race::StaleHeartbeatRefused,
+            Race::LapsedHeartbeatRefused,
+            Race::Deleted,
+        ],
+    );
 }
 
-/// Both consumers fail and release; with `max_receives = 2` the message ends in the
-/// dead-letter queue exactly once, never before its second receive.
-/// Bound 3: 14,036 executions, 4s.
+/// Every delivery fails and is released (retry at once); with `max_receives = 2` every
+/// execution ends with the message in the dead-letter queue exactly once, after exactly two
+/// receives, and never deleted ([`scenarios::assert_dead_lettered_once`]) — the sweeper never
+/// gets it. Some interleaving has a release refused as stale and one as lapsed.
+/// Bound 3: 89,066 executions, 11s (14,036 with one attempt per consumer, when about a third
+/// of the executions ended with the sweeper deleting the message and passed).
 #[test]
-fn release_dead_letters_only_after_max_receives() {
-    explore(
+fn release_until_dead_letter_ends_in_the_dead_letter_queue_once() {
+    explore_claiming(
         "release_until_dead_letter",
         3,
         scenarios::release_until_dead_letter(),
+        &[
+            Race::Released,
+            Race::DeadLettered,
+            Race::Expired,
+            Race::StaleReleaseRefused,
+            Race::LapsedReleaseRefused,
+        ],
+        scenarios::assert_dead_lettered_once,
     );
 }
 
 /// A consumer crashes after processing; redelivery races the clock; the idempotency ledger
-/// keeps the effect to at most once.
+/// keeps the effect to at most once. Some interleaving redelivers the processed message and
+/// the ledger skips its duplicate.
 /// Bound 3: 70,681 executions, 9s.
 #[test]
 fn crash_and_redeliver_applies_effect_at_most_once() {
-    explore(
+    explore_expecting(
         "crash_and_redeliver_idempotent",
         3,
         scenarios::crash_and_redeliver_idempotent(),
+        &[
+            Race::Crashed,
+            Race::Expired,
+            Race::Redelivered,
+            Race::DuplicateSkipped,
+        ],
     );
 }
 
-/// The slow-consumer-then-crash race keeps the message (the fixed protocol rejects the slow
-/// consumer's stale delete).
+/// The slow-consumer-then-crash race keeps the message: some interleaving has the slow
+/// consumer's stale delete, and the fixed protocol refuses it.
 /// Bound 3: 17,977 executions, 4s.
 #[test]
 fn slow_consumer_then_crash_loses_nothing() {
-    explore(
+    explore_expecting(
         "slow_consumer_then_crash",
         3,
         scenarios::slow_consumer_then_crash(),
+        &[
+            Race::Expired,
+            Race::Redelivered,
+            Race::Crashed,
+            Race::StaleDeleteRefused,
+        ],
     );
 }
 
-/// A consumer crashing before processing loses nothing (the message is redelivered).
+/// A consumer crashing before processing loses nothing: the message is redelivered.
 /// Bound 3: 17,957 executions, 5s.
 #[test]
 fn crash_before_process_loses_nothing() {
-    explore("crash_before_process", 3, scenarios::crash_before_process());
+    explore_expecting(
+        "crash_before_process",
+        3,
+        scenarios::crash_before_process(),
+        &[
+            Race::Crashed,
+            Race::Expired,
+            Race::Redelivered,
+            Race::Deleted,
+        ],
+    );
 }
 
 /// Three consumers race for one message against the clock (5 threads, loom's maximum).
@@ -119,7 +228,12 @@ fn crash_before_process_loses_nothing() {
 /// suite.)
 #[test]
 fn three_consumers_race_never_loses_or_double_deletes() {
-    explore("three_consumers_race", 2, scenarios::three_consumers_race());
+    explore_expecting(
+        "three_consumers_race",
+        2,
+        scenarios::three_consumers_race(),
+        &[Race::Expired, Race::Redelivered, Race::StaleDeleteRefused],
+    );
 }
 
 /// Two messages, two attempts per consumer, a crash, and the clock: one message's redelivery
@@ -127,10 +241,39 @@ fn three_consumers_race_never_loses_or_double_deletes() {
 /// Bound 3: 195,781 executions, 31s.
 #[test]
 fn two_messages_with_crash_lose_nothing() {
-    explore(
+    explore_expecting(
         "two_messages_with_crash",
         3,
         scenarios::two_messages_with_crash(),
+        &[
+            Race::Crashed,
+            Race::Expired,
+            Race::Redelivered,
+            Race::StaleDeleteRefused,
+        ],
+    );
+}
+
+/// Explores [`refusals::late_race`] for `late` and asserts that every outcome came up: the
+/// operation accepted before the deadline, refused as not in flight, and refused as stale.
+fn explore_late_race(late: Late, preemptions: usize) {
+    thread_local! {
+        static OUTCOMES: RefCell<BTreeSet<LateOutcome>> = const { RefCell::new(BTreeSet::new()) };
+    }
+    OUTCOMES.with(|o| o.borrow_mut().clear());
+    let executions = explore_fn(&format!("late_race({late:?})"), preemptions, move || {
+        let outcome = refusals::late_race(late);
+        OUTCOMES.with(|o| o.borrow_mut().insert(outcome));
+    });
+    let seen = OUTCOMES.with(|o| std::mem::take(&mut *o.borrow_mut()));
+    assert_eq!(
+        seen,
+        BTreeSet::from([
+            LateOutcome::Accepted,
+            LateOutcome::NotInflight,
+            LateOutcome::Stale
+        ]),
+        "{late:?}: outcomes seen in {executions} executions"
     );
 }
 
@@ -138,13 +281,12 @@ fn two_messages_with_crash_lose_nothing() {
 /// deadline) and another consumer's receive: accepted exactly before the deadline, refused
 /// from it on with `MessageNotInflight` (or `StaleReceipt` once the other consumer has the
 /// message), and a refusal changes nothing and leaves the message to the other consumer
-/// (`refusals::late_race`). Reference: SQS `ChangeMessageVisibility`.
+/// (`refusals::late_race`); every one of the three outcomes comes up. Reference: SQS
+/// `ChangeMessageVisibility`.
 /// Bound 4: 14,689 executions, 1s. (Bound 5: 36,543 executions.)
 #[test]
 fn late_heartbeat_is_refused_from_the_deadline_on() {
-    explore_fn("late_race(heartbeat)", 4, || {
-        refusals::late_race(Late::Heartbeat);
-    });
+    explore_late_race(Late::Heartbeat, 4);
 }
 
 /// As [`late_heartbeat_is_refused_from_the_deadline_on`], for `release` (which, accepted,
@@ -152,9 +294,7 @@ fn late_heartbeat_is_refused_from_the_deadline_on() {
 /// Bound 4: 14,689 executions, 1s.
 #[test]
 fn late_release_is_refused_from_the_deadline_on() {
-    explore_fn("late_race(release)", 4, || {
-        refusals::late_race(Late::Release);
-    });
+    explore_late_race(Late::Release, 4);
 }
 
 /// Two threads make a queue each at the same time, so their ids come from the shared counter
@@ -208,20 +348,4 @@ fn loom_finds_delete_before_process() {
         scenarios::crash_before_process(),
     );
     assert!(message.contains(property::NO_MESSAGE_LOST), "{message}");
-}
-
-/// Measures one scenario at one bound (not part of the suite):
-/// `LOOM_PROBE=<scenario>:<bound> RUSTFLAGS="--cfg loom" cargo test -p coordlab-impls --release
-/// --target-dir target/loom -- --ignored probe --nocapture`.
-#[test]
-#[ignore]
-fn probe() {
-    let spec = std::env::var("LOOM_PROBE").expect("LOOM_PROBE=<scenario>:<bound>");
-    let (name, bound) = spec.split_once(':').expect("LOOM_PROBE=<scenario>:<bound>");
-    let scenario = scenarios::small()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no small scenario named {name}"))
-        .1;
-    explore(name, bound.parse().expect("a number"), scenario);
 }

@@ -34,6 +34,8 @@ mod shuttle_tests;
 #[cfg(shuttle)]
 mod counterexamples;
 
+// The queue's searches use the random scheduler only (`search_pct` is the election's).
 #[cfg(shuttle)]
 #[path = "../support/shuttle_search.rs"]
+#[allow(dead_code)]
 mod shuttle_search;

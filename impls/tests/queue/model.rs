@@ -4,8 +4,11 @@
 //! `max_receives`. One kind of step moves the clock to a held message's visibility deadline, or
 //! 1 ms before it, and then at once deletes, changes visibility or releases with a receipt:
 //! both sides of the lapse, right after the clock moved. After every step the queue's return
-//! value must equal the model's, and so must the counts and the dead-letter queue; the core's
-//! own invariants are checked too.
+//! value must equal the model's, and so must the counts and the dead-letter queue, except
+//! after a step that only moved the clock: reading the counts there would bring the queue's
+//! time up to date (every read applies the deadlines that have passed), so the operation after
+//! it would never be the first to see the new time, and one that forgot to bring time up to
+//! date itself would pass. The core's own invariants are checked after every step.
 //!
 //! The reference is written for clarity, not speed: a list of messages scanned linearly, with
 //! the documented semantics spelled out (deadlines applied at the next operation, oldest visible
@@ -531,17 +534,22 @@ impl StateMachineTest for QueueMatchesReference {
     fn check_invariants(sut: &Sut, reference: &RefState) {
         assert_eq!(sut.clock.now().as_millis(), reference.clock);
         sut.queue.check_invariants();
-        // `counts` applies deadlines, like any operation, so bring the reference along on a copy.
-        let mut settled = reference.clone();
-        settled.settle();
-        assert_eq!(sut.queue.counts(), settled.counts(), "counts");
+        // `counts` and `dead_letters` apply the deadlines that have passed, like any operation.
+        // After a step that only moved the clock, reading them would bring the queue's time up
+        // to date before the next operation, and hide an operation that forgets to do so
+        // itself: there they are not read, and the next step's operation is the first to see
+        // the new time (its own answer, and these, are compared after it).
+        if reference.now != reference.clock {
+            return;
+        }
+        assert_eq!(sut.queue.counts(), reference.counts(), "counts");
         let dead: Vec<(u64, u32)> = sut
             .queue
             .dead_letters()
             .iter()
             .map(|d| (d.message.get(), d.receive_count))
             .collect();
-        assert_eq!(dead, settled.dead, "dead-letter queue");
+        assert_eq!(dead, reference.dead, "dead-letter queue");
     }
 }
 

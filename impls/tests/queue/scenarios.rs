@@ -6,7 +6,11 @@
 // this module is unused.
 #![cfg_attr(loom, allow(dead_code))]
 
-use super::harness::{EffectMode, Fault, Faults, Retry, Scenario};
+use std::collections::BTreeMap;
+
+use coordlab_impls::queue::{Event, MessageId};
+
+use super::harness::{EffectMode, Fault, Faults, Report, Retry, Scenario, render_events};
 
 /// Two consumers race for one message while the clock runs its visibility timeout out: at most
 /// one delete succeeds, and the message ends deleted or is still there for the sweep.
@@ -23,19 +27,56 @@ pub fn heartbeat_vs_expiry() -> Scenario {
     }
 }
 
-/// Both consumers' processing fails and they release (retry immediately); with
+/// Every delivery fails and its consumer releases it (retry at once); with
 /// `max_receives = 2` the message must end in the dead-letter queue exactly once, after its
-/// second receive, racing the clock.
+/// second receive, racing the clock ([`assert_dead_lettered_once`]). Each consumer makes two
+/// receive attempts, so whatever the interleaving one of them receives the message a second
+/// time (an attempt that finds it held by the other is followed by one that finds it back),
+/// and the sweeper never gets it.
 pub fn release_until_dead_letter() -> Scenario {
     Scenario {
         retry: Retry::Immediate,
         max_receives: Some(2),
+        receive_attempts: 2,
         faults: Faults::Fixed(vec![
             (0, 0, Fault::FailProcessing),
+            (0, 1, Fault::FailProcessing),
             (1, 0, Fault::FailProcessing),
+            (1, 1, Fault::FailProcessing),
         ]),
         ..Scenario::tiny()
     }
+}
+
+/// [`release_until_dead_letter`]'s claim, on a run's report: m0 was dead-lettered exactly
+/// once, after exactly two receives, while the consumer threads ran (not by the sweep), and
+/// never deleted.
+pub fn assert_dead_lettered_once(report: &Report) {
+    let m0 = MessageId::new(0);
+    let moved: Vec<u32> = report
+        .events
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::MoveToDeadLetter {
+                message,
+                receive_count,
+            } if message == m0 => Some(receive_count),
+            _ => None,
+        })
+        .collect();
+    let by_consumers = report.events[..report.sweep_from]
+        .iter()
+        .any(|r| matches!(r.event, Event::MoveToDeadLetter { .. }));
+    assert!(
+        moved == [2]
+            && by_consumers
+            && report.deleted.is_empty()
+            && report.dead_lettered == BTreeMap::from([(m0, 2)]),
+        "m0 should be dead-lettered once after 2 receives while the consumers ran, and never deleted; dead-letter moves {moved:?}, deleted {:?}, dead-letter queue {:?}\n{}",
+        report.deleted,
+        report.dead_lettered,
+        render_events(&report.events)
+    );
 }
 
 /// A consumer crashes holding the message; the other consumer and the clock race to recover
@@ -66,6 +107,15 @@ pub fn small() -> Vec<(&'static str, Scenario)> {
         ("three_consumers_race", three_consumers_race()),
         ("two_messages_with_crash", two_messages_with_crash()),
     ]
+}
+
+/// The claim the small scenario `name` makes beyond the properties every run is checked for,
+/// as a check of a run's report that panics when it fails (most scenarios make none).
+pub fn claim(name: &str) -> fn(&Report) {
+    match name {
+        "release_until_dead_letter" => assert_dead_lettered_once,
+        _ => |_| {},
+    }
 }
 
 /// Four consumers, a producer thread, random crashes and failed processing, clock jumps,

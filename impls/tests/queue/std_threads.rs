@@ -8,15 +8,17 @@ use super::scenarios;
 const RUNS: usize = 200;
 
 fn run_many(name: &str, scenario: &Scenario) {
+    let claim = scenarios::claim(name);
     for _ in 0..RUNS {
         let report = run(scenario);
         if let Some(v) = report.violations.first() {
             panic!("{name}: {v}\n{}", render_events(&report.events));
         }
+        claim(&report);
     }
 }
 
-/// Every small scenario keeps every property on real threads.
+/// Every small scenario keeps every property, and its own claim, on real threads.
 #[test]
 fn small_scenarios_hold_on_threads() {
     for (name, scenario) in scenarios::small() {
