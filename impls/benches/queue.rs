@@ -1,6 +1,6 @@
 //! Throughput of the retrying queue against its natural peer, a crossbeam channel: send N
 //! messages, then drain them with 1 or 2 consumer threads. For the queue, draining is
-//! receive + delete (two lock acquisitions per message, plus the visibility bookkeeping); for
+//! receive + delete (a lock acquisition each, plus the visibility bookkeeping); for
 //! the channel it is one `recv`. `retry_queue_batch10` drains through the batch operations,
 //! 10 messages a call (SQS's limit); `sharded_queue_2` is the same loop on a `ShardedQueue` of
 //! 2 shards. Same message count, same threads, same run.
@@ -12,18 +12,54 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use coordlab_impls::clock::SystemClock;
-use coordlab_impls::queue::{QueueConfig, RetryQueue, ShardedQueue};
+use coordlab_impls::queue::{Delivery, QueueConfig, ReceiptHandle, RetryQueue, ShardedQueue};
 use coordlab_impls::sync::{Arc, thread};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const N: u64 = 10_000;
 const VISIBILITY: Duration = Duration::from_secs(30);
 
+/// The per-message operations the drain loop uses, for the queue types it runs on.
+trait PerMessage: Send + Sync + 'static {
+    fn send(&self, body: u64);
+    fn receive(&self) -> Option<Delivery<u64>>;
+    fn delete(&self, receipt: &ReceiptHandle);
+    fn deleted(&self) -> u64;
+}
+
+impl PerMessage for RetryQueue<u64, SystemClock> {
+    fn send(&self, body: u64) {
+        RetryQueue::send(self, body);
+    }
+    fn receive(&self) -> Option<Delivery<u64>> {
+        RetryQueue::receive(self, VISIBILITY)
+    }
+    fn delete(&self, receipt: &ReceiptHandle) {
+        RetryQueue::delete(self, receipt).expect("the newest receipt deletes");
+    }
+    fn deleted(&self) -> u64 {
+        self.counts().deleted
+    }
+}
+
+impl PerMessage for ShardedQueue<u64, SystemClock> {
+    fn send(&self, body: u64) {
+        ShardedQueue::send(self, body);
+    }
+    fn receive(&self) -> Option<Delivery<u64>> {
+        ShardedQueue::receive(self, VISIBILITY)
+    }
+    fn delete(&self, receipt: &ReceiptHandle) {
+        ShardedQueue::delete(self, receipt).expect("the newest receipt deletes");
+    }
+    fn deleted(&self) -> u64 {
+        self.counts().deleted
+    }
+}
+
 /// Sends `N` messages, then `consumers` threads receive and delete until nothing is visible.
-fn retry_queue(consumers: usize) -> u64 {
-    let queue = Arc::new(RetryQueue::<u64, SystemClock>::with_system_clock(
-        QueueConfig::default(),
-    ));
+fn drain<Q: PerMessage>(queue: Q, consumers: usize) -> u64 {
+    let queue = Arc::new(queue);
     for i in 0..N {
         queue.send(i);
     }
@@ -33,52 +69,36 @@ fn retry_queue(consumers: usize) -> u64 {
             thread::spawn(move || {
                 let mut sum = 0;
                 // Everything was sent before the consumers started and nothing expires within the
-                // run, so an empty receive means the queue is drained.
-                while let Some(d) = queue.receive(VISIBILITY) {
+                // run, so an empty receive means the queue is drained (a sharded queue checks
+                // every shard at one instant before it says so).
+                while let Some(d) = queue.receive() {
                     sum += d.body;
-                    queue
-                        .delete(&d.receipt)
-                        .expect("the newest receipt deletes");
+                    queue.delete(&d.receipt);
                 }
                 sum
             })
         })
         .collect();
     let sum = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    assert_eq!(queue.counts().deleted, N);
+    assert_eq!(queue.deleted(), N);
     sum
 }
 
-/// [`retry_queue`] on a [`ShardedQueue`] of `shards` shards: the consumers' receives start on
-/// different shards (each thread has its own home shard), so they contend only at the end.
+/// [`drain`] on a [`RetryQueue`].
+fn retry_queue(consumers: usize) -> u64 {
+    drain(
+        RetryQueue::with_system_clock(QueueConfig::default()),
+        consumers,
+    )
+}
+
+/// [`drain`] on a [`ShardedQueue`] of `shards` shards: each consumer thread starts on its own
+/// shard, so they contend only at the end.
 fn sharded_queue(consumers: usize, shards: usize) -> u64 {
-    let queue = Arc::new(ShardedQueue::<u64, SystemClock>::with_system_clock(
-        QueueConfig::default(),
-        shards,
-    ));
-    for i in 0..N {
-        queue.send(i);
-    }
-    let handles: Vec<_> = (0..consumers)
-        .map(|_| {
-            let queue = Arc::clone(&queue);
-            thread::spawn(move || {
-                let mut sum = 0;
-                // As in `retry_queue`: an empty receive means the queue is drained (a sharded
-                // queue checks every shard at one instant before it says so).
-                while let Some(d) = queue.receive(VISIBILITY) {
-                    sum += d.body;
-                    queue
-                        .delete(&d.receipt)
-                        .expect("the newest receipt deletes");
-                }
-                sum
-            })
-        })
-        .collect();
-    let sum = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    assert_eq!(queue.counts().deleted, N);
-    sum
+    drain(
+        ShardedQueue::with_system_clock(QueueConfig::default(), shards),
+        consumers,
+    )
 }
 
 /// SQS's batch size: `SendMessageBatch`, `ReceiveMessage`'s `MaxNumberOfMessages` and

@@ -13,16 +13,16 @@
 #![cfg(shuttle)]
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use coordlab_impls::clock::ManualClock;
 use coordlab_impls::queue::{
-    ConsumerId, Event, MessageId, ProcessOutcome, QueueConfig, QueueError, ReceiptOperation,
-    Rejection, RetryQueue,
+    ConsumerId, Event, ProcessOutcome, QueueConfig, Rejection, RetryQueue,
 };
 use coordlab_impls::sync::{Arc, thread};
 
+use super::delete_checks::{logged, not_resolved_once, returned};
 use super::harness::render_events;
 use super::log_spec::check_log;
 
@@ -102,74 +102,39 @@ fn batch_consumers_race() {
     // Each consumer's results against the log: the n-th delete or refusal of that consumer is
     // the n-th result it got.
     for (consumer, results) in &calls {
-        let logged: Vec<_> = events
-            .iter()
-            .filter_map(|r| match r.event {
-                Event::Delete {
-                    message,
-                    delivery,
-                    consumer: Some(c),
-                    ..
-                } if c == *consumer => Some((message, delivery, None)),
-                Event::Reject {
-                    operation: ReceiptOperation::Delete,
-                    message,
-                    delivery,
-                    consumer: Some(c),
-                    reason,
-                } if c == *consumer => Some((message, delivery, Some(reason))),
-                _ => None,
-            })
-            .collect();
-        let returned: Vec<_> = results
-            .iter()
-            .map(|(receipt, result)| {
-                let reason = match result {
-                    Ok(()) => None,
-                    Err(QueueError::StaleReceipt { current, .. }) => {
-                        Some(Rejection::StaleReceipt { current: *current })
-                    }
-                    Err(QueueError::MessageGone { .. }) => Some(Rejection::MessageGone),
-                    Err(other) => fail(format!("{consumer}: unexpected refusal {other}")),
-                };
-                (receipt.message(), receipt.delivery(), reason)
-            })
-            .collect();
+        let returned = returned(*consumer, results).unwrap_or_else(|e| fail(e));
+        let logged = logged(&events, *consumer);
         if logged != returned {
             fail(format!(
                 "{consumer}: delete_batch returned {returned:?}, the log says {logged:?}"
             ));
         }
-        for (_, _, reason) in &returned {
-            match reason {
+        for (_, _, refusal) in &returned {
+            match refusal {
                 None => note("DeletedInBatch"),
                 Some(Rejection::StaleReceipt { .. }) => note("StaleDeleteRefusedInBatch"),
                 Some(_) => note("GoneDeleteRefusedInBatch"),
             }
         }
     }
-    // Every message resolved exactly once.
-    let mut resolved: BTreeMap<MessageId, Vec<&str>> = BTreeMap::new();
-    for record in &events {
-        match record.event {
-            Event::Delete { message, .. } => resolved.entry(message).or_default().push("deleted"),
-            Event::MoveToDeadLetter { message, .. } => {
-                resolved.entry(message).or_default().push("dead-lettered")
-            }
-            Event::Receive { delivery: 2.., .. } => {
-                note("MessageRedelivered");
-                continue;
-            }
-            _ => continue,
-        }
+    if events
+        .iter()
+        .any(|r| matches!(r.event, Event::Receive { delivery: 2.., .. }))
+    {
+        note("MessageRedelivered");
     }
-    for m in 0..u64::from(MESSAGES) {
-        match resolved.get(&MessageId::new(m)).map(Vec::as_slice) {
-            Some([_]) => {}
-            other => fail(format!(
-                "m{m} must end deleted or dead-lettered once: {other:?}"
-            )),
-        }
+    let sent = events
+        .iter()
+        .filter(|r| matches!(r.event, Event::Send { .. }))
+        .count();
+    if sent != MESSAGES as usize {
+        fail(format!("{sent} messages sent, not {MESSAGES}"));
+    }
+    let wrong = not_resolved_once(&events);
+    if !wrong.is_empty() {
+        fail(format!(
+            "every message must end deleted or dead-lettered exactly once; (message, times): {wrong:?}"
+        ));
     }
 }
 

@@ -11,6 +11,7 @@
 //!   "shuttle finds each bug" tests, and the committed counterexamples' replay.
 
 mod batch;
+mod delete_checks;
 #[path = "../support/dice.rs"]
 mod dice;
 mod harness;

@@ -19,17 +19,17 @@
 #![cfg(shuttle)]
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use coordlab_impls::clock::ManualClock;
 use coordlab_impls::queue::{
-    ConsumerId, Event, EventRecord, MessageId, QueueConfig, QueueError, ReceiptOperation,
-    Rejection, RetryPolicy, ShardedQueue,
+    ConsumerId, Event, EventRecord, MessageId, QueueConfig, Rejection, RetryPolicy, ShardedQueue,
 };
 use coordlab_impls::sync::atomic::{AtomicU64, Ordering};
 use coordlab_impls::sync::{Arc, thread};
 
+use super::delete_checks::{Outcome, logged, not_resolved_once, returned};
 use super::harness::render_events;
 use super::log_spec::check_log;
 
@@ -299,79 +299,39 @@ fn sharded_drain_race() {
     if counts.visible + counts.in_flight + counts.delayed != 0 {
         fail(format!("the queue is not drained: {counts:?}"));
     }
+    // Each consumer's results against the logs. A consumer's deletes land in different
+    // shards' logs, so compare them in (message, delivery) order: a consumer holds each
+    // delivery once, so that order is a total one.
+    let by_delivery = |mut v: Vec<Outcome>| {
+        v.sort_by_key(|&(m, d, _)| (m, d));
+        v
+    };
     for (consumer, results) in &calls {
-        let logged: Vec<_> = everything
-            .iter()
-            .filter_map(|r| match r.event {
-                Event::Delete {
-                    message,
-                    delivery,
-                    consumer: Some(c),
-                    ..
-                } if c == *consumer => Some((message, delivery, None::<String>)),
-                Event::Reject {
-                    operation: ReceiptOperation::Delete,
-                    message,
-                    delivery,
-                    consumer: Some(c),
-                    reason,
-                } if c == *consumer => Some((message, delivery, Some(format!("{reason:?}")))),
-                _ => None,
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let returned: Vec<_> = results
-            .iter()
-            .map(|(receipt, result)| {
-                let reason = match result {
-                    Ok(()) => None,
-                    Err(QueueError::StaleReceipt { current, .. }) => {
-                        note("StaleDeleteRefused");
-                        Some(Rejection::StaleReceipt { current: *current })
-                    }
-                    Err(QueueError::MessageGone { .. }) => Some(Rejection::MessageGone),
-                    Err(other) => fail(format!("{consumer}: unexpected refusal {other}")),
-                };
-                (
-                    receipt.message(),
-                    receipt.delivery(),
-                    reason.map(|r| format!("{r:?}")),
-                )
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let returned = by_delivery(returned(*consumer, results).unwrap_or_else(|e| fail(e)));
+        let logged = by_delivery(logged(&everything, *consumer));
         if logged != returned {
             fail(format!(
                 "{consumer}: its deletes returned {returned:?}, the logs say {logged:?}"
             ));
         }
-    }
-    let mut resolved: BTreeMap<MessageId, usize> = BTreeMap::new();
-    for record in &everything {
-        match record.event {
-            Event::Delete { message, .. } | Event::MoveToDeadLetter { message, .. } => {
-                *resolved.entry(message).or_default() += 1;
-            }
-            Event::Receive { delivery: 2.., .. } => note("MessageRedelivered"),
-            _ => {}
+        if returned
+            .iter()
+            .any(|(_, _, r)| matches!(r, Some(Rejection::StaleReceipt { .. })))
+        {
+            note("StaleDeleteRefused");
         }
     }
-    let sent: Vec<MessageId> = everything
+    if everything
         .iter()
-        .filter_map(|r| match r.event {
-            Event::Send { message } => Some(message),
-            _ => None,
-        })
-        .collect();
-    for m in sent {
-        if resolved.get(&m) != Some(&1) {
-            fail(format!(
-                "{m} must end deleted or dead-lettered exactly once, not {:?} times",
-                resolved.get(&m)
-            ));
-        }
+        .any(|r| matches!(r.event, Event::Receive { delivery: 2.., .. }))
+    {
+        note("MessageRedelivered");
+    }
+    let wrong = not_resolved_once(&everything);
+    if !wrong.is_empty() {
+        fail(format!(
+            "every message must end deleted or dead-lettered exactly once; (message, times): {wrong:?}"
+        ));
     }
 }
 
