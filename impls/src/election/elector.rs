@@ -131,16 +131,17 @@ struct Sent<'a, S: LeaseStore, C: Clock> {
 }
 
 impl<S: LeaseStore, C: Clock> Sent<'_, S, C> {
-    /// Applies the store's answer: leads on a grant or renewal, steps down on a refused
-    /// renewal; unless the node stepped down or resigned since it sent the request, in which
-    /// case the answer changes nothing and a lease it granted or extended is handed back.
+    /// Applies the store's answer, under the elector's lock (`state`): leads on a grant or
+    /// renewal, steps down on a refused renewal; unless the node stepped down or resigned
+    /// since it sent the request, in which case the answer changes nothing and a lease it
+    /// granted or extended is handed back.
     fn receive(
         mut self,
+        mut state: MutexGuard<'_, State>,
         answer: Result<Lease, LeaseError>,
     ) -> Result<Option<Leadership>, LeaseError> {
         self.answered = true;
         let e = self.elector;
-        let mut state = e.lock();
         state.in_flight = false;
         if state.epoch != self.epoch {
             // Superseded: the node is a follower now (only a step-down moves the epoch, and
@@ -262,7 +263,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
         };
         drop(state);
         let answer = self.store.acquire(self.node, self.config.lease);
-        sent.receive(answer)
+        sent.receive(self.lock(), answer)
     }
 
     /// The node's periodic step: a follower campaigns; a leader steps down if its clock says
@@ -294,7 +295,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
         };
         drop(state);
         let answer = self.store.renew(self.node, token, self.config.lease);
-        sent.receive(answer)
+        sent.receive(self.lock(), answer)
     }
 
     /// Whether the node leads, by its own clock, right now: `Some` with the token to tag the
