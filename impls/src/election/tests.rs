@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::clock::{Instant, ManualClock};
-use crate::sync::Arc;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::{Arc, thread};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -528,30 +529,45 @@ fn elector_operations_judge_trust_at_the_time_they_are_called() {
 // ---------------------------------------------------------------------------------------------
 // A request in flight: the elector's lock is not held across the store's round trip.
 
-/// A store in front of the in-memory one that holds an `acquire` or `renew` answer (after the
-/// store acted on it) until the test lets it go, and says when one is held.
+/// How long a test waits for a thread before it fails (a thread that waits longer is stuck
+/// behind the held answer).
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until `done` says so, or fails with `what` after [`PATIENCE`].
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "{what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A store in front of the in-memory one that holds each `acquire` or `renew` answer (after
+/// the store acted on it) until the test lets it through, and counts the requests.
 struct HeldAnswers {
     store: InMemoryLeaseStore<ManualClock>,
-    held: std::sync::mpsc::SyncSender<&'static str>,
-    release_answer: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
-    calls: std::sync::atomic::AtomicUsize,
+    /// Requests that reached the store.
+    calls: AtomicUsize,
+    /// Answers the test has let through.
+    let_through: AtomicUsize,
 }
 
 impl HeldAnswers {
-    fn hold<T>(&self, what: &'static str, answer: T) -> T {
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.held.send(what).unwrap();
-        self.release_answer.lock().unwrap().recv().unwrap();
+    fn hold<T>(&self, answer: T) -> T {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        wait_for("the test let the answer through", || {
+            self.let_through.load(Ordering::SeqCst) >= n
+        });
         answer
     }
 }
 
 impl LeaseStore for HeldAnswers {
     fn acquire(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
-        self.hold("acquire", self.store.acquire(node, ttl))
+        self.hold(self.store.acquire(node, ttl))
     }
     fn renew(&self, node: NodeId, token: FencingToken, ttl: Duration) -> Result<Lease, LeaseError> {
-        self.hold("renew", self.store.renew(node, token, ttl))
+        self.hold(self.store.renew(node, token, ttl))
     }
     fn release(&self, node: NodeId, token: FencingToken) -> Result<(), LeaseError> {
         self.store.release(node, token)
@@ -561,73 +577,59 @@ impl LeaseStore for HeldAnswers {
     }
 }
 
+type HeldElector = LeaderElector<Arc<HeldAnswers>, ManualClock>;
+
 /// The harness of the in-flight tests: one elector (node 0) on a store whose answers wait
 /// for the test, and node 1 on the same store without the wait.
 struct InFlight {
     time: ManualClock,
     link: Arc<HeldAnswers>,
     log: EventLog,
-    held: std::sync::mpsc::Receiver<&'static str>,
-    answer: std::sync::mpsc::Sender<()>,
-    a: Arc<LeaderElector<Arc<HeldAnswers>, ManualClock>>,
+    a: Arc<HeldElector>,
 }
 
 impl InFlight {
     fn new() -> InFlight {
         let time = ManualClock::new();
         let log = EventLog::new();
-        let (held_tx, held) = std::sync::mpsc::sync_channel(1);
-        let (answer, answer_rx) = std::sync::mpsc::channel();
         let link = Arc::new(HeldAnswers {
             store: InMemoryLeaseStore::new(time.clone()).with_observer(log.clone()),
-            held: held_tx,
-            release_answer: std::sync::Mutex::new(answer_rx),
-            calls: std::sync::atomic::AtomicUsize::new(0),
+            calls: AtomicUsize::new(0),
+            let_through: AtomicUsize::new(0),
         });
         let a = Arc::new(
             LeaderElector::new(NodeId(0), Arc::clone(&link), time.clone(), config())
                 .with_observer(log.clone()),
         );
-        InFlight {
-            time,
-            link,
-            log,
-            held,
-            answer,
-            a,
-        }
+        InFlight { time, link, log, a }
     }
 
-    /// Starts `f` on node 0's elector in a thread and waits until its request's answer is
-    /// held.
-    fn start<T: Send + 'static>(
-        &self,
-        f: fn(&LeaderElector<Arc<HeldAnswers>, ManualClock>) -> T,
-    ) -> std::thread::JoinHandle<T> {
+    /// Starts `f` on node 0's elector in a thread and waits until its request reached the
+    /// store and the answer is held.
+    fn start<T: Send + 'static>(&self, f: fn(&HeldElector) -> T) -> thread::JoinHandle<T> {
+        let before = self.link.calls.load(Ordering::SeqCst);
         let a = Arc::clone(&self.a);
-        let handle = std::thread::spawn(move || f(&a));
-        self.held
-            .recv_timeout(std::time::Duration::from_secs(10))
-            .expect("the request reached the store");
+        let handle = thread::spawn(move || f(&a));
+        wait_for("the request reached the store", || {
+            self.link.calls.load(Ordering::SeqCst) > before
+        });
         handle
     }
 
     /// Runs `f` on node 0's elector in another thread; fails if it does not return within
-    /// 10 s (it would be waiting for the held answer).
-    fn promptly<T: Send + 'static>(
-        &self,
-        what: &str,
-        f: fn(&LeaderElector<Arc<HeldAnswers>, ManualClock>) -> T,
-    ) -> T {
+    /// [`PATIENCE`] (it would be waiting for the held answer).
+    fn promptly<T: Send + 'static>(&self, what: &str, f: fn(&HeldElector) -> T) -> T {
         let a = Arc::clone(&self.a);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(f(&a)).unwrap());
-        rx.recv_timeout(std::time::Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("{what} waited for the store's answer in flight"))
+        let handle = thread::spawn(move || f(&a));
+        wait_for(
+            &format!("{what} waited for the store's answer in flight"),
+            || handle.is_finished(),
+        );
+        handle.join().unwrap()
     }
 
     fn let_answer_through(&self) {
-        self.answer.send(()).unwrap();
+        self.link.let_through.fetch_add(1, Ordering::SeqCst);
     }
 
     fn node1(&self) -> LeaderElector<&InMemoryLeaseStore<ManualClock>, ManualClock> {
@@ -660,7 +662,7 @@ fn leadership_answers_while_a_renewal_is_in_flight() {
         Ok(Some(first))
     );
     assert_eq!(t.promptly("campaign()", |a| a.campaign()), Ok(Some(first)));
-    assert_eq!(t.link.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(t.link.calls.load(Ordering::SeqCst), 2);
     t.let_answer_through();
     let renewed = renewal.join().unwrap().unwrap().unwrap();
     assert_eq!(renewed.trusted_until, Instant::from_millis(3 + 8));
