@@ -788,3 +788,64 @@ fn tokens_and_nodes_read_as_numbers() {
         ["no-fencing", "no-clock-margin", "check-then-set"]
     );
 }
+
+/// While a campaign is in flight, another `campaign()` (or a follower's `heartbeat()`)
+/// answers `None` at once without sending a second request; the first one's grant makes the
+/// node lead.
+#[test]
+fn one_request_at_a_time() {
+    let t = InFlight::new();
+    let first = t.start(|a| a.campaign());
+    assert_eq!(t.promptly("campaign()", |a| a.campaign()), Ok(None));
+    assert_eq!(t.promptly("heartbeat()", |a| a.heartbeat()), Ok(None));
+    assert_eq!(t.promptly("leadership()", |a| a.leadership()), None);
+    assert_eq!(t.link.calls.load(Ordering::SeqCst), 1);
+    t.let_answer_through();
+    let l = first.join().unwrap().unwrap().expect("granted");
+    assert_eq!(t.a.leadership(), Some(l));
+}
+
+/// A store call that panics leaves the elector able to send again: the next heartbeat
+/// campaigns (and is granted the lease) instead of waiting forever for an answer.
+#[test]
+fn a_store_call_that_panics_does_not_wedge_the_elector() {
+    struct PanicsOnce {
+        store: InMemoryLeaseStore<ManualClock>,
+        panicked: AtomicUsize,
+    }
+    impl LeaseStore for PanicsOnce {
+        fn acquire(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
+            assert!(
+                self.panicked.fetch_add(1, Ordering::SeqCst) > 0,
+                "the store's client panics"
+            );
+            self.store.acquire(node, ttl)
+        }
+        fn renew(
+            &self,
+            node: NodeId,
+            token: FencingToken,
+            ttl: Duration,
+        ) -> Result<Lease, LeaseError> {
+            self.store.renew(node, token, ttl)
+        }
+        fn release(&self, node: NodeId, token: FencingToken) -> Result<(), LeaseError> {
+            self.store.release(node, token)
+        }
+        fn current(&self) -> Result<Option<Lease>, LeaseError> {
+            self.store.current()
+        }
+    }
+    let time = ManualClock::new();
+    let store = PanicsOnce {
+        store: InMemoryLeaseStore::new(time.clone()),
+        panicked: AtomicUsize::new(0),
+    };
+    let e = LeaderElector::new(NodeId(0), store, time, config());
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.heartbeat()));
+    assert!(first.is_err(), "the first campaign panics in the store");
+    assert!(
+        e.heartbeat().unwrap().is_some(),
+        "the second one is sent and granted"
+    );
+}
