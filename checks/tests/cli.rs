@@ -252,6 +252,11 @@ fn each_bug_variant_is_caught_by_its_property() {
         assert_eq!(verdict("election/correct", prop), "holds");
         assert_eq!(verdict("election/correct[three-nodes]", prop), "holds");
     }
+    // A lock without a timeout: a crashed holder is never replaced (a liveness violation).
+    assert_eq!(
+        verdict("election/no-lease-expiry", "CrashedLeaderReplaced"),
+        "violated"
+    );
 }
 
 #[test]

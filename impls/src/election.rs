@@ -60,12 +60,17 @@
 //! # How it is checked
 //!
 //! `impls/tests/election/`: loom explores every interleaving of acquisition, renewal,
-//! release and expiry on 2–3 threads (one holder per token, tokens increasing); shuttle runs
-//! 3–5 nodes with pauses, slow clocks, clock jumps and crashes under random and PCT schedules
-//! and checks the model's `AtMostOneLeader`, `StaleTokenWriteRejected` and
-//! `FencingTokensMonotonic` on the event log; a proptest state machine compares the store
-//! with a sequential reference. Shuttle must find each test-only [`Deviation`]; the failing
-//! schedules are committed under `counterexamples/election/impl-*/` and replayed.
+//! release and expiry on 2–3 threads (one holder per token, tokens increasing), and of one
+//! elector shared by a heartbeat, a writer and a resignation (a renewal racing the
+//! resignation never makes the resigned node lead again); shuttle runs 3–5 nodes, some with
+//! electors shared by a heartbeat thread and writer threads, with pauses, slow clocks, clock
+//! jumps, crashes and resignations under random and PCT schedules, moving time 1 ms at a
+//! time, and checks the model's `AtMostOneLeader`, `StaleTokenWriteRejected` and
+//! `FencingTokensMonotonic` on the event log, and that the store accepts no stale renewal;
+//! a proptest state machine compares the store with a sequential reference, and unit tests
+//! call every time-dependent operation right after the clock moved, on both sides of its
+//! deadline. Shuttle must find each test-only [`Deviation`]; the failing schedules are
+//! committed under `counterexamples/election/impl-*/` and replayed.
 //!
 //! # What is not checked
 //!
@@ -80,7 +85,9 @@
 //!   linearizable itself, as etcd and ZooKeeper are).
 //! - **Pauses fall where they hurt most, and only there.** The harness pauses a leader
 //!   between checking its lease and writing; a pause inside a heartbeat only delays the
-//!   next renewal, which the lease already covers.
+//!   next renewal, which the lease already covers (time moving between a heartbeat's check
+//!   and its request reaching the store does happen, and makes stale renewals the store
+//!   must refuse).
 //! - **Bounds.** loom explores small races (2–3 threads) up to stated preemption bounds;
 //!   shuttle samples schedules of runs with a few rounds per node, so a passing run is
 //!   evidence, not proof. Liveness (a leader is eventually elected) is the model's to check.

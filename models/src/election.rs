@@ -22,6 +22,11 @@
 //! Out of scope: the lease store's own replication (it is one linearizable service), network
 //! delays between a node and the lease store (a request takes effect atomically), fast clocks
 //! (they only make a node give up early, which is safe).
+//!
+//! Liveness: a leader is eventually elected, and a crashed holder is eventually replaced
+//! (`CrashedLeaderReplaced`, whose premise `LeaderCrashed` is shown reachable). What makes the
+//! second hold is the lease's expiry: `no-lease-expiry`, a lock without a timeout, keeps a
+//! crashed holder's lease forever.
 
 use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
@@ -74,9 +79,12 @@ pub enum Bug {
     NoClockMargin,
     /// Acquisition reads the lease, then writes it, instead of one compare-and-set.
     CheckThenSet,
+    /// The store's leases never run out: a lock without a timeout (a ZooKeeper persistent
+    /// node instead of an ephemeral one, a Redis `SET` without `PX`).
+    NoLeaseExpiry,
 }
 
-const VARIANTS: [(Variant, Option<Bug>); 4] = [
+const VARIANTS: [(Variant, Option<Bug>); 5] = [
     (
         Variant {
             id: "correct",
@@ -104,6 +112,13 @@ const VARIANTS: [(Variant, Option<Bug>); 4] = [
             summary: "acquisition reads the lease and writes it in two steps instead of one compare-and-set",
         },
         Some(Bug::CheckThenSet),
+    ),
+    (
+        Variant {
+            id: "no-lease-expiry",
+            summary: "the store's leases never run out (a lock without a timeout): a holder that crashes keeps the lease forever",
+        },
+        Some(Bug::NoLeaseExpiry),
     ),
 ];
 
@@ -345,9 +360,10 @@ impl Model for ElectionModel {
             }
         }
         // Time, after the nodes' own steps (so that shortest counterexamples show a node
-        // acting as soon as it can). Ticks matter while a lease or a leader's clock runs. Any subset of the
-        // leaders whose clocks may still fall behind can see their clock stand still.
-        let timing = s.lease.left > 0
+        // acting as soon as it can). Ticks matter while a lease or a leader's clock runs (a
+        // lease that never expires does not run). Any subset of the leaders whose clocks may
+        // still fall behind can see their clock stand still.
+        let timing = (s.lease.left > 0 && !self.has(Bug::NoLeaseExpiry))
             || s.nodes.iter().any(|n| matches!(n.phase, Phase::Leader { left, .. } | Phase::Writing { left, .. } if left > 0));
         if timing {
             let can_lag: u8 = s
@@ -376,7 +392,10 @@ impl Model for ElectionModel {
         let mut n = s.clone();
         match action {
             Action::Tick { slow } => {
-                n.lease.left = n.lease.left.saturating_sub(1);
+                // The store's expiry: the guard `no-lease-expiry` lacks.
+                if !self.has(Bug::NoLeaseExpiry) {
+                    n.lease.left = n.lease.left.saturating_sub(1);
+                }
                 for (i, node) in n.nodes.iter_mut().enumerate() {
                     let stalls = slow & (1 << i) != 0;
                     if stalls {
@@ -504,7 +523,13 @@ impl Protocol for ElectionModel {
     type Config = ElectionConfig;
 
     fn variants() -> &'static [Variant] {
-        const IDS: [Variant; 4] = [VARIANTS[0].0, VARIANTS[1].0, VARIANTS[2].0, VARIANTS[3].0];
+        const IDS: [Variant; 5] = [
+            VARIANTS[0].0,
+            VARIANTS[1].0,
+            VARIANTS[2].0,
+            VARIANTS[3].0,
+            VARIANTS[4].0,
+        ];
         &IDS
     }
 
@@ -591,6 +616,13 @@ impl Protocol for ElectionModel {
                 premise: None,
             },
             Prop {
+                name: "LeaderCrashed",
+                kind: Kind::Sometimes,
+                doc: "The lease holder crashes while the store may still grant a term (so CrashedLeaderReplaced is not vacuous: its premise happens).",
+                condition: leader_crashed,
+                premise: None,
+            },
+            Prop {
                 name: "StaleLeaderAttemptedWrite",
                 kind: Kind::Sometimes,
                 doc: "A node is about to write with a token older than the current one (so StaleTokenWriteRejected is not vacuous).",
@@ -644,6 +676,10 @@ impl Protocol for ElectionModel {
             Some(h) if s.lease.left == 0 => format!(
                 "expired (last granted to node {h}, token {})",
                 s.lease.grants.last().copied().unwrap_or(0)
+            ),
+            Some(h) if self.has(Bug::NoLeaseExpiry) => format!(
+                "held by node {h}, token {}; never expires",
+                s.lease.grants.last().copied().unwrap_or(0),
             ),
             Some(h) => format!(
                 "held by node {h}, token {}, expires in {}",
@@ -803,7 +839,7 @@ impl Protocol for ElectionModel {
         };
         match *action {
             Action::Tick { slow } => {
-                let mut text = if s.lease.left == 1 {
+                let mut text = if s.lease.left == 1 && !self.has(Bug::NoLeaseExpiry) {
                     "tick: the lease expires".to_string()
                 } else {
                     "tick".to_string()
@@ -920,6 +956,12 @@ impl Protocol for ElectionModel {
             "LeaderEventuallyElected" => {
                 "no node ever holds a lease it trusts in the behaviour below.".to_string()
             }
+            "CrashedLeaderReplaced" if self.has(Bug::NoLeaseExpiry) => {
+                let holder = s.lease.holder.map_or(0, usize::from);
+                format!(
+                    "node {holder} crashed holding the lease, and this store never lets a lease run out: no other node can take it, and node {holder}, once restarted, does not know it holds it, so no node ever leads again."
+                )
+            }
             "CrashedLeaderReplaced" => {
                 "after the lease holder crashed, no node ever holds a trusted lease again."
                     .to_string()
@@ -1029,11 +1071,21 @@ impl Protocol for ElectionModel {
                 let holder = s.lease.holder.map_or(0, usize::from);
                 let mut fields = vec!["lease store".to_string()];
                 fields.extend((0..s.nodes.len()).map(|i| format!("node {i}")));
-                Violation {
-                    statement: format!(
+                let statement = if s.nodes[holder].phase == Phase::Crashed {
+                    format!(
                         "node {holder}, the lease holder, has crashed and no node holds a lease it trusts"
-                    ),
-                    participants: every_node(),
+                    )
+                } else {
+                    let token = s.lease.grants.last().copied().unwrap_or(0);
+                    format!(
+                        "the store still holds node {holder}'s lease with token {token}, which never expires, though node {holder} crashed and restarted as a follower: no node holds a lease it trusts"
+                    )
+                };
+                let mut participants = every_node();
+                participants.push("LeaseStore".to_string());
+                Violation {
+                    statement,
+                    participants,
                     fields,
                 }
             }
@@ -1048,6 +1100,9 @@ impl Protocol for ElectionModel {
     fn bound_doc(&self, key: &str) -> Option<String> {
         let doc = match key {
             "nodes" => "nodes campaigning for the lease",
+            "lease" if self.has(Bug::NoLeaseExpiry) => {
+                "lease length, in ticks, as a leader measures it on its own clock: this store never expires it"
+            }
             "lease" => "lease length, in ticks",
             "drift" => "ticks a node's clock may fall behind real time",
             "margin" if self.has(Bug::NoClockMargin) => {
@@ -1267,6 +1322,86 @@ mod tests {
             ],
         );
         checker.assert_any_discovery("StaleLeaderAttemptedWrite");
+        checker.assert_discovery(
+            "LeaderCrashed",
+            vec![Action::Acquire { node: 0 }, Action::Crash { node: 0 }],
+        );
+    }
+
+    /// Every state reachable from `from` (BFS over the model's own actions and steps).
+    fn reachable(m: &ElectionModel, from: ElectionState) -> Vec<ElectionState> {
+        let mut seen = std::collections::HashSet::from([from.clone()]);
+        let mut order = vec![from];
+        let mut i = 0;
+        while i < order.len() {
+            let mut actions = Vec::new();
+            m.actions(&order[i], &mut actions);
+            for a in actions {
+                if let Some(next) = m.next_state(&order[i], a)
+                    && seen.insert(next.clone())
+                {
+                    order.push(next);
+                }
+            }
+            i += 1;
+        }
+        order
+    }
+
+    /// Every leads-to property's premise has a `sometimes` twin with the same predicate, so a
+    /// premise that can never happen (a leads-to that holds vacuously) fails the twin: on
+    /// every reachable state of every variant the twin and the premise agree, and the twin
+    /// is reachable in `correct`.
+    #[test]
+    fn every_leads_to_premise_has_a_sometimes_twin() {
+        let props = ElectionModel::props();
+        let leads_to: Vec<_> = props.iter().filter(|p| p.kind == Kind::LeadsTo).collect();
+        assert!(!leads_to.is_empty());
+        for v in ElectionModel::variants() {
+            let m = model(v.id);
+            let states = reachable(&m, m.init_states().remove(0));
+            for p in &leads_to {
+                let premise = p.premise.expect("a leads-to property has a premise");
+                let twins: Vec<_> = props
+                    .iter()
+                    .filter(|t| {
+                        t.kind == Kind::Sometimes
+                            && states
+                                .iter()
+                                .all(|s| (t.condition)(&m, s) == premise(&m, s))
+                    })
+                    .map(|t| t.name)
+                    .collect();
+                assert_eq!(twins, ["LeaderCrashed"], "{}: twin of {}", v.id, p.name);
+                assert!(
+                    v.id != "correct" || states.iter().any(|s| premise(&m, s)),
+                    "{}: the premise of {} never happens",
+                    v.id,
+                    p.name
+                );
+            }
+        }
+    }
+
+    /// `no-lease-expiry` never replaces a crashed holder: once node 0 took the lease and
+    /// crashed, no reachable state has a node that trusts a lease. The correct store lets the
+    /// lease run out, and node 1 takes over.
+    #[test]
+    fn a_lease_that_never_expires_outlives_its_crashed_holder() {
+        for (variant, replaced) in [("no-lease-expiry", false), ("correct", true)] {
+            let m = model(variant);
+            let mut s = m.init_states().remove(0);
+            for a in [Action::Acquire { node: 0 }, Action::Crash { node: 0 }] {
+                s = m.next_state(&s, a).unwrap();
+            }
+            assert!(leader_crashed(&m, &s), "{variant}");
+            let after = reachable(&m, s);
+            assert_eq!(
+                after.iter().any(|s| leader_elected(&m, s)),
+                replaced,
+                "{variant}"
+            );
+        }
     }
 
     #[test]

@@ -152,10 +152,10 @@ impl<C: Clock> InMemoryLeaseStore<C> {
         self
     }
 
-    /// The highest token granted so far, if any.
+    /// The highest token granted so far, if any. Does not read the clock.
     pub fn last_token(&self) -> Option<FencingToken> {
-        let r = self.lock().0;
-        (r.last_token > 0).then(|| FencingToken::new(r.last_token))
+        let last = self.lock().last_token;
+        (last > 0).then(|| FencingToken::new(last))
     }
 
     /// The store's clock.
@@ -163,13 +163,19 @@ impl<C: Clock> InMemoryLeaseStore<C> {
         &self.clock
     }
 
-    /// The register, locked, and the time read under the lock.
-    fn lock(&self) -> (MutexGuard<'_, Register>, Instant) {
+    /// The register, locked.
+    fn lock(&self) -> MutexGuard<'_, Register> {
         // A panic under this lock leaves a half-updated register: spread it.
-        let mut r = self
-            .register
+        self.register
             .lock()
-            .expect("lease store lock poisoned: a thread panicked inside the store");
+            .expect("lease store lock poisoned: a thread panicked inside the store")
+    }
+
+    /// The register, locked, and the time read under the lock: every operation that judges
+    /// the lease reads the clock itself, at the point where it takes effect (the latest
+    /// reading so far, so time never goes backwards in lock order).
+    fn lock_now(&self) -> (MutexGuard<'_, Register>, Instant) {
+        let mut r = self.lock();
         r.now = r.now.max(self.clock.now());
         let now = r.now;
         (r, now)
@@ -201,7 +207,7 @@ impl<C: Clock> InMemoryLeaseStore<C> {
     #[cfg(any(test, loom, shuttle))]
     fn check_then_set(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
         let token = {
-            let (r, now) = self.lock();
+            let (r, now) = self.lock_now();
             if let Some(held) = r.live(now) {
                 return Err(LeaseError::Held(held));
             }
@@ -214,7 +220,7 @@ impl<C: Clock> InMemoryLeaseStore<C> {
         };
         // The lock is dropped here: another node may read the same free lease, or be granted
         // it, before this blind write.
-        let (mut r, now) = self.lock();
+        let (mut r, now) = self.lock_now();
         Ok(self.grant(&mut r, node, token, now, ttl))
     }
 }
@@ -225,7 +231,7 @@ impl<C: Clock> LeaseStore for InMemoryLeaseStore<C> {
         if self.deviation == Some(Deviation::CheckThenSet) {
             return self.check_then_set(node, ttl);
         }
-        let (mut r, now) = self.lock();
+        let (mut r, now) = self.lock_now();
         if let Some(held) = r.live(now) {
             return Err(LeaseError::Held(held));
         }
@@ -234,7 +240,7 @@ impl<C: Clock> LeaseStore for InMemoryLeaseStore<C> {
     }
 
     fn renew(&self, node: NodeId, token: FencingToken, ttl: Duration) -> Result<Lease, LeaseError> {
-        let (mut r, now) = self.lock();
+        let (mut r, now) = self.lock_now();
         match r.live(now) {
             Some(mut lease) if lease.holder == node && lease.token == token => {
                 lease.expires_at = now.saturating_add(ttl);
@@ -251,7 +257,7 @@ impl<C: Clock> LeaseStore for InMemoryLeaseStore<C> {
     }
 
     fn release(&self, node: NodeId, token: FencingToken) -> Result<(), LeaseError> {
-        let (mut r, now) = self.lock();
+        let (mut r, now) = self.lock_now();
         match r.live(now) {
             Some(lease) if lease.holder == node && lease.token == token => {
                 r.lease = None;
@@ -263,7 +269,7 @@ impl<C: Clock> LeaseStore for InMemoryLeaseStore<C> {
     }
 
     fn current(&self) -> Result<Option<Lease>, LeaseError> {
-        let (r, now) = self.lock();
+        let (r, now) = self.lock_now();
         Ok(r.live(now))
     }
 }

@@ -4,7 +4,12 @@
 //!
 //! A run: `nodes` threads each run `rounds` rounds of the node loop (heartbeat: campaign,
 //! renew or step down; then, if the elector says it leads, write to storage with its token)
-//! while a driver thread moves real time forward `ticks` times. Faults, rolled on the
+//! while a driver thread moves real time forward `ticks` times. With `writers` > 0 a node's
+//! elector is shared, as its docs intend: the node's thread only heartbeats, and `writers`
+//! threads of the same node each run `rounds` rounds of `leadership()` and a fenced write,
+//! and resign. Time moves in ticks of `tick_ms`; the scenarios use 1 ms, the API's
+//! resolution, so every deadline (an expiry, the end of a lease's trust, a renewal falling
+//! due) falls on a tick and an off-by-one-millisecond bug shows. Faults, rolled on the
 //! harness's dice (shuttle's random source under shuttle):
 //!
 //! - **slow clocks**: at each tick, a node's clock may stand still (it falls one tick behind
@@ -15,8 +20,10 @@
 //! - **pauses**: a leader that checked its lease and is about to write may stall (GC, VM
 //!   pause) until real time has moved `pause_ms` on, then send the write it prepared;
 //! - **crashes**: a node may crash at the end of a round, forgetting everything; it restarts
-//!   with a fresh elector in its next round;
-//! - **resignations**: a leader may hand its lease back at the end of a round.
+//!   with a fresh elector in its next round (not with `writers`: a crash ends every thread of
+//!   a node at once);
+//! - **resignations**: a leader may hand its lease back at the end of a round (a writer
+//!   thread's round, with `writers`, while the node's heartbeat may be renewing).
 //!
 //! The lease store reads real time; each elector reads its node's clock. Every component
 //! reports its events from inside its own lock to the world, which stamps each with real time
@@ -31,6 +38,14 @@
 //!   exact.
 //! - `StaleTokenWriteRejected`: storage never accepts a token lower than one it accepted.
 //! - `FencingTokensMonotonic`: every grant's token is higher than the one before.
+//!
+//! And the store's own contract, which the properties rest on (a broken one panics with
+//! "lease store contract"): every grant finds the previous lease released or expired at the
+//! grant's store time (its expiry minus the lease; every node asks for the same lease), and
+//! every renewal renews the current, live lease of its holder and token, so a stale
+//! heartbeat — a renewal sent before the lease was lost and arriving after — is never
+//! accepted. A refused renewal is logged (`RenewRefused`, once the store answered) and must
+//! not be of a lease still live then.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,8 +53,8 @@ use std::time::Duration;
 
 use coordlab_impls::clock::{Clock, Instant};
 use coordlab_impls::election::{
-    ElectorConfig, Event, FencedStorage, FencingToken, InMemoryLeaseStore, LeaderElector, NodeId,
-    Observer,
+    ElectorConfig, Event, FencedStorage, FencingToken, InMemoryLeaseStore, LeaderElector, Lease,
+    LeaseError, LeaseStore, NodeId, Observer,
 };
 use coordlab_impls::sync::{Arc, Mutex, MutexGuard, thread};
 use serde::{Deserialize, Serialize};
@@ -101,6 +116,9 @@ pub struct Scenario {
     /// Chance, per round, that a leader resigns at the end of the round (hands the lease
     /// back), in thousandths.
     pub resign_per_mille: u32,
+    /// Writer threads per node sharing the node's elector with its heartbeat thread (0: the
+    /// node's one thread heartbeats and writes). Needs `crash_per_mille` 0.
+    pub writers: u32,
     /// The protocol bug to switch on.
     pub deviation: Option<Deviation>,
 }
@@ -149,6 +167,14 @@ pub enum Step {
         /// The node.
         node: u32,
     },
+    /// The store refused the node's renewal with `token`: its lease was no longer current
+    /// (logged when the answer reached the node).
+    RenewRefused {
+        /// The node.
+        node: u32,
+        /// The token it presented.
+        token: FencingToken,
+    },
 }
 
 impl fmt::Display for Step {
@@ -167,6 +193,10 @@ impl fmt::Display for Step {
             Step::Resume { node } => write!(f, "n{node} resumes, still believing it leads"),
             Step::Crash { node } => write!(f, "n{node} CRASHES"),
             Step::Restart { node } => write!(f, "n{node} restarts as a follower"),
+            Step::RenewRefused { node, token } => write!(
+                f,
+                "store refuses n{node}'s renewal with {token}: the lease is no longer current"
+            ),
         }
     }
 }
@@ -337,7 +367,35 @@ impl Clock for NodeClock {
 }
 
 type Store = InMemoryLeaseStore<RealClock>;
-type Elector = LeaderElector<Arc<Store>, NodeClock>;
+type Elector = LeaderElector<Link, NodeClock>;
+
+/// A node's link to the lease store: logs each refused renewal when its answer comes back.
+struct Link {
+    store: Arc<Store>,
+    world: World,
+}
+
+impl LeaseStore for Link {
+    fn acquire(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
+        self.store.acquire(node, ttl)
+    }
+    fn renew(&self, node: NodeId, token: FencingToken, ttl: Duration) -> Result<Lease, LeaseError> {
+        let answer = self.store.renew(node, token, ttl);
+        if let Err(LeaseError::NotHolder { .. }) = answer {
+            self.world.record(Step::RenewRefused {
+                node: node.0,
+                token,
+            });
+        }
+        answer
+    }
+    fn release(&self, node: NodeId, token: FencingToken) -> Result<(), LeaseError> {
+        self.store.release(node, token)
+    }
+    fn current(&self) -> Result<Option<Lease>, LeaseError> {
+        self.store.current()
+    }
+}
 
 struct Shared {
     scenario: Scenario,
@@ -348,9 +406,13 @@ struct Shared {
 
 impl Shared {
     fn elector(&self, node: u32) -> Elector {
+        let link = Link {
+            store: Arc::clone(&self.store),
+            world: self.world.clone(),
+        };
         let elector = LeaderElector::new(
             NodeId(node),
-            Arc::clone(&self.store),
+            link,
             NodeClock(self.world.clone(), node),
             self.scenario.elector_config(),
         )
@@ -361,9 +423,47 @@ impl Shared {
     }
 }
 
-/// Thread numbers for the dice: nodes are 0.., the driver comes after them.
+/// Thread numbers for the dice: nodes are 0.., the driver comes after them, then the writers.
 fn driver_thread(s: &Scenario) -> u32 {
     s.nodes
+}
+
+/// The dice number of writer `w` of node `node`.
+fn writer_thread(s: &Scenario, node: u32, w: u32) -> u32 {
+    s.nodes + 1 + node * s.writers + w
+}
+
+/// A node whose elector is shared: its thread only heartbeats, `rounds` times.
+fn heartbeat_loop(elector: &Elector, rounds: u32) {
+    for _ in 0..rounds {
+        elector
+            .heartbeat()
+            .expect("the in-memory lease store is always available");
+        thread::yield_now();
+    }
+}
+
+/// One writer of a node whose elector is shared: `rounds` rounds of checking the lease and
+/// writing with its token, pausing before the write and resigning as the scenario says.
+fn writer_loop(shared: &Shared, elector: &Elector, me: u32, w: u32) {
+    let s = &shared.scenario;
+    let mut dice = Dice::for_thread(writer_thread(s, me, w));
+    for round in 0..s.rounds {
+        if let Some(leadership) = elector.leadership() {
+            if dice.chance(s.pause_per_mille) {
+                pause(shared, me);
+            }
+            let _ = shared
+                .storage
+                .write(NodeId(me), leadership.token, (me, round));
+        }
+        if dice.chance(s.resign_per_mille) {
+            elector
+                .resign()
+                .expect("the in-memory lease store is always available");
+        }
+        thread::yield_now();
+    }
 }
 
 /// One node's loop.
@@ -455,12 +555,29 @@ pub fn run(scenario: &Scenario) -> Report {
         store: Arc::new(store),
         storage,
     });
-    let nodes: Vec<_> = (0..scenario.nodes)
-        .map(|me| {
+    assert!(
+        scenario.writers == 0 || scenario.crash_per_mille == 0,
+        "a scenario with shared electors has no crashes"
+    );
+    let mut nodes = Vec::new();
+    for me in 0..scenario.nodes {
+        if scenario.writers == 0 {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || node_loop(&shared, me))
-        })
-        .collect();
+            nodes.push(thread::spawn(move || node_loop(&shared, me)));
+            continue;
+        }
+        let elector = Arc::new(shared.elector(me));
+        {
+            let (elector, rounds) = (Arc::clone(&elector), scenario.rounds);
+            nodes.push(thread::spawn(move || heartbeat_loop(&elector, rounds)));
+        }
+        for w in 0..scenario.writers {
+            let (shared, elector) = (Arc::clone(&shared), Arc::clone(&elector));
+            nodes.push(thread::spawn(move || {
+                writer_loop(&shared, &elector, me, w);
+            }));
+        }
+    }
     let driver = {
         let shared = Arc::clone(&shared);
         thread::spawn(move || drive(&shared))
@@ -471,15 +588,34 @@ pub fn run(scenario: &Scenario) -> Report {
     driver.join().unwrap();
     let records = std::mem::take(&mut shared.world.lock().records);
     Report {
-        violations: check(&records),
+        violations: check(&records, scenario),
         records,
     }
 }
 
-/// The properties, on the log (see the module docs).
-pub fn check(records: &[Record]) -> Vec<Violation> {
+/// Whether the scenario switches on the store's own deviation: `check-then-set` grants a
+/// lease while another is live on purpose (the properties catch what follows), so the
+/// store's contract is not asserted then.
+fn store_deviates(scenario: &Scenario) -> bool {
+    #[cfg(shuttle)]
+    {
+        scenario.deviation == Some(Deviation::CheckThenSet)
+    }
+    #[cfg(not(shuttle))]
+    {
+        let _ = scenario;
+        false
+    }
+}
+
+/// The properties, on the log of a run of `scenario` (see the module docs).
+pub fn check(records: &[Record], scenario: &Scenario) -> Vec<Violation> {
+    let lease_ms = scenario.lease_ms;
+    let contract = !store_deviates(scenario);
     // What each node believes: its lease's token and the clock reading it trusts it until.
     let mut belief: BTreeMap<u32, (FencingToken, Instant)> = BTreeMap::new();
+    // The store's lease as the log leaves it: the last granted or renewed, unless released.
+    let mut lease: Option<(NodeId, FencingToken, u64)> = None;
     let mut last_grant: Option<FencingToken> = None;
     let mut highest_accepted: Option<FencingToken> = None;
     let mut overlapping = false;
@@ -522,7 +658,21 @@ pub fn check(records: &[Record]) -> Vec<Violation> {
                     render_records(records)
                 );
             }
-            Step::Elect(Event::Granted { node, token, .. }) => {
+            Step::Elect(Event::Granted {
+                node,
+                token,
+                expires_at,
+            }) => {
+                let at = expires_at.as_millis() - lease_ms;
+                if let Some((holder, held, until)) = lease.filter(|l| contract && at < l.2) {
+                    panic!(
+                        "lease store contract: one unexpired lease at a time: step {step} grants \
+                         {token} to {node} at {at}ms while {holder}'s {held} is live until \
+                         {until}ms\n{}",
+                        render_records(records)
+                    );
+                }
+                lease = Some((*node, *token, expires_at.as_millis()));
                 if let Some(last) = last_grant.filter(|last| token <= last) {
                     violate(
                         property::FENCING_TOKENS_MONOTONIC,
@@ -531,6 +681,44 @@ pub fn check(records: &[Record]) -> Vec<Violation> {
                     );
                 }
                 last_grant = last_grant.max(Some(*token));
+            }
+            Step::Elect(Event::Renewed {
+                node,
+                token,
+                expires_at,
+            }) => {
+                let at = expires_at.as_millis() - lease_ms;
+                let live = lease.filter(|&(h, t, until)| h == *node && t == *token && at < until);
+                assert!(
+                    live.is_some(),
+                    "lease store contract: a renewal renews only the live lease of its holder: \
+                     step {step} renews {node}'s {token} at {at}ms, but the store's lease is \
+                     {lease:?}\n{}",
+                    render_records(records)
+                );
+                lease = Some((*node, *token, expires_at.as_millis()));
+            }
+            Step::Elect(Event::Released { node, token }) => {
+                assert!(
+                    !contract || lease.is_some_and(|(h, t, _)| h == *node && t == *token),
+                    "lease store contract: a release releases only the current lease: step \
+                     {step} releases {node}'s {token}, but the store's lease is {lease:?}\n{}",
+                    render_records(records)
+                );
+                lease = None;
+            }
+            Step::RenewRefused { node, token } => {
+                // The refusal came before this record, and a lost lease stays lost (it cannot
+                // be renewed once expired, a release is final, tokens only grow): a lease live
+                // now was live at the refusal.
+                let still_live = lease
+                    .is_some_and(|(h, t, until)| h.0 == *node && t == *token && r.real < until);
+                assert!(
+                    !still_live,
+                    "lease store contract: step {step}: the store refused n{node}'s renewal \
+                     of its live lease {token}\n{}",
+                    render_records(records)
+                );
             }
             Step::Elect(Event::Write {
                 node,

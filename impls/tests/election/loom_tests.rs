@@ -1,12 +1,13 @@
-//! The lease store, and two electors on it, under `loom::model`: every interleaving of 2–3 node
-//! threads acquiring, renewing and releasing the lease while the model's main thread advances
-//! the clock and so expires it, up to a preemption bound.
+//! The lease store, two electors on it, and one elector shared by its node's threads, under
+//! `loom::model`: every interleaving of 2–3 threads acquiring, renewing and releasing the
+//! lease while the model's main thread advances the clock and so expires it, or, with one
+//! elector, of its heartbeat, a writer and a resignation, up to a preemption bound.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p coordlab-impls --release --target-dir
 //! target/loom --test election`. Each test states its preemption bound and what it cost when
 //! written (executions explored, and wall time measured alone on the 2-core development
 //! machine, release build); each prints both (`--nocapture` to see them). The whole file took
-//! 14 s with `--test-threads=1` and 26 s with the default two test threads (loom maps a fresh
+//! 19 s with `--test-threads=1` and 21 s with the default two test threads (loom maps a fresh
 //! stack for every thread of every execution; two tests doing so at once contend in the
 //! kernel). The next bound up costs roughly 3-9x more executions; the cost of each is in its test's
 //! comment.
@@ -31,6 +32,10 @@
 //! - With electors (shared clock, so no drift): a node leads only after the store granted or
 //!   renewed its lease, trusts it for less than the store holds it, and (`AtMostOneLeader`)
 //!   never trusts a token at or after the time a higher one was granted.
+//! - With one elector shared by a heartbeat, a writer and a resignation (time standing
+//!   still): `AtMostOneLeader` (a renewal racing the resignation does not make the resigned
+//!   node lead again next to its successor), `StaleTokenWriteRejected` on storage, and a
+//!   renewal the store refused leaves the node a follower.
 //!
 //! Each test also asserts that the races it exists for happened in some explored interleaving
 //! (a lease re-granted after expiry, a renewal refused, a stale leader refused...), so a
@@ -48,8 +53,8 @@ use std::time::{Duration, Instant as WallClock};
 
 use coordlab_impls::clock::{Clock, Instant, ManualClock};
 use coordlab_impls::election::{
-    Deviation, ElectorConfig, Event, EventLog, FencingToken, InMemoryLeaseStore, LeaderElector,
-    Leadership, Lease, LeaseError, LeaseStore, NodeId, StepDownReason,
+    Deviation, ElectorConfig, Event, EventLog, FencedStorage, FencingToken, InMemoryLeaseStore,
+    LeaderElector, Leadership, Lease, LeaseError, LeaseStore, NodeId, StepDownReason,
 };
 use coordlab_impls::sync::{Arc, thread};
 
@@ -77,6 +82,20 @@ enum Race {
     /// A leader stepped down because its clock said the lease could no longer be trusted,
     /// after a higher token had been granted to someone else: the stale leader was refused.
     StaleLeaderRefused,
+    /// `leadership()` answered (trusted) while the node's renewal was in flight: after the
+    /// store renewed, before the elector applied the answer.
+    TrustedDuringRenewal,
+    /// The store renewed the node's lease, and the node resigned before the answer reached
+    /// it: the answer must not make it lead again.
+    RenewalAnsweredAfterResign,
+    /// The node's renewal reached the store after its resignation released the lease, and
+    /// was refused.
+    RenewalAfterResignRefused,
+    /// Another node was granted the lease after the node resigned, while its renewal was in
+    /// flight.
+    SuccessorDuringRenewal,
+    /// A write was accepted by storage.
+    WriteAccepted,
 }
 
 /// The races seen so far, one bit per [`Race`].
@@ -676,34 +695,6 @@ fn loom_finds_check_then_set() {
     );
 }
 
-/// One execution of a scenario, checked.
-type Model = fn() -> Seen;
-
-/// Measures one model at one bound (not part of the suite):
-/// `LOOM_PROBE=<name>:<bound> RUSTFLAGS="--cfg loom" cargo test -p coordlab-impls --release
-/// --target-dir target/loom --test election -- --ignored probe --nocapture`.
-#[test]
-#[ignore]
-fn probe() {
-    let models: [(&str, Model); 5] = [
-        ("racing_acquirers", || run_store(RACING_ACQUIRERS)),
-        ("renewal_vs_expiry_and_rival", || {
-            run_store(RENEWAL_VS_EXPIRY_AND_RIVAL)
-        }),
-        ("three_nodes_hand_over", || run_store(THREE_NODES_HAND_OVER)),
-        ("two_acquirers", || run_store(TWO_ACQUIRERS)),
-        ("electors_vs_expiry", electors_vs_expiry),
-    ];
-    let spec = std::env::var("LOOM_PROBE").expect("LOOM_PROBE=<name>:<bound>");
-    let (name, bound) = spec.split_once(':').expect("LOOM_PROBE=<name>:<bound>");
-    let model = models
-        .iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no model named {name}"))
-        .1;
-    explore(name, Some(bound.parse().expect("a number")), model);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Two electors on one store.
 
@@ -879,8 +870,8 @@ fn check_leaders(
 /// node leads only with a lease the store granted or renewed to it, trusts it for less than
 /// the store holds it, and (`AtMostOneLeader`) never trusts a token at or after the time a
 /// higher one was granted; the old leader, checking after the failover, steps down.
-/// Bound 2: 76,523 executions, 7.2s. (Bound 3: 652,785 executions, 64s: too slow for the
-/// suite.)
+/// Bound 2: 113,855 executions, 12.5s (76,523 while the elector held its lock across the
+/// store's round trip). (Bound 3: well over 650,000 executions: too slow for the suite.)
 #[test]
 fn electors_never_trust_a_superseded_lease() {
     explore_expecting(
@@ -948,4 +939,217 @@ fn at_most_one_leader_check_flags_a_stale_leader() {
         )),
         "{message}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// One elector shared by its node's threads.
+
+/// Node 0's elector, shared by three threads at once, while node 1 waits to take over: a
+/// heartbeat thread renews (the renewal is due), a writer thread checks `leadership()` and
+/// writes to fenced storage with its token, and a third thread resigns node 0 and then
+/// campaigns for node 1, which writes if it leads. Time stands still at 1 ms while they run
+/// (node 0 was granted the lease at 0 ms and renews every 1 ms; every lease is trusted for
+/// 2 ms), so a node believes it leads exactly from its `Leading` event to its `SteppedDown`.
+///
+/// Checked on the log, in every interleaving: `AtMostOneLeader` (never two nodes between
+/// their `Leading` and `SteppedDown` at once: a renewal racing the resignation does not make
+/// the resigned node lead again next to its successor), every `Trusted` within its node's
+/// belief, `StaleTokenWriteRejected` on storage's writes, and the store's own claims (as in
+/// the store scenarios). And the races happened: `leadership()` answered while the renewal
+/// was in flight (the elector's lock is not held across the store call), the store renewed
+/// and the node resigned before the answer arrived, a renewal reached the store after the
+/// release and was refused, node 1 was granted the lease while node 0's renewal was in
+/// flight.
+/// Bound 3: 12,190 executions, 0.9s. (Bound 4: 85,967 executions, 6.5s.)
+#[test]
+fn shared_elector_does_not_lead_again_after_resigning() {
+    explore_expecting(
+        "shared_elector",
+        Some(3),
+        &[
+            Race::TrustedDuringRenewal,
+            Race::RenewalAnsweredAfterResign,
+            Race::RenewalAfterResignRefused,
+            Race::SuccessorDuringRenewal,
+            Race::RegrantedAfterRelease,
+            Race::WriteAccepted,
+        ],
+        shared_elector,
+    );
+}
+
+/// One execution of [`shared_elector_does_not_lead_again_after_resigning`].
+fn shared_elector() -> Seen {
+    let config = ElectorConfig::new(ms(LEASE_MS), ms(1), ms(DRIFT_MS)).unwrap();
+    let clock = ManualClock::new();
+    let log = EventLog::new();
+    let store = Arc::new(InMemoryLeaseStore::new(clock.clone()).with_observer(log.clone()));
+    let storage = Arc::new(FencedStorage::new().with_observer(log.clone()));
+    let elector = |node| {
+        let store = KeepsRenewals(Arc::clone(&store));
+        LeaderElector::new(NodeId(node), store, clock.clone(), config).with_observer(log.clone())
+    };
+    let a = Arc::new(elector(0));
+    let b = elector(1);
+    a.campaign().unwrap().expect("the lease starts free");
+    clock.advance(ms(1));
+    let heartbeat = {
+        let a = Arc::clone(&a);
+        thread::spawn(move || (a.heartbeat().unwrap(), RENEWAL.with(Cell::take)))
+    };
+    let writer = {
+        let (a, storage) = (Arc::clone(&a), Arc::clone(&storage));
+        thread::spawn(move || {
+            if let Some(l) = a.leadership() {
+                let _ = storage.write(NodeId(0), l.token, 0);
+            }
+        })
+    };
+    let successor = {
+        let (a, storage) = (Arc::clone(&a), Arc::clone(&storage));
+        thread::spawn(move || {
+            a.resign().unwrap();
+            if let Some(l) = b.campaign().unwrap() {
+                let _ = storage.write(NodeId(1), l.token, 1);
+            }
+        })
+    };
+    let (beat, renewal) = heartbeat.join().unwrap();
+    writer.join().unwrap();
+    successor.join().unwrap();
+    let events = log.events();
+    let mut seen = Seen::default();
+    let verdict = check_store_log(&events, LEASE_MS, &mut seen)
+        .and_then(|_| check_one_believer(&events, &mut seen))
+        .and_then(|()| check_writes(&events, &mut seen))
+        .and_then(|()| match renewal {
+            // Time stands still: only the resignation's release can make the store refuse.
+            Some(Err(LeaseError::NotHolder { .. })) => {
+                seen.add(Race::RenewalAfterResignRefused);
+                match beat {
+                    None => Ok(()),
+                    Some(l) => Err(format!(
+                        "the store refused node 0's renewal, and its heartbeat said it leads \
+                         with {l:?}"
+                    )),
+                }
+            }
+            _ => Ok(()),
+        });
+    if let Err(violation) = verdict {
+        let mut out = String::from("log:\n");
+        for (i, e) in events.iter().enumerate() {
+            writeln!(out, "  {i}: {e}").unwrap();
+        }
+        panic!("{violation}\n{out}node 0's heartbeat returned {beat:?}");
+    }
+    seen
+}
+
+/// `AtMostOneLeader` while time stands still: a node believes it leads from its `Leading`
+/// event until its `SteppedDown` (its trust outlasts the run), so no two nodes may be between
+/// the two at once; each `Trusted` falls inside its node's belief, with its token. Notes the
+/// races of the shared-elector scenario.
+fn check_one_believer(events: &[Event], seen: &mut Seen) -> Result<(), String> {
+    let mut believed: BTreeMap<NodeId, FencingToken> = BTreeMap::new();
+    // Node 0's renewal: the store renewed it, and its answer has not been applied yet.
+    let mut renewal_in_flight = false;
+    for (i, event) in events.iter().enumerate() {
+        match *event {
+            Event::Leading { node, token, .. } => {
+                if node == NodeId(0) {
+                    renewal_in_flight = false;
+                }
+                believed.insert(node, token);
+                if believed.len() > 1 {
+                    return Err(format!(
+                        "{AT_MOST_ONE_LEADER}: event {i}: {node} leads with {token} while \
+                         {believed:?} all believe they lead"
+                    ));
+                }
+            }
+            Event::SteppedDown {
+                node,
+                token,
+                reason,
+            } => {
+                if believed.remove(&node) != Some(token) {
+                    return Err(format!(
+                        "event {i}: {node} steps down from {token}, which it did not lead with"
+                    ));
+                }
+                if node == NodeId(0) && reason == StepDownReason::Resigned && renewal_in_flight {
+                    seen.add(Race::RenewalAnsweredAfterResign);
+                }
+            }
+            Event::Trusted { node, token, .. } => {
+                if believed.get(&node) != Some(&token) {
+                    return Err(format!(
+                        "event {i}: {node} trusts {token}, but it believes {:?}",
+                        believed.get(&node)
+                    ));
+                }
+                if renewal_in_flight {
+                    seen.add(Race::TrustedDuringRenewal);
+                }
+            }
+            Event::Renewed { node, .. } if node == NodeId(0) => renewal_in_flight = true,
+            Event::Granted { node, .. } if node == NodeId(1) && renewal_in_flight => {
+                seen.add(Race::SuccessorDuringRenewal);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+loom::thread_local! {
+    /// The answer to the last renewal this thread sent to the store.
+    static RENEWAL: Cell<Option<Result<Lease, LeaseError>>> = Cell::new(None);
+}
+
+/// The store, with each renewal's answer kept on the thread that asked (no extra
+/// synchronisation, so no extra interleavings).
+struct KeepsRenewals(Arc<InMemoryLeaseStore<ManualClock>>);
+
+impl LeaseStore for KeepsRenewals {
+    fn acquire(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
+        self.0.acquire(node, ttl)
+    }
+    fn renew(&self, node: NodeId, token: FencingToken, ttl: Duration) -> Result<Lease, LeaseError> {
+        let answer = self.0.renew(node, token, ttl);
+        RENEWAL.with(|r| r.set(Some(answer.clone())));
+        answer
+    }
+    fn release(&self, node: NodeId, token: FencingToken) -> Result<(), LeaseError> {
+        self.0.release(node, token)
+    }
+    fn current(&self) -> Result<Option<Lease>, LeaseError> {
+        self.0.current()
+    }
+}
+
+/// `StaleTokenWriteRejected` on storage's log: no write is accepted with a token lower than
+/// one accepted before.
+fn check_writes(events: &[Event], seen: &mut Seen) -> Result<(), String> {
+    let mut highest: Option<FencingToken> = None;
+    for (i, event) in events.iter().enumerate() {
+        if let Event::Write {
+            node,
+            token,
+            accepted: true,
+            ..
+        } = *event
+        {
+            if let Some(h) = highest.filter(|&h| token < h) {
+                return Err(format!(
+                    "StaleTokenWriteRejected: event {i}: storage accepted {node}'s write with \
+                     {token} after accepting {h}"
+                ));
+            }
+            highest = highest.max(Some(token));
+            seen.add(Race::WriteAccepted);
+        }
+    }
+    Ok(())
 }

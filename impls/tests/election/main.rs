@@ -4,11 +4,13 @@
 //! - `cargo test -p coordlab-impls`: the scenarios on std threads, and the proptest comparison
 //!   of the lease store and storage with sequential references.
 //! - `RUSTFLAGS="--cfg loom" cargo test -p coordlab-impls --release --target-dir target/loom`:
-//!   acquisition, renewal, release and expiry racing on 2–3 threads, every interleaving.
+//!   acquisition, renewal, release and expiry racing on 2–3 threads, and one elector shared
+//!   by a heartbeat, a writer and a resignation, every interleaving up to a preemption bound.
 //! - `RUSTFLAGS="--cfg shuttle" cargo test -p coordlab-impls --release --target-dir
-//!   target/shuttle`: 3–5 nodes with pauses, slow clocks, clock jumps and crashes under random
-//!   and PCT schedules, the "shuttle finds each bug" tests and the committed counterexamples'
-//!   replay.
+//!   target/shuttle`: 3–5 nodes (some sharing each elector between a heartbeat thread and
+//!   writer threads) with pauses, slow clocks, clock jumps, crashes and resignations under
+//!   random and PCT schedules, time moving 1 ms at a time, the "shuttle finds each bug" tests
+//!   and the committed counterexamples' replay.
 
 #[cfg(not(loom))]
 #[path = "../support/dice.rs"]

@@ -6,7 +6,9 @@
 //!   the current lease, and clock advances; TTLs are whole milliseconds or arbitrary
 //!   microseconds (the store rounds up). After every step the store's return value, error
 //!   included, must equal the reference's, its event log must be the events the reference
-//!   expects, and its clock, last token and current lease must agree.
+//!   expects, and its clock and last token must agree. The invariants read nothing through
+//!   the store's clock, so an advance is followed directly by the next operation, which must
+//!   judge the lease at the new time itself.
 //! - Storage: random writes whose tokens fall below, at and above the highest accepted, and
 //!   reads. After every step the return value, the stored value, the highest token, the counts
 //!   and the event log must agree.
@@ -129,7 +131,7 @@ impl ReferenceStateMachine for StoreReference {
             3 => (caller.clone(), ttl)
                 .prop_map(|((node, token), ttl)| StoreStep::Renew { node, token, ttl }),
             2 => caller.prop_map(|(node, token)| StoreStep::Release { node, token }),
-            1 => Just(StoreStep::Current),
+            2 => Just(StoreStep::Current),
             3 => (0u64..4).prop_map(|ms| StoreStep::Advance { ms }),
         ]
         .boxed()
@@ -257,11 +259,9 @@ impl StateMachineTest for StoreMatchesReference {
         );
         let last = (reference.last_token > 0).then(|| token(reference.last_token));
         assert_eq!(sut.store.last_token(), last, "last token");
-        assert_eq!(
-            sut.store.current().unwrap(),
-            reference.live(),
-            "current lease"
-        );
+        // Nothing here reads the store's clock (`current` would, and would bring the store's
+        // time up to date after every step): each operation must read it itself, so an
+        // operation right after an advance is judged at the new time or the step fails.
     }
 }
 
@@ -422,8 +422,9 @@ prop_state_machine! {
     })]
 
     /// The lease store returns what the sequential reference returns, step for step (errors
-    /// included), logs exactly the grants, renewals and releases the reference makes, and
-    /// agrees on the clock, the last token and the current lease after every step.
+    /// included; `current` is one of the steps), logs exactly the grants, renewals and
+    /// releases the reference makes, and agrees on the clock and the last token after every
+    /// step.
     #[test]
     fn lease_store_matches_sequential_reference(sequential 1..80 => StoreMatchesReference);
 

@@ -1,25 +1,28 @@
-//! The scenarios, by size. Times are in ms of the harness's manual clocks; one tick is 10ms,
-//! so a 30ms lease lasts three ticks, as in the model's default configuration.
+//! The scenarios, by size. Times are in ms of the harness's manual clocks, and one tick is
+//! 1 ms, the resolution of the implementation's clocks: every deadline falls on a tick, so a
+//! lease, its trust and its renewals are checked to the millisecond. A 3 ms lease lasts three
+//! ticks, as in the model's default configuration.
 
 use super::harness::Scenario;
 
-/// The timing every scenario shares: a 30ms lease renewed every 10ms, clocks that may fall
-/// 10ms (one tick) behind, and electors configured with that drift bound.
+/// The timing every scenario shares: a 3 ms lease renewed every 1 ms, clocks that may fall
+/// 1 ms (one tick) behind, and electors configured with that drift bound.
 fn base() -> Scenario {
     Scenario {
         nodes: 3,
         rounds: 6,
-        lease_ms: 30,
-        renew_every_ms: 10,
-        drift_ms: 10,
+        lease_ms: 3,
+        renew_every_ms: 1,
+        drift_ms: 1,
         ticks: 10,
-        tick_ms: 10,
+        tick_ms: 1,
         jump_per_mille: 0,
         slow_per_mille: 300,
         pause_per_mille: 0,
-        pause_ms: 40,
+        pause_ms: 4,
         crash_per_mille: 0,
         resign_per_mille: 0,
+        writers: 0,
         deviation: None,
     }
 }
@@ -52,6 +55,20 @@ pub fn busy() -> Scenario {
     }
 }
 
+/// Three nodes, each elector shared by its heartbeat thread and two writer threads that check
+/// their leadership, write, pause and resign while the heartbeat renews: a renewal racing a
+/// resignation, and `leadership()` answering while a renewal is in flight.
+pub fn shared_electors() -> Scenario {
+    Scenario {
+        writers: 2,
+        ticks: 12,
+        jump_per_mille: 100,
+        pause_per_mille: 200,
+        resign_per_mille: 150,
+        ..base()
+    }
+}
+
 /// The workload the bugs are searched in (each search adjusts the faults it needs): three
 /// nodes, four rounds each, eight ticks. Small enough that a counterexample reads in a minute.
 #[cfg(shuttle)]
@@ -69,5 +86,6 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("slow_clocks", slow_clocks()),
         ("pauses", pauses()),
         ("busy", busy()),
+        ("shared_electors", shared_electors()),
     ]
 }

@@ -5,8 +5,12 @@
 //! Each test also checks that its runs were not vacuous: across the iterations a leader was
 //! elected, a failover happened, a deposed leader attempted a write with a stale token and
 //! storage refused it (the model's `sometimes` properties `LeaderElected`,
-//! `FailoverHappened`, `StaleLeaderAttemptedWrite`), and the faults the scenario injects
-//! happened.
+//! `FailoverHappened`, `StaleLeaderAttemptedWrite`), a stale heartbeat (a renewal sent before
+//! the node lost its lease, arriving after) was refused by the store, and the faults the
+//! scenario injects happened; with shared electors, that `leadership()` answered while the
+//! node's renewal was in flight and that a renewal's answer arrived after its node resigned.
+//! The harness checks on every run that no stale renewal was accepted and no live one
+//! refused.
 //!
 //! Run: `RUSTFLAGS="--cfg shuttle" cargo test -p coordlab-impls --release --target-dir
 //! target/shuttle --test election`.
@@ -14,7 +18,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use coordlab_impls::election::{Event, FencingToken};
+use coordlab_impls::election::{Event, FencingToken, NodeId, StepDownReason};
 
 use super::harness::{Scenario, Step, run};
 use super::scenarios;
@@ -40,10 +44,27 @@ fn run_noting(scenario: &Scenario) {
         let mut seen = seen.borrow_mut();
         let mut grants = 0;
         let mut current: Option<FencingToken> = None;
+        // Nodes whose renewal the store granted and whose elector has not applied it yet.
+        let mut renewing: BTreeSet<NodeId> = BTreeSet::new();
         for record in &report.records {
             match &record.step {
-                Step::Elect(Event::Leading { .. }) => {
+                Step::Elect(Event::Renewed { node, .. }) => {
+                    renewing.insert(*node);
+                }
+                Step::Elect(Event::Leading { node, .. }) => {
+                    renewing.remove(node);
                     seen.insert("LeaderElected");
+                }
+                Step::Elect(Event::Trusted { node, .. }) if renewing.contains(node) => {
+                    seen.insert("TrustedDuringRenewal");
+                }
+                Step::Elect(Event::SteppedDown { node, reason, .. }) => {
+                    if renewing.remove(node) && *reason == StepDownReason::Resigned {
+                        seen.insert("RenewalAnsweredAfterResign");
+                    }
+                }
+                Step::RenewRefused { .. } => {
+                    seen.insert("StaleHeartbeatRefused");
                 }
                 Step::Elect(Event::Granted { token, .. }) => {
                     grants += 1;
@@ -88,7 +109,12 @@ fn run_noting(scenario: &Scenario) {
 /// exercise.
 fn assert_not_vacuous(what: &str, scenario: &Scenario) {
     let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
-    let mut wanted = vec!["LeaderElected", "FailoverHappened", "ClockSlowed"];
+    let mut wanted = vec![
+        "LeaderElected",
+        "FailoverHappened",
+        "ClockSlowed",
+        "StaleHeartbeatRefused",
+    ];
     if scenario.pause_per_mille > 0 {
         wanted.extend([
             "NodePaused",
@@ -105,6 +131,9 @@ fn assert_not_vacuous(what: &str, scenario: &Scenario) {
     if scenario.resign_per_mille > 0 {
         wanted.push("LeaderResigned");
     }
+    if scenario.writers > 0 {
+        wanted.extend(["TrustedDuringRenewal", "RenewalAnsweredAfterResign"]);
+    }
     for w in wanted {
         assert!(seen.contains(w), "{what}: no run showed {w}; seen {seen:?}");
     }
@@ -116,7 +145,9 @@ fn assert_not_vacuous(what: &str, scenario: &Scenario) {
 fn scenarios_hold_under_random_schedules() {
     for (name, scenario) in scenarios::all() {
         let s = scenario.clone();
+        let start = std::time::Instant::now();
         shuttle::check_random(move || run_noting(&s), RANDOM_ITERATIONS);
+        eprintln!("shuttle random {name}: {:.1?}", start.elapsed());
         assert_not_vacuous(name, &scenario);
     }
 }
@@ -126,7 +157,9 @@ fn scenarios_hold_under_random_schedules() {
 fn scenarios_hold_under_pct() {
     for (name, scenario) in scenarios::all() {
         let s = scenario.clone();
+        let start = std::time::Instant::now();
         shuttle::check_pct(move || run_noting(&s), PCT_ITERATIONS, PCT_DEPTH);
+        eprintln!("shuttle pct {name}: {:.1?}", start.elapsed());
         assert_not_vacuous(name, &scenario);
     }
 }
