@@ -40,6 +40,15 @@
 //!   off (the model's `Heartbeat` is a punctual periodic renewal, not one call at any time),
 //!   so it is [`ConformError::Unmapped`].
 //!
+//! # Effects
+//! A consumer applies an effect at its store (the idempotency ledger) and records the
+//! `Process` afterwards, outside the queue's lock, so two consumers' records of one message
+//! may reach the log in the opposite order of their ledger checks: a duplicate recorded
+//! before the apply it found. The two model `Process` actions commute (either order reaches
+//! the same state: the ledger has the effect, both consumers have processed), so the
+//! mapping takes them in effect order: at such a duplicate it takes the later record's
+//! `Process` first, and that record, when its turn comes, is a stutter.
+//!
 //! # Agreement after each step
 //! A receive delivers that message with delivery number = the model's receive count and a
 //! deadline `visible_until − now` = the ticks the model's timer has left; a release's
@@ -108,6 +117,15 @@ pub struct QueueConformance {
     idempotent: bool,
     /// Messages the model's last ticks made visible, not yet named by an `Expire`.
     awaited: BTreeSet<usize>,
+    /// The `Process` records that applied an effect: (index in the log, message, delivery,
+    /// consumer).
+    applied: Vec<(usize, MessageId, u32, Option<ConsumerId>)>,
+    /// `Process` records whose model action was taken before their turn (see "Effects").
+    taken_early: BTreeSet<usize>,
+    /// The index in the log of the event being mapped.
+    index: usize,
+    /// The event being mapped took a later `Process` first.
+    reordered: bool,
 }
 
 fn ticks(what: &str, ms: u64) -> Result<u8, ConformError> {
@@ -252,7 +270,17 @@ impl Conformance for QueueConformance {
         let mut messages = Vec::new();
         let mut consumers: Vec<ConsumerId> = Vec::new();
         let mut crashes = 0u32;
+        let mut applied = Vec::new();
         for (i, r) in events.iter().enumerate() {
+            if let Event::Process {
+                message,
+                delivery,
+                consumer,
+                outcome: ProcessOutcome::Applied,
+            } = r.event
+            {
+                applied.push((i, message, delivery, consumer));
+            }
             if let Event::Send { message } = r.event {
                 messages.push(message);
             }
@@ -331,6 +359,10 @@ impl Conformance for QueueConformance {
                 now: 0,
                 idempotent: config.idempotent,
                 awaited: BTreeSet::new(),
+                applied,
+                taken_early: BTreeSet::new(),
+                index: 0,
+                reordered: false,
             },
             model,
         ))
@@ -338,10 +370,13 @@ impl Conformance for QueueConformance {
 
     fn actions(
         &mut self,
-        _model: &QueueModel,
+        model: &QueueModel,
         s: &QueueState,
         record: &EventRecord,
     ) -> Result<Vec<Action>, Failure> {
+        let index = self.index;
+        self.index += 1;
+        self.reordered = false;
         let at = record.at.as_millis();
         // Expiries the model made must be named before the implementation's next step.
         if !matches!(
@@ -398,12 +433,45 @@ impl Conformance for QueueConformance {
                 consumer: consumer.expect("a receive names a consumer") as u8,
                 msg: self.msg(message)? as u8,
             }],
+            Event::Process { .. } if self.taken_early.contains(&index) => vec![],
             Event::Process {
-                message, delivery, ..
+                message,
+                delivery,
+                outcome,
+                ..
             } => {
                 let c = consumer.expect("names a consumer");
-                self.holds(s, c, self.msg(message)?, delivery)?;
-                vec![Action::Process { consumer: c as u8 }]
+                let m = self.msg(message)?;
+                self.holds(s, c, m, delivery)?;
+                let idempotent_model =
+                    model.bug() != Some(coordlab_models::queue::Bug::NoIdempotency);
+                let first = self
+                    .applied
+                    .iter()
+                    .find(|&&(j, msg, ..)| j > index && msg == message)
+                    .copied();
+                match first {
+                    // A duplicate recorded before the apply it found: take that apply
+                    // first (see "Effects").
+                    Some((j, _, d, who))
+                        if self.idempotent
+                            && idempotent_model
+                            && outcome == ProcessOutcome::Duplicate
+                            && s.ledger[m] == 0 =>
+                    {
+                        let other = self.consumer(who);
+                        self.holds(s, other, m, d)?;
+                        self.taken_early.insert(j);
+                        self.reordered = true;
+                        vec![
+                            Action::Process {
+                                consumer: other as u8,
+                            },
+                            Action::Process { consumer: c as u8 },
+                        ]
+                    }
+                    _ => vec![Action::Process { consumer: c as u8 }],
+                }
             }
             Event::Release {
                 message, delivery, ..
@@ -563,7 +631,10 @@ impl Conformance for QueueConformance {
             }
             Event::Process {
                 message, outcome, ..
-            } if self.idempotent => {
+            } if self.idempotent
+                && !self.reordered
+                && !self.taken_early.contains(&(self.index - 1)) =>
+            {
                 let m = self
                     .messages
                     .iter()

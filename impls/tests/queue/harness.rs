@@ -1016,7 +1016,7 @@ fn check(shared: &Shared, consumers: Outcome, swept: Outcome, sweep_from: usize)
         );
     }
     violations.extend(duplicated);
-    let conformance = check_conformance(s, &events, &mut violations);
+    let conformance = check_conformance(s, &events, sweep_from, &mut violations);
     Report {
         violations,
         events,
@@ -1149,10 +1149,13 @@ pub fn bug_step(s: &Scenario, events: &[EventRecord]) -> Option<usize> {
 
 /// Replays the run's log on the model of its variant and, for a deviation, on `correct`;
 /// pushes a `ConformsToModel` violation if the run is not a behaviour of its variant, or
-/// leaves `correct` anywhere but at its bug's step.
+/// leaves `correct` anywhere but at its bug's step. A log with an accepted heartbeat that
+/// moved a deadline cannot be mapped (`Conformance::Unmapped`); only heartbeat scenarios may
+/// have one.
 fn check_conformance(
     s: &Scenario,
     events: &[EventRecord],
+    sweep_from: usize,
     violations: &mut Vec<Violation>,
 ) -> Conformance {
     if !s.record_events {
@@ -1169,7 +1172,16 @@ fn check_conformance(
         });
         Conformance::Diverges
     };
-    match conform::queue::check(&config, own, events) {
+    // The sweeper is a reliable consumer, not one of the deviation's: a consumer-side bug
+    // variant's model has every consumer buggy (`duplicate-not-deleted`'s would not delete
+    // the duplicate the sweeper deletes), so a deviation's run is checked against its variant
+    // up to the sweep; the whole run is checked against `correct`.
+    let checked = if own == "correct" {
+        events
+    } else {
+        &events[..sweep_from]
+    };
+    match conform::queue::check(&config, own, checked) {
         Ok(Verdict::Conforms { .. }) => {}
         Ok(Verdict::Diverges(d)) => return violate(d.to_string()),
         Err(ConformError::Unmapped { step, why }) if s.heartbeat => {
