@@ -21,7 +21,8 @@
 //! # Events
 //! - `Send`, `Receive`, `Process`, `Delete`, `Release`, `MoveToDeadLetter`, and `Crash`
 //!   of a consumer holding a delivery: the model action of the same name. A `Crash` of an
-//!   idle consumer is a stutter.
+//!   idle consumer is a stutter, and so is a crash after the consumer finished the delivery
+//!   it names (processed and deleted it, which left the model's consumer idle).
 //! - `Reject` of a `delete` or `release`: the model's `Delete` / `Release`, which the
 //!   model's broker refuses in that state; the reason must be the one the model's state
 //!   gives (deleted or dead-lettered: `MessageGone`; received again since: `StaleReceipt`
@@ -113,6 +114,9 @@ pub struct QueueConformance {
     consumers: Vec<ConsumerId>,
     /// The delivery number each model consumer holds (by model index).
     holding: Vec<Option<u32>>,
+    /// The delivery (message, number) each model consumer finished last: processed and
+    /// deleted, which made it idle.
+    finished: Vec<Option<(usize, u32)>>,
     now: u64,
     idempotent: bool,
     /// Messages the model's last ticks made visible, not yet named by an `Expire`.
@@ -356,6 +360,7 @@ impl Conformance for QueueConformance {
                 messages,
                 consumers,
                 holding: vec![None; n],
+                finished: vec![None; n],
                 now: 0,
                 idempotent: config.idempotent,
                 awaited: BTreeSet::new(),
@@ -566,6 +571,14 @@ impl Conformance for QueueConformance {
             } => {
                 let c = consumer.expect("names a consumer");
                 match (message, delivery) {
+                    // A crash after the delivery's work was done (processed and deleted)
+                    // loses nothing: the model's consumer is idle already.
+                    (Some(message), Some(delivery))
+                        if s.consumers[c] == Consumer::Idle
+                            && self.finished[c] == Some((self.msg(message)?, delivery)) =>
+                    {
+                        vec![]
+                    }
                     (Some(message), Some(delivery)) => {
                         self.holds(s, c, self.msg(message)?, delivery)?;
                         vec![Action::Crash { consumer: c as u8 }]
@@ -792,6 +805,29 @@ impl Conformance for QueueConformance {
                 }
             }
             _ => {}
+        }
+        // A consumer that finished its delivery: its process or delete made it idle (its
+        // own event, or a process taken early for it, see "Effects").
+        let actor = consumer_of(&record.event)
+            .flatten()
+            .map(|c| self.consumer(Some(c)));
+        let by_work = matches!(
+            record.event,
+            Event::Process { .. }
+                | Event::Delete { .. }
+                | Event::Reject {
+                    operation: ReceiptOperation::Delete,
+                    ..
+                }
+        );
+        for c in 0..after.consumers.len() {
+            if let (Consumer::Holding { msg, .. }, Consumer::Idle) =
+                (before.consumers[c], after.consumers[c])
+                && (by_work || (self.reordered && actor != Some(c)))
+                && let Some(delivery) = self.holding[c]
+            {
+                self.finished[c] = Some((msg as usize, delivery));
+            }
         }
         // A consumer the model made idle holds no receipt any more.
         for (c, held) in after.consumers.iter().zip(self.holding.iter_mut()) {

@@ -27,6 +27,16 @@
 //! queue's sequential semantics ([`property::EVENT_LOG_CONSISTENT`]): every step enabled, every
 //! rejection with the reason the state gives and changing nothing.
 //!
+//! Conformance (`property::CONFORMS_TO_MODEL`): the whole log is also replayed on the queue
+//! model (`coordlab_checks::conform::queue`, a dev-dependency: the library depends on neither
+//! checks nor models): every step an enabled model action of the scenario's variant (its
+//! deviation's id, or `correct`), every outcome the one the model's state gives. A
+//! deviation's run must also leave `correct` exactly at the step where its bug acts
+//! ([`bug_step`]), or nowhere if the bug never acted. The hand-written checks stay: they are
+//! the second opinion. A heartbeat that moves a deadline has no model action yet; such runs
+//! (heartbeat scenarios only) are reported as [`Conformance::Unmapped`], counted by the
+//! shuttle tests.
+//!
 //! No refusal is discarded: every consumer counts the refusals it gets (stale delete, lapsed
 //! heartbeat, ...), the run's log must record exactly those (also `EventLogConsistent`), and
 //! the sweeper, alone, must get none. [`Report::races`] says which races a run showed while
@@ -1062,7 +1072,7 @@ pub fn variant(s: &Scenario) -> &'static str {
 /// - `stale-receipt-delete`: the first delete accepted with a stale receipt.
 /// - `duplicate-not-deleted`: the first step of a consumer after it found a delivery's
 ///   effect in the ledger, when that step is not the delete of that delivery (the correct
-///   consumer deletes; this one has let the delivery go).
+///   consumer deletes; this one has let the delivery go) nor a crash holding it.
 #[cfg(not(any(loom, shuttle)))]
 pub fn bug_step(s: &Scenario, _: &[EventRecord]) -> Option<usize> {
     s.deviation.map(|d| match d {})
@@ -1137,7 +1147,13 @@ pub fn bug_step(s: &Scenario, events: &[EventRecord]) -> Option<usize> {
                     | Event::Reject {
                         consumer: Some(c), ..
                     } => (c, None),
-                    Event::Crash { consumer, .. } => (consumer, None),
+                    // The harness's crash after processing comes before the skip: the
+                    // bug has not acted yet.
+                    Event::Crash {
+                        consumer,
+                        message,
+                        delivery,
+                    } => (consumer, message.zip(delivery)),
                     _ => return None,
                 };
                 let held = skipped.remove(&who)?;
