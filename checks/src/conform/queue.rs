@@ -41,6 +41,17 @@
 //!   off (the model's `Heartbeat` is a punctual periodic renewal, not one call at any time),
 //!   so it is [`ConformError::Unmapped`].
 //!
+//! # Not expressed yet
+//! - An accepted `change_visibility` that moves a deadline ([`ConformError::Unmapped`]):
+//!   the model's heartbeats are periodic and punctual, the harness's consumer renews once,
+//!   whenever it gets to it. Mapping it needs a model action for a one-off renewal.
+//! - A `delete-before-process` consumer that fails processing after its delete and
+//!   releases (refused: the message is gone): the model's consumer that deleted first does
+//!   not release, so such a run diverges from that variant.
+//! - Effects without an idempotency ledger (`idempotent: false`, e.g. the harness's fenced
+//!   store): outcomes are not compared, as the model's consumers are idempotent.
+//! - `UnknownReceipt` (another queue's receipt) and sharded queues: the model has one queue.
+//!
 //! # Effects
 //! A consumer applies an effect at its store (the idempotency ledger) and records the
 //! `Process` afterwards, outside the queue's lock, so two consumers' records of one message
