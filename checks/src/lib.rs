@@ -27,6 +27,7 @@
 use std::io::Write;
 use std::path::Path;
 
+pub mod conform;
 pub mod engine;
 pub mod explorer;
 pub mod liveness;

@@ -62,6 +62,18 @@ enum Command {
         #[arg(long, value_name = "PROTO/VARIANT")]
         on: Option<String>,
     },
+    /// Check an implementation's event log against the model: exit 0 if the run is a
+    /// behaviour of the model's variant, 1 if it diverges (the step, the event, the model
+    /// actions enabled there, the field that disagrees).
+    Conform {
+        /// A run log: `{"protocol", "variant", "config", "events"}` (JSON), as the
+        /// implementation tests write it.
+        file: PathBuf,
+        /// Check against this variant of the log's protocol instead of the one the log names
+        /// (e.g. a deviation's run against `correct`).
+        #[arg(long, value_name = "VARIANT")]
+        variant: Option<String>,
+    },
     /// Random walks of a check, for bounds too large to explore (finds violations, proves
     /// nothing).
     Simulate {
@@ -187,6 +199,7 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => check(args),
         Some(Command::Show { file, format }) => show(&file, format),
         Some(Command::Replay { file, on }) => replay(&file, on.as_deref()),
+        Some(Command::Conform { file, variant }) => conform(&file, variant.as_deref()),
         Some(Command::Explore {
             target,
             port,
@@ -858,6 +871,32 @@ fn replay(path: &Path, on: Option<&str>) -> Result<ExitCode, Fault> {
         }
         Replay::Diverged(why) => {
             out(&format!("not reproduced on {id}: {why}\n"))?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `coordlab conform`: a run log replayed on its protocol's model.
+fn conform(path: &Path, variant: Option<&str>) -> Result<ExitCode, Fault> {
+    use coordlab_checks::conform::{self, Verdict};
+    let bytes = std::fs::read(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| Fault::new(path, format!("not UTF-8 text: {e}")))?;
+    match conform::check_json(&text, variant).map_err(|e| Fault::new(path, e))? {
+        Verdict::Conforms {
+            model,
+            steps,
+            actions,
+        } => {
+            out(&format!(
+                "conforms: the run is a behaviour of {model} ({} of the implementation, {} of the model)\n",
+                count(steps, "step", "steps"),
+                count(actions, "action", "actions")
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Verdict::Diverges(d) => {
+            out(&d.to_string())?;
             Ok(ExitCode::from(1))
         }
     }

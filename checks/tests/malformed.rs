@@ -3292,3 +3292,87 @@ fn unusable_files_are_bad_input_naming_the_file() {
     }
     f.assert_none();
 }
+
+/// `coordlab conform` on every committed run log edited at every JSON node: the node
+/// removed, made a string, made a negative number, made a number no field can hold. Each
+/// run keeps the contract (exit 0, 1 or 2; on 2 one line naming the log; never a panic).
+/// Plus the named faults: an unreadable path, a directory, bytes that are not UTF-8, an
+/// unknown `--variant`.
+#[test]
+fn conform_on_edited_run_logs_keeps_the_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut f = Findings::default();
+    let dir = root().join("checks/tests/conform");
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    logs.sort();
+    assert!(!logs.is_empty(), "no run logs under {}", dir.display());
+    let mut runs = 0;
+    for log in &logs {
+        let name = log.file_name().unwrap().to_string_lossy().into_owned();
+        let json: Value = serde_json::from_slice(&std::fs::read(log).unwrap()).unwrap();
+        for ptr in pointers(&json).into_iter().filter(|p| !p.is_empty()) {
+            let (parent, key) = ptr.rsplit_once('/').unwrap();
+            let edits: [(&str, Option<Value>); 4] = [
+                ("removed", None),
+                ("a string", Some(Value::from("x"))),
+                ("negative", Some(Value::from(-1))),
+                ("huge", Some(serde_json::json!(1e30))),
+            ];
+            for (how, to) in edits {
+                let mut v = json.clone();
+                match (v.pointer_mut(parent).unwrap(), to) {
+                    (Value::Object(m), None) => {
+                        m.remove(&key.replace("~1", "/").replace("~0", "~"));
+                    }
+                    (Value::Array(a), None) => {
+                        a.remove(key.parse::<usize>().unwrap());
+                    }
+                    (_, Some(to)) => *v.pointer_mut(&ptr).unwrap() = to,
+                    _ => continue,
+                }
+                let file = t.join(format!("edited-{runs}.json"));
+                std::fs::write(&file, v.to_string()).unwrap();
+                f.run(
+                    &format!("{name}{ptr} {how}"),
+                    &Case::new(t, &os(&[&"conform", &file.as_os_str()])),
+                    codes(&[0, 1, 2]),
+                );
+                runs += 1;
+            }
+        }
+    }
+    assert!(runs > 100, "only {runs} edits");
+    let not_utf8 = t.join("latin1.json");
+    std::fs::write(&not_utf8, b"{\"protocol\": \"q\xe9\"}").unwrap();
+    let good = dir.join("queue-correct.json");
+    for (name, args, needle) in [
+        (
+            "missing file",
+            os(&[&"conform", &"no/such/run.json"]),
+            "no/such/run.json",
+        ),
+        (
+            "a directory",
+            os(&[&"conform", &t.as_os_str()]),
+            "cannot read",
+        ),
+        (
+            "not UTF-8",
+            os(&[&"conform", &not_utf8.as_os_str()]),
+            "not UTF-8",
+        ),
+        (
+            "unknown variant",
+            os(&[&"conform", &good.as_os_str(), &"--variant", &"no-such-bug"]),
+            "no-such-bug",
+        ),
+    ] {
+        f.run(name, &Case::new(t, &args), bad(needle));
+    }
+    f.assert_none();
+}

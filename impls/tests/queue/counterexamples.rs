@@ -30,7 +30,7 @@ use coordlab_impls::queue::{Event, EventRecord, ProcessOutcome};
 use serde::{Deserialize, Serialize};
 
 use super::harness::{
-    Deviation, EffectMode, Faults, Report, Retry, Scenario, Seen, Violation, property,
+    Conformance, Deviation, EffectMode, Faults, Report, Retry, Scenario, Seen, Violation, property,
     render_events, run,
 };
 use crate::shuttle_search::{self, Found};
@@ -623,6 +623,22 @@ fn assert_finds(variant: &str, expected: &str) {
         ),
         "the violation found"
     );
+    // The run found is a behaviour of the bug variant's model (else `ConformsToModel` would
+    // have failed it) and leaves `correct` at the step where the bug acts.
+    if target.scenario.deviation.is_some() {
+        let left = match &found.report.conformance {
+            Conformance::Conforms {
+                leaves_correct_at: Some(step),
+            } => *step,
+            other => {
+                panic!("the run found should leave queue/correct where its bug acts: {other:?}")
+            }
+        };
+        eprintln!(
+            "it leaves queue/correct at step {left}: {}",
+            found.report.events[left - 1]
+        );
+    }
     for seed in SEEDS {
         let Some(found) = search(
             &target.fixed,

@@ -27,6 +27,16 @@
 //! queue's sequential semantics ([`property::EVENT_LOG_CONSISTENT`]): every step enabled, every
 //! rejection with the reason the state gives and changing nothing.
 //!
+//! Conformance (`property::CONFORMS_TO_MODEL`): the whole log is also replayed on the queue
+//! model (`coordlab_checks::conform::queue`, a dev-dependency: the library depends on neither
+//! checks nor models): every step an enabled model action of the scenario's variant (its
+//! deviation's id, or `correct`), every outcome the one the model's state gives. A
+//! deviation's run must also leave `correct` exactly at the step where its bug acts
+//! ([`bug_step`]), or nowhere if the bug never acted. The hand-written checks stay: they are
+//! the second opinion. A heartbeat that moves a deadline has no model action yet; such runs
+//! (heartbeat scenarios only) are reported as [`Conformance::Unmapped`], counted by the
+//! shuttle tests.
+//!
 //! No refusal is discarded: every consumer counts the refusals it gets (stale delete, lapsed
 //! heartbeat, ...), the run's log must record exactly those (also `EventLogConsistent`), and
 //! the sweeper, alone, must get none. [`Report::races`] says which races a run showed while
@@ -50,6 +60,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
+use coordlab_checks::conform::queue::RunConfig;
+use coordlab_checks::conform::{self, ConformError, Verdict};
 use coordlab_impls::clock::ManualClock;
 use coordlab_impls::queue::{
     ApplyOutcome, ConsumerId, Event, EventRecord, IdempotencyLedger, MessageId, ProcessOutcome,
@@ -100,6 +112,11 @@ pub mod property {
     /// nothing, deadlines applied before the next operation, and the end state the queue's
     /// counts report.
     pub const EVENT_LOG_CONSISTENT: &str = "EventLogConsistent";
+    /// Not a model property: the run is a behaviour of the queue model
+    /// (`coordlab_checks::conform`): of the deviation's bug variant, or of `correct` without
+    /// one; and a deviation's run leaves `correct` exactly at the step where its bug acts
+    /// ([`super::bug_step`]), or nowhere if the bug never acted.
+    pub const CONFORMS_TO_MODEL: &str = "ConformsToModel";
 }
 
 /// The retry policy, in milliseconds (readable in JSON).
@@ -465,6 +482,28 @@ pub struct Report {
     pub deleted: Vec<MessageId>,
     /// The dead-letter queue at the end: message and receive count.
     pub dead_lettered: BTreeMap<MessageId, u32>,
+    /// How the run's log replayed on the queue model (needs the event log).
+    pub conformance: Conformance,
+}
+
+/// How a run's event log replayed on the queue model of its variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(any(loom, shuttle)), allow(dead_code))]
+pub enum Conformance {
+    /// The event log is off.
+    NotRecorded,
+    /// The run is a behaviour of the model of its variant; for a deviation's run, the step
+    /// at which it leaves `correct` (the bug's step), if the bug acted.
+    Conforms {
+        /// Where a deviation's run left `correct`.
+        leaves_correct_at: Option<usize>,
+    },
+    /// The log has a step the mapping cannot express (an accepted heartbeat that moved a
+    /// deadline, `coordlab_checks::conform::queue`); the run was not checked against the
+    /// model.
+    Unmapped(String),
+    /// The run diverged (a `ConformsToModel` violation says how).
+    Diverges,
 }
 
 impl Report {
@@ -987,6 +1026,7 @@ fn check(shared: &Shared, consumers: Outcome, swept: Outcome, sweep_from: usize)
         );
     }
     violations.extend(duplicated);
+    let conformance = check_conformance(s, &events, sweep_from, &mut violations);
     Report {
         violations,
         events,
@@ -994,6 +1034,208 @@ fn check(shared: &Shared, consumers: Outcome, swept: Outcome, sweep_from: usize)
         refusals: consumers.refusals,
         deleted,
         dead_lettered: dead,
+        conformance,
+    }
+}
+
+/// The run log's configuration, for the conformance check.
+pub fn run_config(s: &Scenario) -> RunConfig {
+    RunConfig {
+        visibility_timeout_ms: s.visibility_timeout_ms,
+        retry: match s.retry {
+            Retry::Immediate => conform::queue::Retry::Immediate,
+            Retry::RequeueOnExpiry => conform::queue::Retry::RequeueOnExpiry,
+            Retry::Backoff { base_ms, cap_ms } => {
+                conform::queue::Retry::Backoff { base_ms, cap_ms }
+            }
+        },
+        max_receives: s.max_receives,
+        idempotent: s.effects == EffectMode::Idempotent,
+    }
+}
+
+/// The model variant a scenario's run must conform to: its deviation's id, or `correct`.
+pub fn variant(s: &Scenario) -> &'static str {
+    match s.deviation {
+        #[cfg(any(loom, shuttle))]
+        Some(d) => d.id(),
+        #[cfg(not(any(loom, shuttle)))]
+        Some(d) => match d {},
+        None => "correct",
+    }
+}
+
+/// The step (1-based) at which a deviation's bug acts in `events`, which is where its run
+/// leaves the `correct` model; `None` if it never acts (or the scenario has no deviation).
+/// - `delete-before-process`: the first delete (accepted or refused) of a delivery its
+///   consumer has not processed.
+/// - `stale-receipt-delete`: the first delete accepted with a stale receipt.
+/// - `duplicate-not-deleted`: the first step of a consumer after it found a delivery's
+///   effect in the ledger, when that step is not the delete of that delivery (the correct
+///   consumer deletes; this one has let the delivery go) nor a crash holding it.
+#[cfg(not(any(loom, shuttle)))]
+pub fn bug_step(s: &Scenario, _: &[EventRecord]) -> Option<usize> {
+    s.deviation.map(|d| match d {})
+}
+
+#[cfg(any(loom, shuttle))]
+pub fn bug_step(s: &Scenario, events: &[EventRecord]) -> Option<usize> {
+    match s.deviation? {
+        Deviation::DeleteBeforeProcess => {
+            let mut processed: BTreeSet<(MessageId, u32)> = BTreeSet::new();
+            events.iter().enumerate().find_map(|(i, r)| match r.event {
+                Event::Process {
+                    message, delivery, ..
+                } => {
+                    processed.insert((message, delivery));
+                    None
+                }
+                Event::Delete {
+                    message, delivery, ..
+                }
+                | Event::Reject {
+                    operation: ReceiptOperation::Delete,
+                    message,
+                    delivery,
+                    ..
+                } if !processed.contains(&(message, delivery)) => Some(i + 1),
+                _ => None,
+            })
+        }
+        Deviation::StaleReceiptDelete => events.iter().position(|r| {
+            matches!(r.event, Event::Delete { delivery, current, .. } if delivery != current)
+        }).map(|i| i + 1),
+        Deviation::DuplicateNotDeleted => {
+            // Consumers that skipped a duplicate: consumer -> (message, delivery).
+            let mut skipped: BTreeMap<ConsumerId, (MessageId, u32)> = BTreeMap::new();
+            events.iter().enumerate().find_map(|(i, r)| {
+                let (who, step_on) = match r.event {
+                    Event::Process {
+                        consumer: Some(c),
+                        message,
+                        delivery,
+                        outcome,
+                    } => {
+                        if outcome == ProcessOutcome::Duplicate {
+                            skipped.insert(c, (message, delivery));
+                            return None;
+                        }
+                        (c, Some((message, delivery)))
+                    }
+                    Event::Delete {
+                        consumer: Some(c),
+                        message,
+                        delivery,
+                        ..
+                    }
+                    | Event::Reject {
+                        operation: ReceiptOperation::Delete,
+                        consumer: Some(c),
+                        message,
+                        delivery,
+                        ..
+                    } => (c, Some((message, delivery))),
+                    Event::Receive {
+                        consumer: Some(c), ..
+                    }
+                    | Event::Release {
+                        consumer: Some(c), ..
+                    }
+                    | Event::ChangeVisibility {
+                        consumer: Some(c), ..
+                    }
+                    | Event::Reject {
+                        consumer: Some(c), ..
+                    } => (c, None),
+                    // The harness's crash after processing comes before the skip: the
+                    // bug has not acted yet.
+                    Event::Crash {
+                        consumer,
+                        message,
+                        delivery,
+                    } => (consumer, message.zip(delivery)),
+                    _ => return None,
+                };
+                let held = skipped.remove(&who)?;
+                (step_on != Some(held)).then_some(i + 1)
+            })
+        }
+    }
+}
+
+/// Replays the run's log on the model of its variant and, for a deviation, on `correct`;
+/// pushes a `ConformsToModel` violation if the run is not a behaviour of its variant, or
+/// leaves `correct` anywhere but at its bug's step. A log with an accepted heartbeat that
+/// moved a deadline cannot be mapped (`Conformance::Unmapped`); only heartbeat scenarios may
+/// have one.
+fn check_conformance(
+    s: &Scenario,
+    events: &[EventRecord],
+    sweep_from: usize,
+    violations: &mut Vec<Violation>,
+) -> Conformance {
+    if !s.record_events {
+        return Conformance::NotRecorded;
+    }
+    let config = run_config(s);
+    let own = variant(s);
+    let mut violate = |detail: String| {
+        violations.push(Violation {
+            property: property::CONFORMS_TO_MODEL.to_owned(),
+            seen: Seen::AtEnd,
+            detail,
+            parties: vec!["queue".to_owned()],
+        });
+        Conformance::Diverges
+    };
+    // The sweeper is a reliable consumer, not one of the deviation's: a consumer-side bug
+    // variant's model has every consumer buggy (`duplicate-not-deleted`'s would not delete
+    // the duplicate the sweeper deletes), so a deviation's run is checked against its variant
+    // up to the sweep; the whole run is checked against `correct`.
+    let checked = if own == "correct" {
+        events
+    } else {
+        &events[..sweep_from]
+    };
+    match conform::queue::check(&config, own, checked) {
+        Ok(Verdict::Conforms { .. }) => {}
+        Ok(Verdict::Diverges(d)) => return violate(d.to_string()),
+        Err(ConformError::Unmapped { step, why }) if s.heartbeat => {
+            return Conformance::Unmapped(format!("step {step}: {why}"));
+        }
+        Err(e) => {
+            return violate(format!(
+                "the log cannot be checked against queue/{own}: {e}"
+            ));
+        }
+    }
+    if own == "correct" {
+        return Conformance::Conforms {
+            leaves_correct_at: None,
+        };
+    }
+    let expected = bug_step(s, events);
+    let left = match conform::queue::check(&config, "correct", events) {
+        Ok(Verdict::Conforms { .. }) => None,
+        Ok(Verdict::Diverges(d)) => Some(*d),
+        Err(e) => {
+            return violate(format!(
+                "the log cannot be checked against queue/correct: {e}"
+            ));
+        }
+    };
+    let at = left.as_ref().map(|d| d.step);
+    if at != expected {
+        return violate(format!(
+            "the {own} run should leave queue/correct at {}, where its bug acts, but {}",
+            expected.map_or("no step".to_owned(), |n| format!("step {n}")),
+            left.map_or("it conforms to it".to_owned(), |d| format!(
+                "it leaves it {d}"
+            ))
+        ));
+    }
+    Conformance::Conforms {
+        leaves_correct_at: at,
     }
 }
 
@@ -1005,7 +1247,7 @@ fn check(shared: &Shared, consumers: Outcome, swept: Outcome, sweep_from: usize)
 /// effect already happened. A delivery stops being held unprocessed when its holder processes
 /// it, releases it, crashes, or is refused a heartbeat (it then drops the work, as the model's
 /// refused `Heartbeat` makes the consumer idle).
-fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
+pub fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
     #[derive(Default)]
     struct Message {
         effect: bool,
@@ -1105,7 +1347,7 @@ fn check_deletes(events: &[EventRecord]) -> Vec<Violation> {
 /// consumer on that delivery in the whole log (no delete, release, visibility change,
 /// rejection or crash). Seen at the `MoveToDeadLetter`. (A consumer that is merely slow and
 /// deletes after the message was dead-lettered has a later step: its rejected delete.)
-fn check_dead_letters(events: &[EventRecord]) -> Vec<Violation> {
+pub fn check_dead_letters(events: &[EventRecord]) -> Vec<Violation> {
     let mut newest: BTreeMap<MessageId, u32> = BTreeMap::new();
     let mut resolved: Vec<MessageId> = Vec::new();
     let mut dead_lettered: Vec<(MessageId, usize)> = Vec::new();

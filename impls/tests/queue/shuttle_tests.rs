@@ -22,7 +22,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use super::harness::{Deviation, EffectMode, Race, Scenario, run};
+use super::harness::{Conformance, Deviation, EffectMode, Race, Scenario, run};
 use super::refusals::{self, Late, LateOutcome};
 use super::scenarios;
 use crate::shuttle_search;
@@ -41,10 +41,25 @@ thread_local! {
     static SEEN: RefCell<BTreeSet<Race>> = const { RefCell::new(BTreeSet::new()) };
 }
 
-/// Runs the scenario, notes the races it showed, and fails on any violated property.
+thread_local! {
+    /// How many runs on this thread were checked against the model (conformed), and how many
+    /// had a step the mapping cannot express (only heartbeat scenarios may).
+    static CONFORMED: RefCell<(usize, usize)> = const { RefCell::new((0, 0)) };
+}
+
+/// Runs the scenario, notes the races it showed and whether the model checked it, and fails
+/// on any violated property (`ConformsToModel` among them).
 fn run_noting(scenario: &Scenario) {
     let report = run(scenario);
     SEEN.with(|seen| seen.borrow_mut().extend(report.races()));
+    CONFORMED.with(|c| {
+        let mut c = c.borrow_mut();
+        match report.conformance {
+            Conformance::Conforms { .. } => c.0 += 1,
+            Conformance::Unmapped(_) => c.1 += 1,
+            Conformance::NotRecorded | Conformance::Diverges => {}
+        }
+    });
     report.assert_ok();
 }
 
@@ -82,6 +97,14 @@ fn assert_not_vacuous(what: &str, scenario: &Scenario, random: bool) {
     if scenario.effects == EffectMode::Idempotent {
         wanted.push(Race::DuplicateSkipped);
     }
+    let (conformed, unmapped) = CONFORMED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    assert!(
+        conformed > 0 && (scenario.heartbeat || unmapped == 0),
+        "{what}: {conformed} runs conformed to the model, {unmapped} could not be mapped"
+    );
+    eprintln!(
+        "{what}: {conformed} runs conformed to the queue model, {unmapped} had a heartbeat that moved a deadline (not mapped)"
+    );
     let missing: Vec<Race> = wanted.into_iter().filter(|w| !seen.contains(w)).collect();
     assert!(
         missing.is_empty(),
@@ -223,6 +246,72 @@ fn shuttle_finds_duplicate_not_deleted() {
         panic!(
             "the fixed consumers failed in run {}: {}",
             found.iteration, found.message
+        );
+    }
+}
+
+thread_local! {
+    /// The steps at which the deviation runs on this thread left `correct` (`None`: the bug
+    /// did not act in that run).
+    static LEFT_CORRECT: RefCell<Vec<Option<usize>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Random-scheduler runs per deviation in
+/// [`deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts`].
+const DEVIATION_ITERATIONS: usize = 300;
+
+/// Every deviation's runs are behaviours of the model of that bug variant, and leave the
+/// `correct` model exactly at the step where the bug acts (`harness::bug_step`), or nowhere
+/// if it did not act; some run of each leaves it. The busy workload with the idempotency
+/// ledger, without heartbeats (an accepted heartbeat that moves a deadline has no model
+/// action yet) and without failed processing (the model's `delete-before-process` consumer
+/// does not release a message it has deleted; the implementation's does, and is refused).
+/// Property violations of the bug are expected here; `ConformsToModel` ones are not.
+#[test]
+fn deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts() {
+    for deviation in Deviation::ALL {
+        let scenario = Scenario {
+            deviation: Some(deviation),
+            effects: EffectMode::Idempotent,
+            heartbeat: false,
+            faults: super::harness::Faults::Random {
+                crash_before_per_mille: 150,
+                crash_after_per_mille: 100,
+                fail_per_mille: 0,
+            },
+            ..Scenario::busy()
+        };
+        let s = scenario.clone();
+        shuttle::check_random(
+            move || {
+                let report = run(&s);
+                if let Some(v) = report
+                    .violations
+                    .iter()
+                    .find(|v| v.property == super::harness::property::CONFORMS_TO_MODEL)
+                {
+                    panic!("{v}\n{}", super::harness::render_events(&report.events));
+                }
+                let Conformance::Conforms { leaves_correct_at } = report.conformance else {
+                    panic!("not checked against the model: {:?}", report.conformance);
+                };
+                LEFT_CORRECT.with(|l| l.borrow_mut().push(leaves_correct_at));
+            },
+            DEVIATION_ITERATIONS,
+        );
+        let left = LEFT_CORRECT.with(|l| std::mem::take(&mut *l.borrow_mut()));
+        let acted = left.iter().filter(|l| l.is_some()).count();
+        eprintln!(
+            "{}: {} runs conformed to it; {acted} left queue/correct where the bug acted",
+            deviation.id(),
+            left.len()
+        );
+        assert_eq!(left.len(), DEVIATION_ITERATIONS, "{}", deviation.id());
+        assert!(
+            acted > 0,
+            "{}: the bug never acted in {} runs",
+            deviation.id(),
+            left.len()
         );
     }
 }
