@@ -773,6 +773,21 @@ fn an_elector_says_who_it_is_and_how_it_is_configured() {
     );
 }
 
+/// The store's `Debug` shows its register (the lease, the last token, the latest time) and
+/// whether it is observed.
+#[test]
+fn a_store_shows_its_register() {
+    let time = ManualClock::starting_at(Instant::from_millis(4));
+    let s = InMemoryLeaseStore::new(time.clone()).with_observer(EventLog::new());
+    s.acquire(NodeId(2), ms(3)).unwrap();
+    assert_eq!(
+        format!("{s:?}"),
+        "InMemoryLeaseStore { register: Register { lease: Some(Lease { holder: NodeId(2), \
+         token: FencingToken(1), expires_at: Instant(7) }), last_token: 1, now: Instant(4) }, \
+         observer: observed }"
+    );
+}
+
 #[test]
 fn tokens_and_nodes_read_as_numbers() {
     assert_eq!(FencingToken::new(42).get(), 42);
