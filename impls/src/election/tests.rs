@@ -788,6 +788,23 @@ fn a_store_shows_its_register() {
     );
 }
 
+/// Storage's `Debug` shows the highest token and the counts; the log's, how many events it
+/// holds.
+#[test]
+fn storage_and_the_log_show_their_counts() {
+    let log = EventLog::new();
+    let storage = FencedStorage::new().with_observer(log.clone());
+    storage.write(NodeId(0), FencingToken::new(2), 'a').unwrap();
+    storage
+        .write(NodeId(1), FencingToken::new(1), 'b')
+        .unwrap_err();
+    assert_eq!(
+        format!("{storage:?}"),
+        "FencedStorage { highest: Some(FencingToken(2)), accepted: 1, rejected: 1, .. }"
+    );
+    assert_eq!(format!("{log:?}"), "EventLog { events: 2 }");
+}
+
 #[test]
 fn tokens_and_nodes_read_as_numbers() {
     assert_eq!(FencingToken::new(42).get(), 42);
