@@ -245,6 +245,15 @@ impl QueueConformance {
         })
     }
 
+    /// The model index of a message `actions` has already mapped (it refuses unknown ids, and
+    /// `agree` runs only after it succeeded).
+    fn known(&self, id: MessageId) -> usize {
+        self.messages
+            .iter()
+            .position(|&m| m == id)
+            .expect("message ids are checked by `actions` before `agree`")
+    }
+
     fn consumer(&self, id: Option<ConsumerId>) -> usize {
         // Every consumer id was collected in `start`, and an event without one was refused.
         id.and_then(|id| self.consumers.iter().position(|&c| c == id))
@@ -629,11 +638,7 @@ impl Conformance for QueueConformance {
                 consumer,
                 visible_until,
             } => {
-                let m = self
-                    .messages
-                    .iter()
-                    .position(|&x| x == message)
-                    .unwrap_or(0);
+                let m = self.known(message);
                 let c = self.consumer(consumer);
                 let msg = &after.messages[m];
                 if u32::from(msg.receives) != delivery {
@@ -659,11 +664,7 @@ impl Conformance for QueueConformance {
                 && !self.reordered
                 && !self.taken_early.contains(&(self.index - 1)) =>
             {
-                let m = self
-                    .messages
-                    .iter()
-                    .position(|&x| x == message)
-                    .unwrap_or(0);
+                let m = self.known(message);
                 let applied = after.ledger[m] > before.ledger[m];
                 let says = match outcome {
                     ProcessOutcome::Applied => true,
@@ -697,11 +698,7 @@ impl Conformance for QueueConformance {
                 consumer,
                 ..
             } => {
-                let m = self
-                    .messages
-                    .iter()
-                    .position(|&x| x == message)
-                    .unwrap_or(0);
+                let m = self.known(message);
                 let c = self.consumer(consumer);
                 if let Some(why) = model_refusal(before, c, ReceiptOperation::Release, false) {
                     return Err(Mismatch::new(
@@ -726,11 +723,7 @@ impl Conformance for QueueConformance {
                 consumer,
                 ..
             } => {
-                let m = self
-                    .messages
-                    .iter()
-                    .position(|&x| x == message)
-                    .unwrap_or(0);
+                let m = self.known(message);
                 let c = self.consumer(consumer);
                 if let Some(why) = model_refusal(before, c, ReceiptOperation::Delete, stale_ok) {
                     return Err(Mismatch::new(
@@ -762,11 +755,7 @@ impl Conformance for QueueConformance {
                 reason,
                 ..
             } => {
-                let m = self
-                    .messages
-                    .iter()
-                    .position(|&x| x == message)
-                    .unwrap_or(0);
+                let m = self.known(message);
                 let c = self.consumer(consumer);
                 let model_op = match operation {
                     ReceiptOperation::ChangeVisibility => ReceiptOperation::Release,
@@ -801,11 +790,7 @@ impl Conformance for QueueConformance {
                 message,
                 receive_count,
             } => {
-                let m = self
-                    .messages
-                    .iter()
-                    .position(|&x| x == message)
-                    .unwrap_or(0);
+                let m = self.known(message);
                 let receives = u32::from(after.messages[m].receives);
                 if receives != receive_count {
                     return Err(Mismatch::new(

@@ -1093,7 +1093,9 @@ fn check_one_believer(events: &[Event], seen: &mut Seen) -> Result<(), String> {
                     seen.add(Race::TrustedDuringRenewal);
                 }
             }
-            Event::Renewed { node, .. } if node == NodeId(0) => renewal_in_flight = true,
+            Event::Renewed {
+                node: NodeId(0), ..
+            } => renewal_in_flight = true,
             Event::Granted { node, .. } if node == NodeId(1) && renewal_in_flight => {
                 seen.add(Race::SuccessorDuringRenewal);
             }

@@ -59,7 +59,8 @@ fn run_noting(scenario: &Scenario) {
                     seen.insert("TrustedDuringRenewal");
                 }
                 Step::Elect(Event::SteppedDown { node, reason, .. }) => {
-                    if renewing.remove(node) && *reason == StepDownReason::Resigned {
+                    let was_renewing = renewing.remove(node);
+                    if was_renewing && *reason == StepDownReason::Resigned {
                         seen.insert("RenewalAnsweredAfterResign");
                     }
                 }

@@ -12,8 +12,6 @@
 
 #![cfg(shuttle)]
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use coordlab_impls::clock::ManualClock;
@@ -22,23 +20,13 @@ use coordlab_impls::queue::{
 };
 use coordlab_impls::sync::{Arc, thread};
 
-use super::delete_checks::{logged, not_resolved_once, returned};
+use super::delete_checks::{logged, not_resolved_once, note, returned, run_under_shuttle};
 use super::harness::render_events;
 use super::log_spec::check_log;
 
 const MESSAGES: u32 = 4;
 const MAX_RECEIVES: u32 = 2;
 const VISIBILITY: Duration = Duration::from_millis(2);
-
-thread_local! {
-    /// What the executions on this thread have shown (shuttle runs every task on the test's
-    /// own thread).
-    static SEEN: RefCell<BTreeSet<&'static str>> = const { RefCell::new(BTreeSet::new()) };
-}
-
-fn note(what: &'static str) {
-    SEEN.with(|seen| seen.borrow_mut().insert(what));
-}
 
 /// One execution: 4 messages sent as one batch; two consumers each take two batches of up to
 /// 2 (visibility 2 ms) and delete each batch in one call; a driver moves the clock 1 ms at a
@@ -143,27 +131,13 @@ fn batch_consumers_race() {
 /// delete accepted all happened.
 #[test]
 fn batch_consumers_race_under_shuttle() {
-    for (name, run) in [
-        (
-            "random",
-            Box::new(|| shuttle::check_random(batch_consumers_race, 2_000)) as Box<dyn Fn()>,
-        ),
-        (
-            "pct",
-            Box::new(|| shuttle::check_pct(batch_consumers_race, 2_000, 3)),
-        ),
-    ] {
-        run();
-        let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
-        for wanted in [
+    run_under_shuttle(
+        batch_consumers_race,
+        2_000,
+        &[
             "DeletedInBatch",
             "StaleDeleteRefusedInBatch",
             "MessageRedelivered",
-        ] {
-            assert!(
-                seen.contains(wanted),
-                "{name}: no execution showed {wanted}; seen: {seen:?}"
-            );
-        }
-    }
+        ],
+    );
 }

@@ -1,9 +1,11 @@
-//! Checks shared by the batch and sharded races: a consumer's delete results against the event
-//! log, and every message resolved exactly once.
+//! What the batch and sharded races share: a consumer's delete results against the event log,
+//! every message resolved exactly once, and running a race under both shuttle schedulers while
+//! requiring that its interesting interleavings happened.
 
 #![cfg(shuttle)]
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use coordlab_impls::queue::{
     ConsumerId, Event, EventRecord, MessageId, QueueError, ReceiptHandle, ReceiptOperation,
@@ -75,4 +77,35 @@ pub fn not_resolved_once(events: &[EventRecord]) -> Vec<(MessageId, usize)> {
         }
     }
     resolved.into_iter().filter(|&(_, n)| n != 1).collect()
+}
+
+thread_local! {
+    /// What the executions on this thread have shown (shuttle runs every task on the test's
+    /// own thread).
+    static SEEN: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Notes that an execution showed `what`.
+pub fn note(what: impl Into<String>) {
+    SEEN.with(|seen| seen.borrow_mut().insert(what.into()));
+}
+
+/// Runs `race` `iterations` times under shuttle's random scheduler, then as many under PCT
+/// (depth 3), and fails unless, under each scheduler, some execution noted every one of
+/// `wanted`: the races the test exists for must have happened.
+pub fn run_under_shuttle(race: fn(), iterations: usize, wanted: &[&str]) {
+    for name in ["random", "pct"] {
+        if name == "random" {
+            shuttle::check_random(race, iterations);
+        } else {
+            shuttle::check_pct(race, iterations, 3);
+        }
+        let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
+        for wanted in wanted {
+            assert!(
+                seen.contains(*wanted),
+                "{name}: no execution showed {wanted}; seen: {seen:?}"
+            );
+        }
+    }
 }

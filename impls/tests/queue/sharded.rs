@@ -18,7 +18,6 @@
 
 #![cfg(shuttle)]
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -29,23 +28,9 @@ use coordlab_impls::queue::{
 use coordlab_impls::sync::atomic::{AtomicU64, Ordering};
 use coordlab_impls::sync::{Arc, thread};
 
-use super::delete_checks::{Outcome, logged, not_resolved_once, returned};
+use super::delete_checks::{Outcome, logged, not_resolved_once, note, returned, run_under_shuttle};
 use super::harness::render_events;
 use super::log_spec::check_log;
-
-thread_local! {
-    /// What the executions on this thread have shown (shuttle runs every task on the test's
-    /// own thread).
-    static SEEN: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
-}
-
-fn note(what: impl Into<String>) {
-    SEEN.with(|seen| seen.borrow_mut().insert(what.into()));
-}
-
-fn take_seen() -> BTreeSet<String> {
-    SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()))
-}
 
 /// One operation of a history: what it did, when it was invoked and when it returned (stamps
 /// from one counter), and for a receive what it got.
@@ -172,25 +157,11 @@ fn empty_receive_race() {
 
 #[test]
 fn empty_receive_race_under_shuttle() {
-    for (name, run) in [
-        (
-            "random",
-            Box::new(|| shuttle::check_random(empty_receive_race, 3_000)) as Box<dyn Fn()>,
-        ),
-        (
-            "pct",
-            Box::new(|| shuttle::check_pct(empty_receive_race, 3_000, 3)),
-        ),
-    ] {
-        run();
-        let seen = take_seen();
-        for wanted in ["A got None", "A got Some(\"a\")", "A got Some(\"b\")"] {
-            assert!(
-                seen.contains(wanted),
-                "{name}: no execution showed {wanted}; seen: {seen:?}"
-            );
-        }
-    }
+    run_under_shuttle(
+        empty_receive_race,
+        3_000,
+        &["A got None", "A got Some(\"a\")", "A got Some(\"b\")"],
+    );
 }
 
 /// A shard's log with its messages renumbered by their index in the shard, so that it reads as
@@ -337,27 +308,13 @@ fn sharded_drain_race() {
 
 #[test]
 fn sharded_drain_race_under_shuttle() {
-    for (name, run) in [
-        (
-            "random",
-            Box::new(|| shuttle::check_random(sharded_drain_race, 2_000)) as Box<dyn Fn()>,
-        ),
-        (
-            "pct",
-            Box::new(|| shuttle::check_pct(sharded_drain_race, 2_000, 3)),
-        ),
-    ] {
-        run();
-        let seen = take_seen();
-        for wanted in [
+    run_under_shuttle(
+        sharded_drain_race,
+        2_000,
+        &[
             "ReceivedFromAnotherShard",
             "StaleDeleteRefused",
             "MessageRedelivered",
-        ] {
-            assert!(
-                seen.contains(wanted),
-                "{name}: no execution showed {wanted}; seen: {seen:?}"
-            );
-        }
-    }
+        ],
+    );
 }
