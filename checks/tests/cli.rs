@@ -5,20 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn coordlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coordlab"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("coordlab runs")
-}
+#[path = "support/run.rs"]
+mod run;
+use run::{coordlab, coordlab_in, root};
 
 /// How many properties the queue model has (each check of it reports them all).
 fn queue_props() -> usize {
@@ -92,16 +81,6 @@ fn write_manifest(dir: &Path, text: &str) {
 }
 
 const EXPECT_CORRECT: &str = "expect = { NoMessageLost = \"holds\", DeadLetterOnlyAfterMaxReceives = \"holds\", DeadLetterOnlyAfterFailures = \"holds\", EffectAtMostOnce = \"holds\", HeartbeatKeepsDelivery = \"holds\", EveryMessageResolved = \"pending\", MessageRedelivered = \"holds\", MessageDeadLettered = \"holds\", ProcessedMessageDeadLettered = \"holds\", MessageDeleted = \"holds\", VisibilityExtended = \"violated\", HeartbeatOvertaken = \"violated\" }";
-
-/// Runs `coordlab` in `dir`, a scratch copy of a checkout: its own
-/// `checks/manifests/`, its own `counterexamples/`.
-fn coordlab_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coordlab"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("coordlab runs")
-}
 
 /// A scratch directory laid out like a checkout: the committed manifests under
 /// `checks/manifests/`, nothing else.

@@ -8,8 +8,6 @@
 //! Regenerate the committed logs with `COORDLAB_BLESS=1 cargo test --release -p
 //! coordlab-checks --test conform`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use coordlab_checks::conform::queue::{self, Retry, RunConfig};
@@ -19,22 +17,11 @@ use coordlab_impls::queue::{
     QueueConfig, RetryPolicy, RetryQueue,
 };
 
+#[path = "support/run.rs"]
+mod run;
+use run::{coordlab, root};
+
 const TIMEOUT: Duration = Duration::from_millis(10);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn coordlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coordlab"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("coordlab runs")
-}
 
 fn config() -> RunConfig {
     RunConfig {

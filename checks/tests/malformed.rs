@@ -32,6 +32,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::Value;
 
+#[path = "support/run.rs"]
+mod run;
+use run::root;
+
 // ---------------------------------------------------------------------------------------
 // Running the binary and the contract
 // ---------------------------------------------------------------------------------------
@@ -39,13 +43,6 @@ use serde_json::Value;
 /// The longest any one run may take: every run here is small (the checks have a
 /// `--timeout`, the walks few seeds), so a run still going after this hangs.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// Where the run's stdout goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
