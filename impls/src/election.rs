@@ -103,9 +103,9 @@ pub use self::storage::{FencedStorage, WriteCounts, WriteError};
 pub use self::store::{InMemoryLeaseStore, Lease, LeaseError, LeaseStore};
 
 /// A protocol bug the tests can switch on, mirroring the election model's bug variants (same
-/// ids). Compiled only for tests and under `--cfg loom` / `--cfg shuttle`, never in a normal
-/// build.
-#[cfg(any(test, loom, shuttle))]
+/// ids). Compiled only for tests, under `--cfg loom` / `--cfg shuttle`, and with the
+/// `deviations` feature (which `coordlab drive` turns on), never in a default build.
+#[cfg(any(test, loom, shuttle, feature = "deviations"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
@@ -122,7 +122,7 @@ pub enum Deviation {
     CheckThenSet,
 }
 
-#[cfg(any(test, loom, shuttle))]
+#[cfg(any(test, loom, shuttle, feature = "deviations"))]
 impl Deviation {
     /// Every deviation.
     pub const ALL: [Deviation; 3] = [

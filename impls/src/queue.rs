@@ -98,8 +98,9 @@ pub enum RetryPolicy {
 }
 
 /// A protocol bug the tests can switch on, mirroring the queue model's bug variants (same ids).
-/// Compiled only for tests and under `--cfg loom` / `--cfg shuttle`, never in a normal build.
-#[cfg(any(test, loom, shuttle))]
+/// Compiled only for tests, under `--cfg loom` / `--cfg shuttle`, and with the `deviations`
+/// feature (which `coordlab drive` turns on), never in a default build.
+#[cfg(any(test, loom, shuttle, feature = "deviations"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
@@ -119,7 +120,7 @@ pub enum Deviation {
     DuplicateNotDeleted,
 }
 
-#[cfg(any(test, loom, shuttle))]
+#[cfg(any(test, loom, shuttle, feature = "deviations"))]
 impl Deviation {
     /// Every deviation.
     pub const ALL: [Deviation; 3] = [
@@ -152,7 +153,7 @@ pub struct QueueConfig {
     /// traces and short runs.
     pub record_events: bool,
     /// The protocol bug to switch on, if any (tests only).
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     pub deviation: Option<Deviation>,
 }
 
@@ -162,7 +163,7 @@ impl Default for QueueConfig {
             retry_policy: RetryPolicy::RequeueOnExpiry,
             max_receives: None,
             record_events: false,
-            #[cfg(any(test, loom, shuttle))]
+            #[cfg(any(test, loom, shuttle, feature = "deviations"))]
             deviation: None,
         }
     }
@@ -188,7 +189,7 @@ impl QueueConfig {
     }
 
     /// Switches a protocol bug on (tests only).
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     pub fn with_deviation(mut self, deviation: Option<Deviation>) -> QueueConfig {
         self.deviation = deviation;
         self
@@ -286,6 +287,44 @@ pub struct DeadLetter<T> {
     /// When it was moved to the dead-letter queue: the instant its last delivery's deadline
     /// passed (or it was released for the last time), whichever later operation applied it.
     pub dead_lettered_at: Instant,
+}
+
+/// Where one held message is, as [`RetryQueue::message_state`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MessageState {
+    /// How many times it has been received: the number of its newest delivery (SQS's
+    /// `ApproximateReceiveCount`, exact here).
+    pub receive_count: u32,
+    /// Whether it can be received now, and if not, until when it is hidden.
+    pub status: MessageStatus,
+}
+
+/// Whether a held message can be received now ([`MessageState::status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum MessageStatus {
+    /// Deliverable now, since `since`: a receive delivers the message visible longest
+    /// (the earliest `since`, ties by id).
+    Visible {
+        /// When it became visible (sent, released, or its visibility ran out), on the
+        /// queue's clock.
+        since: Instant,
+    },
+    /// Its newest delivery's holder has it hidden until `until` (a receive or an accepted
+    /// `change_visibility` set that deadline): counted in [`QueueCounts::in_flight`].
+    InFlight {
+        /// When it becomes visible again, on the queue's clock.
+        until: Instant,
+    },
+    /// Released, waiting out a retry delay (a backoff, or the rest of its visibility
+    /// timeout under [`RetryPolicy::RequeueOnExpiry`]) until `until`: counted in
+    /// [`QueueCounts::delayed`]. No receipt owns it.
+    Delayed {
+        /// When it becomes visible again, on the queue's clock.
+        until: Instant,
+    },
 }
 
 /// How many messages are in each state. Every message sent is in exactly one:
@@ -468,6 +507,14 @@ impl<T, C: Clock> RetryQueue<T, C> {
     /// How many messages are in each state now.
     pub fn counts(&self) -> QueueCounts {
         self.with_core(QueueCore::counts)
+    }
+
+    /// Where message `id` is now, after applying the deadlines that have passed; `None` once
+    /// it is deleted or dead-lettered, or if this queue never sent it. An inspection for tools
+    /// and tests (the conformance driver builds the model's view of the queue from it); SQS
+    /// has no per-message equivalent.
+    pub fn message_state(&self, id: MessageId) -> Option<MessageState> {
+        self.with_core(|core, now| core.message_state(now, id))
     }
 
     /// A copy of the dead-letter queue, oldest first.

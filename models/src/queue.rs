@@ -324,7 +324,7 @@ impl QueueModel {
     /// and exponential backoff grows with the count until it reaches `backoff-cap`: from
     /// [`QueueModel::backoff_saturation`] receives on every count gives the same delay, so
     /// saturating there (or higher) changes no backoff the model computes.
-    fn receive_cap(&self) -> u8 {
+    pub fn receive_cap(&self) -> u8 {
         let cap = self.config.max_receives.max(2);
         match self.config.retry {
             RetryPolicy::ExponentialBackoff => cap.max(self.backoff_saturation()),

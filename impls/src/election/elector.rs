@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-#[cfg(any(test, loom, shuttle))]
+#[cfg(any(test, loom, shuttle, feature = "deviations"))]
 use super::Deviation;
 use super::event::{Event, FencingToken, NodeId, Observed, Observer, StepDownReason};
 use super::store::{Lease, LeaseError, LeaseStore};
@@ -193,7 +193,7 @@ pub struct LeaderElector<S, C> {
     config: ElectorConfig,
     state: Mutex<State>,
     observer: Observed,
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     deviation: Option<Deviation>,
 }
 
@@ -212,7 +212,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
                 in_flight: false,
             }),
             observer: Observed::none(),
-            #[cfg(any(test, loom, shuttle))]
+            #[cfg(any(test, loom, shuttle, feature = "deviations"))]
             deviation: None,
         }
     }
@@ -225,7 +225,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
 
     /// Switches a protocol bug on (tests only): [`Deviation::NoClockMargin`] trusts the lease
     /// for its full length on the node's own clock. Other deviations do not concern the elector.
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     pub fn with_deviation(mut self, deviation: Option<Deviation>) -> LeaderElector<S, C> {
         self.deviation = deviation;
         self
@@ -409,7 +409,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
 
     /// How much of the lease the node gives up to cover its clock's drift.
     fn margin(&self) -> Duration {
-        #[cfg(any(test, loom, shuttle))]
+        #[cfg(any(test, loom, shuttle, feature = "deviations"))]
         if self.deviation == Some(Deviation::NoClockMargin) {
             return Duration::ZERO;
         }

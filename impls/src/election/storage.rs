@@ -1,7 +1,7 @@
 //! Storage that fences off deposed leaders: it remembers the highest fencing token it accepted
 //! and refuses writes with a lower one.
 
-#[cfg(any(test, loom, shuttle))]
+#[cfg(any(test, loom, shuttle, feature = "deviations"))]
 use super::Deviation;
 use super::event::{Event, FencingToken, NodeId, Observed, Observer};
 use crate::sync::{Mutex, MutexGuard};
@@ -33,7 +33,7 @@ struct Cell<T> {
 pub struct FencedStorage<T> {
     cell: Mutex<Cell<T>>,
     observer: Observed,
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     deviation: Option<Deviation>,
 }
 
@@ -57,7 +57,7 @@ impl<T> FencedStorage<T> {
                 rejected: 0,
             }),
             observer: Observed::none(),
-            #[cfg(any(test, loom, shuttle))]
+            #[cfg(any(test, loom, shuttle, feature = "deviations"))]
             deviation: None,
         }
     }
@@ -70,7 +70,7 @@ impl<T> FencedStorage<T> {
 
     /// Switches a protocol bug on (tests only): [`Deviation::NoFencing`] accepts every write.
     /// Other deviations do not concern storage.
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     pub fn with_deviation(mut self, deviation: Option<Deviation>) -> FencedStorage<T> {
         self.deviation = deviation;
         self
@@ -82,7 +82,7 @@ impl<T> FencedStorage<T> {
         let mut cell = self.lock();
         let highest = cell.highest;
         let stale = highest.filter(|&h| token < h);
-        #[cfg(any(test, loom, shuttle))]
+        #[cfg(any(test, loom, shuttle, feature = "deviations"))]
         let stale = stale.filter(|_| self.deviation != Some(Deviation::NoFencing));
         self.observer.emit(|| Event::Write {
             node: writer,

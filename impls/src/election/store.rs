@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-#[cfg(any(test, loom, shuttle))]
+#[cfg(any(test, loom, shuttle, feature = "deviations"))]
 use super::Deviation;
 use super::event::{Event, FencingToken, NodeId, Observed, Observer};
 use crate::clock::{Clock, Instant};
@@ -122,7 +122,7 @@ pub struct InMemoryLeaseStore<C> {
     register: Mutex<Register>,
     clock: C,
     observer: Observed,
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     deviation: Option<Deviation>,
 }
 
@@ -133,7 +133,7 @@ impl<C: Clock> InMemoryLeaseStore<C> {
             register: Mutex::new(Register::default()),
             clock,
             observer: Observed::none(),
-            #[cfg(any(test, loom, shuttle))]
+            #[cfg(any(test, loom, shuttle, feature = "deviations"))]
             deviation: None,
         }
     }
@@ -146,7 +146,7 @@ impl<C: Clock> InMemoryLeaseStore<C> {
 
     /// Switches a protocol bug on (tests only): [`Deviation::CheckThenSet`] splits `acquire`
     /// into a read and a later blind write. Other deviations do not concern the store.
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     pub fn with_deviation(mut self, deviation: Option<Deviation>) -> InMemoryLeaseStore<C> {
         self.deviation = deviation;
         self
@@ -204,7 +204,7 @@ impl<C: Clock> InMemoryLeaseStore<C> {
         lease
     }
 
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     fn check_then_set(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
         let token = {
             let (r, now) = self.lock_now();
@@ -227,7 +227,7 @@ impl<C: Clock> InMemoryLeaseStore<C> {
 
 impl<C: Clock> LeaseStore for InMemoryLeaseStore<C> {
     fn acquire(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
-        #[cfg(any(test, loom, shuttle))]
+        #[cfg(any(test, loom, shuttle, feature = "deviations"))]
         if self.deviation == Some(Deviation::CheckThenSet) {
             return self.check_then_set(node, ttl);
         }

@@ -12,7 +12,10 @@ use super::event::{
     ConsumerId, Event, EventRecord, MessageId, QueueId, ReceiptHandle, ReceiptOperation,
 };
 use super::slab::Slab;
-use super::{DeadLetter, Delivery, QueueConfig, QueueCounts, QueueError, RetryPolicy};
+use super::{
+    DeadLetter, Delivery, MessageState, MessageStatus, QueueConfig, QueueCounts, QueueError,
+    RetryPolicy,
+};
 use crate::clock::{Instant, millis_ceil};
 
 /// A message the queue still holds (not deleted, not dead-lettered).
@@ -424,6 +427,28 @@ impl<T> QueueCore<T> {
         }
     }
 
+    /// Where message `id` is at `now` (after applying the deadlines that have passed), or
+    /// `None` if this queue does not hold it: deleted, dead-lettered, or never sent here.
+    pub fn message_state(&mut self, now: Instant, id: MessageId) -> Option<MessageState> {
+        self.advance(now);
+        let m = self.messages.get(id)?;
+        let status = match m.park {
+            Park::Fresh | Park::Returned => MessageStatus::Visible {
+                since: m.visible_at,
+            },
+            Park::Waiting if m.in_flight => MessageStatus::InFlight {
+                until: m.visible_at,
+            },
+            Park::Waiting => MessageStatus::Delayed {
+                until: m.visible_at,
+            },
+        };
+        Some(MessageState {
+            receive_count: m.receive_count,
+            status,
+        })
+    }
+
     /// The dead-letter queue, oldest first.
     pub fn dead_letters(&self) -> &[DeadLetter<T>] {
         &self.dead_letters
@@ -607,13 +632,13 @@ impl<T> QueueCore<T> {
         None
     }
 
-    #[cfg(any(test, loom, shuttle))]
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     fn accepts_stale(&self, what: ReceiptOperation) -> bool {
         what == ReceiptOperation::Delete
             && self.config.deviation == Some(super::Deviation::StaleReceiptDelete)
     }
 
-    #[cfg(not(any(test, loom, shuttle)))]
+    #[cfg(not(any(test, loom, shuttle, feature = "deviations")))]
     fn accepts_stale(&self, _: ReceiptOperation) -> bool {
         false
     }

@@ -914,3 +914,96 @@ fn queue_and_ledger_are_send_and_sync() {
     shareable::<RetryQueue<String, ManualClock>>();
     shareable::<IdempotencyLedger<MessageId>>();
 }
+
+/// `message_state` reports each stage of a message's life with its deadline, applies the
+/// deadlines that passed itself (right after the clock moved, with nothing in between), and
+/// says `None` once the message is deleted or dead-lettered, or for an id never sent.
+#[test]
+fn message_state_follows_a_message_through_its_life() {
+    let backoff = RetryPolicy::ExponentialBackoff {
+        base: ms(5),
+        cap: ms(20),
+    };
+    let (q, clock) = queue(
+        QueueConfig::default()
+            .with_retry_policy(backoff)
+            .with_max_receives(2),
+    );
+    let state = |id| q.message_state(id).map(|s| (s.receive_count, s.status));
+    assert_eq!(state(MessageId::new(0)), None, "never sent");
+    clock.advance(ms(3));
+    let id = q.send("a");
+    assert_eq!(
+        state(id),
+        Some((
+            0,
+            MessageStatus::Visible {
+                since: Instant::from_millis(3)
+            }
+        ))
+    );
+    let d = q.receive(T30).unwrap();
+    assert_eq!(
+        state(id),
+        Some((
+            1,
+            MessageStatus::InFlight {
+                until: Instant::from_millis(33)
+            }
+        ))
+    );
+    clock.advance(ms(2));
+    q.change_visibility(&d.receipt, T30).unwrap();
+    assert_eq!(
+        state(id),
+        Some((
+            1,
+            MessageStatus::InFlight {
+                until: Instant::from_millis(35)
+            }
+        ))
+    );
+    q.release(&d.receipt).unwrap();
+    assert_eq!(
+        state(id),
+        Some((
+            1,
+            MessageStatus::Delayed {
+                until: Instant::from_millis(10)
+            }
+        )),
+        "released: waits out a 5 ms backoff"
+    );
+    clock.advance(ms(4));
+    assert_eq!(
+        state(id),
+        Some((
+            1,
+            MessageStatus::Delayed {
+                until: Instant::from_millis(10)
+            }
+        ))
+    );
+    clock.advance(ms(1));
+    assert_eq!(
+        state(id),
+        Some((
+            1,
+            MessageStatus::Visible {
+                since: Instant::from_millis(10)
+            }
+        )),
+        "at the deadline, with nothing in between"
+    );
+    let d = q.receive(T30).unwrap();
+    assert_eq!(d.receive_count, 2);
+    clock.advance(T30);
+    assert_eq!(state(id), None, "its second delivery lapsed: dead-lettered");
+    assert_eq!(q.dead_letters().len(), 1);
+
+    let other = q.send("b");
+    let d = q.receive(T30).unwrap();
+    assert_eq!(d.message, other);
+    q.delete(&d.receipt).unwrap();
+    assert_eq!(state(other), None, "deleted");
+}
