@@ -74,6 +74,14 @@ enum Command {
         #[arg(long, value_name = "VARIANT")]
         variant: Option<String>,
     },
+    /// Drive a model counterexample against the implementation, through its API with a
+    /// manual clock: with the trace's deviation the property must fail on the
+    /// implementation's own states; the correct implementation must refuse the step the bug
+    /// needs. Exit 0 if both, 1 if not (the step, and what refused it or what differs).
+    Drive {
+        /// A model trace: `counterexamples/<proto>/<variant>/<Property>.json`.
+        file: PathBuf,
+    },
     /// Random walks of a check, for bounds too large to explore (finds violations, proves
     /// nothing).
     Simulate {
@@ -200,6 +208,7 @@ fn main() -> ExitCode {
         Some(Command::Show { file, format }) => show(&file, format),
         Some(Command::Replay { file, on }) => replay(&file, on.as_deref()),
         Some(Command::Conform { file, variant }) => conform(&file, variant.as_deref()),
+        Some(Command::Drive { file }) => drive(&file),
         Some(Command::Explore {
             target,
             port,
@@ -873,6 +882,27 @@ fn replay(path: &Path, on: Option<&str>) -> Result<ExitCode, Fault> {
             out(&format!("not reproduced on {id}: {why}\n"))?;
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// `coordlab drive`: a model counterexample driven against the implementation.
+fn drive(path: &Path) -> Result<ExitCode, Fault> {
+    let (file, _) = read_trace(path)?;
+    let report =
+        coordlab_checks::drive::counterexample_file(&file).map_err(|e| Fault::new(path, e))?;
+    out(&format!("{report}\n"))?;
+    if report.as_expected() {
+        out(&format!(
+            "as expected: the deviation reproduces {}, and the correct implementation stops it at step {}\n",
+            report.property,
+            report
+                .bug_step
+                .map_or_else(|| "?".into(), |k| k.to_string())
+        ))?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        out("NOT as expected\n")?;
+        Ok(ExitCode::from(1))
     }
 }
 

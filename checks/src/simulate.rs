@@ -15,7 +15,7 @@ use crate::engine::Steps;
 
 /// SplitMix64 (Steele, Lea and Flood, OOPSLA 2014): a small, fast, well-mixed generator;
 /// enough to choose among a handful of actions, and stable across platforms and versions.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -26,9 +26,37 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+}
+
+/// Walk `seed` of at most `depth` steps: its initial state and its steps, exactly as
+/// [`run`] takes it (the same choices, without checking properties).
+pub fn walk<P: Protocol>(model: &P, seed: u64, depth: usize) -> (P::State, Steps<P>) {
+    let mut rng = SplitMix64(seed);
+    let inits = model.init_states();
+    let init = inits[rng.below(inits.len())].clone();
+    let mut state = init.clone();
+    let mut steps: Steps<P> = Vec::new();
+    while steps.len() < depth {
+        let next: Vec<_> = model
+            .next_steps(&state)
+            .into_iter()
+            .filter(|(_, n)| *n != state)
+            .collect();
+        if next.is_empty() {
+            break;
+        }
+        let k = rng.below(next.len());
+        let (action, n) = next
+            .into_iter()
+            .nth(k)
+            .expect("k is below the number of steps");
+        steps.push((action, n.clone()));
+        state = n;
+    }
+    (init, steps)
 }
 
 /// What the walks found for one property.
@@ -52,44 +80,27 @@ pub fn run<P: Protocol>(model: &P, seeds: std::ops::Range<u64>, depth: usize) ->
     let props = P::props();
     let mut found: Vec<Found<P>> = props.iter().map(|_| Found { hit: None }).collect();
     let mut total = 0;
-    let inits = model.init_states();
+    if model.init_states().is_empty() {
+        return Simulation {
+            walks,
+            steps: 0,
+            found,
+        };
+    }
     for seed in seeds {
-        let mut rng = SplitMix64(seed);
-        if inits.is_empty() {
-            break;
-        }
-        let init = inits[rng.below(inits.len())].clone();
-        let mut state = init.clone();
-        let mut steps: Steps<P> = Vec::new();
-        loop {
+        let (init, steps) = walk(model, seed, depth);
+        for k in 0..=steps.len() {
+            let state = if k == 0 { &init } else { &steps[k - 1].1 };
             for (p, f) in props.iter().zip(found.iter_mut()) {
                 let hit = match p.kind {
-                    Kind::Always => !(p.condition)(model, &state),
-                    Kind::Sometimes => (p.condition)(model, &state),
+                    Kind::Always => !(p.condition)(model, state),
+                    Kind::Sometimes => (p.condition)(model, state),
                     Kind::Eventually | Kind::LeadsTo => false,
                 };
                 if hit && f.hit.is_none() {
-                    f.hit = Some((seed, init.clone(), steps.clone()));
+                    f.hit = Some((seed, init.clone(), steps[..k].to_vec()));
                 }
             }
-            if steps.len() >= depth {
-                break;
-            }
-            let next: Vec<_> = model
-                .next_steps(&state)
-                .into_iter()
-                .filter(|(_, n)| *n != state)
-                .collect();
-            if next.is_empty() {
-                break;
-            }
-            let k = rng.below(next.len());
-            let (action, n) = next
-                .into_iter()
-                .nth(k)
-                .expect("k is below the number of steps");
-            steps.push((action, n.clone()));
-            state = n;
         }
         total += steps.len() as u64;
     }

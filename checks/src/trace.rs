@@ -552,20 +552,30 @@ pub fn replay<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Replay {
             }
         }
     }
-    let prop = P::prop(&file.property).expect("checked by decode");
+    match violation(file, t) {
+        Ok(()) => Replay::Reproduced,
+        Err(why) => Replay::Diverged(why),
+    }
+}
+
+/// Whether the states of `t` violate the trace's property the way `file` says: the last
+/// state falsifies an `always` property; for a lasso, the cycle returns to its first state,
+/// is fair, and the property's goal never holds where it is owed. `Err` says why not. The
+/// steps' transitions are not checked (see [`replay`]).
+pub(crate) fn violation<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Result<(), String> {
+    let model = &t.model;
+    let prop =
+        P::prop(&file.property).ok_or_else(|| format!("unknown property `{}`", file.property))?;
     match (prop.kind, file.cycle_start) {
         (Kind::Always, None) => {
             if (prop.condition)(model, t.state(t.steps.len())) {
-                Replay::Diverged(format!("the last state satisfies {}", prop.name))
+                Err(format!("the last state satisfies {}", prop.name))
             } else {
-                Replay::Reproduced
+                Ok(())
             }
         }
-        (Kind::Eventually | Kind::LeadsTo, Some(k)) => match replay_lasso(t, &prop, k) {
-            Ok(()) => Replay::Reproduced,
-            Err(why) => Replay::Diverged(why),
-        },
-        (kind, _) => Replay::Diverged(format!(
+        (Kind::Eventually | Kind::LeadsTo, Some(k)) => replay_lasso(t, &prop, k),
+        (kind, _) => Err(format!(
             "a {} property has no counterexample of this shape",
             kind.as_str()
         )),

@@ -1,0 +1,111 @@
+//! Model behaviours driven against the implementations (`coordlab_checks::drive`): every
+//! committed model counterexample reproduces its violation on the implementation with the
+//! matching deviation and is refused by the correct one, at a step the test names; seeded
+//! random walks of the correct model are followed step for step by the correct
+//! implementation; `coordlab drive` exits 0, 1 and 2 as documented.
+
+use std::path::PathBuf;
+
+use coordlab_checks::drive::{self, queue::QueueDriver};
+use coordlab_checks::trace::{TraceFile, Typed};
+use coordlab_checks::{manifest, registry};
+use coordlab_models::queue::QueueModel;
+
+#[path = "support/run.rs"]
+mod run;
+use run::root;
+
+/// Every committed model counterexample of `protocol` (not the `impl-*` shuttle schedules).
+fn traces(protocol: &str) -> Vec<PathBuf> {
+    let dir = root().join("counterexamples").join(protocol);
+    let mut out = Vec::new();
+    for variant in std::fs::read_dir(&dir).unwrap() {
+        let variant = variant.unwrap().path();
+        if variant
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("impl-")
+        {
+            continue;
+        }
+        for f in std::fs::read_dir(&variant).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "json") {
+                out.push(f);
+            }
+        }
+    }
+    out.sort();
+    assert!(
+        !out.is_empty(),
+        "no committed counterexamples under {}",
+        dir.display()
+    );
+    out
+}
+
+fn load(path: &PathBuf) -> (TraceFile, Typed<QueueModel>) {
+    let file: TraceFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let typed = Typed::decode(&file, &file.variant).unwrap();
+    (file, typed)
+}
+
+#[test]
+fn every_queue_counterexample_reproduces_with_its_deviation_and_is_refused_without() {
+    let mut failures = Vec::new();
+    for path in traces("queue") {
+        let (file, typed) = load(&path);
+        let report = drive::counterexample::<QueueDriver>(&file, &typed).unwrap();
+        println!("{}\n{report}\n", path.display());
+        if !report.as_expected() {
+            failures.push(format!("{}:\n{report}", path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Walks per correct queue check of the manifests, and their depth.
+const WALKS: u64 = 2_000;
+const DEPTH: usize = 60;
+
+/// Random walks of every correct queue check of the manifests (each retry policy, heartbeats
+/// and pauses, several messages and consumers), driven against the correct queue: every
+/// step is taken and every state agrees with the model's.
+#[test]
+fn random_walks_of_the_correct_queue_model_are_followed_by_the_queue() {
+    let checks: Vec<_> = manifest::load(None)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.protocol == "queue" && c.variant == "correct")
+        .collect();
+    assert!(
+        !checks.is_empty(),
+        "the manifests hold no correct queue check"
+    );
+    let mut total = 0;
+    for check in &checks {
+        let model: QueueModel = registry::model("correct", &check.bounds).unwrap();
+        let walks = drive::walks::<QueueDriver>(&model, 0..WALKS, DEPTH).unwrap();
+        println!(
+            "{}: {} walks, {} steps",
+            check.id(),
+            walks.walks,
+            walks.steps
+        );
+        if let Some((seed, outcome)) = &walks.failure {
+            panic!("{}: walk {seed} left the model: {outcome}", check.id());
+        }
+        assert_eq!(walks.walks, WALKS);
+        // Walks that stop at once prove nothing: most steps must have been taken.
+        assert!(
+            walks.steps > WALKS * 5,
+            "{}: only {} steps",
+            check.id(),
+            walks.steps
+        );
+        total += walks.steps;
+    }
+    println!("{} checks, {total} steps", checks.len());
+}
