@@ -109,3 +109,19 @@ fn random_walks_of_the_correct_queue_model_are_followed_by_the_queue() {
     }
     println!("{} checks, {total} steps", checks.len());
 }
+
+/// Every deviation of the implementations is a bug variant of its protocol's model, under
+/// the same id: what `coordlab drive` and the counterexample directories rely on.
+#[test]
+fn every_implementation_deviation_is_a_model_variant() {
+    use coordlab_models::Protocol;
+    use coordlab_models::election::ElectionModel;
+    for d in coordlab_impls::queue::Deviation::ALL {
+        QueueModel::new(d.id(), Default::default())
+            .unwrap_or_else(|e| panic!("queue deviation {d:?}: {e}"));
+    }
+    for d in coordlab_impls::election::Deviation::ALL {
+        ElectionModel::new(d.id(), Default::default())
+            .unwrap_or_else(|e| panic!("election deviation {d:?}: {e}"));
+    }
+}

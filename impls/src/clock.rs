@@ -250,4 +250,31 @@ mod tests {
         let clone = clock.clone();
         assert!(clone.now() >= last);
     }
+
+    /// The system clock counts milliseconds: after sleeping 20 ms it reads at least 20 ms
+    /// more (a unit test, not a timing one: a slow machine only makes the reading larger).
+    #[test]
+    fn system_clock_counts_milliseconds() {
+        let clock = SystemClock::new();
+        let before = clock.now();
+        std::thread::sleep(Duration::from_millis(20));
+        let after = clock.now();
+        assert!(
+            after.as_millis() >= before.as_millis() + 20,
+            "{before} then {after}"
+        );
+        // Not nanoseconds or microseconds: an hour has not passed.
+        assert!(after.as_millis() < 3_600_000, "{after}");
+    }
+
+    /// A clock shared by reference or `Arc` reads the clock it points to.
+    #[test]
+    fn shared_clocks_read_the_clock_they_point_to() {
+        let clock = ManualClock::starting_at(Instant::from_millis(40));
+        assert_eq!(clock.now(), Instant::from_millis(40));
+        clock.advance(Duration::from_millis(2));
+        assert_eq!(Clock::now(&&clock), Instant::from_millis(42));
+        assert_eq!(Arc::new(clock.clone()).now(), Instant::from_millis(42));
+        assert_eq!(format!("{clock:?}"), "ManualClock(Instant(42))");
+    }
 }

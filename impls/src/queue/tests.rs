@@ -1007,3 +1007,53 @@ fn message_state_follows_a_message_through_its_life() {
     q.delete(&d.receipt).unwrap();
     assert_eq!(state(other), None, "deleted");
 }
+
+/// A consumer's batches are the queue's batches recorded with the consumer's id: the same
+/// deliveries and answers, and each step of the log names the consumer.
+#[test]
+fn consumer_batches_are_the_queues_with_the_consumers_id() {
+    let (q, _) = queue(QueueConfig::default());
+    q.send_batch(["a", "b", "c"]);
+    let consumer = q.consumer(ConsumerId(7));
+    let got = consumer.receive_batch(2, T30);
+    let bodies: Vec<&str> = got.iter().map(|d| d.body).collect();
+    assert_eq!(bodies, ["a", "b"]);
+    let mut receipts: Vec<ReceiptHandle> = got.iter().map(|d| d.receipt).collect();
+    receipts.push(receipts[0]);
+    let answers = consumer.delete_batch(&receipts);
+    assert_eq!(answers.len(), 3);
+    assert!(answers[0].is_ok() && answers[1].is_ok());
+    assert_eq!(
+        answers[2],
+        Err(QueueError::MessageGone {
+            message: got[0].message
+        })
+    );
+    let consumers: Vec<Option<ConsumerId>> = q.events()[3..]
+        .iter()
+        .map(|r| match r.event {
+            Event::Receive { consumer, .. } | Event::Delete { consumer, .. } => consumer,
+            Event::Reject { consumer, .. } => consumer,
+            ref other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(consumers, [Some(ConsumerId(7)); 5]);
+    assert_eq!(q.counts().deleted, 2);
+    assert_eq!(q.counts().visible, 1);
+    assert!(format!("{q:?}").starts_with("RetryQueue"));
+}
+
+/// A deviation's id is the model variant's it mirrors, as the counterexample directories
+/// and `coordlab drive` name it.
+#[test]
+fn deviation_ids_are_the_model_variants() {
+    let ids: Vec<&str> = Deviation::ALL.iter().map(|d| d.id()).collect();
+    assert_eq!(
+        ids,
+        [
+            "delete-before-process",
+            "stale-receipt-delete",
+            "duplicate-not-deleted"
+        ]
+    );
+}
