@@ -125,3 +125,81 @@ fn every_implementation_deviation_is_a_model_variant() {
             .unwrap_or_else(|e| panic!("election deviation {d:?}: {e}"));
     }
 }
+
+/// `coordlab drive` from the command line: 0 as expected, with the step the correct queue
+/// stops at and what stopped it; 1 for a trace whose choice the queue does not make (a walk
+/// found by `coordlab simulate queue/duplicate-not-deleted --seed 39` receives m1 while m0
+/// has been visible longer); 2 with one line naming the file for what is not a model trace
+/// it can drive.
+#[test]
+fn coordlab_drive_exits_0_1_and_2() {
+    let ok = run::coordlab(&[
+        "drive",
+        "counterexamples/queue/stale-receipt-delete/NoMessageLost.json",
+    ]);
+    let text = String::from_utf8(ok.stdout).unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("step 7 (consumer 0 deletes m0 with a stale receipt")
+            && text.contains("refused by the queue: receipt ")
+            && text.contains("is stale: m0 has since been received again (delivery #2)"),
+        "{text}"
+    );
+
+    let choice = run::coordlab(&["drive", "checks/tests/drive/receive-order.json"]);
+    let text = String::from_utf8(choice.stdout).unwrap();
+    assert_eq!(choice.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("its receive delivers m0 (visible longest) where the model receives m1")
+            && text.ends_with("NOT as expected\n"),
+        "{text}"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let edited = scratch.path().join("edited.json");
+    let committed = std::fs::read_to_string(
+        root().join("counterexamples/queue/stale-receipt-delete/NoMessageLost.json"),
+    )
+    .unwrap();
+    // The same steps claimed for the correct variant: they do not replay there.
+    std::fs::write(
+        &edited,
+        committed.replace(
+            "\"variant\": \"stale-receipt-delete\"",
+            "\"variant\": \"correct\"",
+        ),
+    )
+    .unwrap();
+    let edited = edited.to_str().unwrap();
+    for (args, fault) in [
+        (
+            vec![
+                "drive",
+                "counterexamples/queue/stale-receipt-delete/NoMessageLost.md",
+            ],
+            "the Markdown rendering of a trace",
+        ),
+        (
+            vec![
+                "drive",
+                "counterexamples/queue/impl-stale-receipt-delete/NoMessageLost.json",
+            ],
+            "a shuttle schedule of the implementation",
+        ),
+        (
+            vec!["drive", edited],
+            "does not reproduce on its own model (queue/correct)",
+        ),
+        (vec!["drive", "no-such-file.json"], "cannot read"),
+    ] {
+        let o = run::coordlab(&args);
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(args[1]) && err.contains(fault),
+            "{args:?}: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+}
