@@ -35,6 +35,7 @@ use stateright::Model;
 
 use crate::trace::{self, TraceFile, Typed};
 
+pub mod election;
 pub mod queue;
 
 /// Something the implementation refused, or a step the correct implementation does not take.
@@ -281,7 +282,8 @@ pub struct Report {
 
 impl Report {
     /// Whether the deviation reproduced the violation and the correct implementation
-    /// refused, or departed from the trace at, the step the bug needs.
+    /// refused, or departed from the trace at, the step the bug needs — or, where the
+    /// correct model takes every step too, took them all without the violation.
     pub fn as_expected(&self) -> bool {
         let reproduced = matches!(
             self.with_deviation,
@@ -290,11 +292,15 @@ impl Report {
                 ..
             }
         );
-        let stopped_at = match self.correct {
-            Outcome::Refused { step, .. } | Outcome::Departed { step, .. } => Some(step),
-            Outcome::Followed { .. } => None,
+        let stopped = match self.correct {
+            Outcome::Refused { step, .. } | Outcome::Departed { step, .. } => {
+                self.bug_step == Some(step)
+            }
+            // Every step taken (the correct model takes them all too): the property must
+            // hold on the correct implementation's states.
+            Outcome::Followed { ref violated, .. } => self.bug_step.is_none() && violated.is_err(),
         };
-        reproduced && stopped_at.is_some() && stopped_at == self.bug_step
+        reproduced && stopped
     }
 }
 
@@ -321,16 +327,7 @@ pub fn counterexample<D: Driver>(file: &TraceFile, t: &Typed<D::Model>) -> Resul
     let with_deviation = match outcome {
         Outcome::Followed { steps, .. } => {
             // The property, judged on the implementation's own states.
-            let on_impl = Typed {
-                model: t.model.clone(),
-                init: D::normalize(model, &observed[0]),
-                steps: t
-                    .steps
-                    .iter()
-                    .zip(&observed[1..])
-                    .map(|((a, _), s)| (a.clone(), D::normalize(model, s)))
-                    .collect(),
-            };
+            let on_impl = on_states::<D>(t.model.clone(), t, &observed);
             let violated = match trace::violation(file, &on_impl) {
                 Ok(()) => Ok(violation_text::<D::Model>(file)),
                 Err(why) => Err(why),
@@ -339,7 +336,23 @@ pub fn counterexample<D: Driver>(file: &TraceFile, t: &Typed<D::Model>) -> Resul
         }
         other => other,
     };
-    let (correct, _) = follow::<D>(model, false, &t.init, &t.steps)?;
+    let (correct, observed) = follow::<D>(model, false, &t.init, &t.steps)?;
+    let correct = match correct {
+        // Every step taken: the property, judged by the correct model on the correct
+        // implementation's states, must hold (for a bug that lives in a judgement, such as
+        // a leader's trust in its lease, rather than in a step).
+        Outcome::Followed { steps, .. } => {
+            let judge =
+                D::Model::new("correct", model.config().clone()).map_err(|e| e.to_string())?;
+            let on_impl = on_states::<D>(judge, t, &observed);
+            let violated = match trace::violation(file, &on_impl) {
+                Ok(()) => Ok(violation_text::<D::Model>(file)),
+                Err(why) => Err(why),
+            };
+            Outcome::Followed { steps, violated }
+        }
+        other => other,
+    };
     Ok(Report {
         model: format!("{}/{}", file.protocol, file.variant),
         property: file.property.clone(),
@@ -347,6 +360,25 @@ pub fn counterexample<D: Driver>(file: &TraceFile, t: &Typed<D::Model>) -> Resul
         with_deviation,
         correct,
     })
+}
+
+/// The behaviour `t` with the implementation's states (`observed`, normalized) in place of
+/// the model's, judged by `judge`.
+fn on_states<D: Driver>(
+    judge: D::Model,
+    t: &Typed<D::Model>,
+    observed: &[State<D>],
+) -> Typed<D::Model> {
+    Typed {
+        init: D::normalize(&judge, &observed[0]),
+        steps: t
+            .steps
+            .iter()
+            .zip(&observed[1..])
+            .map(|((a, _), s)| (a.clone(), D::normalize(&judge, s)))
+            .collect(),
+        model: judge,
+    }
 }
 
 /// The first step of `t` that the correct model does not take the same way: its action is
@@ -385,13 +417,14 @@ fn violation_text<P: Protocol>(file: &TraceFile) -> String {
 }
 
 /// The protocols with a driver.
-pub const PROTOCOLS: &[&str] = &["queue"];
+pub const PROTOCOLS: &[&str] = &["queue", "election"];
 
 /// Drives a counterexample file of any protocol with a driver. `Err` (bad input) when the
 /// protocol has no driver or the trace does not decode or reproduce on its own model.
 pub fn counterexample_file(file: &TraceFile) -> Result<Report, String> {
     match file.protocol.as_str() {
         "queue" => checked::<queue::QueueDriver>(file),
+        "election" => checked::<election::ElectionDriver>(file),
         other => Err(format!(
             "no driver for protocol `{other}` (known: {})",
             PROTOCOLS.join(", ")

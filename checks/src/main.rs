@@ -892,12 +892,13 @@ fn drive(path: &Path) -> Result<ExitCode, Fault> {
         coordlab_checks::drive::counterexample_file(&file).map_err(|e| Fault::new(path, e))?;
     out(&format!("{report}\n"))?;
     if report.as_expected() {
+        let correct = match report.bug_step {
+            Some(k) => format!("the correct implementation stops it at step {k}"),
+            None => "the correct implementation takes every step without it".into(),
+        };
         out(&format!(
-            "as expected: the deviation reproduces {}, and the correct implementation stops it at step {}\n",
-            report.property,
-            report
-                .bug_step
-                .map_or_else(|| "?".into(), |k| k.to_string())
+            "as expected: the deviation reproduces {}, and {correct}\n",
+            report.property
         ))?;
         Ok(ExitCode::SUCCESS)
     } else {

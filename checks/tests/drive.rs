@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use coordlab_checks::drive::{self, queue::QueueDriver};
+use coordlab_checks::drive::{self, election::ElectionDriver, queue::QueueDriver};
 use coordlab_checks::trace::{TraceFile, Typed};
 use coordlab_checks::{manifest, registry};
 use coordlab_models::queue::QueueModel;
@@ -46,48 +46,63 @@ fn traces(protocol: &str) -> Vec<PathBuf> {
     out
 }
 
-fn load(path: &PathBuf) -> (TraceFile, Typed<QueueModel>) {
-    let file: TraceFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let typed = Typed::decode(&file, &file.variant).unwrap();
-    (file, typed)
-}
-
-#[test]
-fn every_queue_counterexample_reproduces_with_its_deviation_and_is_refused_without() {
+/// Drives every committed counterexample of `protocol`; returns the reports that are not as
+/// expected.
+fn drive_all<D: drive::Driver>(protocol: &str) -> Vec<String> {
     let mut failures = Vec::new();
-    for path in traces("queue") {
-        let (file, typed) = load(&path);
-        let report = drive::counterexample::<QueueDriver>(&file, &typed).unwrap();
+    for path in traces(protocol) {
+        let file: TraceFile =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let typed = Typed::<D::Model>::decode(&file, &file.variant).unwrap();
+        let report = drive::counterexample::<D>(&file, &typed).unwrap();
         println!("{}\n{report}\n", path.display());
         if !report.as_expected() {
             failures.push(format!("{}:\n{report}", path.display()));
         }
     }
+    failures
+}
+
+/// With its deviation, every queue counterexample's property fails on the queue's own
+/// states; the correct queue (and its consumers' discipline) stops it exactly at the first
+/// step the correct model does not take alike.
+#[test]
+fn every_queue_counterexample_reproduces_with_its_deviation_and_is_refused_without() {
+    let failures = drive_all::<QueueDriver>("queue");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Walks per correct queue check of the manifests, and their depth.
+/// The same for election: the store's check-then-set, storage without fencing, an elector
+/// without a clock margin and a store whose leases never expire reproduce their violations;
+/// the correct parts refuse the step the bug needs (the separate read, the stale write) or,
+/// where the correct model takes every step too (a leader's trust in its lease, the clock's
+/// fairness), take them all without the violation.
+#[test]
+fn every_election_counterexample_reproduces_with_its_deviation_and_is_refused_without() {
+    let failures = drive_all::<ElectionDriver>("election");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Walks per correct check of the manifests, and their depth.
 const WALKS: u64 = 2_000;
 const DEPTH: usize = 60;
 
-/// Random walks of every correct queue check of the manifests (each retry policy, heartbeats
-/// and pauses, several messages and consumers), driven against the correct queue: every
-/// step is taken and every state agrees with the model's.
-#[test]
-fn random_walks_of_the_correct_queue_model_are_followed_by_the_queue() {
+/// Random walks of every correct check of `protocol` in the manifests, driven against the
+/// correct implementation: every step is taken and every state agrees with the model's.
+fn walk_every_correct_check<D: drive::Driver>(protocol: &str) {
     let checks: Vec<_> = manifest::load(None)
         .unwrap()
         .into_iter()
-        .filter(|c| c.protocol == "queue" && c.variant == "correct")
+        .filter(|c| c.protocol == protocol && c.variant == "correct")
         .collect();
     assert!(
         !checks.is_empty(),
-        "the manifests hold no correct queue check"
+        "the manifests hold no correct {protocol} check"
     );
     let mut total = 0;
     for check in &checks {
-        let model: QueueModel = registry::model("correct", &check.bounds).unwrap();
-        let walks = drive::walks::<QueueDriver>(&model, 0..WALKS, DEPTH).unwrap();
+        let model: D::Model = registry::model("correct", &check.bounds).unwrap();
+        let walks = drive::walks::<D>(&model, 0..WALKS, DEPTH).unwrap();
         println!(
             "{}: {} walks, {} steps",
             check.id(),
@@ -110,6 +125,20 @@ fn random_walks_of_the_correct_queue_model_are_followed_by_the_queue() {
     println!("{} checks, {total} steps", checks.len());
 }
 
+/// Every correct queue check (each retry policy, heartbeats and pauses, several messages and
+/// consumers) against the correct queue.
+#[test]
+fn random_walks_of_the_correct_queue_model_are_followed_by_the_queue() {
+    walk_every_correct_check::<QueueDriver>("queue");
+}
+
+/// Every correct election check (slow clocks, pauses, crashes and restarts) against the
+/// correct store, electors and storage.
+#[test]
+fn random_walks_of_the_correct_election_model_are_followed_by_the_election() {
+    walk_every_correct_check::<ElectionDriver>("election");
+}
+
 /// Every deviation of the implementations is a bug variant of its protocol's model, under
 /// the same id: what `coordlab drive` and the counterexample directories rely on.
 #[test]
@@ -120,7 +149,10 @@ fn every_implementation_deviation_is_a_model_variant() {
         QueueModel::new(d.id(), Default::default())
             .unwrap_or_else(|e| panic!("queue deviation {d:?}: {e}"));
     }
-    for d in coordlab_impls::election::Deviation::ALL {
+    let election = coordlab_impls::election::Deviation::ALL
+        .into_iter()
+        .chain(coordlab_impls::election::Deviation::LIVENESS);
+    for d in election {
         ElectionModel::new(d.id(), Default::default())
             .unwrap_or_else(|e| panic!("election deviation {d:?}: {e}"));
     }

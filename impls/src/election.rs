@@ -120,16 +120,25 @@ pub enum Deviation {
     /// the reader in with the token it read plus one, instead of one compare-and-set.
     /// ([`InMemoryLeaseStore::with_deviation`])
     CheckThenSet,
+    /// `no-lease-expiry`: the store's leases never run out (a lock without a timeout), so a
+    /// holder that crashes keeps the lease forever. A liveness bug only: no safety property
+    /// fails, so it is not in [`Deviation::ALL`], which the shuttle searches go through;
+    /// `coordlab drive` reproduces its lasso on the implementation.
+    /// ([`InMemoryLeaseStore::with_deviation`])
+    NoLeaseExpiry,
 }
 
 #[cfg(any(test, loom, shuttle, feature = "deviations"))]
 impl Deviation {
-    /// Every deviation.
+    /// Every deviation that breaks a safety property (the ones shuttle must find).
     pub const ALL: [Deviation; 3] = [
         Deviation::NoFencing,
         Deviation::NoClockMargin,
         Deviation::CheckThenSet,
     ];
+
+    /// The deviations that break only liveness.
+    pub const LIVENESS: [Deviation; 1] = [Deviation::NoLeaseExpiry];
 
     /// The variant id shared with the model and the counterexample directories.
     pub const fn id(self) -> &'static str {
@@ -137,6 +146,7 @@ impl Deviation {
             Deviation::NoFencing => "no-fencing",
             Deviation::NoClockMargin => "no-clock-margin",
             Deviation::CheckThenSet => "check-then-set",
+            Deviation::NoLeaseExpiry => "no-lease-expiry",
         }
     }
 }

@@ -242,6 +242,11 @@ pub struct ElectionModel {
 }
 
 impl ElectionModel {
+    /// The variant's bug, if any.
+    pub fn bug(&self) -> Option<Bug> {
+        self.bug
+    }
+
     fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
     }

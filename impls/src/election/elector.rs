@@ -314,6 +314,25 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
         Some(l)
     }
 
+    /// What the node believes right now, without reading its clock or stepping down: the
+    /// leadership it holds, even one its clock already says can no longer be trusted (the
+    /// next [`leadership`](LeaderElector::leadership), [`heartbeat`](LeaderElector::heartbeat)
+    /// or [`campaign`](LeaderElector::campaign) steps down then). An inspection for tools and
+    /// tests (`coordlab drive` reads a node's state with it); act only on `leadership`.
+    pub fn believed(&self) -> Option<Leadership> {
+        match self.lock().role {
+            Role::Follower => None,
+            Role::Leader {
+                token,
+                trusted_until,
+                ..
+            } => Some(Leadership {
+                token,
+                trusted_until,
+            }),
+        }
+    }
+
     /// Stops leading and gives the lease back so another node can take it at once. A store
     /// that refuses the release ([`LeaseError::NotHolder`]) already let the lease go; that is
     /// not an error. A request in flight when the node resigns is not applied when its answer

@@ -145,7 +145,8 @@ impl<C: Clock> InMemoryLeaseStore<C> {
     }
 
     /// Switches a protocol bug on (tests only): [`Deviation::CheckThenSet`] splits `acquire`
-    /// into a read and a later blind write. Other deviations do not concern the store.
+    /// into a read and a later blind write; [`Deviation::NoLeaseExpiry`] grants and renews
+    /// leases that never run out. Other deviations do not concern the store.
     #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     pub fn with_deviation(mut self, deviation: Option<Deviation>) -> InMemoryLeaseStore<C> {
         self.deviation = deviation;
@@ -192,7 +193,7 @@ impl<C: Clock> InMemoryLeaseStore<C> {
         let lease = Lease {
             holder: node,
             token: FencingToken::new(token),
-            expires_at: now.saturating_add(ttl),
+            expires_at: now.saturating_add(self.ttl(ttl)),
         };
         r.lease = Some(lease);
         r.last_token = token;
@@ -204,6 +205,16 @@ impl<C: Clock> InMemoryLeaseStore<C> {
         lease
     }
 
+    /// The time to live a grant or renewal gets: `ttl`, or forever under
+    /// [`Deviation::NoLeaseExpiry`].
+    fn ttl(&self, ttl: Duration) -> Duration {
+        #[cfg(any(test, loom, shuttle, feature = "deviations"))]
+        if self.deviation == Some(Deviation::NoLeaseExpiry) {
+            return Duration::MAX;
+        }
+        ttl
+    }
+
     #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     fn check_then_set(&self, node: NodeId, ttl: Duration) -> Result<Lease, LeaseError> {
         let token = {
@@ -211,15 +222,15 @@ impl<C: Clock> InMemoryLeaseStore<C> {
             if let Some(held) = r.live(now) {
                 return Err(LeaseError::Held(held));
             }
-            let token = r.last_token + 1;
-            self.observer.emit(|| Event::ReadFree {
-                node,
-                token: FencingToken::new(token),
-            });
-            token
+            r.last_token + 1
         };
         // The lock is dropped here: another node may read the same free lease, or be granted
-        // it, before this blind write.
+        // it, before this blind write. The read is reported outside the lock, so an observer
+        // may hold this node between its read and its write (`coordlab drive` does).
+        self.observer.emit(|| Event::ReadFree {
+            node,
+            token: FencingToken::new(token),
+        });
         let (mut r, now) = self.lock_now();
         Ok(self.grant(&mut r, node, token, now, ttl))
     }
@@ -243,7 +254,7 @@ impl<C: Clock> LeaseStore for InMemoryLeaseStore<C> {
         let (mut r, now) = self.lock_now();
         match r.live(now) {
             Some(mut lease) if lease.holder == node && lease.token == token => {
-                lease.expires_at = now.saturating_add(ttl);
+                lease.expires_at = now.saturating_add(self.ttl(ttl));
                 r.lease = Some(lease);
                 self.observer.emit(|| Event::Renewed {
                     node,

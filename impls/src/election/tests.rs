@@ -881,3 +881,38 @@ fn a_store_call_that_panics_does_not_wedge_the_elector() {
         "the second one is sent and granted"
     );
 }
+
+/// `believed` reports what the node holds without reading its clock: a lease its clock
+/// says is over stays believed until a call that reads the clock steps the node down.
+#[test]
+fn believed_is_the_nodes_belief_without_reading_its_clock() {
+    let time = ManualClock::new();
+    let s = store(&time);
+    let node = LeaderElector::new(NodeId(0), Arc::clone(&s), time.clone(), config());
+    assert_eq!(node.believed(), None);
+    let l = node.campaign().unwrap().unwrap();
+    assert_eq!(node.believed(), Some(l));
+    time.advance(ms(100_000));
+    assert_eq!(
+        node.believed(),
+        Some(l),
+        "not read the clock: still believed"
+    );
+    assert_eq!(node.leadership(), None, "read the clock: steps down");
+    assert_eq!(node.believed(), None);
+}
+
+/// `no-lease-expiry`: a lease granted or renewed never runs out, so nobody else is ever
+/// granted it; a liveness deviation, kept apart from the ones shuttle searches.
+#[test]
+fn a_store_without_lease_expiry_never_lets_a_lease_go() {
+    assert_eq!(Deviation::LIVENESS.map(Deviation::id), ["no-lease-expiry"]);
+    let time = ManualClock::new();
+    let s = InMemoryLeaseStore::new(time.clone()).with_deviation(Some(Deviation::NoLeaseExpiry));
+    let first = s.acquire(NodeId(0), ms(10)).unwrap();
+    time.advance(ms(1_000_000));
+    assert!(matches!(s.acquire(NodeId(1), ms(10)), Err(LeaseError::Held(l)) if l == first));
+    assert!(s.renew(NodeId(0), first.token, ms(10)).is_ok());
+    time.advance(ms(1_000_000));
+    assert_eq!(s.current().unwrap().map(|l| l.holder), Some(NodeId(0)));
+}
