@@ -69,8 +69,10 @@
 //! `FencingTokensMonotonic` on the event log, and that the store accepts no stale renewal;
 //! a proptest state machine compares the store with a sequential reference, and unit tests
 //! call every time-dependent operation right after the clock moved, on both sides of its
-//! deadline. Shuttle must find each test-only `Deviation`; the failing schedules are
-//! committed under `counterexamples/election/impl-*/` and replayed.
+//! deadline. Shuttle must find each test-only safety `Deviation` (`Deviation::ALL`); the
+//! failing schedules are committed under `counterexamples/election/impl-*/` and replayed.
+//! `coordlab drive` runs every model counterexample against these parts, with the
+//! matching deviation (`no-lease-expiry` included) and without.
 //!
 //! # What is not checked
 //!
