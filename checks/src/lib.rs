@@ -1,5 +1,7 @@
 //! The coordlab checking engine: state-space exploration of the models, verdicts against
-//! the check manifests, counterexample traces (JSON and Markdown), replay, and reports.
+//! the check manifests, counterexample traces (JSON and Markdown), replay, and reports; and
+//! where the models meet the implementations: implementation runs checked against the models
+//! ([`conform`]) and model behaviours driven against the implementations ([`drive`]).
 //!
 //! The `coordlab` binary (src/main.rs) is a thin CLI over these modules.
 //!
@@ -23,6 +25,9 @@
 //!   ([`liveness`]); a behaviour that is unfair by those declarations is never reported.
 //! - A check out of its `--timeout` budget decides nothing it had not reached: its
 //!   remaining verdicts are `unknown`, and the run fails.
+//! - Conformance and driving relate only what each protocol's mapping observes (see
+//!   [`conform`] and [`drive`]), one sequential behaviour at a time: the implementations'
+//!   races are their loom and shuttle suites' to find.
 
 use std::io::Write;
 use std::path::Path;
