@@ -216,8 +216,11 @@ pub fn time_label(real: u64, clocks: &[u64]) -> String {
 enum Effect {
     /// At this reading of real time (a grant: `expires_at − lease`).
     Real(u64),
-    /// When `node`'s clock read `at` (a check of the lease; a renewal's send).
+    /// When `node`'s clock read `at` (a check of the lease).
     Clock { node: usize, at: u64 },
+    /// A renewal `node` sent when its clock read `sent`, which the store made at real time
+    /// `store`.
+    Renewal { node: usize, sent: u64, store: u64 },
     /// With the grant at this index (a check-then-set read before its write).
     WithGrant(usize),
 }
@@ -454,11 +457,25 @@ impl ElectionConformance {
     /// effect before it: at real time `self.real` or earlier, or when the node's clock read
     /// what it reads before the move (the earliest such moment, for a slow clock that did not
     /// move).
-    fn before_move(&self, k: usize) -> bool {
+    ///
+    /// A renewal is taken as late as it can be: at the store's reading of real time, unless the
+    /// model's leader would stop trusting its lease before then (the request was sent while it
+    /// trusted it), then at the last clock move it still trusts it before (`advance` ticks of
+    /// its clock in this move, in model state `s`).
+    fn before_move(&self, k: usize, s: &ElectionState, clocks_after: &[u64]) -> bool {
         match self.effects[k] {
             Some(Effect::Real(t)) => t <= self.real,
             Some(Effect::Clock { node, at }) => at <= self.clocks[node],
-            Some(Effect::WithGrant(g)) => self.before_move(g),
+            Some(Effect::Renewal { node, sent, store }) => {
+                let advance = clocks_after[node] - self.clocks[node];
+                let left = match s.nodes[node].phase {
+                    Phase::Leader { left, .. } => u64::from(left),
+                    _ => 0,
+                };
+                sent <= self.clocks[node]
+                    && (store <= self.real || left.saturating_sub(advance) <= self.margin)
+            }
+            Some(Effect::WithGrant(g)) => self.before_move(g, s, clocks_after),
             None => false,
         }
     }
@@ -504,7 +521,11 @@ impl Conformance for ElectionConformance {
             lease: ticks("lease", config.lease_ms)?,
             drift: ticks("drift", config.drift_ms)?,
             margin: ticks("drift", config.drift_ms)?,
-            max_terms: bound("grants", grants.max(1), coordlab_models::election::MAX_TERMS)?,
+            max_terms: bound(
+                "grants",
+                grants.max(1),
+                coordlab_models::election::MAX_TERMS,
+            )?,
             max_writes: bound("writes", writes, coordlab_models::election::MAX_WRITES)?,
             max_crashes: bound("crashes", count(&|s| matches!(s, Step::Crash { .. })), 255)?,
             max_pauses: bound("pauses", count(&|s| matches!(s, Step::Pause { .. })), 255)?,
@@ -554,7 +575,11 @@ impl Conformance for ElectionConformance {
                     at: local.as_millis(),
                 }),
                 // The renewal's send: the `local` of the `Leading` that answers it.
-                Step::Elect(Event::Renewed { node, token, .. }) => records[k + 1..]
+                Step::Elect(Event::Renewed {
+                    node,
+                    token,
+                    expires_at,
+                }) => records[k + 1..]
                     .iter()
                     .find_map(|later| match later.step {
                         Step::Elect(Event::Leading {
@@ -571,9 +596,11 @@ impl Conformance for ElectionConformance {
                         _ => None,
                     })
                     .flatten()
-                    .map(|local| Effect::Clock {
+                    .zip(expires_at.as_millis().checked_sub(lease))
+                    .map(|(local, store)| Effect::Renewal {
                         node: node.0 as usize,
-                        at: local.as_millis(),
+                        sent: local.as_millis(),
+                        store,
                     }),
                 Step::Elect(Event::ReadFree { node, .. }) => records[k + 1..]
                     .iter()
@@ -658,20 +685,36 @@ impl Conformance for ElectionConformance {
         // Nodes with a step left to its own record: their later steps stay in order too.
         let mut blocked = BTreeSet::new();
         for k in i + 1..self.records.len() {
-            if self.taken_early.contains(&k)
-                || matches!(self.records[k].step, Step::Tick { .. })
-                || !self.before_move(k)
-            {
+            let step = &self.records[k].step;
+            let who = match step {
+                Step::Tick { .. } => continue,
+                // Stutters: nothing of the model's to keep in order.
+                Step::Elect(Event::Leading { .. }) | Step::RenewRefused { .. } => None,
+                other => node_of(other),
+            };
+            if self.taken_early.contains(&k) {
                 continue;
             }
-            let who = node_of(&self.records[k].step);
-            if who.is_some_and(|n| blocked.contains(&n)) {
+            if who.is_some_and(|n| blocked.contains(&n))
+                || !self.before_move(k, &sim, &record.clocks)
+            {
+                blocked.extend(who);
                 continue;
             }
             let mut trial = self.clone();
-            let Ok(early) = trial.map(model, &sim, k) else {
-                blocked.extend(who);
-                continue;
+            let early = match trial.map(model, &sim, k) {
+                Ok(early) => early,
+                // Outside the model when it took effect: so is the run.
+                Err(Failure::Conform(ConformError::Unmapped { why, .. })) => {
+                    return Err(unmapped(format!(
+                        "step {} (which took effect before this clock move): {why}",
+                        k + 1
+                    )));
+                }
+                Err(_) => {
+                    blocked.extend(who);
+                    continue;
+                }
             };
             let mut t = sim.clone();
             let ok = early.iter().all(|&a| {
@@ -779,9 +822,11 @@ impl Conformance for ElectionConformance {
                 let n = node.0 as usize;
                 let model_token = match after.nodes[n].phase {
                     Phase::Acquiring { token } => Some(token),
-                    _ if !self.check_then_set => {
-                        before.lease.grants.last().map_or(Some(1), |t| t.checked_add(1))
-                    }
+                    _ if !self.check_then_set => before
+                        .lease
+                        .grants
+                        .last()
+                        .map_or(Some(1), |t| t.checked_add(1)),
                     _ => None,
                 };
                 let free = before.lease.holder.is_none() || before.lease.left == 0;
@@ -834,7 +879,9 @@ impl Conformance for ElectionConformance {
                     return Err(Mismatch::new(
                         format!("node {n}"),
                         field(model, after, &format!("node {n}")),
-                        format!("{node} leads with {token}, which the store did not just grant or renew for it"),
+                        format!(
+                            "{node} leads with {token}, which the store did not just grant or renew for it"
+                        ),
                     ));
                 };
                 self.answer[n] = None;
@@ -982,7 +1029,9 @@ impl ElectionConformance {
                     token: t,
                     trusted_until,
                     ..
-                }) if node.0 as usize == n => Some((t == token).then_some(trusted_until.as_millis())),
+                }) if node.0 as usize == n => {
+                    Some((t == token).then_some(trusted_until.as_millis()))
+                }
                 Step::Elect(Event::SteppedDown { node, .. }) if node.0 as usize == n => Some(None),
                 Step::Crash { node } if node as usize == n => Some(None),
                 _ => None,

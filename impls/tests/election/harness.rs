@@ -51,13 +51,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use coordlab_checks::conform::election::{self, RunConfig};
+use coordlab_checks::conform::{ConformError, Verdict};
 use coordlab_impls::clock::{Clock, Instant};
 use coordlab_impls::election::{
     ElectorConfig, Event, FencedStorage, FencingToken, InMemoryLeaseStore, LeaderElector, Lease,
     LeaseError, LeaseStore, NodeId, Observer,
 };
-use coordlab_checks::conform::election::{self, RunConfig};
-use coordlab_checks::conform::{ConformError, Verdict};
 use coordlab_impls::sync::{Arc, Mutex, MutexGuard, thread};
 use serde::{Deserialize, Serialize};
 
@@ -563,7 +563,8 @@ pub fn variant(s: &Scenario) -> &'static str {
 /// - `no-clock-margin`: the first `Leading`: the elector trusts its lease until `local +
 ///   lease`, not `local + lease − drift`.
 /// - `check-then-set`: the first grant made while the lease the log last granted or renewed
-///   was live and not released (the blind write).
+///   was live and not released, or with a token not above the last one granted (the blind
+///   write, of a lease taken or of a token used since the read).
 #[cfg(not(shuttle))]
 pub fn bug_step(s: &Scenario, _: &[Record]) -> Option<usize> {
     s.deviation.map(|d| match d {})
@@ -573,20 +574,24 @@ pub fn bug_step(s: &Scenario, _: &[Record]) -> Option<usize> {
 pub fn bug_step(s: &Scenario, records: &[Record]) -> Option<usize> {
     let at = |p: &dyn Fn(&Step) -> bool| records.iter().position(|r| p(&r.step)).map(|i| i + 1);
     match s.deviation? {
-        Deviation::NoFencing => at(&|step| {
-            matches!(step, Step::Elect(Event::Write { token, accepted: true, highest: Some(h), .. }) if token < h)
-        }),
+        Deviation::NoFencing => at(
+            &|step| matches!(step, Step::Elect(Event::Write { token, accepted: true, highest: Some(h), .. }) if token < h),
+        ),
         Deviation::NoClockMargin => at(&|step| matches!(step, Step::Elect(Event::Leading { .. }))),
         Deviation::CheckThenSet => {
             // The store's lease: its expiry (real ms), unless released.
             let mut live_until: Option<u64> = None;
+            let mut last: Option<FencingToken> = None;
             records.iter().enumerate().find_map(|(i, r)| match r.step {
-                Step::Elect(Event::Granted { expires_at, .. }) => {
+                Step::Elect(Event::Granted {
+                    expires_at, token, ..
+                }) => {
                     let at = expires_at.as_millis() - s.lease_ms;
-                    if live_until.is_some_and(|until| at < until) {
+                    if live_until.is_some_and(|until| at < until) || last >= Some(token) {
                         return Some(i + 1);
                     }
                     live_until = Some(expires_at.as_millis());
+                    last = Some(token);
                     None
                 }
                 Step::Elect(Event::Renewed { expires_at, .. }) => {

@@ -104,11 +104,12 @@ pub fn least_checked(name: &str) -> usize {
     }
 }
 
-/// Fails if fewer of a scenario's runs than [`least_checked`] were checked against the model.
-pub fn assert_enough_checked(name: &str, checked: usize, runs: usize) {
+/// Fails if fewer of scenario `name`'s runs than [`least_checked`] were checked against the
+/// model (`what` says which runs, for the message).
+pub fn assert_enough_checked(what: &str, name: &str, checked: usize, runs: usize) {
     assert!(
         checked * 100 >= least_checked(name) * runs && runs > 0,
-        "{name}: only {checked} of {runs} runs could be checked against the election model (at least {}% must be)",
+        "{what}: only {checked} of {runs} runs could be checked against the election model (at least {}% must be)",
         least_checked(name)
     );
 }

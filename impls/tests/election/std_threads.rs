@@ -42,8 +42,10 @@ fn scenarios_hold_on_threads() {
         eprintln!(
             "{name}: {checked} of {RUNS} runs checked against the election model, {} not mapped{}",
             unmapped.len(),
-            unmapped.first().map_or(String::new(), |w| format!(" (e.g. {w})"))
+            unmapped
+                .first()
+                .map_or(String::new(), |w| format!(" (e.g. {w})"))
         );
-        scenarios::assert_enough_checked(name, checked, RUNS);
+        scenarios::assert_enough_checked(name, name, checked, RUNS);
     }
 }
