@@ -23,6 +23,21 @@
 //! delays between a node and the lease store (a request takes effect atomically), fast clocks
 //! (they only make a node give up early, which is safe).
 //!
+//! Implementation runs are checked against this model (`coordlab conform`, the refinement
+//! mapping in `checks/src/conform/election.rs`). Where the implementation times a lease
+//! differently, the mapping relates the two rather than this model changing: the elector
+//! trusts a lease from the moment it *sent* the request the store granted, this model's node
+//! from the grant (`Acquire`, `Renew` are atomic). Time passing between the send and the
+//! store only shortens what the implementation's node trusts, so its node is this model's
+//! node with its trust cut short by that delay: the mapping takes a renewal at the latest
+//! moment in that interval where this model's leader still trusts its lease (the two then
+//! agree to the tick, and the store's lease outlives the model's by the rest of the
+//! interval), and a grant at the store's reading of time, where the implementation's node
+//! may give the lease up earlier than this model's, whose `StepDown` the mapping then takes as
+//! soon as it is enabled. Splitting `Acquire` and `Renew` into request and answer would say
+//! the same with a larger state space and no stronger property. This model has no
+//! resignation and one thread per node; runs with those steps are reported as unmapped.
+//!
 //! Liveness: a leader is eventually elected, and a crashed holder is eventually replaced
 //! (`CrashedLeaderReplaced`, whose premise `LeaderCrashed` is shown reachable). What makes the
 //! second hold is the lease's expiry: `no-lease-expiry`, a lock without a timeout, keeps a

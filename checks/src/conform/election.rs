@@ -76,7 +76,12 @@
 //!   up only by letting it run out; it has no release.
 //! - An elector shared by several threads (the harness's `writers`): the model's node does
 //!   one thing at a time, so a second write prepared before the first reached storage, or a
-//!   renewal, step-down or grant while a write is prepared, has no model step.
+//!   renewal, step-down or grant while a write is prepared, has no model step; nor has a step
+//!   that took effect before a clock move but is logged after another thread's step of the
+//!   same node that came after the move.
+//! - A grant or renewal the node never applied (it resigned or stepped down while the
+//!   request was in flight, and hands back what it gets): the model's grant and renewal are
+//!   atomic with the node's belief.
 //! - Under `no-clock-margin`, a node granted a new lease while the model's node still trusts
 //!   its old one (the implementation's node gave it up earlier, see above).
 //!
@@ -251,7 +256,16 @@ pub struct ElectionConformance {
     check_then_set: bool,
     records: Arc<[Record]>,
     effects: Arc<[Option<Effect>]>,
+    /// Grants and renewals whose answer the node never applied (it resigned or stepped down
+    /// while the request was in flight, and handed the lease back).
+    unanswered: Arc<BTreeSet<usize>>,
     taken_early: BTreeSet<usize>,
+    /// Steps that took effect before a clock move logged before them, but came after a step
+    /// of the same node that did not: not taken before the move, to keep the node's order.
+    held_back: BTreeSet<usize>,
+    /// Steps that may have taken effect before such a move (a clock that stood still, a
+    /// renewal the model could take before the store's reading), held back the same way.
+    maybe_held_back: BTreeSet<usize>,
     /// The index of the record being mapped.
     index: usize,
     real: u64,
@@ -352,6 +366,12 @@ impl ElectionConformance {
     ) -> Result<Vec<Action>, Failure> {
         let record = self.records[k].clone();
         let mut acts = Vec::new();
+        if self.unanswered.contains(&k) {
+            return Err(unmapped(format!(
+                "`{}` is never answered: the node's elector did not apply it (it resigned or stepped down while the request was in flight, and hands back what it was granted), which the model's atomic grant and renewal cannot do",
+                record.step
+            )));
+        }
         match record.step {
             Step::Tick { .. } => unreachable!("ticks are mapped by `actions`"),
             Step::Elect(Event::Granted { node, token, .. }) => {
@@ -453,6 +473,17 @@ impl ElectionConformance {
         Ok(acts)
     }
 
+    /// Whether record `k` took effect before the clock move to `clocks_after` for certain: by
+    /// the store's reading of real time, or a clock reading the move changed.
+    fn surely_before_move(&self, k: usize, clocks_after: &[u64]) -> bool {
+        match self.effects[k] {
+            Some(Effect::Real(t) | Effect::Renewal { store: t, .. }) => t <= self.real,
+            Some(Effect::Clock { node, at }) => at < clocks_after[node],
+            Some(Effect::WithGrant(g)) => self.surely_before_move(g, clocks_after),
+            None => false,
+        }
+    }
+
     /// Whether record `k`, logged after the clock move the mapping is at, may have taken
     /// effect before it: at real time `self.real` or earlier, or when the node's clock read
     /// what it reads before the move (the earliest such moment, for a slow clock that did not
@@ -498,7 +529,7 @@ impl Conformance for ElectionConformance {
             })
         };
         let nodes = records.first().map_or(0, |r| r.clocks.len());
-        if nodes < 2 || nodes > MAX_NODES {
+        if !(2..=MAX_NODES).contains(&nodes) {
             return Err(ConformError::Unmapped {
                 step: 0,
                 why: format!("{nodes} nodes: the model has 2 to {MAX_NODES}"),
@@ -611,6 +642,33 @@ impl Conformance for ElectionConformance {
                 _ => None,
             };
         }
+        // A grant or renewal is answered by the node's next `Leading` with its token, before
+        // the node's next store step or step-down, or a crash.
+        let unanswered: BTreeSet<usize> = records
+            .iter()
+            .enumerate()
+            .filter_map(|(k, r)| match r.step {
+                Step::Elect(
+                    Event::Granted { node, token, .. } | Event::Renewed { node, token, .. },
+                ) => {
+                    let answered = records[k + 1..].iter().find_map(|later| match later.step {
+                        Step::Elect(Event::Leading {
+                            node: m, token: t, ..
+                        }) if m == node => Some(t == token),
+                        Step::Elect(
+                            Event::Granted { node: m, .. }
+                            | Event::Renewed { node: m, .. }
+                            | Event::Released { node: m, .. }
+                            | Event::SteppedDown { node: m, .. },
+                        ) if m == node => Some(false),
+                        Step::Crash { node: m } if m == node.0 => Some(false),
+                        _ => None,
+                    });
+                    (answered != Some(true)).then_some(k)
+                }
+                _ => None,
+            })
+            .collect();
         let margin = if variant == "no-clock-margin" {
             0
         } else {
@@ -623,7 +681,10 @@ impl Conformance for ElectionConformance {
                 check_then_set: variant == "check-then-set",
                 records: records.into(),
                 effects: effects.into(),
+                unanswered: Arc::new(unanswered),
                 taken_early: BTreeSet::new(),
+                held_back: BTreeSet::new(),
+                maybe_held_back: BTreeSet::new(),
                 index: 0,
                 real: 0,
                 clocks: vec![0; nodes],
@@ -661,7 +722,25 @@ impl Conformance for ElectionConformance {
             if self.taken_early.contains(&i) {
                 return Ok(vec![]);
             }
-            return self.map(model, s, i);
+            let held_back = || {
+                unmapped(format!(
+                    "`{record}` took effect before a clock move logged before it, but after a step of the same node logged before it that did not: the node's steps come from several threads (a shared elector), which the model's node cannot interleave"
+                ))
+            };
+            if self.held_back.contains(&i) {
+                return Err(held_back());
+            }
+            let acts = self.map(model, s, i)?;
+            if self.maybe_held_back.contains(&i) {
+                let mut t = s.clone();
+                for &a in &acts {
+                    match model.next_state(&t, a).filter(|_| enabled(model, &t, a)) {
+                        Some(next) => t = next,
+                        None => return Err(held_back()),
+                    }
+                }
+            }
+            return Ok(acts);
         };
         if ms == 0 || record.real != self.real + ms {
             return Err(ConformError::BadLog(format!(
@@ -695,9 +774,18 @@ impl Conformance for ElectionConformance {
             if self.taken_early.contains(&k) {
                 continue;
             }
-            if who.is_some_and(|n| blocked.contains(&n))
-                || !self.before_move(k, &sim, &record.clocks)
-            {
+            if !self.before_move(k, &sim, &record.clocks) {
+                blocked.extend(who);
+                continue;
+            }
+            if who.is_some_and(|n| blocked.contains(&n)) {
+                // Certainly before the move, yet logged after a step of its node that was
+                // not: from another thread of that node.
+                if self.surely_before_move(k, &record.clocks) {
+                    self.held_back.insert(k);
+                } else {
+                    self.maybe_held_back.insert(k);
+                }
                 blocked.extend(who);
                 continue;
             }
@@ -727,6 +815,8 @@ impl Conformance for ElectionConformance {
             // Not enabled then: left to its own record, which will say why.
             if ok {
                 *self = trial;
+                self.held_back.remove(&k);
+                self.maybe_held_back.remove(&k);
                 self.taken_early.insert(k);
                 sim = t;
                 acts.extend(early);
@@ -859,10 +949,14 @@ impl Conformance for ElectionConformance {
                     return Err(Mismatch::new(
                         "lease store expiry",
                         format!(
-                            "{}: renewed for {} ms at {sent}ms, when {node} sent the renewal; the store's own renewal may come later, so between {lease_left} and {} ms from now",
+                            "{}: the model renewed it at {sent}ms for {} ms; the store renews it at its own reading of real time, between then and now, so it must expire {}",
                             field(model, after, "lease store"),
                             self.lease,
-                            self.lease
+                            if lease_left == self.lease {
+                                format!("{} ms from now", self.lease)
+                            } else {
+                                format!("{lease_left} to {} ms from now", self.lease)
+                            }
                         ),
                         format!("expires at {expires_at}, {left} ms from now"),
                     ));

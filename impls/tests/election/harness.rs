@@ -39,6 +39,16 @@
 //! - `StaleTokenWriteRejected`: storage never accepts a token lower than one it accepted.
 //! - `FencingTokensMonotonic`: every grant's token is higher than the one before.
 //!
+//! Conformance (`property::CONFORMS_TO_MODEL`): the whole log is also replayed on the
+//! election model (`coordlab_checks::conform::election`, a dev-dependency: the library depends
+//! on neither checks nor models): every step an enabled model action of the scenario's
+//! variant (its deviation's id, or `correct`), every outcome the one the model's state gives
+//! (a grant's token and expiry, a write accepted or rejected, the elector's trust window). A
+//! deviation's run must also leave `correct` exactly at the step where its bug acts
+//! ([`bug_step`]), or nowhere if the bug never acted. The hand-written checks stay: they are
+//! the second opinion. Runs with a step the model lacks (a resignation, a shared elector's
+//! threads interleaving) are [`Conformance::Unmapped`], counted by the tests.
+//!
 //! And the store's own contract, which the properties rest on (a broken one panics with
 //! "lease store contract"): every grant finds the previous lease released or expired at the
 //! grant's store time (its expiry minus the lease; every node asks for the same lease), and

@@ -92,13 +92,18 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
 
 /// The least share of a scenario's runs, in percent, that must be checked against the
 /// election model. The scenarios whose steps the model has must be checked whole. The rest
-/// are nearly all unmapped, because the model lacks their steps: `busy` resigns leaders (the
+/// are often unmapped, because the model lacks their steps: `busy` resigns leaders (the
 /// model's leader has no resignation; measured: 199 of 200 runs on threads resign), and
 /// `shared_electors` shares each elector between a heartbeat and two writers (the model's
 /// node does one thing at a time) and resigns too (`coordlab_checks::conform::election`).
 pub fn least_checked(name: &str) -> usize {
     match name {
         "slow_clocks" | "pauses" => 100,
+        // Measured under shuttle: 59% (PCT) and 77% (random) of busy runs are checked, 1.5% and
+        // 15% of shared_electors runs; on real threads, where leaders hold on and resign,
+        // 0.5% and 8%.
+        "busy" if cfg!(shuttle) => 40,
+        "shared_electors" if cfg!(shuttle) => 1,
         "busy" | "shared_electors" => 0,
         other => panic!("no checked share for scenario {other}"),
     }
