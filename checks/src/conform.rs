@@ -1,7 +1,8 @@
 //! Conformance: an implementation's event log replayed on the protocol's model.
 //!
 //! An implementation records its steps in the model's vocabulary (for the queue,
-//! `coordlab_impls::queue::EventRecord`). Per protocol, one [`Conformance`] mapping relates
+//! `coordlab_impls::queue::EventRecord`; for the election, `coordlab_impls::election::Event`
+//! stamped with real time and each node's clock, [`election::Record`]). Per protocol, one [`Conformance`] mapping relates
 //! the two: each implementation event becomes zero or more model actions (zero: a stutter,
 //! an internal step the model does not name), implementation time becomes model ticks,
 //! implementation ids become model indices (in order of first appearance), and the test's
@@ -37,13 +38,15 @@
 //!   bodies, no batch boundaries, no absolute time).
 //! - Steps the model cannot express are reported as [`ConformError::Unmapped`], not as
 //!   divergences (for the queue: a visibility change that moves a deadline, see
-//!   [`queue`]).
+//!   [`queue`]; for the election: a resignation, or an elector shared by several threads,
+//!   see [`election`]).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use stateright::Model;
 
+pub mod election;
 pub mod queue;
 
 /// The JSON envelope of an implementation run: what `coordlab conform` reads and the
@@ -51,7 +54,7 @@ pub mod queue;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunLog<C, E> {
-    /// The protocol id (`queue`).
+    /// The protocol id (`queue`, `election`).
     pub protocol: String,
     /// The model variant the run should conform to: `correct`, or the id of the deviation
     /// the implementation ran with (the same ids as the model's bug variants).
@@ -326,7 +329,7 @@ pub fn conform<C: Conformance>(
 }
 
 /// The protocols with a conformance mapping.
-pub const PROTOCOLS: &[&str] = &["queue"];
+pub const PROTOCOLS: &[&str] = &["queue", "election"];
 
 /// Reads a run log (JSON, [`RunLog`]) and checks it against its protocol's model: the
 /// variant the log names, or `variant` if given.
@@ -354,6 +357,17 @@ pub fn check_json(text: &str, variant: Option<&str>) -> Result<Verdict, ConformE
                 })?;
             let v = variant.unwrap_or(&log.variant);
             conform::<queue::QueueConformance>(&log.config, v, &log.events)
+        }
+        "election" => {
+            let log: RunLog<election::RunConfig, election::Record> = serde_json::from_value(value)
+                .map_err(|e| {
+                    ConformError::BadLog(format!(
+                        "malformed election run log: {}",
+                        crate::plain(&e.to_string())
+                    ))
+                })?;
+            let v = variant.unwrap_or(&log.variant);
+            conform::<election::ElectionConformance>(&log.config, v, &log.events)
         }
         other => Err(ConformError::BadLog(format!(
             "no conformance mapping for protocol `{other}` (known: {})",

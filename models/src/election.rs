@@ -23,6 +23,21 @@
 //! delays between a node and the lease store (a request takes effect atomically), fast clocks
 //! (they only make a node give up early, which is safe).
 //!
+//! Implementation runs are checked against this model (`coordlab conform`, the refinement
+//! mapping in `checks/src/conform/election.rs`). Where the implementation times a lease
+//! differently, the mapping relates the two rather than this model changing: the elector
+//! trusts a lease from the moment it *sent* the request the store granted, this model's node
+//! from the grant (`Acquire`, `Renew` are atomic). Time passing between the send and the
+//! store only shortens what the implementation's node trusts, so its node is this model's
+//! node with its trust cut short by that delay: the mapping takes a renewal at the latest
+//! moment in that interval where this model's leader still trusts its lease (the two then
+//! agree to the tick, and the store's lease outlives the model's by the rest of the
+//! interval), and a grant at the store's reading of time, where the implementation's node
+//! may give the lease up earlier than this model's, whose `StepDown` the mapping then takes as
+//! soon as it is enabled. Splitting `Acquire` and `Renew` into request and answer would say
+//! the same with a larger state space and no stronger property. This model has no
+//! resignation and one thread per node; runs with those steps are reported as unmapped.
+//!
 //! Liveness: a leader is eventually elected, and a crashed holder is eventually replaced
 //! (`CrashedLeaderReplaced`, whose premise `LeaderCrashed` is shown reachable). What makes the
 //! second hold is the lease's expiry: `no-lease-expiry`, a lock without a timeout, keeps a
@@ -161,11 +176,20 @@ pub struct Lease {
     /// Real ticks until the lease expires (0: expired or never granted).
     pub left: u8,
     /// The tokens granted, in order (the last is the current one).
-    pub grants: ArrayVec<u8, 8>,
+    pub grants: ArrayVec<u8, MAX_TERMS>,
 }
 
-/// Most nodes a configuration may have.
-pub const MAX_NODES: usize = 4;
+/// Most nodes a configuration may have (five: the implementation's busiest test scenario,
+/// whose runs are checked against this model).
+pub const MAX_NODES: usize = 5;
+
+/// Most leases a configuration may grant (`max-terms`). States are stored by their encoding,
+/// whose length is the number of grants made, so the capacity costs a model check nothing;
+/// it is this large so that an implementation run's log fits (`coordlab conform`).
+pub const MAX_TERMS: usize = 64;
+
+/// Most writes a configuration may send to storage (`max-writes`), for the same reason.
+pub const MAX_WRITES: usize = 64;
 
 /// The whole system.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -173,7 +197,7 @@ pub struct ElectionState {
     pub nodes: ArrayVec<Node, MAX_NODES>,
     pub lease: Lease,
     /// The tokens of the writes storage accepted, in order.
-    pub accepted: ArrayVec<u8, 8>,
+    pub accepted: ArrayVec<u8, MAX_WRITES>,
     /// Writes sent to storage (accepted or not).
     pub writes: u8,
     pub crashes: u8,
@@ -543,7 +567,7 @@ impl Protocol for ElectionModel {
         let c = &config;
         let fail = |why: &str| Err(ModelError::BadConfig(why.to_string()));
         if c.nodes < 2 || usize::from(c.nodes) > MAX_NODES {
-            return fail("nodes must be 2..=4");
+            return fail("nodes must be 2..=5");
         }
         if c.margin < c.drift {
             return fail("margin must be at least drift, or the correct protocol is unsafe");
@@ -551,8 +575,11 @@ impl Protocol for ElectionModel {
         if c.lease <= c.margin {
             return fail("lease must be longer than margin");
         }
-        if c.max_terms == 0 || c.max_terms > 8 || c.max_writes > 8 {
-            return fail("max-terms must be 1..=8 and max-writes at most 8");
+        if c.max_terms == 0
+            || usize::from(c.max_terms) > MAX_TERMS
+            || usize::from(c.max_writes) > MAX_WRITES
+        {
+            return fail("max-terms must be 1..=64 and max-writes at most 64");
         }
         Ok(ElectionModel {
             variant: v.id,
@@ -1151,6 +1178,7 @@ fn number(n: usize) -> String {
         2 => "two".to_string(),
         3 => "three".to_string(),
         4 => "four".to_string(),
+        5 => "five".to_string(),
         n => n.to_string(),
     }
 }

@@ -39,6 +39,16 @@
 //! - `StaleTokenWriteRejected`: storage never accepts a token lower than one it accepted.
 //! - `FencingTokensMonotonic`: every grant's token is higher than the one before.
 //!
+//! Conformance (`property::CONFORMS_TO_MODEL`): the whole log is also replayed on the
+//! election model (`coordlab_checks::conform::election`, a dev-dependency: the library depends
+//! on neither checks nor models): every step an enabled model action of the scenario's
+//! variant (its deviation's id, or `correct`), every outcome the one the model's state gives
+//! (a grant's token and expiry, a write accepted or rejected, the elector's trust window). A
+//! deviation's run must also leave `correct` exactly at the step where its bug acts
+//! ([`bug_step`]), or nowhere if the bug never acted. The hand-written checks stay: they are
+//! the second opinion. Runs with a step the model lacks (a resignation, a shared elector's
+//! threads interleaving) are [`Conformance::Unmapped`], counted by the tests.
+//!
 //! And the store's own contract, which the properties rest on (a broken one panics with
 //! "lease store contract"): every grant finds the previous lease released or expired at the
 //! grant's store time (its expiry minus the lease; every node asks for the same lease), and
@@ -51,6 +61,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use coordlab_checks::conform::election::{self, RunConfig};
+use coordlab_checks::conform::{ConformError, Verdict};
 use coordlab_impls::clock::{Clock, Instant};
 use coordlab_impls::election::{
     ElectorConfig, Event, FencedStorage, FencingToken, InMemoryLeaseStore, LeaderElector, Lease,
@@ -80,6 +92,11 @@ pub mod property {
     pub const STALE_TOKEN_WRITE_REJECTED: &str = "StaleTokenWriteRejected";
     /// Every grant's token is higher than every token granted before.
     pub const FENCING_TOKENS_MONOTONIC: &str = "FencingTokensMonotonic";
+    /// Not a model property: the run is a behaviour of the election model
+    /// (`coordlab_checks::conform::election`): of the deviation's bug variant, or of `correct`
+    /// without one; and a deviation's run leaves `correct` exactly at the step where its bug
+    /// acts ([`super::bug_step`]), or nowhere if the bug never acted.
+    pub const CONFORMS_TO_MODEL: &str = "ConformsToModel";
 }
 
 /// One scenario's configuration.
@@ -134,99 +151,10 @@ impl Scenario {
     }
 }
 
-/// A harness step next to the components' own events.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Step {
-    /// An event of the lease store, an elector or storage.
-    Elect(Event),
-    /// Real time moved `ms` on; the clocks of the nodes in `slow` fell one tick behind.
-    Tick {
-        /// How far real time moved, ms (one tick, or three in a jump).
-        ms: u64,
-        /// Nodes whose clocks fell one tick behind.
-        slow: Vec<u32>,
-    },
-    /// A leader stalls between checking its lease and sending its write.
-    Pause {
-        /// The node.
-        node: u32,
-    },
-    /// The stalled node runs again, still believing what it believed.
-    Resume {
-        /// The node.
-        node: u32,
-    },
-    /// The node crashes, forgetting everything.
-    Crash {
-        /// The node.
-        node: u32,
-    },
-    /// The node restarts as a follower with a fresh elector.
-    Restart {
-        /// The node.
-        node: u32,
-    },
-    /// The store refused the node's renewal with `token`: its lease was no longer current
-    /// (logged when the answer reached the node).
-    RenewRefused {
-        /// The node.
-        node: u32,
-        /// The token it presented.
-        token: FencingToken,
-    },
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::Elect(e) => write!(f, "{e}"),
-            Step::Tick { ms, slow } => {
-                write!(f, "real time moves {ms}ms")?;
-                if !slow.is_empty() {
-                    let names: Vec<String> = slow.iter().map(|n| format!("n{n}")).collect();
-                    write!(f, "; the clock of {} falls a tick behind", names.join(", "))?;
-                }
-                Ok(())
-            }
-            Step::Pause { node } => write!(f, "n{node} PAUSES before sending its write"),
-            Step::Resume { node } => write!(f, "n{node} resumes, still believing it leads"),
-            Step::Crash { node } => write!(f, "n{node} CRASHES"),
-            Step::Restart { node } => write!(f, "n{node} restarts as a follower"),
-            Step::RenewRefused { node, token } => write!(
-                f,
-                "store refuses n{node}'s renewal with {token}: the lease is no longer current"
-            ),
-        }
-    }
-}
-
-/// One entry of the run's log: the step, real time and every node's clock when it happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    /// Real time, ms.
-    pub real: u64,
-    /// Each node's clock, ms (node `i` at index `i`).
-    pub clocks: Vec<u64>,
-    /// What happened.
-    pub step: Step,
-}
-
-impl fmt::Display for Record {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] {}", time_label(self.real, &self.clocks), self.step)
-    }
-}
-
-/// "real 20ms | n0 20 n1 10 n2 20": real time and each node's clock.
-fn time_label(real: u64, clocks: &[u64]) -> String {
-    let nodes: Vec<String> = clocks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("n{i} {c}"))
-        .collect();
-    format!("real {real}ms | {}", nodes.join(" "))
-}
+/// A harness step next to the components' own events, and one entry of the run's log (real
+/// time, every node's clock, the step): the run log's own types, which `coordlab conform`
+/// reads (`coordlab_checks::conform::election`).
+pub use coordlab_checks::conform::election::{Record, Step};
 
 /// A property violation found on the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,10 +183,33 @@ impl fmt::Display for Violation {
 /// What a run produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
-    /// Violated properties, in log order.
+    /// Violated properties, in log order (`ConformsToModel` last).
     pub violations: Vec<Violation>,
     /// The run's log.
     pub records: Vec<Record>,
+    /// How the log replayed on the election model.
+    #[serde(skip)]
+    pub conformance: Conformance,
+}
+
+/// How a run's log replayed on the election model of its variant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Conformance {
+    /// Not replayed (a report read back from a file).
+    #[default]
+    NotChecked,
+    /// The run is a behaviour of the model of its variant; for a deviation's run, the step at
+    /// which it leaves `correct` (the bug's step), if the bug acted.
+    Conforms {
+        /// Where a deviation's run left `correct`.
+        leaves_correct_at: Option<usize>,
+    },
+    /// The log has a step the mapping cannot express (a resignation; an elector shared by
+    /// several threads doing two things at once; see `coordlab_checks::conform::election`):
+    /// the run was not checked against the model. The step and why.
+    Unmapped(String),
+    /// The run diverged (a `ConformsToModel` violation says how).
+    Diverges,
 }
 
 impl Report {
@@ -587,9 +538,156 @@ pub fn run(scenario: &Scenario) -> Report {
     }
     driver.join().unwrap();
     let records = std::mem::take(&mut shared.world.lock().records);
+    let mut violations = check(&records, scenario);
+    let conformance = check_conformance(scenario, &records, &mut violations);
     Report {
-        violations: check(&records, scenario),
+        violations,
         records,
+        conformance,
+    }
+}
+
+/// The run log's configuration, for the conformance check.
+pub fn run_config(s: &Scenario) -> RunConfig {
+    RunConfig {
+        lease_ms: s.lease_ms,
+        renew_every_ms: s.renew_every_ms,
+        drift_ms: s.drift_ms,
+    }
+}
+
+/// The model variant a scenario's run must conform to: its deviation's id, or `correct`.
+pub fn variant(s: &Scenario) -> &'static str {
+    match s.deviation {
+        #[cfg(shuttle)]
+        Some(d) => d.id(),
+        #[cfg(not(shuttle))]
+        Some(d) => match d {},
+        None => "correct",
+    }
+}
+
+/// The step (1-based) at which a deviation's bug acts in `records`, which is where its run
+/// leaves the `correct` model; `None` if it never acts (or the scenario has no deviation).
+/// - `no-fencing`: the first write storage accepts with a token lower than one it accepted.
+/// - `no-clock-margin`: the first `Leading`: the elector trusts its lease until `local +
+///   lease`, not `local + lease − drift`.
+/// - `check-then-set`: the first grant made while the lease the log last granted or renewed
+///   was live and not released, or with a token not above the last one granted (the blind
+///   write, of a lease taken or of a token used since the read).
+#[cfg(not(shuttle))]
+pub fn bug_step(s: &Scenario, _: &[Record]) -> Option<usize> {
+    s.deviation.map(|d| match d {})
+}
+
+#[cfg(shuttle)]
+pub fn bug_step(s: &Scenario, records: &[Record]) -> Option<usize> {
+    let at = |p: &dyn Fn(&Step) -> bool| records.iter().position(|r| p(&r.step)).map(|i| i + 1);
+    match s.deviation? {
+        Deviation::NoFencing => at(
+            &|step| matches!(step, Step::Elect(Event::Write { token, accepted: true, highest: Some(h), .. }) if token < h),
+        ),
+        Deviation::NoClockMargin => at(&|step| matches!(step, Step::Elect(Event::Leading { .. }))),
+        Deviation::CheckThenSet => {
+            // The store's lease: its expiry (real ms), unless released.
+            let mut live_until: Option<u64> = None;
+            let mut last: Option<FencingToken> = None;
+            records.iter().enumerate().find_map(|(i, r)| match r.step {
+                Step::Elect(Event::Granted {
+                    expires_at, token, ..
+                }) => {
+                    let at = expires_at.as_millis() - s.lease_ms;
+                    if live_until.is_some_and(|until| at < until) || last >= Some(token) {
+                        return Some(i + 1);
+                    }
+                    live_until = Some(expires_at.as_millis());
+                    last = Some(token);
+                    None
+                }
+                Step::Elect(Event::Renewed { expires_at, .. }) => {
+                    live_until = Some(expires_at.as_millis());
+                    None
+                }
+                Step::Elect(Event::Released { .. }) => {
+                    live_until = None;
+                    None
+                }
+                _ => None,
+            })
+        }
+    }
+}
+
+/// Replays the run's log on the model of its variant and, for a deviation, on `correct`;
+/// pushes a `ConformsToModel` violation if the run is not a behaviour of its variant, or
+/// leaves `correct` anywhere but at its bug's step. A log with a step the mapping cannot
+/// express is [`Conformance::Unmapped`]; the tests count those.
+fn check_conformance(
+    s: &Scenario,
+    records: &[Record],
+    violations: &mut Vec<Violation>,
+) -> Conformance {
+    let config = run_config(s);
+    let own = variant(s);
+    let mut violate = |detail: String, step: usize| {
+        violations.push(Violation {
+            property: property::CONFORMS_TO_MODEL.to_owned(),
+            step,
+            detail,
+            parties: Vec::new(),
+        });
+        Conformance::Diverges
+    };
+    match election::check(&config, own, records) {
+        Ok(Verdict::Conforms { .. }) => {}
+        Ok(Verdict::Diverges(d)) => {
+            let step = d.step.min(records.len());
+            return violate(d.to_string(), step);
+        }
+        Err(ConformError::Unmapped { step, why }) => {
+            return Conformance::Unmapped(format!("step {step}: {why}"));
+        }
+        Err(e) => {
+            return violate(
+                format!("the log cannot be checked against election/{own}: {e}"),
+                records.len(),
+            );
+        }
+    }
+    if own == "correct" {
+        return Conformance::Conforms {
+            leaves_correct_at: None,
+        };
+    }
+    let expected = bug_step(s, records);
+    let left = match election::check(&config, "correct", records) {
+        Ok(Verdict::Conforms { .. }) => None,
+        Ok(Verdict::Diverges(d)) => Some(*d),
+        Err(ConformError::Unmapped { step, why }) => {
+            return Conformance::Unmapped(format!("step {step} (against correct): {why}"));
+        }
+        Err(e) => {
+            return violate(
+                format!("the log cannot be checked against election/correct: {e}"),
+                records.len(),
+            );
+        }
+    };
+    let at = left.as_ref().map(|d| d.step);
+    if at != expected {
+        return violate(
+            format!(
+                "the {own} run should leave election/correct at {}, where its bug acts, but {}",
+                expected.map_or("no step".to_owned(), |n| format!("step {n}")),
+                left.map_or("it conforms to it".to_owned(), |d| format!(
+                    "it leaves it {d}"
+                ))
+            ),
+            records.len(),
+        );
+    }
+    Conformance::Conforms {
+        leaves_correct_at: at,
     }
 }
 

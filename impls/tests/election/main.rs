@@ -26,6 +26,9 @@ mod std_threads;
 #[cfg(not(any(loom, shuttle)))]
 mod model;
 
+#[cfg(not(any(loom, shuttle)))]
+mod conform;
+
 #[cfg(loom)]
 mod loom_tests;
 

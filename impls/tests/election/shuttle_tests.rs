@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 
 use coordlab_impls::election::{Event, FencingToken, NodeId, StepDownReason};
 
-use super::harness::{Scenario, Step, run};
+use super::harness::{Conformance, Deviation, Scenario, Step, property, render_records, run};
 use super::scenarios;
 
 /// Random-scheduler iterations per scenario.
@@ -37,9 +37,23 @@ thread_local! {
     static SEEN: RefCell<BTreeSet<&'static str>> = const { RefCell::new(BTreeSet::new()) };
 }
 
+thread_local! {
+    /// How many runs on this thread were checked against the election model (conformed), and
+    /// how many had a step the mapping cannot express.
+    static CONFORMED: RefCell<(usize, usize)> = const { RefCell::new((0, 0)) };
+}
+
 /// Runs the scenario, notes what happened in it, and fails on any violated property.
 fn run_noting(scenario: &Scenario) {
     let report = run(scenario);
+    CONFORMED.with(|c| {
+        let mut c = c.borrow_mut();
+        match report.conformance {
+            Conformance::Conforms { .. } => c.0 += 1,
+            Conformance::Unmapped(_) => c.1 += 1,
+            Conformance::NotChecked | Conformance::Diverges => {}
+        }
+    });
     SEEN.with(|seen| {
         let mut seen = seen.borrow_mut();
         let mut grants = 0;
@@ -108,8 +122,11 @@ fn run_noting(scenario: &Scenario) {
 
 /// Asserts that the runs since the last call showed every kind of step the scenario exists to
 /// exercise.
-fn assert_not_vacuous(what: &str, scenario: &Scenario) {
+fn assert_not_vacuous(what: &str, name: &str, scenario: &Scenario) {
     let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
+    let (conformed, unmapped) = CONFORMED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    eprintln!("{what}: {conformed} runs checked against the election model, {unmapped} not mapped");
+    scenarios::assert_enough_checked(what, name, conformed, conformed + unmapped);
     let mut wanted = vec![
         "LeaderElected",
         "FailoverHappened",
@@ -149,7 +166,7 @@ fn scenarios_hold_under_random_schedules() {
         let start = std::time::Instant::now();
         shuttle::check_random(move || run_noting(&s), RANDOM_ITERATIONS);
         eprintln!("shuttle random {name}: {:.1?}", start.elapsed());
-        assert_not_vacuous(name, &scenario);
+        assert_not_vacuous(&format!("random {name}"), name, &scenario);
     }
 }
 
@@ -161,6 +178,85 @@ fn scenarios_hold_under_pct() {
         let start = std::time::Instant::now();
         shuttle::check_pct(move || run_noting(&s), PCT_ITERATIONS, PCT_DEPTH);
         eprintln!("shuttle pct {name}: {:.1?}", start.elapsed());
-        assert_not_vacuous(name, &scenario);
+        assert_not_vacuous(&format!("pct {name}"), name, &scenario);
+    }
+}
+
+thread_local! {
+    /// The steps at which the deviation runs on this thread left `correct` (`None`: the bug
+    /// did not act in that run), and how many runs could not be mapped.
+    static LEFT_CORRECT: RefCell<(Vec<Option<usize>>, Vec<String>)> =
+        const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Random-scheduler runs per deviation in
+/// [`deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts`].
+const DEVIATION_ITERATIONS: usize = 2_000;
+
+/// Every deviation's runs are behaviours of the model of that bug variant, and leave the
+/// `correct` model exactly at the step where the bug acts (`harness::bug_step`), or nowhere
+/// if it did not act; some run of each leaves it. The workload the bugs are searched in, with
+/// pauses (which `no-fencing` needs to act). Property violations of the bug are expected here;
+/// `ConformsToModel` ones are not, and every run must be mapped (the workload has no
+/// resignations and no shared electors).
+#[test]
+fn deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts() {
+    for deviation in Deviation::ALL {
+        let scenario = Scenario {
+            deviation: Some(deviation),
+            pause_per_mille: 300,
+            ..scenarios::search()
+        };
+        let s = scenario.clone();
+        shuttle::check_random(
+            move || {
+                let report = run(&s);
+                if let Some(v) = report
+                    .violations
+                    .iter()
+                    .find(|v| v.property == property::CONFORMS_TO_MODEL)
+                {
+                    panic!("{v}\n{}", render_records(&report.records));
+                }
+                LEFT_CORRECT.with(|l| {
+                    let mut l = l.borrow_mut();
+                    match report.conformance {
+                        Conformance::Conforms { leaves_correct_at } => l.0.push(leaves_correct_at),
+                        Conformance::Unmapped(ref why) => l.1.push(why.clone()),
+                        ref other => panic!("not checked against the model: {other:?}"),
+                    }
+                });
+            },
+            DEVIATION_ITERATIONS,
+        );
+        let (left, unmapped) = LEFT_CORRECT.with(|l| std::mem::take(&mut *l.borrow_mut()));
+        let acted = left.iter().filter(|l| l.is_some()).count();
+        eprintln!(
+            "{}: {} runs conformed to it ({} not mapped{}); {acted} left election/correct where the bug acted",
+            deviation.id(),
+            left.len(),
+            unmapped.len(),
+            unmapped
+                .first()
+                .map_or(String::new(), |w| format!(", e.g. {w}"))
+        );
+        assert_eq!(
+            left.len() + unmapped.len(),
+            DEVIATION_ITERATIONS,
+            "{}",
+            deviation.id()
+        );
+        assert!(
+            left.len() * 100 >= DEVIATION_ITERATIONS * 95,
+            "{}: only {} of {DEVIATION_ITERATIONS} runs could be checked against the model",
+            deviation.id(),
+            left.len()
+        );
+        assert!(
+            acted > 0,
+            "{}: the bug never acted in {} runs",
+            deviation.id(),
+            left.len()
+        );
     }
 }

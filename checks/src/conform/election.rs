@@ -1,0 +1,1157 @@
+//! The election's refinement mapping: run logs of `coordlab_impls::election` (its lease
+//! store, electors and fenced storage, observed by a test harness that also moves time and
+//! injects pauses and crashes) onto `coordlab_models::election::ElectionModel`.
+//!
+//! # The log
+//! A [`Record`] per step: real time (ms), every node's own clock (ms, node `i` at index
+//! `i`), and the [`Step`]: an implementation [`Event`] (grant, check-then-set read, renewal,
+//! release, an elector's `Leading` / `Trusted` / `SteppedDown`, a write at storage), or a
+//! harness step (real time moves; a node pauses, resumes, crashes, restarts; the store
+//! refused a renewal). The configuration ([`RunConfig`]) is the electors': lease, renewal
+//! interval and drift bound, in ms.
+//!
+//! # Ids, time, variant
+//! - Nodes: node `n` (`NodeId(n)`) is model node `n`; the number of nodes is the length of
+//!   the records' `clocks` (2 to 5).
+//! - Time: one model tick is one millisecond of real time. A `Tick` of `ms` is `ms` model
+//!   `Tick`s, the first carrying the slow clocks (a harness clock falls one tick behind at a
+//!   time); a slow clock of a node that does not lead in the model is dropped (only a
+//!   leader's clock matters to the model, and so the model's `lag` never exceeds the
+//!   harness's). Once no timer runs in the model (no live lease, no leader's clock counting)
+//!   the rest of a clock move is a stutter.
+//! - Tokens: the `n`-th grant's token is `n` in both; the model's tokens are `u8`.
+//! - Variant: the deviation's id is the model's bug variant of the same name; `correct`
+//!   without one. The margin the electors keep is the drift bound (`margin = drift`), none
+//!   under `no-clock-margin`.
+//! - Configuration: `lease`, `drift` and `margin` in ticks from the ms values (at most 255);
+//!   `max-terms`, `max-writes`, `max-crashes`, `max-pauses` counted from the log.
+//!
+//! # When a step takes effect: send, grant and log
+//! The implementation logs a step after it took effect, and real time may move in between
+//! (the harness's clock driver runs beside the nodes). Three steps say when they took effect,
+//! and the mapping takes their model action there, before the clock moves that the log shows
+//! before them:
+//! - a grant, at the store's reading of real time: its `expires_at` minus the lease;
+//! - a check of the lease (`Trusted`), at the node's clock reading it states (`local`);
+//! - a renewal, when the node *sent* it: the `local` of the `Leading` that answers it.
+//!
+//! The last is the refinement of the elector's timing. An elector times its lease from the
+//! moment it sent the request the store granted (its clock then, `local`, plus the lease,
+//! minus the margin); the model's node times it from the `Acquire` or `Renew` that grants
+//! it. For a renewal the mapping takes the model's `Renew` at the send, so the two agree to
+//! the tick: the node trusts until `local + lease − margin`, and the model's leader has
+//! `lease` ticks left at `local`. The store extends the lease from its own later reading, so
+//! its lease outlives the model's by the request's time in flight: the implementation's
+//! store is more conservative than the model's, never less (checked at every renewal). A
+//! grant cannot be taken at the send (the lease may have been free only by the time the store
+//! answered), so the model's `Acquire` is at the grant and the node trusts `d` ticks less than
+//! the model's leader, `d` its clock's advance from the send to the grant (checked `≥ 0` at
+//! the `Leading` that answers). When that makes the implementation's node step down while the
+//! model's still trusts its lease, the model's `StepDown` is taken as soon as the model
+//! enables it (a stutter until then: the implementation's node takes no step as leader); in
+//! every variant but `no-clock-margin` it is enabled by the time the store can grant that node
+//! a lease again.
+//!
+//! # Events
+//! - `Granted`: `Acquire` (`WriteLease` under `check-then-set`); `ReadFree`: `ReadLease`
+//!   (a stutter under the other variants, where the read and the write are one step);
+//!   `Renewed`: `Renew`; `Trusted`: `PrepareWrite`; `Write`: `StorageWrite`;
+//!   `SteppedDown` for an untrusted lease or a refused renewal: `StepDown` (see above).
+//! - Harness steps: `Tick`: `Tick`s; `Pause`, `Resume`, `Crash`, `Restart`: the model's
+//!   actions of those names; `RenewRefused`: a stutter.
+//! - `Leading`: a stutter (the model's node leads from the grant).
+//!
+//! # Agreement after each step
+//! A grant's holder and token are the model store's, and its expiry `expires_at − now` is
+//! the ticks the model's lease has left; a renewal's expiry is at most a lease from now and at
+//! least what the model's lease has left; a `Leading` trusts until `local + lease − margin`,
+//! of a lease the store granted or renewed *after* `local`; a `Trusted` checks the token of
+//! the model's leader; a write is accepted or rejected as the model's storage decides, with
+//! the model's highest accepted token; a step-down for an untrusted lease comes when the
+//! node's clock has reached the `trusted_until` of its `Leading`; a refused renewal is of a
+//! lease the model's store no longer holds live for that node and token.
+//!
+//! # Not expressed (reported as [`ConformError::Unmapped`])
+//! - A resignation (`SteppedDown` resigned, `Released`): the model's leader gives its lease
+//!   up only by letting it run out; it has no release.
+//! - An elector shared by several threads (the harness's `writers`): the model's node does
+//!   one thing at a time, so a second write prepared before the first reached storage, or a
+//!   renewal, step-down or grant while a write is prepared, has no model step; nor has a step
+//!   that took effect before a clock move but is logged after another thread's step of the
+//!   same node that came after the move.
+//! - A grant or renewal the node never applied (it resigned or stepped down while the
+//!   request was in flight, and hands back what it gets): the model's grant and renewal are
+//!   atomic with the node's belief.
+//! - Under `no-clock-margin`, a node granted a new lease while the model's node still trusts
+//!   its old one (the implementation's node gave it up earlier, see above).
+//!
+//! # What is not checked
+//! - Only what the log records. The send of a request is not logged; its time comes from the
+//!   answer's `local`. A request whose answer was not applied (the node resigned meanwhile)
+//!   is a resignation, unmapped.
+//! - `renew_every` is not the model's (its leader may renew at any tick it trusts its lease),
+//!   so how often the implementation renews is not compared.
+//! - The drift bound is the harness's: a clock that falls further behind than `drift` has
+//!   no model step (its slow tick is not enabled) and diverges.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use coordlab_impls::election::{Event, FencingToken, NodeId, StepDownReason};
+use coordlab_models::Protocol;
+use coordlab_models::election::{
+    Action, ElectionConfig, ElectionModel, ElectionState, MAX_NODES, Phase,
+};
+use serde::{Deserialize, Serialize};
+use stateright::Model;
+
+use super::{ConformError, Conformance, Failure, Mismatch};
+
+/// The electors' configuration as a run log states it, in ms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RunConfig {
+    /// The lease every node asks for, ms.
+    pub lease_ms: u64,
+    /// How often a leader renews, ms (not compared: the model's leader renews at any tick).
+    pub renew_every_ms: u64,
+    /// The drift bound the electors are configured with (`max_drift`), ms; also the margin
+    /// they keep.
+    pub drift_ms: u64,
+}
+
+/// One step of an election run: an implementation event, or a step of the harness around it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// An event of the lease store, an elector or storage.
+    Elect(Event),
+    /// Real time moved `ms` on; the clocks of the nodes in `slow` fell one tick behind.
+    Tick {
+        /// How far real time moved, ms.
+        ms: u64,
+        /// Nodes whose clocks fell one tick behind.
+        slow: Vec<u32>,
+    },
+    /// A leader stalls between checking its lease and sending its write.
+    Pause {
+        /// The node.
+        node: u32,
+    },
+    /// The stalled node runs again, still believing what it believed.
+    Resume {
+        /// The node.
+        node: u32,
+    },
+    /// The node crashes, forgetting everything.
+    Crash {
+        /// The node.
+        node: u32,
+    },
+    /// The node restarts as a follower with a fresh elector.
+    Restart {
+        /// The node.
+        node: u32,
+    },
+    /// The store refused the node's renewal with `token`: its lease was no longer current
+    /// (logged when the answer reached the node).
+    RenewRefused {
+        /// The node.
+        node: u32,
+        /// The token it presented.
+        token: FencingToken,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Elect(e) => write!(f, "{e}"),
+            Step::Tick { ms, slow } => {
+                write!(f, "real time moves {ms}ms")?;
+                if !slow.is_empty() {
+                    let names: Vec<String> = slow.iter().map(|n| format!("n{n}")).collect();
+                    write!(f, "; the clock of {} falls a tick behind", names.join(", "))?;
+                }
+                Ok(())
+            }
+            Step::Pause { node } => write!(f, "n{node} PAUSES before sending its write"),
+            Step::Resume { node } => write!(f, "n{node} resumes, still believing it leads"),
+            Step::Crash { node } => write!(f, "n{node} CRASHES"),
+            Step::Restart { node } => write!(f, "n{node} restarts as a follower"),
+            Step::RenewRefused { node, token } => write!(
+                f,
+                "store refuses n{node}'s renewal with {token}: the lease is no longer current"
+            ),
+        }
+    }
+}
+
+/// One entry of a run's log: the step, real time and every node's clock when it happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Real time, ms.
+    pub real: u64,
+    /// Each node's clock, ms (node `i` at index `i`).
+    pub clocks: Vec<u64>,
+    /// What happened.
+    pub step: Step,
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", time_label(self.real, &self.clocks), self.step)
+    }
+}
+
+/// "real 20ms | n0 20 n1 10 n2 20": real time and each node's clock.
+pub fn time_label(real: u64, clocks: &[u64]) -> String {
+    let nodes: Vec<String> = clocks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("n{i} {c}"))
+        .collect();
+    format!("real {real}ms | {}", nodes.join(" "))
+}
+
+/// When a step took effect, if that may be before it was logged.
+#[derive(Clone, Copy, Debug)]
+enum Effect {
+    /// At this reading of real time (a grant: `expires_at − lease`).
+    Real(u64),
+    /// When `node`'s clock read `at` (a check of the lease).
+    Clock { node: usize, at: u64 },
+    /// A renewal `node` sent when its clock read `sent`, which the store made at real time
+    /// `store`.
+    Renewal { node: usize, sent: u64, store: u64 },
+    /// With the grant at this index (a check-then-set read before its write).
+    WithGrant(usize),
+}
+
+/// What a node's latest `Leading` says it believes.
+#[derive(Clone, Copy, Debug)]
+struct Belief {
+    token: FencingToken,
+    trusted_until: u64,
+}
+
+/// A grant or renewal the store made for a node, not yet answered by a `Leading`.
+#[derive(Clone, Copy, Debug)]
+struct Answer {
+    token: FencingToken,
+    /// The node's clock when the model's action was taken (the grant; the renewal's send).
+    clock: u64,
+    /// Real time then.
+    real: u64,
+    renewal: bool,
+}
+
+/// The election's mapping state.
+#[derive(Clone, Debug)]
+pub struct ElectionConformance {
+    lease: u64,
+    margin: u64,
+    check_then_set: bool,
+    records: Arc<[Record]>,
+    effects: Arc<[Option<Effect>]>,
+    /// Grants and renewals whose answer the node never applied (it resigned or stepped down
+    /// while the request was in flight, and handed the lease back).
+    unanswered: Arc<BTreeSet<usize>>,
+    taken_early: BTreeSet<usize>,
+    /// Steps that took effect before a clock move logged before them, but came after a step
+    /// of the same node that did not: not taken before the move, to keep the node's order.
+    held_back: BTreeSet<usize>,
+    /// Steps that may have taken effect before such a move (a clock that stood still, a
+    /// renewal the model could take before the store's reading), held back the same way.
+    maybe_held_back: BTreeSet<usize>,
+    /// The index of the record being mapped.
+    index: usize,
+    real: u64,
+    clocks: Vec<u64>,
+    belief: Vec<Option<Belief>>,
+    answer: Vec<Option<Answer>>,
+    /// The implementation's node stepped down; the model's `StepDown` waits until enabled.
+    deferred: Vec<bool>,
+    /// The node has a write prepared (`Trusted`) that has not reached storage.
+    writing: Vec<bool>,
+}
+
+fn unmapped(why: impl Into<String>) -> Failure {
+    Failure::Conform(ConformError::Unmapped {
+        step: 0,
+        why: why.into(),
+    })
+}
+
+fn field(model: &ElectionModel, s: &ElectionState, name: &str) -> String {
+    model
+        .fields(s)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map_or_else(String::new, |(_, v)| v)
+}
+
+fn node_of(step: &Step) -> Option<u32> {
+    match step {
+        Step::Elect(e) => Some(match *e {
+            Event::Granted { node, .. }
+            | Event::ReadFree { node, .. }
+            | Event::Renewed { node, .. }
+            | Event::Released { node, .. }
+            | Event::Leading { node, .. }
+            | Event::Trusted { node, .. }
+            | Event::SteppedDown { node, .. }
+            | Event::Write { node, .. } => node.0,
+        }),
+        Step::Pause { node }
+        | Step::Resume { node }
+        | Step::Crash { node }
+        | Step::Restart { node }
+        | Step::RenewRefused { node, .. } => Some(*node),
+        Step::Tick { slow, .. } => slow.iter().copied().max(),
+    }
+}
+
+fn token_u8(token: FencingToken) -> Option<u8> {
+    u8::try_from(token.get()).ok()
+}
+
+fn enabled(model: &ElectionModel, s: &ElectionState, a: Action) -> bool {
+    let mut v = Vec::new();
+    model.actions(s, &mut v);
+    v.contains(&a)
+}
+
+impl ElectionConformance {
+    fn node(&self, id: NodeId) -> Result<usize, Failure> {
+        let n = id.0 as usize;
+        if n < self.clocks.len() {
+            Ok(n)
+        } else {
+            Err(ConformError::BadLog(format!(
+                "{id} is not one of the log's {} nodes",
+                self.clocks.len()
+            ))
+            .into())
+        }
+    }
+
+    fn shared(&self, n: usize, what: &str) -> Result<(), Failure> {
+        if self.writing[n] {
+            return Err(unmapped(format!(
+                "n{n} {what} while a write it prepared has not reached storage: its elector is shared by several threads, and the model's node does one thing at a time"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The model's `StepDown` the implementation's node is owed, if the model enables it.
+    fn settle(&mut self, model: &ElectionModel, s: &ElectionState, n: usize) -> Option<Action> {
+        let a = Action::StepDown { node: n as u8 };
+        (self.deferred[n] && enabled(model, s, a)).then(|| {
+            self.deferred[n] = false;
+            a
+        })
+    }
+
+    /// The model actions record `k` stands for, in model state `s`, at the mapping's current
+    /// time. Ticks are not handled here.
+    fn map(
+        &mut self,
+        model: &ElectionModel,
+        s: &ElectionState,
+        k: usize,
+    ) -> Result<Vec<Action>, Failure> {
+        let record = self.records[k].clone();
+        let mut acts = Vec::new();
+        if self.unanswered.contains(&k) {
+            return Err(unmapped(format!(
+                "`{}` is never answered: the node's elector did not apply it (it resigned or stepped down while the request was in flight, and hands back what it was granted), which the model's atomic grant and renewal cannot do",
+                record.step
+            )));
+        }
+        match record.step {
+            Step::Tick { .. } => unreachable!("ticks are mapped by `actions`"),
+            Step::Elect(Event::Granted { node, token, .. }) => {
+                let n = self.node(node)?;
+                self.shared(n, "is granted a lease")?;
+                if self.deferred[n] {
+                    match self.settle(model, s, n) {
+                        Some(a) => acts.push(a),
+                        None => {
+                            return Err(unmapped(format!(
+                                "n{n} is granted a new lease while the model's node still trusts its old one: the implementation's node gave it up earlier, having timed it from its request"
+                            )));
+                        }
+                    }
+                }
+                acts.push(if self.check_then_set {
+                    Action::WriteLease { node: n as u8 }
+                } else {
+                    Action::Acquire { node: n as u8 }
+                });
+                self.answer[n] = Some(Answer {
+                    token,
+                    clock: self.clocks[n],
+                    real: self.real,
+                    renewal: false,
+                });
+            }
+            Step::Elect(Event::ReadFree { node, .. }) => {
+                let n = self.node(node)?;
+                if self.check_then_set {
+                    if let Some(a) = self.settle(model, s, n) {
+                        acts.push(a);
+                    }
+                    acts.push(Action::ReadLease { node: n as u8 });
+                }
+            }
+            Step::Elect(Event::Renewed { node, token, .. }) => {
+                let n = self.node(node)?;
+                self.shared(n, "renews its lease")?;
+                acts.push(Action::Renew { node: n as u8 });
+                self.answer[n] = Some(Answer {
+                    token,
+                    clock: self.clocks[n],
+                    real: self.real,
+                    renewal: true,
+                });
+            }
+            Step::Elect(Event::Released { node, .. }) => {
+                return Err(unmapped(format!(
+                    "{node} gives its lease back: the model's leader has no release (its lease only runs out)"
+                )));
+            }
+            Step::Elect(Event::SteppedDown { node, reason, .. }) => {
+                let n = self.node(node)?;
+                if reason == StepDownReason::Resigned {
+                    return Err(unmapped(format!(
+                        "{node} resigns: the model's leader has no resignation (it steps down only when its clock stops trusting its lease)"
+                    )));
+                }
+                self.shared(n, "steps down")?;
+                if !matches!(s.nodes[n].phase, Phase::Leader { .. }) && !self.deferred[n] {
+                    return Err(Mismatch::new(
+                        format!("node {n}"),
+                        field(model, s, &format!("node {n}")),
+                        format!("{node} steps down"),
+                    )
+                    .into());
+                }
+                self.belief[n] = None;
+                self.deferred[n] = true;
+                if let Some(a) = self.settle(model, s, n) {
+                    acts.push(a);
+                }
+            }
+            Step::Elect(Event::Trusted { node, .. }) => {
+                let n = self.node(node)?;
+                self.shared(n, "prepares a second write")?;
+                self.writing[n] = true;
+                acts.push(Action::PrepareWrite { node: n as u8 });
+            }
+            Step::Elect(Event::Write { node, .. }) => {
+                let n = self.node(node)?;
+                self.writing[n] = false;
+                acts.push(Action::StorageWrite { node: n as u8 });
+            }
+            Step::Elect(Event::Leading { .. }) | Step::RenewRefused { .. } => {}
+            Step::Pause { node } => acts.push(Action::Pause { node: node as u8 }),
+            Step::Resume { node } => acts.push(Action::Resume { node: node as u8 }),
+            Step::Crash { node } => {
+                let n = node as usize;
+                self.belief[n] = None;
+                self.answer[n] = None;
+                self.deferred[n] = false;
+                self.writing[n] = false;
+                acts.push(Action::Crash { node: node as u8 });
+            }
+            Step::Restart { node } => acts.push(Action::Restart { node: node as u8 }),
+        }
+        Ok(acts)
+    }
+
+    /// Whether record `k` took effect before the clock move to `clocks_after` for certain: by
+    /// the store's reading of real time, or a clock reading the move changed.
+    fn surely_before_move(&self, k: usize, clocks_after: &[u64]) -> bool {
+        match self.effects[k] {
+            Some(Effect::Real(t) | Effect::Renewal { store: t, .. }) => t <= self.real,
+            Some(Effect::Clock { node, at }) => at < clocks_after[node],
+            Some(Effect::WithGrant(g)) => self.surely_before_move(g, clocks_after),
+            None => false,
+        }
+    }
+
+    /// Whether record `k`, logged after the clock move the mapping is at, may have taken
+    /// effect before it: at real time `self.real` or earlier, or when the node's clock read
+    /// what it reads before the move (the earliest such moment, for a slow clock that did not
+    /// move).
+    ///
+    /// A renewal is taken as late as it can be: at the store's reading of real time, unless the
+    /// model's leader would stop trusting its lease before then (the request was sent while it
+    /// trusted it), then at the last clock move it still trusts it before (`advance` ticks of
+    /// its clock in this move, in model state `s`).
+    fn before_move(&self, k: usize, s: &ElectionState, clocks_after: &[u64]) -> bool {
+        match self.effects[k] {
+            Some(Effect::Real(t)) => t <= self.real,
+            Some(Effect::Clock { node, at }) => at <= self.clocks[node],
+            Some(Effect::Renewal { node, sent, store }) => {
+                let advance = clocks_after[node] - self.clocks[node];
+                let left = match s.nodes[node].phase {
+                    Phase::Leader { left, .. } => u64::from(left),
+                    _ => 0,
+                };
+                sent <= self.clocks[node]
+                    && (store <= self.real || left.saturating_sub(advance) <= self.margin)
+            }
+            Some(Effect::WithGrant(g)) => self.before_move(g, s, clocks_after),
+            None => false,
+        }
+    }
+}
+
+impl Conformance for ElectionConformance {
+    type Model = ElectionModel;
+    type Config = RunConfig;
+    type Event = Record;
+
+    fn start(
+        config: &RunConfig,
+        variant: &str,
+        records: &[Record],
+    ) -> Result<(Self, ElectionModel), ConformError> {
+        let ticks = |what: &str, ms: u64| {
+            u8::try_from(ms).map_err(|_| ConformError::Unmapped {
+                step: 0,
+                why: format!("{what} {ms} ms: the model counts at most 255 ticks (1 tick = 1 ms)"),
+            })
+        };
+        let nodes = records.first().map_or(0, |r| r.clocks.len());
+        if !(2..=MAX_NODES).contains(&nodes) {
+            return Err(ConformError::Unmapped {
+                step: 0,
+                why: format!("{nodes} nodes: the model has 2 to {MAX_NODES}"),
+            });
+        }
+        let count = |f: &dyn Fn(&Step) -> bool| records.iter().filter(|r| f(&r.step)).count();
+        let bound = |what: &str, n: usize, max: usize| {
+            u8::try_from(n)
+                .ok()
+                .filter(|&n| usize::from(n) <= max)
+                .ok_or_else(|| ConformError::Unmapped {
+                    step: 0,
+                    why: format!("{n} {what}: the model counts at most {max}"),
+                })
+        };
+        let grants = count(&|s| matches!(s, Step::Elect(Event::Granted { .. })));
+        let writes = count(&|s| matches!(s, Step::Elect(Event::Write { .. })));
+        let model_config = ElectionConfig {
+            nodes: nodes as u8,
+            lease: ticks("lease", config.lease_ms)?,
+            drift: ticks("drift", config.drift_ms)?,
+            margin: ticks("drift", config.drift_ms)?,
+            max_terms: bound(
+                "grants",
+                grants.max(1),
+                coordlab_models::election::MAX_TERMS,
+            )?,
+            max_writes: bound("writes", writes, coordlab_models::election::MAX_WRITES)?,
+            max_crashes: bound("crashes", count(&|s| matches!(s, Step::Crash { .. })), 255)?,
+            max_pauses: bound("pauses", count(&|s| matches!(s, Step::Pause { .. })), 255)?,
+        };
+        let model = ElectionModel::new(variant, model_config)
+            .map_err(|e| ConformError::BadLog(e.to_string()))?;
+        let lease = config.lease_ms;
+        let mut effects = vec![None; records.len()];
+        for (k, r) in records.iter().enumerate() {
+            let step = k + 1;
+            if r.clocks.len() != nodes {
+                return Err(ConformError::BadLog(format!(
+                    "step {step}: {} clocks, but the log began with {nodes}",
+                    r.clocks.len()
+                )));
+            }
+            if let Some(n) = node_of(&r.step).filter(|&n| n as usize >= nodes) {
+                return Err(ConformError::BadLog(format!(
+                    "step {step}: n{n} is not one of the log's {nodes} nodes"
+                )));
+            }
+            let token = match &r.step {
+                Step::Elect(
+                    Event::Granted { token, .. }
+                    | Event::ReadFree { token, .. }
+                    | Event::Renewed { token, .. }
+                    | Event::Leading { token, .. }
+                    | Event::Trusted { token, .. }
+                    | Event::Write { token, .. },
+                )
+                | Step::RenewRefused { token, .. } => Some(*token),
+                _ => None,
+            };
+            if token.is_some_and(|t| token_u8(t).is_none()) {
+                return Err(ConformError::Unmapped {
+                    step,
+                    why: "a token above 255: the model's tokens are u8".into(),
+                });
+            }
+            effects[k] = match r.step {
+                Step::Elect(Event::Granted { expires_at, .. }) => expires_at
+                    .as_millis()
+                    .checked_sub(lease)
+                    .map(Effect::Real),
+                Step::Elect(Event::Trusted { node, local, .. }) => Some(Effect::Clock {
+                    node: node.0 as usize,
+                    at: local.as_millis(),
+                }),
+                // The renewal's send: the `local` of the `Leading` that answers it.
+                Step::Elect(Event::Renewed {
+                    node,
+                    token,
+                    expires_at,
+                }) => records[k + 1..]
+                    .iter()
+                    .find_map(|later| match later.step {
+                        Step::Elect(Event::Leading {
+                            node: m,
+                            token: t,
+                            local,
+                            ..
+                        }) if m == node => Some((t == token).then_some(local)),
+                        Step::Elect(
+                            Event::SteppedDown { node: m, .. }
+                            | Event::Granted { node: m, .. }
+                            | Event::Released { node: m, .. },
+                        ) if m == node => Some(None),
+                        _ => None,
+                    })
+                    .flatten()
+                    .zip(expires_at.as_millis().checked_sub(lease))
+                    .map(|(local, store)| Effect::Renewal {
+                        node: node.0 as usize,
+                        sent: local.as_millis(),
+                        store,
+                    }),
+                Step::Elect(Event::ReadFree { node, .. }) => records[k + 1..]
+                    .iter()
+                    .position(|later| {
+                        matches!(later.step, Step::Elect(Event::Granted { node: m, .. }) if m == node)
+                    })
+                    .map(|j| Effect::WithGrant(k + 1 + j)),
+                _ => None,
+            };
+        }
+        // A grant or renewal is answered by the node's next `Leading` with its token, before
+        // the node's next store step or step-down, or a crash.
+        let unanswered: BTreeSet<usize> = records
+            .iter()
+            .enumerate()
+            .filter_map(|(k, r)| match r.step {
+                Step::Elect(
+                    Event::Granted { node, token, .. } | Event::Renewed { node, token, .. },
+                ) => {
+                    let answered = records[k + 1..].iter().find_map(|later| match later.step {
+                        Step::Elect(Event::Leading {
+                            node: m, token: t, ..
+                        }) if m == node => Some(t == token),
+                        Step::Elect(
+                            Event::Granted { node: m, .. }
+                            | Event::Renewed { node: m, .. }
+                            | Event::Released { node: m, .. }
+                            | Event::SteppedDown { node: m, .. },
+                        ) if m == node => Some(false),
+                        Step::Crash { node: m } if m == node.0 => Some(false),
+                        _ => None,
+                    });
+                    (answered != Some(true)).then_some(k)
+                }
+                _ => None,
+            })
+            .collect();
+        let margin = if variant == "no-clock-margin" {
+            0
+        } else {
+            config.drift_ms
+        };
+        Ok((
+            ElectionConformance {
+                lease,
+                margin,
+                check_then_set: variant == "check-then-set",
+                records: records.into(),
+                effects: effects.into(),
+                unanswered: Arc::new(unanswered),
+                taken_early: BTreeSet::new(),
+                held_back: BTreeSet::new(),
+                maybe_held_back: BTreeSet::new(),
+                index: 0,
+                real: 0,
+                clocks: vec![0; nodes],
+                belief: vec![None; nodes],
+                answer: vec![None; nodes],
+                deferred: vec![false; nodes],
+                writing: vec![false; nodes],
+            },
+            model,
+        ))
+    }
+
+    fn actions(
+        &mut self,
+        model: &ElectionModel,
+        s: &ElectionState,
+        record: &Record,
+    ) -> Result<Vec<Action>, Failure> {
+        let i = self.index;
+        self.index += 1;
+        let Step::Tick { ms, ref slow } = record.step else {
+            if record.real != self.real {
+                return Err(ConformError::BadLog(format!(
+                    "`{record}`: real time is {}ms, but no clock move since {}ms",
+                    record.real, self.real
+                ))
+                .into());
+            }
+            if let Some(n) = (0..self.clocks.len()).find(|&n| record.clocks[n] != self.clocks[n]) {
+                return Err(ConformError::BadLog(format!(
+                    "`{record}`: n{n}'s clock moved without a clock move"
+                ))
+                .into());
+            }
+            if self.taken_early.contains(&i) {
+                return Ok(vec![]);
+            }
+            let held_back = || {
+                unmapped(format!(
+                    "`{record}` took effect before a clock move logged before it, but after a step of the same node logged before it that did not: the node's steps come from several threads (a shared elector), which the model's node cannot interleave"
+                ))
+            };
+            if self.held_back.contains(&i) {
+                return Err(held_back());
+            }
+            let acts = self.map(model, s, i)?;
+            if self.maybe_held_back.contains(&i) {
+                let mut t = s.clone();
+                for &a in &acts {
+                    match model.next_state(&t, a).filter(|_| enabled(model, &t, a)) {
+                        Some(next) => t = next,
+                        None => return Err(held_back()),
+                    }
+                }
+            }
+            return Ok(acts);
+        };
+        if ms == 0 || record.real != self.real + ms {
+            return Err(ConformError::BadLog(format!(
+                "`{record}` at {}ms after {}ms: real time must move forward by the tick",
+                record.real, self.real
+            ))
+            .into());
+        }
+        for (n, (&after, &before)) in record.clocks.iter().zip(&self.clocks).enumerate() {
+            let lags = slow.contains(&(n as u32));
+            if after < before || after > before + ms || (after == before + ms && lags) {
+                return Err(ConformError::BadLog(format!(
+                    "`{record}`: n{n}'s clock moves from {before} to {after}"
+                ))
+                .into());
+            }
+        }
+        // Steps logged after this clock move that took effect before it.
+        let mut acts = Vec::new();
+        let mut sim = s.clone();
+        // Nodes with a step left to its own record: their later steps stay in order too.
+        let mut blocked = BTreeSet::new();
+        for k in i + 1..self.records.len() {
+            let step = &self.records[k].step;
+            let who = match step {
+                Step::Tick { .. } => continue,
+                // Stutters: nothing of the model's to keep in order.
+                Step::Elect(Event::Leading { .. }) | Step::RenewRefused { .. } => None,
+                other => node_of(other),
+            };
+            if self.taken_early.contains(&k) {
+                continue;
+            }
+            if !self.before_move(k, &sim, &record.clocks) {
+                blocked.extend(who);
+                continue;
+            }
+            if who.is_some_and(|n| blocked.contains(&n)) {
+                // Certainly before the move, yet logged after a step of its node that was
+                // not: from another thread of that node.
+                if self.surely_before_move(k, &record.clocks) {
+                    self.held_back.insert(k);
+                } else {
+                    self.maybe_held_back.insert(k);
+                }
+                blocked.extend(who);
+                continue;
+            }
+            let mut trial = self.clone();
+            let early = match trial.map(model, &sim, k) {
+                Ok(early) => early,
+                // Outside the model when it took effect: so is the run.
+                Err(Failure::Conform(ConformError::Unmapped { why, .. })) => {
+                    return Err(unmapped(format!(
+                        "step {} (which took effect before this clock move): {why}",
+                        k + 1
+                    )));
+                }
+                Err(_) => {
+                    blocked.extend(who);
+                    continue;
+                }
+            };
+            let mut t = sim.clone();
+            let ok = early.iter().all(|&a| {
+                enabled(model, &t, a)
+                    && model.next_state(&t, a).is_some_and(|next| {
+                        t = next;
+                        true
+                    })
+            });
+            // Not enabled then: left to its own record, which will say why.
+            if ok {
+                *self = trial;
+                self.held_back.remove(&k);
+                self.maybe_held_back.remove(&k);
+                self.taken_early.insert(k);
+                sim = t;
+                acts.extend(early);
+            } else {
+                blocked.extend(who);
+            }
+        }
+        // The clock move: `ms` model ticks while a timer runs, the first with the slow clocks.
+        for j in 0..ms {
+            let leaders = |st: &ElectionState| -> u8 {
+                st.nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, node)| {
+                        slow.contains(&(*n as u32))
+                            && matches!(node.phase, Phase::Leader { .. } | Phase::Writing { .. })
+                    })
+                    .fold(0, |m, (n, _)| m | 1 << n)
+            };
+            let tick = Action::Tick {
+                slow: if j == 0 { leaders(&sim) } else { 0 },
+            };
+            let mut v = Vec::new();
+            model.actions(&sim, &mut v);
+            if !v.iter().any(|a| matches!(a, Action::Tick { .. })) {
+                break;
+            }
+            sim = model.next_state(&sim, tick).unwrap_or(sim);
+            acts.push(tick);
+            for n in 0..self.deferred.len() {
+                if let Some(a) = self.settle(model, &sim, n) {
+                    sim = model.next_state(&sim, a).unwrap_or(sim);
+                    acts.push(a);
+                }
+            }
+        }
+        self.real = record.real;
+        self.clocks.clone_from(&record.clocks);
+        Ok(acts)
+    }
+
+    fn agree(
+        &mut self,
+        model: &ElectionModel,
+        before: &ElectionState,
+        after: &ElectionState,
+        record: &Record,
+    ) -> Result<(), Mismatch> {
+        let real = self.real;
+        let lease_left = u64::from(after.lease.left);
+        let current = after.lease.grants.last().copied();
+        let Step::Elect(ref event) = record.step else {
+            if let Step::RenewRefused { node, token } = record.step {
+                let live = after.lease.holder == Some(node as u8)
+                    && after.lease.left > 0
+                    && current == token_u8(token);
+                if live {
+                    return Err(Mismatch::new(
+                        "lease store",
+                        field(model, after, "lease store"),
+                        format!("refuses n{node}'s renewal with {token}"),
+                    ));
+                }
+            }
+            return Ok(());
+        };
+        match *event {
+            Event::Granted {
+                node,
+                token,
+                expires_at,
+            } => {
+                let n = node.0 as usize;
+                if after.lease.holder != Some(n as u8) || current != token_u8(token) {
+                    return Err(Mismatch::new(
+                        "lease store",
+                        field(model, after, "lease store"),
+                        format!("grants the lease to {node} with {token}"),
+                    ));
+                }
+                let left = expires_at.as_millis().saturating_sub(real);
+                if left != lease_left {
+                    return Err(Mismatch::new(
+                        "lease store expiry",
+                        field(model, after, "lease store"),
+                        format!("expires at {expires_at}, {left} ms from now"),
+                    ));
+                }
+            }
+            // Taken with its grant, before a clock move: checked by the read being enabled.
+            Event::ReadFree { .. } if self.taken_early.contains(&(self.index - 1)) => {}
+            Event::ReadFree { node, token } => {
+                let n = node.0 as usize;
+                let model_token = match after.nodes[n].phase {
+                    Phase::Acquiring { token } => Some(token),
+                    _ if !self.check_then_set => before
+                        .lease
+                        .grants
+                        .last()
+                        .map_or(Some(1), |t| t.checked_add(1)),
+                    _ => None,
+                };
+                let free = before.lease.holder.is_none() || before.lease.left == 0;
+                if !free || model_token != token_u8(token) {
+                    return Err(Mismatch::new(
+                        "lease store",
+                        field(model, before, "lease store"),
+                        format!("{node} reads it free and will write {token}"),
+                    ));
+                }
+            }
+            Event::Renewed {
+                node,
+                token,
+                expires_at,
+            } => {
+                let n = node.0 as usize;
+                if after.lease.holder != Some(n as u8) || current != token_u8(token) {
+                    return Err(Mismatch::new(
+                        "lease store",
+                        field(model, after, "lease store"),
+                        format!("renews {node}'s lease with {token}"),
+                    ));
+                }
+                let left = expires_at.as_millis().saturating_sub(real);
+                let sent = self.answer[n].map_or(real, |a| a.real);
+                // The store extends the lease by one lease from its reading of real time,
+                // which is between the send (where the model renewed) and now.
+                if left > self.lease || left < lease_left {
+                    return Err(Mismatch::new(
+                        "lease store expiry",
+                        format!(
+                            "{}: the model renewed it at {sent}ms for {} ms; the store renews it at its own reading of real time, between then and now, so it must expire {}",
+                            field(model, after, "lease store"),
+                            self.lease,
+                            if lease_left == self.lease {
+                                format!("{} ms from now", self.lease)
+                            } else {
+                                format!("{lease_left} to {} ms from now", self.lease)
+                            }
+                        ),
+                        format!("expires at {expires_at}, {left} ms from now"),
+                    ));
+                }
+            }
+            Event::Leading {
+                node,
+                token,
+                local,
+                trusted_until,
+            } => {
+                let n = node.0 as usize;
+                let Some(answer) = self.answer[n].filter(|a| a.token == token) else {
+                    return Err(Mismatch::new(
+                        format!("node {n}"),
+                        field(model, after, &format!("node {n}")),
+                        format!(
+                            "{node} leads with {token}, which the store did not just grant or renew for it"
+                        ),
+                    ));
+                };
+                self.answer[n] = None;
+                let local = local.as_millis();
+                if local > answer.clock {
+                    return Err(Mismatch::new(
+                        format!("node {n} lease timing"),
+                        format!(
+                            "the store {} {token} when {node}'s clock read {}ms: the request was sent then or before",
+                            if answer.renewal { "renewed" } else { "granted" },
+                            answer.clock
+                        ),
+                        format!("{node} says it sent the request at {local}ms"),
+                    ));
+                }
+                let expected = local + self.lease - self.margin;
+                if trusted_until.as_millis() != expected {
+                    return Err(Mismatch::new(
+                        format!("node {n} trust"),
+                        format!(
+                            "{node} trusts the lease until {expected}ms on its clock: asked at {local}ms, + {} ms lease − {} ms margin",
+                            self.lease, self.margin
+                        ),
+                        format!("it trusts it until {trusted_until}"),
+                    ));
+                }
+                let leads = matches!(after.nodes[n].phase,
+                    Phase::Leader { token: t, .. } | Phase::Writing { token: t, .. }
+                        if Some(t) == token_u8(token));
+                if !leads {
+                    return Err(Mismatch::new(
+                        format!("node {n}"),
+                        field(model, after, &format!("node {n}")),
+                        format!("{node} leads with {token}"),
+                    ));
+                }
+                self.belief[n] = Some(Belief {
+                    token,
+                    trusted_until: trusted_until.as_millis(),
+                });
+            }
+            Event::Trusted { node, token, local } => {
+                let n = node.0 as usize;
+                let ok = matches!(after.nodes[n].phase,
+                    Phase::Writing { token: t, .. } if Some(t) == token_u8(token));
+                let believed = self.belief[n]
+                    .is_some_and(|b| b.token == token && local.as_millis() < b.trusted_until);
+                if !ok || !believed {
+                    return Err(Mismatch::new(
+                        format!("node {n}"),
+                        field(model, after, &format!("node {n}")),
+                        format!(
+                            "{node} trusts its lease with {token} at {local} on its clock{}",
+                            match self.belief[n] {
+                                Some(b) => format!(
+                                    " (its last Leading: {}, trusted until {}ms)",
+                                    b.token, b.trusted_until
+                                ),
+                                None => " (no Leading since it last stepped down)".into(),
+                            }
+                        ),
+                    ));
+                }
+            }
+            Event::SteppedDown {
+                node,
+                token,
+                reason,
+            } => {
+                let n = node.0 as usize;
+                let clock = self.clocks[n];
+                if reason == StepDownReason::LeaseUntrusted {
+                    let due = self
+                        .belief_before(n, token)
+                        .is_some_and(|until| clock >= until);
+                    if !due {
+                        return Err(Mismatch::new(
+                            format!("node {n}"),
+                            field(model, after, &format!("node {n}")),
+                            format!(
+                                "{node} steps down ({token}): its clock, at {clock}ms, says the lease may have run out"
+                            ),
+                        ));
+                    }
+                }
+            }
+            Event::Write {
+                node,
+                token,
+                accepted,
+                highest,
+            } => {
+                let n = node.0 as usize;
+                let prepared = matches!(before.nodes[n].phase,
+                    Phase::Writing { token: t, .. } if Some(t) == token_u8(token));
+                if !prepared {
+                    return Err(Mismatch::new(
+                        format!("node {n}"),
+                        field(model, before, &format!("node {n}")),
+                        format!("{node} writes with {token}"),
+                    ));
+                }
+                let model_highest = before.accepted.iter().copied().max();
+                let model_accepted = after.accepted.len() > before.accepted.len();
+                let words = |acc: bool, h: Option<u64>| {
+                    let h = h.map_or("none accepted before".to_string(), |h| {
+                        format!("highest accepted token {h}")
+                    });
+                    format!(
+                        "{} the write with token {} ({h})",
+                        if acc { "accepts" } else { "rejects" },
+                        token.get()
+                    )
+                };
+                if model_accepted != accepted
+                    || model_highest.map(u64::from) != highest.map(FencingToken::get)
+                {
+                    return Err(Mismatch::new(
+                        "storage",
+                        words(model_accepted, model_highest.map(u64::from)),
+                        words(accepted, highest.map(FencingToken::get)),
+                    ));
+                }
+            }
+            Event::Released { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &ElectionModel, _: &ElectionState) -> Result<(), Mismatch> {
+        Ok(())
+    }
+}
+
+impl ElectionConformance {
+    /// The clock reading until which node `n` trusted its lease with `token`, by its last
+    /// `Leading` (cleared by `map` when the step-down is mapped, so read it from the records).
+    fn belief_before(&self, n: usize, token: FencingToken) -> Option<u64> {
+        self.records[..self.index.saturating_sub(1)]
+            .iter()
+            .rev()
+            .find_map(|r| match r.step {
+                Step::Elect(Event::Leading {
+                    node,
+                    token: t,
+                    trusted_until,
+                    ..
+                }) if node.0 as usize == n => {
+                    Some((t == token).then_some(trusted_until.as_millis()))
+                }
+                Step::Elect(Event::SteppedDown { node, .. }) if node.0 as usize == n => Some(None),
+                Step::Crash { node } if node as usize == n => Some(None),
+                _ => None,
+            })
+            .flatten()
+    }
+}
+
+/// The run log of an election run as JSON: the envelope `coordlab conform` reads.
+pub fn to_json(config: &RunConfig, variant: &str, records: &[Record]) -> String {
+    let log = super::RunLog {
+        protocol: "election".to_string(),
+        variant: variant.to_string(),
+        config: config.clone(),
+        events: records.to_vec(),
+    };
+    let mut out = serde_json::to_string_pretty(&log).expect("a run log serialises");
+    out.push('\n');
+    out
+}
+
+/// Checks an election run against the model of `variant`.
+pub fn check(
+    config: &RunConfig,
+    variant: &str,
+    records: &[Record],
+) -> Result<super::Verdict, ConformError> {
+    super::conform::<ElectionConformance>(config, variant, records)
+}
