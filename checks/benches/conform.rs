@@ -1,6 +1,7 @@
 //! Cost of conformance checking per implementation event: queue runs of the real
-//! `RetryQueue` (on a `ManualClock`, sequential and deterministic) replayed on the queue
-//! model, as the queue tests do after every std, loom and shuttle run.
+//! `RetryQueue` and election runs of the real electors, lease store and storage (on
+//! `ManualClock`s, sequential and deterministic) replayed on their models, as the queue and
+//! election tests do after every std and shuttle run.
 //!
 //! ```sh
 //! cargo bench -p coordlab-checks --bench conform        # 2000 replays per log
@@ -119,6 +120,153 @@ fn main() {
             actions,
             per_replay.as_secs_f64() * 1e6,
             per_replay.as_secs_f64() * 1e9 / events.len() as f64
+        );
+    }
+    election_bench(replays);
+}
+
+mod election_run {
+    //! Election runs of the real electors, store and storage (sequential, on manual clocks),
+    //! logged as the election harness logs them.
+
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use coordlab_checks::conform::election::{Record, RunConfig, Step};
+    use coordlab_impls::clock::{Clock, ManualClock};
+    use coordlab_impls::election::{
+        ElectorConfig, Event, FencedStorage, InMemoryLeaseStore, LeaderElector, NodeId, Observer,
+    };
+
+    /// Stamps every event with real time and every node's clock.
+    #[derive(Clone)]
+    struct Recorder {
+        real: ManualClock,
+        clocks: Vec<ManualClock>,
+        records: Arc<Mutex<Vec<Record>>>,
+    }
+
+    impl Recorder {
+        fn push(&self, step: Step) {
+            let record = Record {
+                real: self.real.now().as_millis(),
+                clocks: self.clocks.iter().map(|c| c.now().as_millis()).collect(),
+                step,
+            };
+            self.records.lock().unwrap().push(record);
+        }
+    }
+
+    impl Observer for Recorder {
+        fn observe(&self, event: Event) {
+            self.push(Step::Elect(event));
+        }
+    }
+
+    /// `nodes` nodes for `rounds` ms: each ms every live node heartbeats and the leader
+    /// writes; every `crash_every` ms the leader crashes, and restarts 4 ms later.
+    pub fn run(nodes: u32, rounds: u32, crash_every: u32) -> (RunConfig, Vec<Record>) {
+        let real = ManualClock::new();
+        let clocks: Vec<ManualClock> = (0..nodes).map(|_| ManualClock::new()).collect();
+        let rec = Recorder {
+            real: real.clone(),
+            clocks: clocks.clone(),
+            records: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (lease, renew, drift) = (6, 2, 1);
+        let config = ElectorConfig::new(
+            Duration::from_millis(lease),
+            Duration::from_millis(renew),
+            Duration::from_millis(drift),
+        )
+        .unwrap();
+        let store = Arc::new(InMemoryLeaseStore::new(real.clone()).with_observer(rec.clone()));
+        let storage = FencedStorage::new().with_observer(rec.clone());
+        let elector = |n: u32| {
+            LeaderElector::new(
+                NodeId(n),
+                Arc::clone(&store),
+                clocks[n as usize].clone(),
+                config,
+            )
+            .with_observer(rec.clone())
+        };
+        let mut electors: Vec<Option<_>> = (0..nodes).map(|n| Some(elector(n))).collect();
+        let mut down: Option<(u32, u32)> = None;
+        for round in 1..=rounds {
+            real.advance(Duration::from_millis(1));
+            for c in &clocks {
+                c.advance(Duration::from_millis(1));
+            }
+            rec.push(Step::Tick {
+                ms: 1,
+                slow: Vec::new(),
+            });
+            if let Some((n, at)) = down
+                && round >= at + 4
+            {
+                electors[n as usize] = Some(elector(n));
+                rec.push(Step::Restart { node: n });
+                down = None;
+            }
+            for n in 0..nodes {
+                let Some(e) = &electors[n as usize] else {
+                    continue;
+                };
+                let _ = e.heartbeat();
+                if let Some(l) = e.leadership() {
+                    let _ = storage.write(NodeId(n), l.token, round);
+                    if down.is_none() && round % crash_every == 0 {
+                        electors[n as usize] = None;
+                        rec.push(Step::Crash { node: n });
+                        down = Some((n, round));
+                    }
+                }
+            }
+        }
+        let config = RunConfig {
+            lease_ms: lease,
+            renew_every_ms: renew,
+            drift_ms: drift,
+        };
+        let records = rec.records.lock().unwrap().clone();
+        (config, records)
+    }
+}
+
+fn election_bench(replays: usize) {
+    use coordlab_checks::conform::election;
+    println!(
+        "\nconformance of election runs on election/correct, median of 5 batches of {replays} replays\n"
+    );
+    println!(
+        "{:<28} {:>7} {:>8} {:>12} {:>12}",
+        "run", "events", "actions", "per replay", "per event"
+    );
+    for (nodes, rounds) in [(2, 20), (3, 60)] {
+        let (config, records) = election_run::run(nodes, rounds, 15);
+        let actions = match election::check(&config, "correct", &records) {
+            Ok(Verdict::Conforms { actions, .. }) => actions,
+            other => panic!("the benchmark run does not conform: {other:?}"),
+        };
+        let mut batches: Vec<Duration> = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..replays {
+                    std::hint::black_box(election::check(&config, "correct", &records).is_ok());
+                }
+                start.elapsed() / replays as u32
+            })
+            .collect();
+        batches.sort();
+        let per_replay = batches[2];
+        println!(
+            "{:<28} {:>7} {:>8} {:>10.1}µs {:>10.0}ns",
+            format!("{nodes} nodes, {rounds} ms"),
+            records.len(),
+            actions,
+            per_replay.as_secs_f64() * 1e6,
+            per_replay.as_secs_f64() * 1e9 / records.len() as f64
         );
     }
 }
