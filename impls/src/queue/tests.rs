@@ -1057,3 +1057,40 @@ fn deviation_ids_are_the_model_variants() {
         ]
     );
 }
+
+/// An anonymous receive from a sharded queue starts at the calling thread's hint and moves
+/// the hint to the shard it delivered from; the hint is the thread's own (another thread's
+/// receives do not move it).
+#[test]
+fn anonymous_sharded_receives_start_at_the_threads_hint_and_stick() {
+    let q = ShardedQueue::new(QueueConfig::default(), 2, ManualClock::new());
+    // Round-robin sends: shard 0, 1, 0, 1, ...
+    let ids: Vec<MessageId> = (0..6).map(|i| q.send(i)).collect();
+    assert_eq!(
+        ids.iter().map(|m| m.shard()).collect::<Vec<_>>(),
+        [0, 1, 0, 1, 0, 1]
+    );
+    crate::sync::set_thread_hint(1);
+    assert_eq!(crate::sync::thread_hint(), 1);
+    assert_eq!(q.receive(T30).unwrap().message.shard(), 1);
+    crate::sync::set_thread_hint(0);
+    assert_eq!(q.receive(T30).unwrap().message.shard(), 0);
+    // Another thread's receive (from its own start shard) leaves this thread's hint alone.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            crate::sync::set_thread_hint(1);
+            assert_eq!(q.receive(T30).unwrap().message.shard(), 1);
+        });
+    });
+    assert_eq!(crate::sync::thread_hint(), 0);
+    // Shard 0 runs dry: the receive falls through to shard 1 and the hint follows it.
+    assert_eq!(q.receive(T30).unwrap().message.shard(), 0);
+    assert_eq!(q.receive(T30).unwrap().message.shard(), 0);
+    assert_eq!(q.receive(T30).unwrap().message.shard(), 1);
+    assert_eq!(crate::sync::thread_hint(), 1);
+    assert_eq!(q.send(6).shard(), 0);
+    assert_eq!(q.send(7).shard(), 1);
+    // Sticky: shard 1 first, though shard 0's message was sent earlier.
+    assert_eq!(q.receive(T30).unwrap().body, 7);
+    assert_eq!(q.receive(T30).unwrap().body, 6);
+}
