@@ -1094,3 +1094,60 @@ fn anonymous_sharded_receives_start_at_the_threads_hint_and_stick() {
     assert_eq!(q.receive(T30).unwrap().body, 7);
     assert_eq!(q.receive(T30).unwrap().body, 6);
 }
+
+/// The waiting index is rebuilt once deadlines left behind outnumber the live ones; the
+/// rebuild keeps every live deadline: after hundreds of visibility changes (each leaving an
+/// old deadline behind), every message still comes back exactly at its newest deadline.
+#[test]
+fn rebuilding_the_waiting_index_keeps_every_live_deadline() {
+    let (q, clock) = queue(QueueConfig::default());
+    let sent: Vec<MessageId> = (0..3).map(|_| q.send("m")).collect();
+    let held: Vec<Delivery<&str>> = (0..3).map(|_| q.receive(T30).unwrap()).collect();
+    for round in 0..200u64 {
+        for (i, d) in held.iter().enumerate() {
+            // Deadlines far ahead (none passes during the loop, so the old ones pile up
+            // until a rebuild), moved on every round.
+            clock.advance(ms(1));
+            q.change_visibility(&d.receipt, ms(10_000 + 10 * i as u64 + round % 3))
+                .unwrap();
+        }
+    }
+    q.check_invariants();
+    let deadlines: Vec<Instant> = sent
+        .iter()
+        .map(|&id| match q.message_state(id).unwrap().status {
+            MessageStatus::InFlight { until } => until,
+            other => panic!("{id} should be in flight, is {other:?}"),
+        })
+        .collect();
+    for (i, &at) in deadlines.iter().enumerate() {
+        let now = clock.now();
+        clock.advance(at.saturating_duration_since(now) - ms(1));
+        assert_eq!(q.counts().visible, i, "before {at}");
+        clock.advance(ms(1));
+        assert_eq!(q.counts().visible, i + 1, "at {at}");
+    }
+}
+
+/// A receipt this queue never issued — a delivery number not handed out yet, or 0 — is
+/// refused as unknown even when it names a message the queue holds (a receipt read back
+/// from JSON can say anything).
+#[cfg(feature = "serde")]
+#[test]
+fn a_receipt_for_a_delivery_not_handed_out_is_unknown() {
+    let (q, _) = queue(QueueConfig::default());
+    q.send("a");
+    let d = q.receive(T30).unwrap();
+    let json = serde_json::to_value(d.receipt).unwrap();
+    for forged_delivery in [0, 2, 7] {
+        let mut forged = json.clone();
+        forged["delivery"] = forged_delivery.into();
+        let forged: ReceiptHandle = serde_json::from_value(forged).unwrap();
+        assert_eq!(
+            q.delete(&forged),
+            Err(QueueError::UnknownReceipt { receipt: forged }),
+            "delivery {forged_delivery}"
+        );
+    }
+    assert_eq!(q.delete(&d.receipt), Ok(()));
+}
