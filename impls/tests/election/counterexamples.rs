@@ -180,6 +180,9 @@ fn test_name(deviation: Deviation) -> &'static str {
         Deviation::NoFencing => "shuttle_finds_no_fencing",
         Deviation::NoClockMargin => "shuttle_finds_no_clock_margin",
         Deviation::CheckThenSet => "shuttle_finds_check_then_set",
+        Deviation::NoLeaseExpiry => {
+            unreachable!("a liveness deviation: shuttle's safety searches do not look for it")
+        }
     }
 }
 
@@ -205,6 +208,9 @@ fn what_the_bug_is(deviation: Deviation) -> &'static str {
         }
         Deviation::CheckThenSet => {
             "the lease store's acquisition reads the lease, releases its lock, then writes the reader in with the token it read plus one (`InMemoryLeaseStore` without its compare-and-set)"
+        }
+        Deviation::NoLeaseExpiry => {
+            "the lease store's leases never run out (`InMemoryLeaseStore` without expiry), so a crashed holder keeps the lease forever"
         }
     }
 }

@@ -588,6 +588,8 @@ pub fn bug_step(s: &Scenario, records: &[Record]) -> Option<usize> {
             &|step| matches!(step, Step::Elect(Event::Write { token, accepted: true, highest: Some(h), .. }) if token < h),
         ),
         Deviation::NoClockMargin => at(&|step| matches!(step, Step::Elect(Event::Leading { .. }))),
+        // Its grants carry no expiry: the first one leaves the correct store.
+        Deviation::NoLeaseExpiry => at(&|step| matches!(step, Step::Elect(Event::Granted { .. }))),
         Deviation::CheckThenSet => {
             // The store's lease: its expiry (real ms), unless released.
             let mut live_until: Option<u64> = None;
