@@ -371,6 +371,7 @@ impl Conformance for QueueConformance {
             })?,
             heartbeat: 0,
             max_pauses: 0,
+            change_visibility: false,
         };
         let model = QueueModel::new(variant, model_config)
             .map_err(|e| ConformError::BadLog(e.to_string()))?;
