@@ -37,9 +37,8 @@
 //!   and the mapping relates only the fields the model has (the queue model has no message
 //!   bodies, no batch boundaries, no absolute time).
 //! - Steps the model cannot express are reported as [`ConformError::Unmapped`], not as
-//!   divergences (for the queue: a visibility change that moves a deadline, see
-//!   [`queue`]; for the election: a resignation, or an elector shared by several threads,
-//!   see [`election`]).
+//!   divergences (for the queue: a receipt of another queue, see [`queue`]; for the
+//!   election: a resignation, or an elector shared by several threads, see [`election`]).
 
 use std::fmt;
 

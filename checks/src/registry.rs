@@ -359,11 +359,46 @@ impl<P: Protocol> Handle<P> {
     }
 }
 
-/// The names of a configuration's fields, sorted (as serde_json orders them).
-fn config_keys<C: Serialize + Default>() -> Vec<String> {
-    match serde_json::to_value(C::default()) {
+/// The names of a configuration's fields, sorted (as serde_json orders them): every field
+/// its `Deserialize` reads, including knobs its default leaves out when it serialises
+/// (the queue's `change-visibility`).
+fn config_keys<C: Serialize + Default + serde::de::DeserializeOwned>() -> Vec<String> {
+    let mut keys: Vec<String> = match serde_json::to_value(C::default()) {
         Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
         _ => Vec::new(),
+    };
+    let mut fields = None;
+    let _ = C::deserialize(FieldNames(&mut fields));
+    keys.extend(fields.unwrap_or_default().iter().map(|f| f.to_string()));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// A deserializer that only records the field names a struct's `Deserialize` asks for.
+struct FieldNames<'a>(&'a mut Option<&'static [&'static str]>);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = Some(fields);
+        Err(serde::de::Error::custom("field names recorded"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
     }
 }
 

@@ -1279,10 +1279,11 @@ fn set_changes_bounds_and_unpins_the_counts() {
         "{s}"
     );
     assert!(!s.contains("state space changed"), "{s}");
+    // Both checks of the variant: without and with `change-visibility`.
     assert!(
         s.contains(&format!(
-            "1 check, {} properties: every verdict as expected",
-            queue_props()
+            "2 checks, {} properties: every verdict as expected",
+            2 * queue_props()
         )),
         "{s}"
     );
@@ -1411,13 +1412,13 @@ fn a_label_selects_one_check() {
     );
     let o = coordlab(&["simulate", "queue/correct", "--seeds", "20"]);
     assert!(
-        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[two-messages], queue/correct[one-message], queue/correct[heartbeats], queue/correct[heartbeats-one-message], queue/correct[heartbeats-no-crashes]; select one with its label)"),
+        stdout(&o).starts_with("queue/correct (the other checks of this variant: queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[two-messages], queue/correct[one-message], queue/correct[heartbeats], queue/correct[heartbeats-one-message], queue/correct[heartbeats-no-crashes], queue/correct[change-visibility], queue/correct[heartbeats-change-visibility]; select one with its label)"),
         "{}",
         stdout(&o)
     );
     assert_bad_input(
         &coordlab(&["check", "queue/correct[sideways]"]),
-        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[two-messages], queue/correct[one-message], queue/correct[heartbeats], queue/correct[heartbeats-one-message], queue/correct[heartbeats-no-crashes])",
+        "no check `queue/correct[sideways]` (the checks of this variant: queue/correct, queue/correct[immediate-retry], queue/correct[requeue-on-expiry], queue/correct[two-messages], queue/correct[one-message], queue/correct[heartbeats], queue/correct[heartbeats-one-message], queue/correct[heartbeats-no-crashes], queue/correct[change-visibility], queue/correct[heartbeats-change-visibility])",
     );
     assert_bad_input(
         &coordlab(&["check", "queue/correct[oops"]),

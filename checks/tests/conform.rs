@@ -3,18 +3,21 @@
 //! a correct run conforms to `queue/correct` (exit 0) and not to the bug variant whose
 //! guard it relies on (exit 1, at that step); a consumer bug the harness's hand checks miss
 //! diverges (exit 1) with the step, the event, the field and the actions the model had
-//! enabled; bad input exits 2 with one line naming the file.
+//! enabled; bad input exits 2 with one line naming the file. A one-off `change_visibility`
+//! maps to the model's `ChangeVisibility`: accepted and refused as the model's broker does,
+//! and an acceptance the model refuses is caught.
 //!
 //! Regenerate the committed logs with `COORDLAB_BLESS=1 cargo test --release -p
 //! coordlab-checks --test conform`.
 
 use std::time::Duration;
 
+use coordlab_checks::conform::Verdict;
 use coordlab_checks::conform::queue::{self, Retry, RunConfig};
-use coordlab_impls::clock::ManualClock;
+use coordlab_impls::clock::{Instant, ManualClock};
 use coordlab_impls::queue::{
-    ApplyOutcome, ConsumerId, EventRecord, IdempotencyLedger, MessageId, ProcessOutcome,
-    QueueConfig, RetryPolicy, RetryQueue,
+    ApplyOutcome, ConsumerId, Event, EventRecord, IdempotencyLedger, MessageId, ProcessOutcome,
+    QueueConfig, ReceiptOperation, RetryPolicy, RetryQueue,
 };
 
 #[path = "support/run.rs"]
@@ -285,5 +288,143 @@ fn bad_run_logs_exit_2_naming_the_file() {
         assert_eq!(o.status.code(), Some(2), "{name}: {err}");
         assert_eq!(err.lines().count(), 1, "{name}: {err}");
         assert!(err.contains(args[1]), "{name}: {err}");
+    }
+}
+
+/// c0 receives m0 (10 ms), the clock moves `wait` ms, c0 calls `change_visibility(length)`
+/// (accepted or refused, as the queue decides), and, if it was accepted, processes and
+/// deletes m0. With `other`, c1 receives m0 in between (after the deadline passed).
+fn change_visibility_run(wait: u64, length: u64, other: bool) -> Vec<EventRecord> {
+    let clock = ManualClock::new();
+    let q = new_queue(&clock);
+    let (c0, c1) = (q.consumer(ConsumerId(0)), q.consumer(ConsumerId(1)));
+    q.send(0);
+    let d = c0.receive(TIMEOUT).unwrap();
+    clock.advance(Duration::from_millis(wait));
+    if other {
+        c1.receive(TIMEOUT).unwrap();
+    }
+    if c0
+        .change_visibility(&d.receipt, Duration::from_millis(length))
+        .is_ok()
+    {
+        c0.record_process(&d.receipt, ProcessOutcome::Applied);
+        c0.delete(&d.receipt).unwrap();
+    }
+    q.events()
+}
+
+fn check_correct(events: &[EventRecord]) -> Verdict {
+    queue::check(&config(), "correct", events).unwrap()
+}
+
+/// A consumer that changes its delivery's visibility once, some time after receiving it
+/// (the harness's consumer does this before processing, whenever it gets to it): accepted,
+/// the deadline moves to the visibility timeout from the call, and the run is a behaviour of
+/// the model with `change-visibility` on, the change its `ChangeVisibility`; refused after
+/// the deadline (`MessageNotInflight`) or once another consumer has the message (stale),
+/// the model's broker refuses it too.
+#[test]
+fn a_change_visibility_that_moves_the_deadline_conforms() {
+    // Send, receive, tick to 6 ms, the change (deadline 16 ms), process, delete.
+    let events = change_visibility_run(6, 10, false);
+    assert!(
+        matches!(
+            events[3].event,
+            Event::ChangeVisibility { visible_at, .. } if visible_at.as_millis() == 16
+        ),
+        "{events:?}"
+    );
+    assert_eq!(
+        check_correct(&events),
+        Verdict::Conforms {
+            model: "queue/correct".into(),
+            steps: 6,
+            // 6 ticks, and send, receive, change, process, delete.
+            actions: 11,
+        }
+    );
+    // Too late, and stale: refused by both.
+    for other in [false, true] {
+        let events = change_visibility_run(10, 10, other);
+        let refused = events.iter().any(|r| {
+            matches!(
+                r.event,
+                Event::Reject {
+                    operation: ReceiptOperation::ChangeVisibility,
+                    ..
+                }
+            )
+        });
+        assert!(refused, "{events:?}");
+        assert!(
+            matches!(check_correct(&events), Verdict::Conforms { .. }),
+            "{:?}",
+            check_correct(&events)
+        );
+    }
+}
+
+/// The model's change sets the visibility timeout: a consumer that extends its delivery by
+/// another length (here 20 ms where the timeout is 10) diverges at the change, on the
+/// deadline.
+#[test]
+fn a_change_of_another_length_diverges_at_its_deadline() {
+    let events = change_visibility_run(6, 20, false);
+    let Verdict::Diverges(d) = check_correct(&events) else {
+        panic!("conforms: {events:?}");
+    };
+    assert_eq!(d.step, 4, "{d}");
+    assert_eq!(d.mismatch.field, "m0 visibility deadline", "{d}");
+    assert_eq!(
+        d.mismatch.model, "in flight, visible again in 10 ticks",
+        "{d}"
+    );
+    assert_eq!(
+        d.mismatch.implementation, "invisible for 20 ms (until 26ms)",
+        "{d}"
+    );
+}
+
+/// A queue that accepts a change the model refuses is caught at that step: the run of
+/// `change_visibility_run` whose change the real queue refused, with the refusal replaced
+/// by an accepted change that moves the deadline (the bug: a lapsed delivery, or a stale
+/// receipt, extends the message), diverges there, the model saying why it refuses.
+#[test]
+fn a_change_the_model_refuses_is_caught() {
+    for (other, why) in [
+        (
+            false,
+            "refused: not in flight, the delivery's visibility timeout has run out",
+        ),
+        (true, "refused: stale receipt, the newest delivery is #2"),
+    ] {
+        let mut events = change_visibility_run(10, 10, other);
+        let at = events
+            .iter()
+            .position(|r| matches!(r.event, Event::Reject { .. }))
+            .expect("the real queue refuses");
+        let Event::Reject {
+            message,
+            delivery,
+            consumer,
+            ..
+        } = events[at].event
+        else {
+            unreachable!()
+        };
+        events[at].event = Event::ChangeVisibility {
+            message,
+            delivery,
+            consumer,
+            visible_at: Instant::from_millis(20),
+        };
+        let Verdict::Diverges(d) = check_correct(&events) else {
+            panic!("conforms: {events:?}");
+        };
+        assert_eq!(d.step, at + 1, "{d}");
+        assert_eq!(d.mismatch.field, "change_visibility of m0", "{d}");
+        assert_eq!(d.mismatch.model, why, "{d}");
+        assert_eq!(d.mismatch.implementation, "accepted", "{d}");
     }
 }

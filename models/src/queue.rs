@@ -31,6 +31,27 @@
 //! message and stops working on it. A running heartbeat is punctual (time waits for a due
 //! one); a consumer pause stops it.
 //!
+//! One-off visibility changes (`change-visibility`, off by default): a consumer may call
+//! `ChangeMessageVisibility(receipt, visibility-timeout)` once on a delivery it holds, at
+//! any time before it deletes it — what a consumer does that extends its delivery once
+//! before a long piece of work rather than on a schedule (the implementation's test
+//! consumers do it right after receiving, whenever they get to it). The broker's answer is
+//! the heartbeat's: accepted while the delivery owns the message (the timer back to
+//! `visibility-timeout`, counted from the call), refused otherwise, and the consumer drops
+//! the delivery. It is a separate action because a heartbeat is a different behaviour:
+//! periodic and punctual, so time waits for it, while a one-off change happens whenever
+//! the consumer gets to it — possibly after the deadline it was meant to move, when it is
+//! refused — and time does not wait. It is bounded to once per delivery (a flag in
+//! `Consumer::Holding`, as `renewed` is for heartbeats): renewing as often as it likes is
+//! what heartbeats model, and an unbounded change in the consumer's own fairness class
+//! would let a consumer that changes the visibility forever count as taking steps while it
+//! never finishes its work, a lasso that is not a bug of the protocol.
+//!
+//! `delete-before-process`: the consumer that deleted a message before processing it may
+//! still fail to process it and release it; the broker refuses the release (the message is
+//! gone, or the delete was refused because its receipt is stale, which refuses the release
+//! too), and the consumer is done with the delivery.
+//!
 //! Fault model: consumers crash mid-processing (bounded by `max_crashes`) and restart idle,
 //! abandoning their delivery; processing fails (a poison message, a transient error) and the
 //! consumer gives the message back for a retry; a consumer can be slow for any number of
@@ -91,6 +112,16 @@ pub struct QueueConfig {
     /// Consumer pauses (a GC or VM stall that stops the consumer and its heartbeat) allowed
     /// in one behaviour; used only with heartbeats.
     pub max_pauses: u8,
+    /// Consumers may call `ChangeMessageVisibility` once on each delivery they hold, at a
+    /// time of their choosing ([`Action::ChangeVisibility`]). Off by default; written into a
+    /// configuration (a trace's, `coordlab check --json`'s) only when on, so the checks and
+    /// traces without it read as before it existed.
+    #[serde(skip_serializing_if = "is_false")]
+    pub change_visibility: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for QueueConfig {
@@ -106,6 +137,7 @@ impl Default for QueueConfig {
             max_crashes: 1,
             heartbeat: 0,
             max_pauses: 0,
+            change_visibility: false,
         }
     }
 }
@@ -232,6 +264,12 @@ pub enum Consumer {
         /// before heartbeats: `false`, as for `pause`.)
         #[serde(default)]
         renewed: bool,
+        /// The consumer has called `ChangeMessageVisibility` on this delivery (with
+        /// `change-visibility` on; accepted, as a refused one leaves the consumer idle). It
+        /// calls it at most once per delivery. (Absent in trace files written before
+        /// one-off changes: `false`.)
+        #[serde(default)]
+        changed: bool,
         #[serde(default)]
         pause: Pause,
     },
@@ -283,6 +321,12 @@ pub enum Action {
     /// timeout (`ChangeMessageVisibility`); refused once the delivery no longer owns the
     /// message, and the consumer then stops working on it.
     Heartbeat { consumer: u8 },
+    /// The consumer calls `ChangeMessageVisibility(receipt, visibility-timeout)` once on the
+    /// delivery it holds, at any time before it deletes it (with `change-visibility` on):
+    /// accepted while the delivery owns the message, its timer set back to
+    /// `visibility-timeout`; refused otherwise, and the consumer, having learnt that it lost
+    /// the message, drops the delivery.
+    ChangeVisibility { consumer: u8 },
     /// The consumer applies the message's effect (checking the idempotency key).
     Process { consumer: u8 },
     /// Processing failed: the consumer gives the message back per the retry policy.
@@ -530,11 +574,18 @@ impl Model for QueueModel {
                     if self.heartbeat_due(s, c) {
                         actions.push(Action::Heartbeat { consumer });
                     }
+                    if self.config.change_visibility
+                        && !deleted
+                        && matches!(c, Consumer::Holding { changed: false, .. })
+                    {
+                        actions.push(Action::ChangeVisibility { consumer });
+                    }
                     if !processed {
                         actions.push(Action::Process { consumer });
-                        if !deleted {
-                            actions.push(Action::Release { consumer });
-                        }
+                        // After a delete too (`delete-before-process`, the only variant in
+                        // which a consumer holds a delivery it deleted unprocessed): its
+                        // processing can fail, and the broker refuses the release.
+                        actions.push(Action::Release { consumer });
                     }
                     // The guard `processed` is what makes delete-after-process correct.
                     if !deleted && (processed || self.has(Bug::DeleteBeforeProcess)) {
@@ -603,6 +654,7 @@ impl Model for QueueModel {
                     processed: false,
                     deleted: false,
                     renewed: false,
+                    changed: false,
                     pause: Pause::Running,
                 };
             }
@@ -680,6 +732,23 @@ impl Model for QueueModel {
                     // Refused (MessageNotInflight, or a receipt no longer valid): the
                     // consumer learns that its delivery no longer owns the message and
                     // stops working on it.
+                    n.consumers[consumer as usize] = Consumer::Idle;
+                }
+            }
+            Action::ChangeVisibility { consumer } => {
+                let c = &s.consumers[consumer as usize];
+                let (msg, ..) = holding(c)?;
+                if Self::owns(s, c) {
+                    n.messages[msg as usize].status = Status::InFlight {
+                        timeout: self.config.visibility_timeout,
+                    };
+                    if let Consumer::Holding { changed, .. } = &mut n.consumers[consumer as usize] {
+                        *changed = true;
+                    }
+                } else {
+                    // Refused (MessageNotInflight, a stale receipt, or the message gone): as
+                    // with a refused heartbeat, the consumer learns that its delivery no
+                    // longer owns the message and drops it.
                     n.consumers[consumer as usize] = Consumer::Idle;
                 }
             }
@@ -1061,6 +1130,7 @@ impl Protocol for QueueModel {
             }
             Action::Pause { .. } => heartbeats + 1,
             Action::Receive { consumer, .. }
+            | Action::ChangeVisibility { consumer }
             | Action::Process { consumer }
             | Action::Release { consumer }
             | Action::Delete { consumer }
@@ -1111,6 +1181,7 @@ impl Protocol for QueueModel {
                     processed,
                     deleted,
                     renewed,
+                    changed,
                     pause,
                 } => {
                     let mut v = format!("holds m{msg}");
@@ -1121,6 +1192,9 @@ impl Protocol for QueueModel {
                     };
                     if renewed {
                         v += ", visibility extended";
+                    }
+                    if changed {
+                        v += ", visibility changed";
                     }
                     if processed {
                         v += ", processed";
@@ -1224,6 +1298,19 @@ impl Protocol for QueueModel {
                     ),
                     Some(why) => format!(
                         "consumer {consumer}'s heartbeat is refused: {why}; consumer {consumer} stops working on m{msg}"
+                    ),
+                }
+            }
+            Action::ChangeVisibility { consumer } => {
+                let c = &s.consumers[consumer as usize];
+                let (msg, ..) = holding(c).expect("enabled only while holding");
+                match Self::refusal(s, c) {
+                    None => format!(
+                        "consumer {consumer} changes m{msg}'s visibility (ChangeMessageVisibility): hidden for {} from now",
+                        ticks(self.config.visibility_timeout)
+                    ),
+                    Some(why) => format!(
+                        "consumer {consumer} changes m{msg}'s visibility (ChangeMessageVisibility) and the broker refuses: {why}; consumer {consumer} drops m{msg}"
                     ),
                 }
             }
@@ -1350,6 +1437,26 @@ impl Protocol for QueueModel {
                 let (msg, ..) = holding(held).expect("holding");
                 vec![
                     call(consumer(c), broker(), format!("heartbeat: extend m{msg}")),
+                    reply(
+                        broker(),
+                        consumer(c),
+                        if Self::owns(s, held) {
+                            format!("hidden for {}", ticks(self.config.visibility_timeout))
+                        } else {
+                            refused_label(s, held)
+                        },
+                    ),
+                ]
+            }
+            Action::ChangeVisibility { consumer: c } => {
+                let held = &s.consumers[c as usize];
+                let (msg, ..) = holding(held).expect("holding");
+                vec![
+                    call(
+                        consumer(c),
+                        broker(),
+                        format!("change visibility of m{msg}"),
+                    ),
                     reply(
                         broker(),
                         consumer(c),
@@ -1686,6 +1793,14 @@ impl Protocol for QueueModel {
                 "consumer pauses in one behaviour (a GC or VM stall that stops the consumer and its heartbeat)"
                     .to_string()
             }
+            "change-visibility" if self.config.change_visibility => {
+                "true: a consumer may change the visibility of a delivery it holds once, at any time before deleting it (SQS ChangeMessageVisibility), back to visibility-timeout; refused once the delivery no longer owns the message"
+                    .to_string()
+            }
+            "change-visibility" => {
+                "false: consumers change a delivery's visibility only by heartbeats or a release"
+                    .to_string()
+            }
             _ => return None,
         })
     }
@@ -1796,6 +1911,109 @@ mod tests {
                 checker.assert_no_discovery(p.name);
             }
         }
+    }
+
+    /// The smallest configuration with one-off visibility changes on.
+    fn cv_model(variant: &str) -> QueueModel {
+        QueueModel::new(
+            variant,
+            QueueConfig {
+                change_visibility: true,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn change(consumer: u8) -> Action {
+        Action::ChangeVisibility { consumer }
+    }
+
+    /// The fingerprint with one-off visibility changes on: the smallest configuration,
+    /// under symmetry, explored to the end; no `always` property fails.
+    #[test]
+    fn smallest_configuration_with_change_visibility_has_206_states() {
+        let checker = explore_all(cv_model("correct"));
+        assert_eq!(checker.unique_state_count(), 206);
+        for p in QueueModel::props() {
+            if p.kind == Kind::Always {
+                checker.assert_no_discovery(p.name);
+            }
+        }
+    }
+
+    /// `ChangeMessageVisibility` called once, at a time of the consumer's choosing: accepted
+    /// while the delivery owns the message, it moves the deadline to visibility-timeout
+    /// from the call; the consumer may not call it again on that delivery; after the
+    /// deadline it is refused (`MessageNotInflight`), and once the message was received
+    /// again refused as stale, and the consumer drops the delivery, the message unchanged.
+    /// Off, it is never enabled. Reference: SQS API Reference, ChangeMessageVisibility.
+    #[test]
+    fn change_visibility_moves_the_deadline_once_and_is_refused_once_the_delivery_lapsed() {
+        let m = cv_model("correct");
+        let s = run(&m, &[SEND, recv(0), Action::Tick, change(0)]);
+        assert_eq!(s.messages[0].status, Status::InFlight { timeout: 2 });
+        assert!(matches!(
+            s.consumers[0],
+            Consumer::Holding { changed: true, .. }
+        ));
+        assert!(!enabled(&m, &s).contains(&change(0)), "once per delivery");
+        assert!(m.fields(&s).contains(&(
+            "consumer 0".to_string(),
+            "holds m0 (current receipt), visibility changed".to_string()
+        )));
+        // Two more ticks: the changed deadline holds one tick longer than the receive's.
+        let s = run(&m, &[SEND, recv(0), Action::Tick, change(0), Action::Tick]);
+        assert_eq!(s.messages[0].status, Status::InFlight { timeout: 1 });
+        // Too late: the deadline passed, nobody received m0 since.
+        let lapsed = [SEND, recv(0), Action::Tick, Action::Tick];
+        let s = run(&m, &lapsed);
+        let said = m.describe(&s, &change(0));
+        assert!(
+            said.contains("refuses") && said.contains("(MessageNotInflight)"),
+            "{said}"
+        );
+        let s = run(&m, &[&lapsed[..], &[change(0)]].concat());
+        assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
+        assert_eq!(s.consumers[0], Consumer::Idle);
+        // Stale: consumer 1 received m0 since.
+        let s = run(&m, &[&lapsed[..], &[recv(1), change(0)]].concat());
+        assert_eq!(s.messages[0].status, Status::InFlight { timeout: 2 });
+        assert_eq!(s.consumers[0], Consumer::Idle);
+        assert!(matches!(
+            s.consumers[1],
+            Consumer::Holding { stale: false, .. }
+        ));
+        // Off: never enabled.
+        let off = model("correct");
+        let s = run(&off, &[SEND, recv(0)]);
+        assert!(!enabled(&off, &s).contains(&change(0)));
+    }
+
+    /// A `delete-before-process` consumer whose processing fails after its delete releases
+    /// the message, and the broker refuses: it is deleted. Nothing changes at the broker;
+    /// the consumer is done with the delivery.
+    #[test]
+    fn a_release_after_deleting_first_is_refused() {
+        let m = model("delete-before-process");
+        let s = run(&m, &[SEND, recv(0), Action::Delete { consumer: 0 }]);
+        let said = m.describe(&s, &Action::Release { consumer: 0 });
+        assert_eq!(
+            said,
+            "consumer 0 fails to process m0 and releases it: the broker refuses: m0 is already deleted"
+        );
+        let n = run(
+            &m,
+            &[
+                SEND,
+                recv(0),
+                Action::Delete { consumer: 0 },
+                Action::Release { consumer: 0 },
+            ],
+        );
+        assert_eq!(n.messages, s.messages);
+        assert_eq!(n.consumers[0], Consumer::Idle);
+        assert_eq!(n.crashes, 0);
     }
 
     /// One discovery path per `sometimes`: each is reachable the way the protocol says.
@@ -2296,17 +2514,24 @@ mod tests {
     /// retry policy ignores say so.
     #[test]
     fn every_bound_is_documented_and_unused_ones_say_so() {
-        for (retry, heartbeat) in [
-            (RetryPolicy::Immediate, 0),
-            (RetryPolicy::RequeueOnExpiry, 0),
-            (RetryPolicy::ExponentialBackoff, 0),
-            (RetryPolicy::ExponentialBackoff, 1),
+        for (retry, heartbeat, change_visibility) in [
+            (RetryPolicy::Immediate, 0, false),
+            (RetryPolicy::RequeueOnExpiry, 0, false),
+            (RetryPolicy::ExponentialBackoff, 0, false),
+            (RetryPolicy::ExponentialBackoff, 1, false),
+            (RetryPolicy::ExponentialBackoff, 0, true),
         ] {
             let config = QueueConfig {
                 retry,
                 heartbeat,
+                change_visibility,
                 ..QueueConfig::default()
             };
+            assert_eq!(
+                m_keys_has(&config, "change-visibility"),
+                change_visibility,
+                "written only when on"
+            );
             let keys = serde_json::to_value(&config).unwrap();
             for v in QueueModel::variants() {
                 let m = QueueModel::new(v.id, config.clone()).unwrap();
@@ -2323,6 +2548,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn m_keys_has(config: &QueueConfig, key: &str) -> bool {
+        serde_json::to_value(config)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .contains_key(key)
     }
 
     #[test]
@@ -2421,6 +2654,9 @@ mod tests {
             Action::Heartbeat { consumer } => Action::Heartbeat {
                 consumer: p(consumer),
             },
+            Action::ChangeVisibility { consumer } => Action::ChangeVisibility {
+                consumer: p(consumer),
+            },
             Action::Process { consumer } => Action::Process {
                 consumer: p(consumer),
             },
@@ -2480,7 +2716,8 @@ mod tests {
     ///
     /// Checked for every variant with three consumers (every one of the six renamings,
     /// transpositions and 3-cycles): at the bug checks' bounds (two messages) without
-    /// heartbeats, and at one message with heartbeats and pauses.
+    /// heartbeats, and at one message with heartbeats and pauses, without and with one-off
+    /// visibility changes.
     #[test]
     fn representative_commutes_with_every_action() {
         let plain = QueueConfig {
@@ -2492,7 +2729,12 @@ mod tests {
             consumers: 3,
             ..heartbeats()
         };
-        for config in [plain, beats] {
+        let changes = QueueConfig {
+            consumers: 3,
+            change_visibility: true,
+            ..heartbeats()
+        };
+        for config in [plain, beats, changes] {
             for v in QueueModel::variants() {
                 let m = QueueModel::new(v.id, config.clone()).unwrap();
                 let states = representative_commutes_with_every_action_of(&m);

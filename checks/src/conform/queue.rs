@@ -16,7 +16,8 @@
 //!   255); `max-receives` is the model's (at most 16); a queue without a redrive policy is
 //!   the model at `max-receives = 16`, the largest it has, so a log in which a message is
 //!   received more than 15 times without one diverges at the 16th redelivery. `messages`,
-//!   `consumers` and `max-crashes` are counted from the log; heartbeats and pauses are off.
+//!   `consumers` and `max-crashes` are counted from the log; heartbeats and pauses are off;
+//!   `change-visibility` is on when the log has a `change_visibility` (accepted or refused).
 //!
 //! # Events
 //! - `Send`, `Receive`, `Process`, `Delete`, `Release`, `MoveToDeadLetter`, and `Crash`
@@ -33,24 +34,21 @@
 //!   expiries right after the `Tick` that passed them), so the messages the model's ticks
 //!   made visible must be exactly those the log's `Expire`s name before its next other
 //!   step (a `MoveToDeadLetter` may come between them).
-//! - `change_visibility` (the harness's one heartbeat before processing): accepted with a
-//!   deadline equal to the one the model already has (no time passed since the receive) it
-//!   is a stutter; refused, it is the model's `Release`, which the broker refuses in that
-//!   state (no change, and the consumer drops the delivery, as the implementation's consumer
-//!   does). An accepted change that moves the deadline has no model action with heartbeats
-//!   off (the model's `Heartbeat` is a punctual periodic renewal, not one call at any time),
-//!   so it is [`ConformError::Unmapped`].
+//! - `change_visibility`, accepted (`ChangeVisibility`) or refused (`Reject`): the model's
+//!   one-off `ChangeVisibility` (what the harness's consumer does once, before processing,
+//!   whenever it gets to it). Accepted, the model's broker must accept it too and the new
+//!   deadline must be the model's (`visible_at − now` = `visibility-timeout` ticks: the
+//!   model's change sets the visibility timeout, so a change to another length diverges at
+//!   its deadline); refused, the model's broker must refuse it for the same reason and
+//!   change nothing, and the consumer drops the delivery, as the implementation's does. The
+//!   model lets a consumer change a delivery's visibility once, before deleting it: a second
+//!   change of one delivery, or one after its delete, is a step the model does not take.
 //!
-//! # Not expressed yet
-//! - An accepted `change_visibility` that moves a deadline ([`ConformError::Unmapped`]):
-//!   the model's heartbeats are periodic and punctual, the harness's consumer renews once,
-//!   whenever it gets to it. Mapping it needs a model action for a one-off renewal.
-//! - A `delete-before-process` consumer that fails processing after its delete and
-//!   releases (refused: the message is gone): the model's consumer that deleted first does
-//!   not release, so such a run diverges from that variant.
+//! # Not expressed
 //! - Effects without an idempotency ledger (`idempotent: false`, e.g. the harness's fenced
 //!   store): outcomes are not compared, as the model's consumers are idempotent.
-//! - `UnknownReceipt` (another queue's receipt) and sharded queues: the model has one queue.
+//! - `UnknownReceipt` (another queue's receipt) and sharded queues: the model has one queue
+//!   ([`ConformError::Unmapped`]).
 //!
 //! # Effects
 //! A consumer applies an effect at its store (the idempotency ledger) and records the
@@ -295,6 +293,16 @@ impl Conformance for QueueConformance {
         let mut consumers: Vec<ConsumerId> = Vec::new();
         let mut crashes = 0u32;
         let mut applied = Vec::new();
+        let change_visibility = events.iter().any(|r| {
+            matches!(
+                r.event,
+                Event::ChangeVisibility { .. }
+                    | Event::Reject {
+                        operation: ReceiptOperation::ChangeVisibility,
+                        ..
+                    }
+            )
+        });
         for (i, r) in events.iter().enumerate() {
             if let Event::Process {
                 message,
@@ -371,6 +379,7 @@ impl Conformance for QueueConformance {
             })?,
             heartbeat: 0,
             max_pauses: 0,
+            change_visibility,
         };
         let model = QueueModel::new(variant, model_config)
             .map_err(|e| ConformError::BadLog(e.to_string()))?;
@@ -528,39 +537,23 @@ impl Conformance for QueueConformance {
                     .into());
                 }
                 self.holds(s, c, self.msg(message)?, delivery)?;
+                let consumer = c as u8;
                 match operation {
-                    ReceiptOperation::Delete => vec![Action::Delete { consumer: c as u8 }],
-                    // A refused heartbeat: the consumer drops the delivery, changing
-                    // nothing at the broker: the model's refused Release.
-                    ReceiptOperation::Release | ReceiptOperation::ChangeVisibility => {
-                        vec![Action::Release { consumer: c as u8 }]
+                    ReceiptOperation::Delete => vec![Action::Delete { consumer }],
+                    ReceiptOperation::Release => vec![Action::Release { consumer }],
+                    // Refused: the consumer drops the delivery, changing nothing at the
+                    // broker.
+                    ReceiptOperation::ChangeVisibility => {
+                        vec![Action::ChangeVisibility { consumer }]
                     }
                 }
             }
             Event::ChangeVisibility {
-                message,
-                delivery,
-                visible_at,
-                ..
+                message, delivery, ..
             } => {
                 let c = consumer.expect("names a consumer");
-                let m = self.msg(message)?;
-                self.holds(s, c, m, delivery)?;
-                let left = visible_at.as_millis().saturating_sub(self.now);
-                match s.messages[m].status {
-                    Status::InFlight { timeout } if u64::from(timeout) == left => vec![],
-                    other => {
-                        return Err(ConformError::Unmapped {
-                            step: 0,
-                            why: format!(
-                                "{} moves m{m}'s deadline to {left} ms from now while the model has it {}: with heartbeats off the model has no action that extends a delivery",
-                                record.event,
-                                status_words(other)
-                            ),
-                        }
-                        .into());
-                    }
-                }
+                self.holds(s, c, self.msg(message)?, delivery)?;
+                vec![Action::ChangeVisibility { consumer: c as u8 }]
             }
             Event::Expire { message, delivery } => {
                 let m = self.msg(message)?;
@@ -717,6 +710,32 @@ impl Conformance for QueueConformance {
                     ));
                 }
             }
+            Event::ChangeVisibility {
+                message,
+                visible_at,
+                consumer,
+                ..
+            } => {
+                let m = self.known(message);
+                let c = self.consumer(consumer);
+                let op = ReceiptOperation::ChangeVisibility;
+                if let Some(why) = model_refusal(before, c, op, false) {
+                    return Err(Mismatch::new(
+                        format!("change_visibility of m{m}"),
+                        format!("refused: {why}"),
+                        "accepted",
+                    ));
+                }
+                let left = visible_at.as_millis().saturating_sub(now);
+                let status = after.messages[m].status;
+                if ticks_to_visible(status).map(u64::from) != Some(left) {
+                    return Err(Mismatch::new(
+                        format!("m{m} visibility deadline"),
+                        status_words(status),
+                        format!("invisible for {left} ms (until {visible_at})"),
+                    ));
+                }
+            }
             Event::Delete {
                 message,
                 current,
@@ -757,15 +776,11 @@ impl Conformance for QueueConformance {
             } => {
                 let m = self.known(message);
                 let c = self.consumer(consumer);
-                let model_op = match operation {
-                    ReceiptOperation::ChangeVisibility => ReceiptOperation::Release,
-                    op => op,
-                };
                 let expected = model_refusal(
                     before,
                     c,
-                    model_op,
-                    stale_ok && model_op == ReceiptOperation::Delete,
+                    operation,
+                    stale_ok && operation == ReceiptOperation::Delete,
                 );
                 if expected != Some(reason) {
                     let model_says = match expected {

@@ -23,11 +23,11 @@
 //! # Actions → API calls
 //! `Send` → `send`; `Receive` → the consumer's `receive(visibility timeout)`, which must
 //! deliver the model's message (the queue delivers the message visible longest, ties by
-//! id; the model may choose any visible one); `Heartbeat` → `change_visibility(visibility
-//! timeout)`; `Process` → the effect through the ledger; `Release` → `release`; `Delete` →
-//! `delete`; `Crash` → the consumer drops its delivery (`record_crash`); `Pause` /
-//! `Resume` → the consumer stops and starts (nothing at the queue); `Tick` → the manual
-//! clock moves 1 ms; `MoveToDeadLetter` → nothing: the queue moves a message that used its
+//! id; the model may choose any visible one); `Heartbeat` and `ChangeVisibility` →
+//! `change_visibility(visibility timeout)`; `Process` → the effect through the ledger;
+//! `Release` → `release`; `Delete` → `delete`; `Crash` → the consumer drops its delivery
+//! (`record_crash`); `Pause` / `Resume` → the consumer stops and starts (nothing at the
+//! queue); `Tick` → the manual clock moves 1 ms; `MoveToDeadLetter` → nothing: the queue moves a message that used its
 //! receives at the instant it becomes visible, and the driver checks it did.
 //!
 //! # The abstraction (implementation → model state)
@@ -73,6 +73,8 @@ enum Played {
         processed: bool,
         deleted: bool,
         renewed: bool,
+        /// It has changed the visibility once (`change-visibility`).
+        changed: bool,
         pause: Pause,
         /// When the visibility was last set by this delivery (the receive or a renewal).
         set_at: Instant,
@@ -235,6 +237,7 @@ impl Driver for QueueDriver {
                     processed: false,
                     deleted: false,
                     renewed: false,
+                    changed: false,
                     pause: Pause::Running,
                     set_at: self.clock.now(),
                 };
@@ -270,6 +273,30 @@ impl Driver for QueueDriver {
                     }
                     // Refused as in the model: the consumer learns it lost the message and
                     // stops.
+                    Err(_) => self.consumers[usize::from(consumer)] = Played::Idle,
+                }
+            }
+            Action::ChangeVisibility { consumer } => {
+                let Played::Holding { receipt, .. } = self.held(consumer)? else {
+                    unreachable!("held returns a holding consumer")
+                };
+                let handle = self.queue.consumer(ConsumerId(u32::from(consumer)));
+                match handle.change_visibility(&receipt, Self::visibility(model)) {
+                    Ok(_) => {
+                        let now = self.clock.now();
+                        if let Played::Holding {
+                            changed, set_at, ..
+                        } = &mut self.consumers[usize::from(consumer)]
+                        {
+                            *changed = true;
+                            *set_at = now;
+                        }
+                    }
+                    // The model's step is accepted: the queue refuses what it needs.
+                    Err(e) if after.consumers[usize::from(consumer)] != Consumer::Idle => {
+                        return Err(queue_refusal(&e));
+                    }
+                    // Refused as in the model: the consumer drops the delivery.
                     Err(_) => self.consumers[usize::from(consumer)] = Played::Idle,
                 }
             }
@@ -503,6 +530,7 @@ impl Driver for QueueDriver {
                     processed,
                     deleted,
                     renewed,
+                    changed,
                     pause,
                     ..
                 } => Consumer::Holding {
@@ -511,6 +539,7 @@ impl Driver for QueueDriver {
                     processed,
                     deleted,
                     renewed,
+                    changed,
                     pause,
                 },
             };

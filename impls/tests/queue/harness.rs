@@ -33,9 +33,10 @@
 //! deviation's id, or `correct`), every outcome the one the model's state gives. A
 //! deviation's run must also leave `correct` exactly at the step where its bug acts
 //! ([`bug_step`]), or nowhere if the bug never acted. The hand-written checks stay: they are
-//! the second opinion. A heartbeat that moves a deadline has no model action yet; such runs
-//! (heartbeat scenarios only) are reported as [`Conformance::Unmapped`], counted by the
-//! shuttle tests.
+//! the second opinion. Every run is checked: the consumer's heartbeat (one
+//! `change_visibility` before processing) is the model's one-off `ChangeVisibility`, and a
+//! log the mapping cannot express is a `ConformsToModel` violation like a divergence. The
+//! std and shuttle tests count the runs checked and say so.
 //!
 //! No refusal is discarded: every consumer counts the refusals it gets (stale delete, lapsed
 //! heartbeat, ...), the run's log must record exactly those (also `EventLogConsistent`), and
@@ -61,7 +62,7 @@ use std::fmt;
 use std::time::Duration;
 
 use coordlab_checks::conform::queue::RunConfig;
-use coordlab_checks::conform::{self, ConformError, Verdict};
+use coordlab_checks::conform::{self, Verdict};
 use coordlab_impls::clock::ManualClock;
 use coordlab_impls::queue::{
     ApplyOutcome, ConsumerId, Event, EventRecord, IdempotencyLedger, MessageId, ProcessOutcome,
@@ -498,11 +499,8 @@ pub enum Conformance {
         /// Where a deviation's run left `correct`.
         leaves_correct_at: Option<usize>,
     },
-    /// The log has a step the mapping cannot express (an accepted heartbeat that moved a
-    /// deadline, `coordlab_checks::conform::queue`); the run was not checked against the
-    /// model.
-    Unmapped(String),
-    /// The run diverged (a `ConformsToModel` violation says how).
+    /// The run diverged, or its log could not be checked against the model (a
+    /// `ConformsToModel` violation says how).
     Diverges,
 }
 
@@ -1165,9 +1163,8 @@ pub fn bug_step(s: &Scenario, events: &[EventRecord]) -> Option<usize> {
 
 /// Replays the run's log on the model of its variant and, for a deviation, on `correct`;
 /// pushes a `ConformsToModel` violation if the run is not a behaviour of its variant, or
-/// leaves `correct` anywhere but at its bug's step. A log with an accepted heartbeat that
-/// moved a deadline cannot be mapped (`Conformance::Unmapped`); only heartbeat scenarios may
-/// have one.
+/// leaves `correct` anywhere but at its bug's step, or if the log cannot be checked at all
+/// (every log of the harness must be expressible in the model).
 fn check_conformance(
     s: &Scenario,
     events: &[EventRecord],
@@ -1200,9 +1197,6 @@ fn check_conformance(
     match conform::queue::check(&config, own, checked) {
         Ok(Verdict::Conforms { .. }) => {}
         Ok(Verdict::Diverges(d)) => return violate(d.to_string()),
-        Err(ConformError::Unmapped { step, why }) if s.heartbeat => {
-            return Conformance::Unmapped(format!("step {step}: {why}"));
-        }
         Err(e) => {
             return violate(format!(
                 "the log cannot be checked against queue/{own}: {e}"

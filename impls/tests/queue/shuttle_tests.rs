@@ -42,9 +42,33 @@ thread_local! {
 }
 
 thread_local! {
-    /// How many runs on this thread were checked against the model (conformed), and how many
-    /// had a step the mapping cannot express (only heartbeat scenarios may).
+    /// How many runs on this thread were checked against the model and conformed, and how
+    /// many runs there were.
     static CONFORMED: RefCell<(usize, usize)> = const { RefCell::new((0, 0)) };
+}
+
+/// Notes whether the model checked `report`'s run, then fails on any violated property
+/// (`ConformsToModel` among them: a run that diverges or cannot be mapped).
+fn note_conformance(report: &super::harness::Report) {
+    CONFORMED.with(|c| {
+        let mut c = c.borrow_mut();
+        c.1 += 1;
+        if let Conformance::Conforms { .. } = report.conformance {
+            c.0 += 1;
+        }
+    });
+    report.assert_ok();
+}
+
+/// Asserts that every run since the last call was checked against the queue model and
+/// conformed, and says how many there were.
+fn assert_every_run_conformed(what: &str) {
+    let (conformed, runs) = CONFORMED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    assert!(
+        runs > 0 && conformed == runs,
+        "{what}: {conformed} of {runs} runs conformed to the queue model"
+    );
+    eprintln!("{what}: all {runs} runs checked against the queue model, every one conformed");
 }
 
 /// Runs the scenario, notes the races it showed and whether the model checked it, and fails
@@ -52,15 +76,7 @@ thread_local! {
 fn run_noting(scenario: &Scenario) {
     let report = run(scenario);
     SEEN.with(|seen| seen.borrow_mut().extend(report.races()));
-    CONFORMED.with(|c| {
-        let mut c = c.borrow_mut();
-        match report.conformance {
-            Conformance::Conforms { .. } => c.0 += 1,
-            Conformance::Unmapped(_) => c.1 += 1,
-            Conformance::NotRecorded | Conformance::Diverges => {}
-        }
-    });
-    report.assert_ok();
+    note_conformance(&report);
 }
 
 /// Asserts that the runs since the last call showed every race the busy scenarios exist to
@@ -97,14 +113,7 @@ fn assert_not_vacuous(what: &str, scenario: &Scenario, random: bool) {
     if scenario.effects == EffectMode::Idempotent {
         wanted.push(Race::DuplicateSkipped);
     }
-    let (conformed, unmapped) = CONFORMED.with(|c| std::mem::take(&mut *c.borrow_mut()));
-    assert!(
-        conformed > 0 && (scenario.heartbeat || unmapped == 0),
-        "{what}: {conformed} runs conformed to the model, {unmapped} could not be mapped"
-    );
-    eprintln!(
-        "{what}: {conformed} runs conformed to the queue model, {unmapped} had a heartbeat that moved a deadline (not mapped)"
-    );
+    assert_every_run_conformed(what);
     let missing: Vec<Race> = wanted.into_iter().filter(|w| !seen.contains(w)).collect();
     assert!(
         missing.is_empty(),
@@ -122,20 +131,22 @@ fn small_scenarios_hold_under_shuttle() {
         shuttle::check_random(
             move || {
                 let report = run(&s);
-                report.assert_ok();
+                note_conformance(&report);
                 claim(&report);
             },
             1_000,
         );
+        assert_every_run_conformed(&format!("{name} (random)"));
         shuttle::check_pct(
             move || {
                 let report = run(&scenario);
-                report.assert_ok();
+                note_conformance(&report);
                 claim(&report);
             },
             1_000,
             PCT_DEPTH,
         );
+        assert_every_run_conformed(&format!("{name} (PCT)"));
     }
 }
 
@@ -149,7 +160,7 @@ fn busy_consumers_resolve_every_message_random() {
     for (name, scenario) in scenarios::busy_all() {
         let s = scenario.clone();
         shuttle::check_random(move || run_noting(&s), RANDOM_ITERATIONS);
-        assert_not_vacuous(&name, &scenario, true);
+        assert_not_vacuous(&format!("{name} (random)"), &scenario, true);
     }
 }
 
@@ -159,7 +170,7 @@ fn busy_consumers_resolve_every_message_pct() {
     for (name, scenario) in scenarios::busy_all() {
         let s = scenario.clone();
         shuttle::check_pct(move || run_noting(&s), PCT_ITERATIONS, PCT_DEPTH);
-        assert_not_vacuous(&name, &scenario, false);
+        assert_not_vacuous(&format!("{name} (PCT)"), &scenario, false);
     }
 }
 
@@ -263,23 +274,16 @@ const DEVIATION_ITERATIONS: usize = 300;
 /// Every deviation's runs are behaviours of the model of that bug variant, and leave the
 /// `correct` model exactly at the step where the bug acts (`harness::bug_step`), or nowhere
 /// if it did not act; some run of each leaves it. The busy workload with the idempotency
-/// ledger, without heartbeats (an accepted heartbeat that moves a deadline has no model
-/// action yet) and without failed processing (the model's `delete-before-process` consumer
-/// does not release a message it has deleted; the implementation's does, and is refused).
-/// Property violations of the bug are expected here; `ConformsToModel` ones are not.
+/// ledger and heartbeats (each a one-off `change_visibility`, the model's
+/// `ChangeVisibility`), crashes and failed processing (a `delete-before-process` consumer
+/// releases the message it deleted, and is refused). Property violations of the bug are
+/// expected here; `ConformsToModel` ones are not.
 #[test]
 fn deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts() {
     for deviation in Deviation::ALL {
         let scenario = Scenario {
             deviation: Some(deviation),
-            effects: EffectMode::Idempotent,
-            heartbeat: false,
-            faults: super::harness::Faults::Random {
-                crash_before_per_mille: 150,
-                crash_after_per_mille: 100,
-                fail_per_mille: 0,
-            },
-            ..Scenario::busy()
+            ..scenarios::busy_idempotent()
         };
         let s = scenario.clone();
         shuttle::check_random(
@@ -296,13 +300,17 @@ fn deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts(
                     panic!("not checked against the model: {:?}", report.conformance);
                 };
                 LEFT_CORRECT.with(|l| l.borrow_mut().push(leaves_correct_at));
+                if released_after_own_delete(&report.events) {
+                    RELEASED_AFTER_DELETE.with(|n| *n.borrow_mut() += 1);
+                }
             },
             DEVIATION_ITERATIONS,
         );
         let left = LEFT_CORRECT.with(|l| std::mem::take(&mut *l.borrow_mut()));
+        let released = RELEASED_AFTER_DELETE.with(|n| std::mem::take(&mut *n.borrow_mut()));
         let acted = left.iter().filter(|l| l.is_some()).count();
         eprintln!(
-            "{}: {} runs conformed to it; {acted} left queue/correct where the bug acted",
+            "{}: {} runs conformed to it; {acted} left queue/correct where the bug acted; {released} released a message their consumer had deleted",
             deviation.id(),
             left.len()
         );
@@ -313,5 +321,42 @@ fn deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts(
             deviation.id(),
             left.len()
         );
+        if deviation == Deviation::DeleteBeforeProcess {
+            assert!(
+                released > 0,
+                "no delete-before-process run released a message its consumer had deleted"
+            );
+        }
     }
+}
+
+thread_local! {
+    /// Deviation runs on this thread in which a consumer released a delivery it had deleted.
+    static RELEASED_AFTER_DELETE: RefCell<usize> = const { RefCell::new(0) };
+}
+
+/// Whether a consumer released (and was refused) a delivery it had itself deleted: the
+/// `delete-before-process` consumer whose processing failed after its delete.
+fn released_after_own_delete(events: &[coordlab_impls::queue::EventRecord]) -> bool {
+    use coordlab_impls::queue::{Event, ReceiptOperation};
+    let mut deleted = BTreeSet::new();
+    events.iter().any(|r| match r.event {
+        Event::Delete {
+            message,
+            delivery,
+            consumer,
+            ..
+        } => {
+            deleted.insert((message, delivery, consumer));
+            false
+        }
+        Event::Reject {
+            operation: ReceiptOperation::Release,
+            message,
+            delivery,
+            consumer,
+            ..
+        } => deleted.contains(&(message, delivery, consumer)),
+        _ => false,
+    })
 }

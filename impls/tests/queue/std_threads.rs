@@ -1,7 +1,9 @@
 //! Every scenario on real threads (`cargo test`). Real threads explore whatever interleavings
 //! the OS happens to produce, so these are smoke runs; loom and shuttle do the searching.
+//! Every run is also checked against the queue model (`ConformsToModel`), and each scenario
+//! says how many runs were.
 
-use super::harness::{Scenario, render_events, run};
+use super::harness::{Conformance, Scenario, render_events, run};
 use super::refusals::{self, Late};
 use super::scenarios;
 
@@ -14,8 +16,14 @@ fn run_many(name: &str, scenario: &Scenario) {
         if let Some(v) = report.violations.first() {
             panic!("{name}: {v}\n{}", render_events(&report.events));
         }
+        assert!(
+            matches!(report.conformance, Conformance::Conforms { .. }),
+            "{name}: not checked against the queue model: {:?}",
+            report.conformance
+        );
         claim(&report);
     }
+    eprintln!("{name}: all {RUNS} runs checked against the queue model, every one conformed");
 }
 
 /// Every small scenario keeps every property, and its own claim, on real threads.
