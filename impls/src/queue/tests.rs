@@ -1149,5 +1149,145 @@ fn a_receipt_for_a_delivery_not_handed_out_is_unknown() {
             "delivery {forged_delivery}"
         );
     }
+    // A message id this queue never issued (past the last one, or another shard's): unknown,
+    // not gone.
+    for forged_message in [MessageId::new(5), MessageId::in_shard(1, 0)] {
+        let mut forged = json.clone();
+        forged["message"] = serde_json::to_value(forged_message).unwrap();
+        let forged: ReceiptHandle = serde_json::from_value(forged).unwrap();
+        assert_eq!(
+            q.delete(&forged),
+            Err(QueueError::UnknownReceipt { receipt: forged }),
+            "{forged_message}"
+        );
+    }
     assert_eq!(q.delete(&d.receipt), Ok(()));
+    assert_eq!(
+        q.delete(&d.receipt),
+        Err(QueueError::MessageGone { message: d.message }),
+        "issued, then deleted: gone"
+    );
+}
+
+/// The ids and the readable forms the event logs and errors are printed with: a queue id
+/// `q<n>`, a message id `m<index>` (`m<shard>.<index>` beyond shard 0), a receipt
+/// `queue/message#delivery`, and each step of the log in words.
+#[test]
+fn ids_and_events_read_as_documented() {
+    let (q, clock) = queue(QueueConfig::default().with_max_receives(1));
+    assert_eq!(q.id().to_string(), format!("q{}", q.id().get()));
+    let (other, _) = queue(QueueConfig::default());
+    assert_ne!(other.id().get(), q.id().get(), "every queue has its own id");
+    let m = MessageId::in_shard(3, 41);
+    assert_eq!((m.shard(), m.index()), (3, 41));
+    assert_eq!(m.to_string(), "m3.41");
+    let big = MessageId::in_shard(255, (1 << 56) - 1);
+    assert_eq!((big.shard(), big.index()), (255, (1 << 56) - 1));
+    assert_eq!(MessageId::in_shard(0, 7), MessageId::new(7));
+
+    let id = q.send("a");
+    let c = q.consumer(ConsumerId(2));
+    let first = c.receive(T30).unwrap();
+    assert_eq!(first.receipt.to_string(), format!("{}/m0#1", q.id()));
+    clock.advance(T30);
+    assert_eq!(
+        c.delete(&first.receipt),
+        Err(QueueError::MessageGone { message: id })
+    );
+    c.record_crash(Some(&first.receipt));
+    c.record_crash(None);
+    let texts: Vec<String> = q.events().iter().map(|r| r.event.to_string()).collect();
+    let messages: Vec<Option<MessageId>> = q.events().iter().map(|r| r.event.message()).collect();
+    assert_eq!(
+        texts,
+        [
+            "send m0".to_string(),
+            "c2 receives m0 (delivery #1, invisible until 30ms)".to_string(),
+            "clock advances to 30ms".to_string(),
+            "the visibility deadline of m0 (delivery #1) passes".to_string(),
+            "m0 moves to the dead-letter queue after 1 receives".to_string(),
+            "the queue rejects c2's delete of m0 (delivery #1): the message is deleted or dead-lettered".to_string(),
+            "c2 crashes holding m0 (delivery #1)".to_string(),
+            "c2 crashes".to_string(),
+        ]
+    );
+    assert_eq!(
+        messages,
+        [
+            Some(id),
+            Some(id),
+            None,
+            Some(id),
+            Some(id),
+            Some(id),
+            Some(id),
+            None
+        ]
+    );
+    let delete = Event::Delete {
+        message: id,
+        delivery: 1,
+        current: 2,
+        consumer: None,
+    };
+    assert!(
+        delete
+            .to_string()
+            .ends_with("(STALE: the newest delivery is #2)"),
+        "{delete}"
+    );
+    let fresh = Event::Delete {
+        message: id,
+        delivery: 2,
+        current: 2,
+        consumer: None,
+    };
+    assert!(!fresh.to_string().contains("STALE"), "{fresh}");
+    for (operation, text) in [
+        (ReceiptOperation::Delete, "delete"),
+        (ReceiptOperation::ChangeVisibility, "change_visibility"),
+        (ReceiptOperation::Release, "release"),
+    ] {
+        assert_eq!(operation.to_string(), text);
+    }
+    for (reason, text) in [
+        (
+            Rejection::StaleReceipt { current: 3 },
+            "stale receipt, the newest delivery is #3",
+        ),
+        (
+            Rejection::MessageNotInflight,
+            "not in flight, the delivery's visibility timeout has run out",
+        ),
+        (Rejection::UnknownReceipt, "the receipt is not this queue's"),
+    ] {
+        assert_eq!(reason.to_string(), text);
+    }
+}
+
+/// A sharded queue's own (anonymous) operations route each receipt to the shard that issued
+/// it: batches and deletes answer as the shard does, and a receipt is refused where its
+/// shard would refuse it.
+#[test]
+fn anonymous_sharded_operations_answer_as_the_receipts_shard() {
+    let q = ShardedQueue::new(QueueConfig::default(), 3, ManualClock::new());
+    assert_eq!(q.shard_count(), 3);
+    let ids = q.send_batch(["a", "b"]);
+    q.send("c");
+    assert!(ids.iter().all(|m| m.shard() == ids[0].shard()));
+    let got = q.receive_batch(5, T30);
+    let mut bodies: Vec<&str> = got.iter().map(|d| d.body).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["a", "b", "c"]);
+    assert_eq!(q.delete(&got[0].receipt), Ok(()));
+    assert_eq!(
+        q.delete(&got[0].receipt),
+        Err(QueueError::MessageGone {
+            message: got[0].message
+        })
+    );
+    let rest: Vec<ReceiptHandle> = got[1..].iter().map(|d| d.receipt).collect();
+    assert_eq!(q.delete_batch(&rest), [Ok(()), Ok(())]);
+    let c = q.counts();
+    assert_eq!((c.sent, c.deleted, c.in_flight), (3, 3, 0));
 }
