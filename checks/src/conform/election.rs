@@ -28,7 +28,7 @@
 //!
 //! # When a step takes effect: send, grant and log
 //! The implementation logs a step after it took effect, and real time may move in between
-//! (the harness's clock driver runs beside the nodes). Three steps say when they took effect,
+//! (the harness's clock driver runs beside the nodes). Four steps say when they took effect,
 //! and the mapping takes their model action there, before the clock moves that the log shows
 //! before them:
 //! - a grant, at the store's reading of real time: its `expires_at` minus the lease;
@@ -36,7 +36,11 @@
 //! - a renewal, when the node *sent* it: the `local` of the `Leading` that answers it; a
 //!   renewal whose answer the node never applied (it handed the lease back) at the latest
 //!   moment, no later than the store's reading, at which the model's leader still trusts its
-//!   lease (the elector sent it while it trusted it).
+//!   lease (the elector sent it while it trusted it);
+//! - a read of the lease free (`ReadFree`, which the store reports outside its lock), before
+//!   the first grant of the token it read; and before an earlier-logged grant it must have
+//!   preceded (of its token or a lower one, or whose lease was live when the read was
+//!   logged): after that grant the read would have found the lease taken.
 //!
 //! The last is the refinement of the elector's timing. An elector times its lease from the
 //! moment it sent the request the store granted (its clock then, `local`, plus the lease,
@@ -254,7 +258,8 @@ enum Effect {
     /// A renewal `node` sent when its clock read `sent`, which the store made at real time
     /// `store`.
     Renewal { node: usize, sent: u64, store: u64 },
-    /// With the grant at this index (a check-then-set read before its write).
+    /// With the grant at this index, or before it (a check-then-set read before the first
+    /// write of the token it read).
     WithGrant(usize),
 }
 
@@ -425,7 +430,11 @@ impl ElectionConformance {
         }
         match record.step {
             Step::Tick { .. } => unreachable!("ticks are mapped by `actions`"),
-            Step::Elect(Event::Granted { node, token, .. }) => {
+            Step::Elect(Event::Granted {
+                node,
+                token,
+                expires_at,
+            }) => {
                 let n = self.node(node)?;
                 self.shared(n, "is granted a lease")?;
                 if self.deferred[n] {
@@ -436,6 +445,24 @@ impl ElectionConformance {
                                 "n{n} is granted a new lease while the model's node still trusts its old one: the implementation's node gave it up earlier, having timed it from its request"
                             )));
                         }
+                    }
+                }
+                // The reads of this same free lease by other nodes came before this grant,
+                // though they may be logged after it.
+                for j in self.reads_before_grant(k, node, token, expires_at.as_millis()) {
+                    self.taken_early.insert(j);
+                    if let Step::Elect(Event::ReadFree { node: m, .. }) = self.records[j].step
+                        && self.check_then_set
+                    {
+                        let m = self.node(m)?;
+                        let mut t = s.clone();
+                        for &a in &acts {
+                            t = model.next_state(&t, a).unwrap_or(t);
+                        }
+                        if let Some(a) = self.settle(model, &t, m) {
+                            acts.push(a);
+                        }
+                        acts.push(Action::ReadLease { node: m as u8 });
                     }
                 }
                 acts.push(if self.check_then_set {
@@ -551,6 +578,37 @@ impl ElectionConformance {
             Step::Restart { node } => acts.push(Action::Restart { node: node as u8 }),
         }
         Ok(acts)
+    }
+
+    /// The records after grant `k` (of `token` to `node`, expiring at `expires_at`) that
+    /// report another node's read of the lease free, not yet mapped, made before the grant:
+    /// the store reports a read outside its lock, so it may be logged after grants it came
+    /// before. After the grant a read finds the next token or a higher one, and finds the
+    /// lease taken while it is live (unless it was released): a read of this token or a lower
+    /// one, or one logged while the granted lease was live and not released, came before.
+    fn reads_before_grant(
+        &self,
+        k: usize,
+        node: NodeId,
+        token: FencingToken,
+        expires_at: u64,
+    ) -> Vec<usize> {
+        let mut released = false;
+        let mut out = Vec::new();
+        for (j, r) in self.records.iter().enumerate().skip(k + 1) {
+            match r.step {
+                Step::Elect(Event::Released { token: t, .. }) if t == token => released = true,
+                Step::Elect(Event::ReadFree { node: m, token: t })
+                    if m != node
+                        && !self.taken_early.contains(&j)
+                        && (t <= token || (r.real < expires_at && !released)) =>
+                {
+                    out.push(j);
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Whether a release of `node`'s lease with `token` (the store's `Released`, or its
@@ -738,10 +796,11 @@ impl Conformance for ElectionConformance {
                         sent,
                         store,
                     }),
-                Step::Elect(Event::ReadFree { node, .. }) => records[k + 1..]
+                // Before the first grant of the token it read, its own or another node's.
+                Step::Elect(Event::ReadFree { token, .. }) => records[k + 1..]
                     .iter()
                     .position(|later| {
-                        matches!(later.step, Step::Elect(Event::Granted { node: m, .. }) if m == node)
+                        matches!(later.step, Step::Elect(Event::Granted { token: t, .. }) if t == token)
                     })
                     .map(|j| Effect::WithGrant(k + 1 + j)),
                 _ => None,
