@@ -35,8 +35,19 @@
 //! interval), and a grant at the store's reading of time, where the implementation's node
 //! may give the lease up earlier than this model's, whose `StepDown` the mapping then takes as
 //! soon as it is enabled. Splitting `Acquire` and `Renew` into request and answer would say
-//! the same with a larger state space and no stronger property. This model has no
-//! resignation and one thread per node; runs with those steps are reported as unmapped.
+//! the same with a larger state space and no stronger property. That holds for a request
+//! whose answer the node never applies, too: the elector hands back what a request answered
+//! after the node stepped down or resigned was granted (its epoch rule), so such a run is
+//! this model's atomic grant or renewal followed by a resignation (`Resign`, below) at the
+//! hand-back. This model's node does one thing at a time: the runs of an elector shared by
+//! threads, one renewing while a write another prepared is on its way, are reported as
+//! unmapped.
+//!
+//! Resignation (`resign`, off by default): a leader may step down and give its lease back at
+//! once (`Resign`, the elector's `resign()`), whatever its clock says. The store releases the
+//! lease only if it is still that node's live lease with that token (a compare-and-delete,
+//! like etcd's lease revoke or a versioned ZooKeeper delete): the release of a stale lease
+//! changes nothing. The next grant still gets a higher token.
 //!
 //! Liveness: a leader is eventually elected, and a crashed holder is eventually replaced
 //! (`CrashedLeaderReplaced`, whose premise `LeaderCrashed` is shown reachable). What makes the
@@ -68,6 +79,10 @@ pub struct ElectionConfig {
     pub max_writes: u8,
     pub max_crashes: u8,
     pub max_pauses: u8,
+    /// Whether a leader may resign: step down and give its lease back to the store at once,
+    /// so another node can take it without waiting for it to run out (`Resign`). Off by
+    /// default, so the checks without it keep their state spaces.
+    pub resign: bool,
 }
 
 impl Default for ElectionConfig {
@@ -81,6 +96,7 @@ impl Default for ElectionConfig {
             max_writes: 2,
             max_crashes: 1,
             max_pauses: 1,
+            resign: false,
         }
     }
 }
@@ -241,6 +257,12 @@ pub enum Action {
     StepDown {
         node: u8,
     },
+    /// With `resign` on: a leader steps down and gives its lease back; the store releases it
+    /// if it is still the node's live lease with the node's token, and refuses the release
+    /// (changing nothing) if the lease has expired or been granted since.
+    Resign {
+        node: u8,
+    },
     /// A node stalls (GC, VM pause): it takes no step until it resumes.
     Pause {
         node: u8,
@@ -295,6 +317,11 @@ impl ElectionModel {
 
     fn lease_free(s: &ElectionState) -> bool {
         s.lease.holder.is_none() || s.lease.left == 0
+    }
+
+    /// Whether the store's lease is live and `node`'s, with `token`.
+    fn holds(s: &ElectionState, node: u8, token: u8) -> bool {
+        s.lease.holder == Some(node) && s.lease.left > 0 && s.lease.grants.last() == Some(&token)
     }
 
     fn next_token(s: &ElectionState) -> u8 {
@@ -374,6 +401,11 @@ impl Model for ElectionModel {
                         }
                     } else {
                         actions.push(Action::StepDown { node });
+                    }
+                    // A resignation does not consult the node's clock: a leader that has not
+                    // yet noticed its lease ran out may resign too.
+                    if c.resign {
+                        actions.push(Action::Resign { node });
                     }
                 }
                 Phase::Writing { .. } => actions.push(Action::StorageWrite { node }),
@@ -482,6 +514,17 @@ impl Model for ElectionModel {
                 n.nodes[node as usize].phase = Phase::Leader { token, left };
             }
             Action::StepDown { node } => n.nodes[node as usize].phase = Phase::Follower,
+            Action::Resign { node } => {
+                let Phase::Leader { token, .. } = s.nodes[node as usize].phase else {
+                    return None;
+                };
+                n.nodes[node as usize].phase = Phase::Follower;
+                // The release is a compare-and-delete: only the node's own, live lease.
+                if Self::holds(s, node, token) {
+                    n.lease.holder = None;
+                    n.lease.left = 0;
+                }
+            }
             Action::Pause { node } => {
                 n.nodes[node as usize].paused = true;
                 n.pauses += 1;
@@ -696,6 +739,7 @@ impl Protocol for ElectionModel {
             | Action::PrepareWrite { node }
             | Action::StorageWrite { node }
             | Action::StepDown { node }
+            | Action::Resign { node }
             | Action::Resume { node }
             | Action::Restart { node } => 2 + node as usize,
         }
@@ -704,6 +748,10 @@ impl Protocol for ElectionModel {
     fn fields(&self, s: &ElectionState) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let lease = match s.lease.holder {
+            None if !s.lease.grants.is_empty() => format!(
+                "free (released; the last token granted is {})",
+                s.lease.grants.last().copied().unwrap_or(0)
+            ),
             None => "free".to_string(),
             Some(h) if s.lease.left == 0 => format!(
                 "expired (last granted to node {h}, token {})",
@@ -823,6 +871,18 @@ impl Protocol for ElectionModel {
             Action::StepDown { node } => format!(
                 "node {node}'s clock says its lease can no longer be trusted: it steps down"
             ),
+            Action::Resign { node } => {
+                let token = token_of(node);
+                if Self::holds(s, node, token) {
+                    format!(
+                        "node {node} resigns: it steps down and the store releases its lease with token {token}"
+                    )
+                } else {
+                    format!(
+                        "node {node} resigns: it steps down; the store refuses to release its lease with token {token}, which is no longer current"
+                    )
+                }
+            }
             Action::Pause { node } => format!("node {node} pauses (a long GC or VM stall)"),
             Action::Resume { node } => {
                 format!("node {node} resumes, still believing what it believed")
@@ -923,6 +983,18 @@ impl Protocol for ElectionModel {
                 ]
             }
             Action::StepDown { node: i } => vec![note(node(i), "steps down".into())],
+            Action::Resign { node: i } => vec![
+                call(node(i), store(), format!("release, token {}", token(s, i))),
+                reply(
+                    store(),
+                    node(i),
+                    if Self::holds(s, i, token(s, i)) {
+                        "released".into()
+                    } else {
+                        "refused: not the current lease".into()
+                    },
+                ),
+            ],
             Action::Pause { node: i } => vec![note(node(i), "pauses".into())],
             Action::Resume { node: i } => vec![note(node(i), "resumes".into())],
             Action::Crash { node: i } => vec![note(node(i), "crashes".into())],
@@ -1147,6 +1219,9 @@ impl Protocol for ElectionModel {
             "max-writes" => "writes sent to storage in one behaviour",
             "max-crashes" => "node crashes in one behaviour",
             "max-pauses" => "node pauses (a GC or VM stall) in one behaviour",
+            "resign" => {
+                "whether a leader may resign: step down and give its lease back to the store"
+            }
             _ => return None,
         };
         Some(doc.to_string())
@@ -1210,6 +1285,104 @@ mod tests {
         checker.assert_no_discovery("AtMostOneLeader");
         checker.assert_no_discovery("StaleTokenWriteRejected");
         checker.assert_no_discovery("FencingTokensMonotonic");
+    }
+
+    /// With resignations, the two-node configuration explored to the end: more states (a
+    /// lease can be free before it runs out), the same properties.
+    #[test]
+    fn with_resignations_the_default_configuration_has_104670_states() {
+        let m = ElectionModel::new(
+            "correct",
+            ElectionConfig {
+                resign: true,
+                ..ElectionConfig::default()
+            },
+        )
+        .unwrap();
+        let checker = m
+            .checker()
+            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
+                "(explore everything)",
+            ])))
+            .spawn_dfs()
+            .join();
+        assert_eq!(checker.unique_state_count(), 104_670);
+        checker.assert_no_discovery("AtMostOneLeader");
+        checker.assert_no_discovery("StaleTokenWriteRejected");
+        checker.assert_no_discovery("FencingTokensMonotonic");
+    }
+
+    /// A resignation gives the lease back at once: the next node is granted it without
+    /// waiting for it to run out, with the next token. Without the knob no leader resigns.
+    #[test]
+    fn a_resigned_lease_is_granted_again_at_once() {
+        let on = ElectionModel::new(
+            "correct",
+            ElectionConfig {
+                resign: true,
+                ..ElectionConfig::default()
+            },
+        )
+        .unwrap();
+        let mut s = on.init_states().remove(0);
+        for a in [
+            Action::Acquire { node: 0 },
+            Action::Resign { node: 0 },
+            Action::Acquire { node: 1 },
+        ] {
+            let mut enabled = Vec::new();
+            on.actions(&s, &mut enabled);
+            assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
+            s = on.next_state(&s, a).unwrap();
+        }
+        assert_eq!(s.lease.holder, Some(1));
+        assert_eq!(s.lease.grants.as_slice(), &[1, 2]);
+        assert_eq!(s.nodes[0].phase, Phase::Follower);
+        let off = model("correct");
+        let mut s = off.init_states().remove(0);
+        s = off.next_state(&s, Action::Acquire { node: 0 }).unwrap();
+        let mut enabled = Vec::new();
+        off.actions(&s, &mut enabled);
+        assert!(
+            !enabled.contains(&Action::Resign { node: 0 }),
+            "{enabled:?}"
+        );
+    }
+
+    /// A leader that has not noticed its lease ran out may still resign, but the store
+    /// refuses to release a lease that is no longer its: node 1's lease stays.
+    #[test]
+    fn a_stale_release_is_refused_by_the_store() {
+        let m = ElectionModel::new(
+            "correct",
+            ElectionConfig {
+                resign: true,
+                ..ElectionConfig::default()
+            },
+        )
+        .unwrap();
+        let mut s = m.init_states().remove(0);
+        for a in [
+            Action::Acquire { node: 0 },
+            Action::Tick { slow: 1 },
+            Action::Tick { slow: 0 },
+            Action::Tick { slow: 0 },
+            Action::Acquire { node: 1 },
+        ] {
+            s = m.next_state(&s, a).unwrap();
+        }
+        let before = s.lease.clone();
+        assert!(matches!(s.nodes[0].phase, Phase::Leader { token: 1, .. }));
+        let mut enabled = Vec::new();
+        m.actions(&s, &mut enabled);
+        assert!(enabled.contains(&Action::Resign { node: 0 }), "{enabled:?}");
+        assert!(
+            m.describe(&s, &Action::Resign { node: 0 })
+                .contains("refuses to release its lease with token 1")
+        );
+        s = m.next_state(&s, Action::Resign { node: 0 }).unwrap();
+        assert_eq!(s.lease, before, "the store keeps node 1's lease");
+        assert_eq!(s.nodes[0].phase, Phase::Follower);
     }
 
     /// Kleppmann's scenario: node 0 decides to write, stalls past its lease, node 1 takes

@@ -28,12 +28,19 @@
 //!
 //! # When a step takes effect: send, grant and log
 //! The implementation logs a step after it took effect, and real time may move in between
-//! (the harness's clock driver runs beside the nodes). Three steps say when they took effect,
+//! (the harness's clock driver runs beside the nodes). Four steps say when they took effect,
 //! and the mapping takes their model action there, before the clock moves that the log shows
 //! before them:
 //! - a grant, at the store's reading of real time: its `expires_at` minus the lease;
 //! - a check of the lease (`Trusted`), at the node's clock reading it states (`local`);
-//! - a renewal, when the node *sent* it: the `local` of the `Leading` that answers it.
+//! - a renewal, when the node *sent* it: the `local` of the `Leading` that answers it; a
+//!   renewal whose answer the node never applied (it handed the lease back) at the latest
+//!   moment, no later than the store's reading, at which the model's leader still trusts its
+//!   lease (the elector sent it while it trusted it);
+//! - a read of the lease free (`ReadFree`, which the store reports outside its lock), before
+//!   the first grant of the token it read; and before an earlier-logged grant it must have
+//!   preceded (of its token or a lower one, or whose lease was live when the read was
+//!   logged): after that grant the read would have found the lease taken.
 //!
 //! The last is the refinement of the elector's timing. An elector times its lease from the
 //! moment it sent the request the store granted (its clock then, `local`, plus the lease,
@@ -60,6 +67,20 @@
 //! - Harness steps: `Tick`: `Tick`s; `Pause`, `Resume`, `Crash`, `Restart`: the model's
 //!   actions of those names; `RenewRefused`: a stutter.
 //! - `Leading`: a stutter (the model's node leads from the grant).
+//! - A release (the store's `Released`, or the harness's `ReleaseRefused` when the store
+//!   refused it) of the lease the model's node holds: `Resign`, with the model's `resign`
+//!   knob on (set for every log with a release); of a lease the model's node no longer
+//!   holds, a stutter. The release follows the node's giving the lease up, and the mapping
+//!   keeps the model's node leading until then: a resignation (`SteppedDown` resigned) is a
+//!   stutter when its release is logged after it (`Resign` at once when it is not); a
+//!   step-down for an untrusted lease followed by a release is the hand-back of a request
+//!   answered late (below), and the model's `StepDown` is not taken.
+//! - A grant or renewal whose answer the node never applies, because it stepped down or
+//!   resigned while the request was in flight (the elector's epoch rule): the model's
+//!   `Acquire` or `Renew`, and the release with which the elector hands the lease back is
+//!   the model's `Resign`. The model's node leads a little longer than the implementation's
+//!   (the model's grant and renewal are atomic with the node's belief); nothing the
+//!   implementation's node does in between needs it to lead.
 //!
 //! # Agreement after each step
 //! A grant's holder and token are the model store's, and its expiry `expires_at − now` is
@@ -68,27 +89,25 @@
 //! of a lease the store granted or renewed *after* `local`; a `Trusted` checks the token of
 //! the model's leader; a write is accepted or rejected as the model's storage decides, with
 //! the model's highest accepted token; a step-down for an untrusted lease comes when the
-//! node's clock has reached the `trusted_until` of its `Leading`; a refused renewal is of a
-//! lease the model's store no longer holds live for that node and token.
+//! node's clock has reached the `trusted_until` of its `Leading`; a refused renewal or
+//! release is of a lease the model's store no longer holds live for that node and token; after
+//! a release the model's store does not hold that lease either.
 //!
 //! # Not expressed (reported as [`ConformError::Unmapped`])
-//! - A resignation (`SteppedDown` resigned, `Released`): the model's leader gives its lease
-//!   up only by letting it run out; it has no release.
 //! - An elector shared by several threads (the harness's `writers`): the model's node does
 //!   one thing at a time, so a second write prepared before the first reached storage, or a
-//!   renewal, step-down or grant while a write is prepared, has no model step; nor has a step
+//!   renewal, step-down, resignation or grant while a write is prepared, has no model step;
+//!   nor has a step
 //!   that took effect before a clock move but is logged after another thread's step of the
 //!   same node that came after the move.
-//! - A grant or renewal the node never applied (it resigned or stepped down while the
-//!   request was in flight, and hands back what it gets): the model's grant and renewal are
-//!   atomic with the node's belief.
+//! - A grant or renewal the node neither applied nor handed back (not in the harness's
+//!   logs, which record every release and its refusal).
 //! - Under `no-clock-margin`, a node granted a new lease while the model's node still trusts
 //!   its old one (the implementation's node gave it up earlier, see above).
 //!
 //! # What is not checked
 //! - Only what the log records. The send of a request is not logged; its time comes from the
-//!   answer's `local`. A request whose answer was not applied (the node resigned meanwhile)
-//!   is a resignation, unmapped.
+//!   answer's `local`, or, for a renewal handed back, is taken as late as the model allows.
 //! - `renew_every` is not the model's (its leader may renew at any tick it trusts its lease),
 //!   so how often the implementation renews is not compared.
 //! - The drift bound is the harness's: a clock that falls further behind than `drift` has
@@ -162,6 +181,15 @@ pub enum Step {
         /// The token it presented.
         token: FencingToken,
     },
+    /// The store refused the node's release of its lease with `token` (a resignation, or a
+    /// lease handed back): it was no longer current (logged when the answer reached the
+    /// node). A release the store makes is the store's `Released` event.
+    ReleaseRefused {
+        /// The node.
+        node: u32,
+        /// The token it presented.
+        token: FencingToken,
+    },
 }
 
 impl fmt::Display for Step {
@@ -183,6 +211,10 @@ impl fmt::Display for Step {
             Step::RenewRefused { node, token } => write!(
                 f,
                 "store refuses n{node}'s renewal with {token}: the lease is no longer current"
+            ),
+            Step::ReleaseRefused { node, token } => write!(
+                f,
+                "store refuses n{node}'s release of {token}: the lease is no longer current"
             ),
         }
     }
@@ -226,7 +258,8 @@ enum Effect {
     /// A renewal `node` sent when its clock read `sent`, which the store made at real time
     /// `store`.
     Renewal { node: usize, sent: u64, store: u64 },
-    /// With the grant at this index (a check-then-set read before its write).
+    /// With the grant at this index, or before it (a check-then-set read before the first
+    /// write of the token it read).
     WithGrant(usize),
 }
 
@@ -256,8 +289,7 @@ pub struct ElectionConformance {
     check_then_set: bool,
     records: Arc<[Record]>,
     effects: Arc<[Option<Effect>]>,
-    /// Grants and renewals whose answer the node never applied (it resigned or stepped down
-    /// while the request was in flight, and handed the lease back).
+    /// Grants and renewals whose answer the node never applied and never handed back.
     unanswered: Arc<BTreeSet<usize>>,
     taken_early: BTreeSet<usize>,
     /// Steps that took effect before a clock move logged before them, but came after a step
@@ -274,6 +306,10 @@ pub struct ElectionConformance {
     answer: Vec<Option<Answer>>,
     /// The implementation's node stepped down; the model's `StepDown` waits until enabled.
     deferred: Vec<bool>,
+    /// The implementation's node gave up its lease and a release of it follows (a
+    /// resignation's, or a late answer's hand-back): the model's node keeps its lease until
+    /// then and resigns there (`Resign`), instead of stepping down.
+    releasing: Vec<bool>,
     /// The node has a write prepared (`Trusted`) that has not reached storage.
     writing: Vec<bool>,
 }
@@ -309,9 +345,29 @@ fn node_of(step: &Step) -> Option<u32> {
         | Step::Resume { node }
         | Step::Crash { node }
         | Step::Restart { node }
-        | Step::RenewRefused { node, .. } => Some(*node),
+        | Step::RenewRefused { node, .. }
+        | Step::ReleaseRefused { node, .. } => Some(*node),
         Step::Tick { slow, .. } => slow.iter().copied().max(),
     }
+}
+
+/// Whether a release of `node`'s lease with `token` (the store's `Released`, or its refusal)
+/// is logged after record `k`, before the node is granted a lease, leads, or crashes.
+fn release_follows(records: &[Record], k: usize, node: NodeId, token: FencingToken) -> bool {
+    records[k + 1..]
+        .iter()
+        .find_map(|later| match later.step {
+            Step::Elect(Event::Released { node: m, token: t }) if m == node => Some(t == token),
+            Step::ReleaseRefused { node: m, token: t } if m == node.0 => Some(t == token),
+            Step::Elect(Event::Granted { node: m, .. } | Event::Leading { node: m, .. })
+                if m == node =>
+            {
+                Some(false)
+            }
+            Step::Crash { node: m } if m == node.0 => Some(false),
+            _ => None,
+        })
+        .unwrap_or(false)
 }
 
 fn token_u8(token: FencingToken) -> Option<u8> {
@@ -350,7 +406,7 @@ impl ElectionConformance {
     /// The model's `StepDown` the implementation's node is owed, if the model enables it.
     fn settle(&mut self, model: &ElectionModel, s: &ElectionState, n: usize) -> Option<Action> {
         let a = Action::StepDown { node: n as u8 };
-        (self.deferred[n] && enabled(model, s, a)).then(|| {
+        (self.deferred[n] && !self.releasing[n] && enabled(model, s, a)).then(|| {
             self.deferred[n] = false;
             a
         })
@@ -368,13 +424,17 @@ impl ElectionConformance {
         let mut acts = Vec::new();
         if self.unanswered.contains(&k) {
             return Err(unmapped(format!(
-                "`{}` is never answered: the node's elector did not apply it (it resigned or stepped down while the request was in flight, and hands back what it was granted), which the model's atomic grant and renewal cannot do",
+                "`{}` is never answered: the node's elector neither applied it nor handed it back",
                 record.step
             )));
         }
         match record.step {
             Step::Tick { .. } => unreachable!("ticks are mapped by `actions`"),
-            Step::Elect(Event::Granted { node, token, .. }) => {
+            Step::Elect(Event::Granted {
+                node,
+                token,
+                expires_at,
+            }) => {
                 let n = self.node(node)?;
                 self.shared(n, "is granted a lease")?;
                 if self.deferred[n] {
@@ -385,6 +445,24 @@ impl ElectionConformance {
                                 "n{n} is granted a new lease while the model's node still trusts its old one: the implementation's node gave it up earlier, having timed it from its request"
                             )));
                         }
+                    }
+                }
+                // The reads of this same free lease by other nodes came before this grant,
+                // though they may be logged after it.
+                for j in self.reads_before_grant(k, node, token, expires_at.as_millis()) {
+                    self.taken_early.insert(j);
+                    if let Step::Elect(Event::ReadFree { node: m, .. }) = self.records[j].step
+                        && self.check_then_set
+                    {
+                        let m = self.node(m)?;
+                        let mut t = s.clone();
+                        for &a in &acts {
+                            t = model.next_state(&t, a).unwrap_or(t);
+                        }
+                        if let Some(a) = self.settle(model, &t, m) {
+                            acts.push(a);
+                        }
+                        acts.push(Action::ReadLease { node: m as u8 });
                     }
                 }
                 acts.push(if self.check_then_set {
@@ -419,18 +497,43 @@ impl ElectionConformance {
                     renewal: true,
                 });
             }
-            Step::Elect(Event::Released { node, .. }) => {
-                return Err(unmapped(format!(
-                    "{node} gives its lease back: the model's leader has no release (its lease only runs out)"
-                )));
-            }
-            Step::Elect(Event::SteppedDown { node, reason, .. }) => {
-                let n = self.node(node)?;
-                if reason == StepDownReason::Resigned {
-                    return Err(unmapped(format!(
-                        "{node} resigns: the model's leader has no resignation (it steps down only when its clock stops trusting its lease)"
-                    )));
+            Step::Elect(Event::Released {
+                node: NodeId(node),
+                token,
+            })
+            | Step::ReleaseRefused { node, token } => {
+                let n = self.node(NodeId(node))?;
+                // The release of a lease the model's node still holds is its resignation (or
+                // the hand-back of a late answer); of one it gave up already, a stutter.
+                let holds = matches!(s.nodes[n].phase,
+                    Phase::Leader { token: t, .. } | Phase::Writing { token: t, .. }
+                        if Some(t) == token_u8(token));
+                if holds {
+                    self.shared(n, "resigns")?;
+                    self.releasing[n] = false;
+                    self.deferred[n] = false;
+                    self.belief[n] = None;
+                    self.answer[n] = None;
+                    acts.push(Action::Resign { node: n as u8 });
                 }
+            }
+            Step::Elect(Event::SteppedDown {
+                node,
+                token,
+                reason: StepDownReason::Resigned,
+            }) => {
+                let n = self.node(node)?;
+                self.belief[n] = None;
+                if self.release_follows(k, node, token) {
+                    // Resigns at the store's answer to its release.
+                    self.releasing[n] = true;
+                } else {
+                    self.shared(n, "resigns")?;
+                    acts.push(Action::Resign { node: n as u8 });
+                }
+            }
+            Step::Elect(Event::SteppedDown { node, token, .. }) => {
+                let n = self.node(node)?;
                 self.shared(n, "steps down")?;
                 if !matches!(s.nodes[n].phase, Phase::Leader { .. }) && !self.deferred[n] {
                     return Err(Mismatch::new(
@@ -442,6 +545,9 @@ impl ElectionConformance {
                 }
                 self.belief[n] = None;
                 self.deferred[n] = true;
+                // A late answer to a request in flight is handed back after this: the model's
+                // node resigns then.
+                self.releasing[n] = self.release_follows(k, node, token);
                 if let Some(a) = self.settle(model, s, n) {
                     acts.push(a);
                 }
@@ -465,12 +571,51 @@ impl ElectionConformance {
                 self.belief[n] = None;
                 self.answer[n] = None;
                 self.deferred[n] = false;
+                self.releasing[n] = false;
                 self.writing[n] = false;
                 acts.push(Action::Crash { node: node as u8 });
             }
             Step::Restart { node } => acts.push(Action::Restart { node: node as u8 }),
         }
         Ok(acts)
+    }
+
+    /// The records after grant `k` (of `token` to `node`, expiring at `expires_at`) that
+    /// report another node's read of the lease free, not yet mapped, made before the grant:
+    /// the store reports a read outside its lock, so it may be logged after grants it came
+    /// before. After the grant a read finds the next token or a higher one, and finds the
+    /// lease taken while it is live (unless it was released): a read of this token or a lower
+    /// one, or one logged while the granted lease was live and not released, came before.
+    fn reads_before_grant(
+        &self,
+        k: usize,
+        node: NodeId,
+        token: FencingToken,
+        expires_at: u64,
+    ) -> Vec<usize> {
+        let mut released = false;
+        let mut out = Vec::new();
+        for (j, r) in self.records.iter().enumerate().skip(k + 1) {
+            match r.step {
+                Step::Elect(Event::Released { token: t, .. }) if t == token => released = true,
+                Step::Elect(Event::ReadFree { node: m, token: t })
+                    if m != node
+                        && !self.taken_early.contains(&j)
+                        && (t <= token || (r.real < expires_at && !released)) =>
+                {
+                    out.push(j);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Whether a release of `node`'s lease with `token` (the store's `Released`, or its
+    /// refusal) is logged after record `k`, before the node is granted a lease, leads, or
+    /// crashes: the node gave that lease up and hands it back.
+    fn release_follows(&self, k: usize, node: NodeId, token: FencingToken) -> bool {
+        release_follows(&self.records, k, node, token)
     }
 
     /// Whether record `k` took effect before the clock move to `clocks_after` for certain: by
@@ -560,6 +705,19 @@ impl Conformance for ElectionConformance {
             max_writes: bound("writes", writes, coordlab_models::election::MAX_WRITES)?,
             max_crashes: bound("crashes", count(&|s| matches!(s, Step::Crash { .. })), 255)?,
             max_pauses: bound("pauses", count(&|s| matches!(s, Step::Pause { .. })), 255)?,
+            // A log that releases a lease needs the model's resignations.
+            resign: records.iter().any(|r| {
+                matches!(
+                    r.step,
+                    Step::Elect(
+                        Event::Released { .. }
+                            | Event::SteppedDown {
+                                reason: StepDownReason::Resigned,
+                                ..
+                            }
+                    ) | Step::ReleaseRefused { .. }
+                )
+            }),
         };
         let model = ElectionModel::new(variant, model_config)
             .map_err(|e| ConformError::BadLog(e.to_string()))?;
@@ -587,7 +745,8 @@ impl Conformance for ElectionConformance {
                     | Event::Trusted { token, .. }
                     | Event::Write { token, .. },
                 )
-                | Step::RenewRefused { token, .. } => Some(*token),
+                | Step::RenewRefused { token, .. }
+                | Step::ReleaseRefused { token, .. } => Some(*token),
                 _ => None,
             };
             if token.is_some_and(|t| token_u8(t).is_none()) {
@@ -605,7 +764,10 @@ impl Conformance for ElectionConformance {
                     node: node.0 as usize,
                     at: local.as_millis(),
                 }),
-                // The renewal's send: the `local` of the `Leading` that answers it.
+                // The renewal's send: the `local` of the `Leading` that answers it. A renewal
+                // whose answer came after the node gave its lease up (and so handed it back)
+                // has no `Leading`: its send is known only to be at or before the store's
+                // reading, while the node trusted its lease (0: at the latest the model allows).
                 Step::Elect(Event::Renewed {
                     node,
                     token,
@@ -618,7 +780,7 @@ impl Conformance for ElectionConformance {
                             token: t,
                             local,
                             ..
-                        }) if m == node => Some((t == token).then_some(local)),
+                        }) if m == node => Some((t == token).then_some(local.as_millis())),
                         Step::Elect(
                             Event::SteppedDown { node: m, .. }
                             | Event::Granted { node: m, .. }
@@ -627,16 +789,18 @@ impl Conformance for ElectionConformance {
                         _ => None,
                     })
                     .flatten()
+                    .or_else(|| release_follows(records, k, node, token).then_some(0))
                     .zip(expires_at.as_millis().checked_sub(lease))
-                    .map(|(local, store)| Effect::Renewal {
+                    .map(|(sent, store)| Effect::Renewal {
                         node: node.0 as usize,
-                        sent: local.as_millis(),
+                        sent,
                         store,
                     }),
-                Step::Elect(Event::ReadFree { node, .. }) => records[k + 1..]
+                // Before the first grant of the token it read, its own or another node's.
+                Step::Elect(Event::ReadFree { token, .. }) => records[k + 1..]
                     .iter()
                     .position(|later| {
-                        matches!(later.step, Step::Elect(Event::Granted { node: m, .. }) if m == node)
+                        matches!(later.step, Step::Elect(Event::Granted { token: t, .. }) if t == token)
                     })
                     .map(|j| Effect::WithGrant(k + 1 + j)),
                 _ => None,
@@ -664,7 +828,8 @@ impl Conformance for ElectionConformance {
                         Step::Crash { node: m } if m == node.0 => Some(false),
                         _ => None,
                     });
-                    (answered != Some(true)).then_some(k)
+                    (answered != Some(true) && !release_follows(records, k, node, token))
+                        .then_some(k)
                 }
                 _ => None,
             })
@@ -691,6 +856,7 @@ impl Conformance for ElectionConformance {
                 belief: vec![None; nodes],
                 answer: vec![None; nodes],
                 deferred: vec![false; nodes],
+                releasing: vec![false; nodes],
                 writing: vec![false; nodes],
             },
             model,
@@ -772,6 +938,12 @@ impl Conformance for ElectionConformance {
                 other => node_of(other),
             };
             if self.taken_early.contains(&k) {
+                continue;
+            }
+            // It took effect before an earlier clock move, where it could not be taken: not
+            // at a later one either (that would be after its effect).
+            if self.held_back.contains(&k) {
+                blocked.extend(who);
                 continue;
             }
             if !self.before_move(k, &sim, &record.clocks) {
@@ -868,7 +1040,24 @@ impl Conformance for ElectionConformance {
         let real = self.real;
         let lease_left = u64::from(after.lease.left);
         let current = after.lease.grants.last().copied();
+        // Whether the model's store holds `node`'s lease live with `token` in state `st`.
+        let holds = |st: &ElectionState, node: u32, token: FencingToken| {
+            st.lease.holder == Some(node as u8)
+                && st.lease.left > 0
+                && st.lease.grants.last().copied() == token_u8(token)
+        };
         let Step::Elect(ref event) = record.step else {
+            if let Step::ReleaseRefused { node, token } = record.step
+                && holds(before, node, token)
+            {
+                // The store's lease outlives the model's, never the other way round: what
+                // the store no longer holds, the model's store does not either.
+                return Err(Mismatch::new(
+                    "lease store",
+                    field(model, before, "lease store"),
+                    format!("refuses n{node}'s release of {token}: no longer current"),
+                ));
+            }
             if let Step::RenewRefused { node, token } = record.step {
                 let live = after.lease.holder == Some(node as u8)
                     && after.lease.left > 0
@@ -1100,7 +1289,15 @@ impl Conformance for ElectionConformance {
                     ));
                 }
             }
-            Event::Released { .. } => {}
+            Event::Released { node, token } => {
+                if holds(after, node.0, token) {
+                    return Err(Mismatch::new(
+                        "lease store",
+                        field(model, after, "lease store"),
+                        format!("releases {node}'s lease with {token}"),
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -23,6 +23,7 @@
 //! - `Renew`: `heartbeat()`, which must renew. `PrepareWrite`: `leadership()`, which must
 //!   give the token the write will carry. `StorageWrite`: `FencedStorage::write` with it.
 //!   `StepDown`: `leadership()`, which must say the lease can no longer be trusted.
+//!   `Resign` (the model's `resign` knob): `resign()`, which hands the lease back.
 //! - `Pause`, `Resume`: the node stops and starts taking steps (nothing at the API).
 //!   `Crash`: the elector is dropped; `Restart`: a new one on the same clock.
 //!
@@ -38,7 +39,7 @@
 //! runs out).
 //!
 //! # What is not checked
-//! - Resignations, shared electors and a store's unavailability: the model has none.
+//! - Shared electors and a store's unavailability: the model has none.
 //! - Requests in flight: every call returns before the next step (except a `check-then-set`
 //!   acquisition held between its read and its write).
 
@@ -360,6 +361,11 @@ impl Driver for ElectionDriver {
                             l.token, l.trusted_until
                         ),
                     ));
+                }
+            }
+            Action::Resign { node } => {
+                if let Err(e) = self.alive(node)?.resign() {
+                    return Err(Refusal::new("the store", e.to_string()));
                 }
             }
             Action::Pause { node } => {

@@ -210,3 +210,55 @@ fn a_renewal_one_ms_too_long_is_caught_at_the_renewal() {
         &election::to_json(&config(), "correct", &records),
     );
 }
+
+/// A leader that resigns gives its lease back at once: n1 is granted it in the same
+/// millisecond, with the next token. The hand checks pass, and the run conforms to
+/// `election/correct`, whose `Resign` the mapping takes at the store's release.
+#[test]
+fn a_resignation_conforms() {
+    let clock = ManualClock::new();
+    let log = Log {
+        clock: clock.clone(),
+        records: Arc::new(Mutex::new(Vec::new())),
+    };
+    let s = scenario();
+    let timing = ElectorConfig::new(
+        Duration::from_millis(s.lease_ms),
+        Duration::from_millis(s.renew_every_ms),
+        Duration::from_millis(s.drift_ms),
+    )
+    .unwrap();
+    let store = Arc::new(InMemoryLeaseStore::new(clock.clone()).with_observer(log.clone()));
+    let storage = FencedStorage::new().with_observer(log.clone());
+    let elector = |n: u32| {
+        LeaderElector::new(NodeId(n), Arc::clone(&store), clock.clone(), timing)
+            .with_observer(log.clone())
+    };
+    let (n0, n1) = (elector(0), elector(1));
+    n0.campaign().unwrap().expect("the lease is free");
+    let l = n0.leadership().expect("n0 trusts its fresh lease");
+    storage.write(NodeId(0), l.token, "n0").unwrap();
+    log.tick();
+    n0.resign().unwrap();
+    let l = n1
+        .campaign()
+        .unwrap()
+        .expect("the resigned lease is free at once");
+    assert_eq!(l.token, FencingToken::new(2));
+    let l = n1.leadership().expect("n1 trusts its lease");
+    storage.write(NodeId(1), l.token, "n1").unwrap();
+    let records = log.records.lock().expect("log lock").clone();
+    let trace = render_records(&records);
+    assert_eq!(check(&records, &scenario()), [], "{trace}");
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r.step, Step::Elect(Event::Released { .. }))),
+        "{trace}"
+    );
+    let verdict = election::check(&config(), "correct", &records).unwrap();
+    assert!(
+        matches!(verdict, Verdict::Conforms { .. }),
+        "{verdict:?}\n{trace}"
+    );
+}

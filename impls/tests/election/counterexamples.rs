@@ -175,14 +175,15 @@ fn render_json(file: &CounterexampleFile) -> String {
     json
 }
 
+/// Why `no-lease-expiry` has no search: it breaks only liveness (not in `Deviation::ALL`).
+const NOT_SEARCHED: &str = "no-lease-expiry breaks only liveness: shuttle does not search for it (coordlab drive reproduces it)";
+
 fn test_name(deviation: Deviation) -> &'static str {
     match deviation {
         Deviation::NoFencing => "shuttle_finds_no_fencing",
         Deviation::NoClockMargin => "shuttle_finds_no_clock_margin",
         Deviation::CheckThenSet => "shuttle_finds_check_then_set",
-        Deviation::NoLeaseExpiry => {
-            unreachable!("a liveness deviation: shuttle's safety searches do not look for it")
-        }
+        Deviation::NoLeaseExpiry => unreachable!("{NOT_SEARCHED}"),
     }
 }
 
@@ -209,9 +210,7 @@ fn what_the_bug_is(deviation: Deviation) -> &'static str {
         Deviation::CheckThenSet => {
             "the lease store's acquisition reads the lease, releases its lock, then writes the reader in with the token it read plus one (`InMemoryLeaseStore` without its compare-and-set)"
         }
-        Deviation::NoLeaseExpiry => {
-            "the lease store's leases never run out (`InMemoryLeaseStore` without expiry), so a crashed holder keeps the lease forever"
-        }
+        Deviation::NoLeaseExpiry => unreachable!("{NOT_SEARCHED}"),
     }
 }
 
@@ -528,6 +527,11 @@ fn mermaid(nodes: u32, story: &[Record], violation: &Violation) -> String {
                 store(),
                 format!("n{node}"),
                 format!("renewal of {token} refused"),
+            ),
+            Step::ReleaseRefused { node, token } => Arrow::reply(
+                store(),
+                format!("n{node}"),
+                format!("release of {token} refused"),
             ),
         };
         d.step(i + 1, [arrow]);

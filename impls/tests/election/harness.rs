@@ -46,16 +46,18 @@
 //! (a grant's token and expiry, a write accepted or rejected, the elector's trust window). A
 //! deviation's run must also leave `correct` exactly at the step where its bug acts
 //! ([`bug_step`]), or nowhere if the bug never acted. The hand-written checks stay: they are
-//! the second opinion. Runs with a step the model lacks (a resignation, a shared elector's
-//! threads interleaving) are [`Conformance::Unmapped`], counted by the tests.
+//! the second opinion. Resignations and the leases an elector hands back are the model's
+//! `Resign`; runs with a step the model lacks (a shared elector's threads interleaving: a
+//! renewal while a write another thread prepared is on its way) are
+//! [`Conformance::Unmapped`], counted by the tests.
 //!
 //! And the store's own contract, which the properties rest on (a broken one panics with
 //! "lease store contract"): every grant finds the previous lease released or expired at the
 //! grant's store time (its expiry minus the lease; every node asks for the same lease), and
 //! every renewal renews the current, live lease of its holder and token, so a stale
 //! heartbeat — a renewal sent before the lease was lost and arriving after — is never
-//! accepted. A refused renewal is logged (`RenewRefused`, once the store answered) and must
-//! not be of a lease still live then.
+//! accepted. A refused renewal or release is logged (`RenewRefused`, `ReleaseRefused`, once the
+//! store answered) and must not be of a lease still live then.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -204,8 +206,8 @@ pub enum Conformance {
         /// Where a deviation's run left `correct`.
         leaves_correct_at: Option<usize>,
     },
-    /// The log has a step the mapping cannot express (a resignation; an elector shared by
-    /// several threads doing two things at once; see `coordlab_checks::conform::election`):
+    /// The log has a step the mapping cannot express (an elector shared by several threads
+    /// doing two things at once; see `coordlab_checks::conform::election`):
     /// the run was not checked against the model. The step and why.
     Unmapped(String),
     /// The run diverged (a `ConformsToModel` violation says how).
@@ -320,7 +322,8 @@ impl Clock for NodeClock {
 type Store = InMemoryLeaseStore<RealClock>;
 type Elector = LeaderElector<Link, NodeClock>;
 
-/// A node's link to the lease store: logs each refused renewal when its answer comes back.
+/// A node's link to the lease store: logs each refused renewal and release when its answer
+/// comes back (the store logs only what it does).
 struct Link {
     store: Arc<Store>,
     world: World,
@@ -341,7 +344,14 @@ impl LeaseStore for Link {
         answer
     }
     fn release(&self, node: NodeId, token: FencingToken) -> Result<(), LeaseError> {
-        self.store.release(node, token)
+        let answer = self.store.release(node, token);
+        if let Err(LeaseError::NotHolder { .. }) = answer {
+            self.world.record(Step::ReleaseRefused {
+                node: node.0,
+                token,
+            });
+        }
+        answer
     }
     fn current(&self) -> Result<Option<Lease>, LeaseError> {
         self.store.current()
@@ -572,6 +582,8 @@ pub fn variant(s: &Scenario) -> &'static str {
 /// - `no-fencing`: the first write storage accepts with a token lower than one it accepted.
 /// - `no-clock-margin`: the first `Leading`: the elector trusts its lease until `local +
 ///   lease`, not `local + lease − drift`.
+/// - `no-lease-expiry` (a liveness bug, not searched under shuttle): the first grant, whose
+///   lease never expires.
 /// - `check-then-set`: the first grant made while the lease the log last granted or renewed
 ///   was live and not released, or with a token not above the last one granted (the blind
 ///   write, of a lease taken or of a token used since the read).
@@ -588,7 +600,7 @@ pub fn bug_step(s: &Scenario, records: &[Record]) -> Option<usize> {
             &|step| matches!(step, Step::Elect(Event::Write { token, accepted: true, highest: Some(h), .. }) if token < h),
         ),
         Deviation::NoClockMargin => at(&|step| matches!(step, Step::Elect(Event::Leading { .. }))),
-        // Its grants carry no expiry: the first one leaves the correct store.
+        // Its grants never run out: the store's expiry is the model's from the first grant.
         Deviation::NoLeaseExpiry => at(&|step| matches!(step, Step::Elect(Event::Granted { .. }))),
         Deviation::CheckThenSet => {
             // The store's lease: its expiry (real ms), unless released.
@@ -807,7 +819,7 @@ pub fn check(records: &[Record], scenario: &Scenario) -> Vec<Violation> {
                 );
                 lease = None;
             }
-            Step::RenewRefused { node, token } => {
+            Step::RenewRefused { node, token } | Step::ReleaseRefused { node, token } => {
                 // The refusal came before this record, and a lost lease stays lost (it cannot
                 // be renewed once expired, a release is final, tokens only grow): a lease live
                 // now was live at the refusal.
@@ -815,8 +827,13 @@ pub fn check(records: &[Record], scenario: &Scenario) -> Vec<Violation> {
                     .is_some_and(|(h, t, until)| h.0 == *node && t == *token && r.real < until);
                 assert!(
                     !still_live,
-                    "lease store contract: step {step}: the store refused n{node}'s renewal \
+                    "lease store contract: step {step}: the store refused n{node}'s {} \
                      of its live lease {token}\n{}",
+                    if matches!(r.step, Step::RenewRefused { .. }) {
+                        "renewal"
+                    } else {
+                        "release"
+                    },
                     render_records(records)
                 );
             }
