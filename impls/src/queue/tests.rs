@@ -1291,3 +1291,70 @@ fn anonymous_sharded_operations_answer_as_the_receipts_shard() {
     let c = q.counts();
     assert_eq!((c.sent, c.deleted, c.in_flight), (3, 3, 0));
 }
+
+/// The rest of a sharded queue's own operations: visibility changes and releases answer as
+/// the receipt's shard does, dead letters are drained from every shard, and steps recorded
+/// outside the queue (by the queue or a consumer) land in the log of the shard that holds
+/// their message (shard 0 for a step that names none).
+#[test]
+fn sharded_visibility_releases_dead_letters_and_records_reach_the_right_shard() {
+    let clock = ManualClock::new();
+    let config = QueueConfig::default()
+        .with_max_receives(1)
+        .with_event_log(true)
+        .with_retry_policy(RetryPolicy::Immediate);
+    let q = ShardedQueue::new(config.clone(), 2, clock.clone());
+    assert_eq!(q.config(), config);
+    assert!(format!("{q:?}").starts_with("ShardedQueue"));
+    q.send("a"); // shard 0
+    q.send("b"); // shard 1
+    let c = q.consumer(ConsumerId(4));
+    let a = c.receive(T30).unwrap();
+    let b = c.receive(T30).unwrap();
+    assert_ne!(a.message.shard(), b.message.shard());
+    assert_eq!(q.change_visibility(&b.receipt, ms(50)), Ok(()));
+
+    c.record_process(&b.receipt, ProcessOutcome::Applied);
+    q.record(Event::Tick {
+        now: Instant::from_millis(0),
+    });
+    c.record_crash(Some(&a.receipt));
+    c.record_crash(None);
+    // Released with one receive allowed: dead-lettered at once.
+    assert_eq!(q.release(&a.receipt), Ok(Instant::ZERO));
+    assert_eq!(
+        q.release(&a.receipt),
+        Err(QueueError::MessageGone { message: a.message })
+    );
+    clock.advance(ms(50));
+    let drained: Vec<MessageId> = q.drain_dead_letters().iter().map(|d| d.message).collect();
+    assert_eq!(drained.len(), 2, "both shards' dead letters");
+    assert!(drained.contains(&a.message) && drained.contains(&b.message));
+    assert!(q.drain_dead_letters().is_empty());
+    q.check_invariants();
+    let logs = q.events_by_shard();
+    let names = |shard: usize| -> Vec<String> {
+        logs[shard]
+            .iter()
+            .map(|r| r.event.to_string())
+            .filter(|e| e.contains("c4") || e.starts_with("clock"))
+            .collect()
+    };
+    let shard_a = usize::from(a.message.shard());
+    let shard_b = usize::from(b.message.shard());
+    assert!(
+        names(shard_b)
+            .iter()
+            .any(|e| e.starts_with("c4 processes") || e.contains("applies")),
+        "{:?}",
+        names(shard_b)
+    );
+    assert!(
+        names(shard_a)
+            .iter()
+            .any(|e| e.starts_with("c4 crashes holding")),
+        "{:?}",
+        names(shard_a)
+    );
+    assert!(names(0).iter().any(|e| e == "c4 crashes"), "{:?}", names(0));
+}
