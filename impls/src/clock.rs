@@ -257,7 +257,7 @@ mod tests {
     fn system_clock_counts_milliseconds() {
         let clock = SystemClock::new();
         let before = clock.now();
-        std::thread::sleep(Duration::from_millis(20));
+        crate::sync::thread::sleep(Duration::from_millis(20));
         let after = clock.now();
         assert!(
             after.as_millis() >= before.as_millis() + 20,

@@ -1076,7 +1076,7 @@ fn anonymous_sharded_receives_start_at_the_threads_hint_and_stick() {
     crate::sync::set_thread_hint(0);
     assert_eq!(q.receive(T30).unwrap().message.shard(), 0);
     // Another thread's receive (from its own start shard) leaves this thread's hint alone.
-    std::thread::scope(|s| {
+    crate::sync::thread::scope(|s| {
         s.spawn(|| {
             crate::sync::set_thread_hint(1);
             assert_eq!(q.receive(T30).unwrap().message.shard(), 1);
