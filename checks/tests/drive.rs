@@ -15,28 +15,30 @@ use coordlab_models::queue::QueueModel;
 mod run;
 use run::root;
 
-/// Every committed model counterexample of `protocol` (not the `impl-*` shuttle schedules).
+/// Every committed model counterexample of `protocol`, labelled checks' included (not the
+/// `impl-*` shuttle schedules).
 fn traces(protocol: &str) -> Vec<PathBuf> {
-    let dir = root().join("counterexamples").join(protocol);
-    let mut out = Vec::new();
-    for variant in std::fs::read_dir(&dir).unwrap() {
-        let variant = variant.unwrap().path();
-        if variant
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("impl-")
-        {
-            continue;
-        }
-        for f in std::fs::read_dir(&variant).unwrap() {
-            let f = f.unwrap().path();
-            if f.extension().is_some_and(|e| e == "json") {
-                out.push(f);
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("impl-")
+                {
+                    walk(&path, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "json") {
+                out.push(path);
             }
         }
     }
+    let dir = root().join("counterexamples").join(protocol);
+    let mut out = Vec::new();
+    walk(&dir, &mut out);
     out.sort();
     assert!(
         !out.is_empty(),
