@@ -259,7 +259,7 @@ mod tests {
         let before = clock.now();
         crate::sync::thread::sleep(Duration::from_millis(20));
         let after = clock.now();
-        // At least the 20 ms slept; not nanoseconds or microseconds (ten seconds have not passed).
+        // At least the 20 ms slept; not ns or µs (ten seconds have not passed).
         let elapsed = after.as_millis().checked_sub(before.as_millis());
         assert!(
             elapsed.is_some_and(|ms| (20..10_000).contains(&ms)),
