@@ -53,13 +53,17 @@ use coordlab_impls::election::{
     Deviation, ElectorConfig, Event, EventLog, FencedStorage, FencingToken, InMemoryLeaseStore,
     LeaderElector, Leadership, LeaseError, LeaseStore, NodeId, Observer,
 };
+use coordlab_impls::sync::Arc as ImplArc;
 use coordlab_models::Protocol;
 use coordlab_models::election::{Action, Bug, ElectionModel, ElectionState, Lease, Node, Phase};
 
 use super::{Driver, Refusal};
 
-type Store = Arc<InMemoryLeaseStore<ManualClock>>;
-type Elector = Arc<LeaderElector<Store, ManualClock>>;
+// The implementation's own `Arc` (its sync facade's: the lease store is implemented for it,
+// and a `--cfg loom` build, which compiles this crate for the implementation's tests, makes
+// it loom's).
+type Store = ImplArc<InMemoryLeaseStore<ManualClock>>;
+type Elector = ImplArc<LeaderElector<Store, ManualClock>>;
 type Campaign = JoinHandle<Result<Option<Leadership>, LeaseError>>;
 
 /// Holds a `check-then-set` acquisition between its read and its write: the store reports
@@ -151,12 +155,12 @@ impl ElectionDriver {
         let n = &self.nodes[usize::from(node)];
         let elector = LeaderElector::new(
             NodeId(u32::from(node)),
-            Arc::clone(&self.store),
+            ImplArc::clone(&self.store),
             n.clock.clone(),
             self.config,
         )
         .with_deviation(self.deviation.filter(|d| *d == Deviation::NoClockMargin));
-        Arc::new(elector)
+        ImplArc::new(elector)
     }
 
     fn alive(&self, node: u8) -> Result<&Elector, Refusal> {
@@ -194,7 +198,7 @@ impl Driver for ElectionDriver {
         let real = ManualClock::new();
         let store_deviation =
             deviation.filter(|d| matches!(d, Deviation::CheckThenSet | Deviation::NoLeaseExpiry));
-        let store = Arc::new(
+        let store = ImplArc::new(
             InMemoryLeaseStore::new(real.clone())
                 .with_observer(Forward(Arc::clone(&gate)))
                 .with_deviation(store_deviation),
@@ -271,7 +275,7 @@ impl Driver for ElectionDriver {
                         "it acquires with one compare-and-set: there is no read to act on later",
                     ));
                 }
-                let elector = Arc::clone(self.alive(node)?);
+                let elector = ImplArc::clone(self.alive(node)?);
                 let n = u32::from(node);
                 let thread = std::thread::spawn(move || elector.campaign());
                 // Wait until the campaign is held after its read, or has ended without one.
