@@ -1151,7 +1151,11 @@ fn a_receipt_for_a_delivery_not_handed_out_is_unknown() {
     }
     // A message id this queue never issued (past the last one, or another shard's): unknown,
     // not gone.
-    for forged_message in [MessageId::new(5), MessageId::in_shard(1, 0)] {
+    for forged_message in [
+        MessageId::new(1),
+        MessageId::new(5),
+        MessageId::in_shard(1, 0),
+    ] {
         let mut forged = json.clone();
         forged["message"] = serde_json::to_value(forged_message).unwrap();
         let forged: ReceiptHandle = serde_json::from_value(forged).unwrap();
