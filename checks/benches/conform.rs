@@ -98,29 +98,10 @@ fn main() {
     );
     for (messages, consumers) in [(1, 2), (4, 4), (8, 4)] {
         let (config, events) = run(messages, consumers);
-        let actions = match queue::check(&config, "correct", &events) {
-            Ok(Verdict::Conforms { actions, .. }) => actions,
-            other => panic!("the benchmark run does not conform: {other:?}"),
-        };
-        let mut batches: Vec<Duration> = (0..5)
-            .map(|_| {
-                let start = Instant::now();
-                for _ in 0..replays {
-                    std::hint::black_box(queue::check(&config, "correct", &events).is_ok());
-                }
-                start.elapsed() / replays as u32
-            })
-            .collect();
-        batches.sort();
-        let per_replay = batches[2];
-        println!(
-            "{:<28} {:>7} {:>8} {:>10.1}µs {:>10.0}ns",
-            format!("{messages} messages, {consumers} consumers"),
-            events.len(),
-            actions,
-            per_replay.as_secs_f64() * 1e6,
-            per_replay.as_secs_f64() * 1e9 / events.len() as f64
-        );
+        let label = format!("{messages} messages, {consumers} consumers");
+        measure(&label, replays, events.len(), || {
+            queue::check(&config, "correct", &events)
+        });
     }
     election_bench(replays);
 }
@@ -245,28 +226,41 @@ fn election_bench(replays: usize) {
     );
     for (nodes, rounds) in [(2, 20), (3, 60)] {
         let (config, records) = election_run::run(nodes, rounds, 15);
-        let actions = match election::check(&config, "correct", &records) {
-            Ok(Verdict::Conforms { actions, .. }) => actions,
-            other => panic!("the benchmark run does not conform: {other:?}"),
-        };
-        let mut batches: Vec<Duration> = (0..5)
-            .map(|_| {
-                let start = Instant::now();
-                for _ in 0..replays {
-                    std::hint::black_box(election::check(&config, "correct", &records).is_ok());
-                }
-                start.elapsed() / replays as u32
-            })
-            .collect();
-        batches.sort();
-        let per_replay = batches[2];
-        println!(
-            "{:<28} {:>7} {:>8} {:>10.1}µs {:>10.0}ns",
-            format!("{nodes} nodes, {rounds} ms"),
+        measure(
+            &format!("{nodes} nodes, {rounds} ms"),
+            replays,
             records.len(),
-            actions,
-            per_replay.as_secs_f64() * 1e6,
-            per_replay.as_secs_f64() * 1e9 / records.len() as f64
+            || election::check(&config, "correct", &records),
         );
     }
+}
+
+/// Checks a run `replays` times in each of 5 batches and prints its row: events, model
+/// actions, the median time per replay and per event. Panics if the run does not conform.
+fn measure(
+    label: &str,
+    replays: usize,
+    events: usize,
+    check: impl Fn() -> Result<Verdict, coordlab_checks::conform::ConformError>,
+) {
+    let actions = match check() {
+        Ok(Verdict::Conforms { actions, .. }) => actions,
+        other => panic!("the benchmark run does not conform: {other:?}"),
+    };
+    let mut batches: Vec<Duration> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..replays {
+                std::hint::black_box(check().is_ok());
+            }
+            start.elapsed() / replays as u32
+        })
+        .collect();
+    batches.sort();
+    let per_replay = batches[2];
+    println!(
+        "{label:<28} {events:>7} {actions:>8} {:>10.1}µs {:>10.0}ns",
+        per_replay.as_secs_f64() * 1e6,
+        per_replay.as_secs_f64() * 1e9 / events as f64
+    );
 }

@@ -346,31 +346,52 @@ pub fn check_json(text: &str, variant: Option<&str>) -> Result<Verdict, ConformE
         .ok_or_else(|| ConformError::BadLog("`protocol` must be a string".into()))?
         .to_string();
     match protocol.as_str() {
-        "queue" => {
-            let log: RunLog<queue::RunConfig, coordlab_impls::queue::EventRecord> =
-                serde_json::from_value(value).map_err(|e| {
-                    ConformError::BadLog(format!(
-                        "malformed queue run log: {}",
-                        crate::plain(&e.to_string())
-                    ))
-                })?;
-            let v = variant.unwrap_or(&log.variant);
-            conform::<queue::QueueConformance>(&log.config, v, &log.events)
-        }
-        "election" => {
-            let log: RunLog<election::RunConfig, election::Record> = serde_json::from_value(value)
-                .map_err(|e| {
-                    ConformError::BadLog(format!(
-                        "malformed election run log: {}",
-                        crate::plain(&e.to_string())
-                    ))
-                })?;
-            let v = variant.unwrap_or(&log.variant);
-            conform::<election::ElectionConformance>(&log.config, v, &log.events)
-        }
+        "queue" => check_value::<queue::QueueConformance>(value, variant),
+        "election" => check_value::<election::ElectionConformance>(value, variant),
         other => Err(ConformError::BadLog(format!(
             "no conformance mapping for protocol `{other}` (known: {})",
             PROTOCOLS.join(", ")
         ))),
     }
+}
+
+/// Reads a run log of mapping `C`'s protocol from `value` and checks it against the variant
+/// it names, or `variant` if given.
+fn check_value<C: Conformance>(
+    value: serde_json::Value,
+    variant: Option<&str>,
+) -> Result<Verdict, ConformError>
+where
+    C::Config: serde::de::DeserializeOwned,
+    C::Event: serde::de::DeserializeOwned,
+{
+    use coordlab_models::Protocol;
+    let log: RunLog<C::Config, C::Event> = serde_json::from_value(value).map_err(|e| {
+        ConformError::BadLog(format!(
+            "malformed {} run log: {}",
+            <C::Model as Protocol>::ID,
+            crate::plain(&e.to_string())
+        ))
+    })?;
+    let v = variant.unwrap_or(&log.variant);
+    conform::<C>(&log.config, v, &log.events)
+}
+
+/// A run log as JSON, pretty-printed with a final newline: the envelope `coordlab conform`
+/// reads and the implementation tests write.
+pub fn run_log_json<C: Serialize + Clone, E: Serialize + Clone>(
+    protocol: &str,
+    config: &C,
+    variant: &str,
+    events: &[E],
+) -> String {
+    let log = RunLog {
+        protocol: protocol.to_string(),
+        variant: variant.to_string(),
+        config: config.clone(),
+        events: events.to_vec(),
+    };
+    let mut out = serde_json::to_string_pretty(&log).expect("a run log serialises");
+    out.push('\n');
+    out
 }

@@ -1333,15 +1333,7 @@ impl ElectionConformance {
 
 /// The run log of an election run as JSON: the envelope `coordlab conform` reads.
 pub fn to_json(config: &RunConfig, variant: &str, records: &[Record]) -> String {
-    let log = super::RunLog {
-        protocol: "election".to_string(),
-        variant: variant.to_string(),
-        config: config.clone(),
-        events: records.to_vec(),
-    };
-    let mut out = serde_json::to_string_pretty(&log).expect("a run log serialises");
-    out.push('\n');
-    out
+    super::run_log_json("election", config, variant, records)
 }
 
 /// Checks an election run against the model of `variant`.

@@ -867,15 +867,7 @@ impl Conformance for QueueConformance {
 
 /// The run log of a queue run as JSON: the envelope `coordlab conform` reads.
 pub fn to_json(config: &RunConfig, variant: &str, events: &[EventRecord]) -> String {
-    let log = super::RunLog {
-        protocol: "queue".to_string(),
-        variant: variant.to_string(),
-        config: config.clone(),
-        events: events.to_vec(),
-    };
-    let mut out = serde_json::to_string_pretty(&log).expect("a run log serialises");
-    out.push('\n');
-    out
+    super::run_log_json("queue", config, variant, events)
 }
 
 /// Checks a queue run against the model of `variant`.
