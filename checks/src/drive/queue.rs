@@ -63,22 +63,20 @@ use coordlab_models::queue::{
 
 use super::{Driver, Refusal};
 
-/// A model consumer as the driver plays it.
+/// The delivery a model consumer holds, as the driver plays it (an idle consumer holds
+/// `None`).
 #[derive(Clone, Copy, Debug)]
-enum Played {
-    Idle,
-    Holding {
-        msg: u8,
-        receipt: ReceiptHandle,
-        processed: bool,
-        deleted: bool,
-        renewed: bool,
-        /// It has changed the visibility once (`change-visibility`).
-        changed: bool,
-        pause: Pause,
-        /// When the visibility was last set by this delivery (the receive or a renewal).
-        set_at: Instant,
-    },
+struct Holding {
+    msg: u8,
+    receipt: ReceiptHandle,
+    processed: bool,
+    deleted: bool,
+    renewed: bool,
+    /// It has changed the visibility once (`change-visibility`).
+    changed: bool,
+    pause: Pause,
+    /// When the visibility was last set by this delivery (the receive or a renewal).
+    set_at: Instant,
 }
 
 /// The queue's driver state.
@@ -97,7 +95,7 @@ pub struct QueueDriver {
     effects: Vec<u8>,
     ledger: IdempotencyLedger<u8>,
     dropped: Vec<bool>,
-    consumers: Vec<Played>,
+    consumers: Vec<Option<Holding>>,
     crashes: u8,
     pauses: u8,
 }
@@ -119,14 +117,13 @@ impl QueueDriver {
         self.consumer_bug == Some(bug)
     }
 
-    fn held(&self, consumer: u8) -> Result<Played, Refusal> {
-        match self.consumers[usize::from(consumer)] {
-            Played::Idle => Err(Refusal::new(
+    fn held(&self, consumer: u8) -> Result<Holding, Refusal> {
+        self.consumers[usize::from(consumer)].ok_or_else(|| {
+            Refusal::new(
                 "the driver",
                 format!("consumer {consumer} holds no delivery"),
-            )),
-            held => Ok(held),
-        }
+            )
+        })
     }
 
     /// Whether a delivery's receipt is still the message's newest and the message is held.
@@ -188,7 +185,7 @@ impl Driver for QueueDriver {
             effects: vec![0; n],
             ledger: IdempotencyLedger::new(),
             dropped: vec![false; n],
-            consumers: vec![Played::Idle; usize::from(c.consumers)],
+            consumers: vec![None; usize::from(c.consumers)],
             crashes: 0,
             pauses: 0,
         })
@@ -231,7 +228,7 @@ impl Driver for QueueDriver {
                     ));
                 }
                 self.receives[usize::from(msg)] = d.receive_count;
-                self.consumers[usize::from(consumer)] = Played::Holding {
+                self.consumers[usize::from(consumer)] = Some(Holding {
                     msg,
                     receipt: d.receipt,
                     processed: false,
@@ -240,15 +237,12 @@ impl Driver for QueueDriver {
                     changed: false,
                     pause: Pause::Running,
                     set_at: self.clock.now(),
-                };
+                });
             }
             Action::Heartbeat { consumer } => {
-                let Played::Holding {
+                let Holding {
                     receipt, renewed, ..
-                } = self.held(consumer)?
-                else {
-                    unreachable!("held returns a holding consumer")
-                };
+                } = self.held(consumer)?;
                 if renewed && self.consumer_has(Bug::HeartbeatStops) {
                     return Err(Refusal::new(
                         "the consumer",
@@ -259,9 +253,9 @@ impl Driver for QueueDriver {
                 match handle.change_visibility(&receipt, Self::visibility(model)) {
                     Ok(_) => {
                         let now = self.clock.now();
-                        if let Played::Holding {
+                        if let Some(Holding {
                             renewed, set_at, ..
-                        } = &mut self.consumers[usize::from(consumer)]
+                        }) = &mut self.consumers[usize::from(consumer)]
                         {
                             *renewed = true;
                             *set_at = now;
@@ -273,20 +267,18 @@ impl Driver for QueueDriver {
                     }
                     // Refused as in the model: the consumer learns it lost the message and
                     // stops.
-                    Err(_) => self.consumers[usize::from(consumer)] = Played::Idle,
+                    Err(_) => self.consumers[usize::from(consumer)] = None,
                 }
             }
             Action::ChangeVisibility { consumer } => {
-                let Played::Holding { receipt, .. } = self.held(consumer)? else {
-                    unreachable!("held returns a holding consumer")
-                };
+                let Holding { receipt, .. } = self.held(consumer)?;
                 let handle = self.queue.consumer(ConsumerId(u32::from(consumer)));
                 match handle.change_visibility(&receipt, Self::visibility(model)) {
                     Ok(_) => {
                         let now = self.clock.now();
-                        if let Played::Holding {
+                        if let Some(Holding {
                             changed, set_at, ..
-                        } = &mut self.consumers[usize::from(consumer)]
+                        }) = &mut self.consumers[usize::from(consumer)]
                         {
                             *changed = true;
                             *set_at = now;
@@ -297,19 +289,16 @@ impl Driver for QueueDriver {
                         return Err(queue_refusal(&e));
                     }
                     // Refused as in the model: the consumer drops the delivery.
-                    Err(_) => self.consumers[usize::from(consumer)] = Played::Idle,
+                    Err(_) => self.consumers[usize::from(consumer)] = None,
                 }
             }
             Action::Process { consumer } => {
-                let Played::Holding {
+                let Holding {
                     msg,
                     receipt,
                     deleted,
                     ..
-                } = self.held(consumer)?
-                else {
-                    unreachable!("held returns a holding consumer")
-                };
+                } = self.held(consumer)?;
                 let m = usize::from(msg);
                 let duplicate = if self.consumer_has(Bug::NoIdempotency) {
                     self.effects[m] = (self.effects[m] + 1).min(2);
@@ -325,39 +314,34 @@ impl Driver for QueueDriver {
                     }
                 };
                 if deleted {
-                    self.consumers[usize::from(consumer)] = Played::Idle;
+                    self.consumers[usize::from(consumer)] = None;
                 } else if duplicate && self.consumer_has(Bug::DuplicateNotDeleted) {
                     if self.receipt_current(&receipt) {
                         self.dropped[m] = true;
                     }
-                    self.consumers[usize::from(consumer)] = Played::Idle;
-                } else if let Played::Holding { processed, .. } =
+                    self.consumers[usize::from(consumer)] = None;
+                } else if let Some(Holding { processed, .. }) =
                     &mut self.consumers[usize::from(consumer)]
                 {
                     *processed = true;
                 }
             }
             Action::Release { consumer } => {
-                let Played::Holding { receipt, .. } = self.held(consumer)? else {
-                    unreachable!("held returns a holding consumer")
-                };
+                let Holding { receipt, .. } = self.held(consumer)?;
                 // A refusal changes nothing at the queue; either way the consumer is done.
                 let _ = self
                     .queue
                     .consumer(ConsumerId(u32::from(consumer)))
                     .release(&receipt);
-                self.consumers[usize::from(consumer)] = Played::Idle;
+                self.consumers[usize::from(consumer)] = None;
             }
             Action::Delete { consumer } => {
-                let Played::Holding {
+                let Holding {
                     msg,
                     receipt,
                     processed,
                     ..
-                } = self.held(consumer)?
-                else {
-                    unreachable!("held returns a holding consumer")
-                };
+                } = self.held(consumer)?;
                 if !processed && !self.consumer_has(Bug::DeleteBeforeProcess) {
                     return Err(Refusal::new(
                         "the consumer",
@@ -382,35 +366,32 @@ impl Driver for QueueDriver {
                     Err(_) => {}
                 }
                 if processed {
-                    self.consumers[usize::from(consumer)] = Played::Idle;
-                } else if let Played::Holding { deleted, .. } =
+                    self.consumers[usize::from(consumer)] = None;
+                } else if let Some(Holding { deleted, .. }) =
                     &mut self.consumers[usize::from(consumer)]
                 {
                     *deleted = true;
                 }
             }
             Action::Crash { consumer } => {
-                if let Played::Holding { receipt, .. } = self.held(consumer)? {
-                    self.queue
-                        .consumer(ConsumerId(u32::from(consumer)))
-                        .record_crash(Some(&receipt));
-                }
-                self.consumers[usize::from(consumer)] = Played::Idle;
+                let Holding { receipt, .. } = self.held(consumer)?;
+                self.queue
+                    .consumer(ConsumerId(u32::from(consumer)))
+                    .record_crash(Some(&receipt));
+                self.consumers[usize::from(consumer)] = None;
                 self.crashes += 1;
             }
             Action::Pause { consumer } => {
                 self.held(consumer)?;
-                if let Played::Holding { pause, .. } = &mut self.consumers[usize::from(consumer)] {
+                if let Some(Holding { pause, .. }) = &mut self.consumers[usize::from(consumer)] {
                     *pause = Pause::Paused;
                 }
                 self.pauses += 1;
             }
             Action::Resume { consumer } => {
-                let Played::Holding { receipt, .. } = self.held(consumer)? else {
-                    unreachable!("held returns a holding consumer")
-                };
+                let Holding { receipt, .. } = self.held(consumer)?;
                 let owns = self.owns(&receipt);
-                if let Played::Holding { pause, .. } = &mut self.consumers[usize::from(consumer)] {
+                if let Some(Holding { pause, .. }) = &mut self.consumers[usize::from(consumer)] {
                     *pause = if owns {
                         Pause::Running
                     } else {
@@ -424,14 +405,14 @@ impl Driver for QueueDriver {
                 if heartbeat > 0 {
                     let now = self.clock.now();
                     for (i, c) in self.consumers.iter().enumerate() {
-                        if let Played::Holding {
+                        if let Some(Holding {
                             msg,
                             deleted: false,
                             pause: Pause::Running,
                             renewed,
                             set_at,
                             ..
-                        } = *c
+                        }) = *c
                             && !(renewed && self.consumer_has(Bug::HeartbeatStops))
                             && now.saturating_duration_since(set_at) >= ms(heartbeat)
                         {
@@ -523,8 +504,8 @@ impl Driver for QueueDriver {
         let mut consumers = Vec::new();
         for i in 0..self.consumers.len() {
             let c = match self.consumers[i] {
-                Played::Idle => Consumer::Idle,
-                Played::Holding {
+                None => Consumer::Idle,
+                Some(Holding {
                     msg,
                     receipt,
                     processed,
@@ -533,7 +514,7 @@ impl Driver for QueueDriver {
                     changed,
                     pause,
                     ..
-                } => Consumer::Holding {
+                }) => Consumer::Holding {
                     msg,
                     stale: self.receives[usize::from(msg)] > receipt.delivery(),
                     processed,
