@@ -328,10 +328,8 @@ pub fn counterexample<D: Driver>(file: &TraceFile, t: &Typed<D::Model>) -> Resul
         Outcome::Followed { steps, .. } => {
             // The property, judged on the implementation's own states.
             let on_impl = on_states::<D>(t.model.clone(), t, &observed);
-            let violated = match trace::violation(file, &on_impl) {
-                Ok(()) => Ok(violation_text::<D::Model>(file)),
-                Err(why) => Err(why),
-            };
+            let violated =
+                trace::violation(file, &on_impl).map(|()| violation_text::<D::Model>(file));
             Outcome::Followed { steps, violated }
         }
         other => other,
@@ -345,10 +343,8 @@ pub fn counterexample<D: Driver>(file: &TraceFile, t: &Typed<D::Model>) -> Resul
             let judge =
                 D::Model::new("correct", model.config().clone()).map_err(|e| e.to_string())?;
             let on_impl = on_states::<D>(judge, t, &observed);
-            let violated = match trace::violation(file, &on_impl) {
-                Ok(()) => Ok(violation_text::<D::Model>(file)),
-                Err(why) => Err(why),
-            };
+            let violated =
+                trace::violation(file, &on_impl).map(|()| violation_text::<D::Model>(file));
             Outcome::Followed { steps, violated }
         }
         other => other,
