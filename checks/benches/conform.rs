@@ -111,6 +111,8 @@ mod election_run {
     //! logged as the election harness logs them.
 
     use std::sync::{Arc, Mutex};
+
+    use coordlab_impls::sync::Arc as ImplArc;
     use std::time::Duration;
 
     use coordlab_checks::conform::election::{Record, RunConfig, Step};
@@ -161,12 +163,14 @@ mod election_run {
             Duration::from_millis(drift),
         )
         .unwrap();
-        let store = Arc::new(InMemoryLeaseStore::new(real.clone()).with_observer(rec.clone()));
+        // The implementation's own `Arc` (its sync facade's: the lease store is implemented for
+        // it, and is loom's under `--cfg loom`).
+        let store = ImplArc::new(InMemoryLeaseStore::new(real.clone()).with_observer(rec.clone()));
         let storage = FencedStorage::new().with_observer(rec.clone());
         let elector = |n: u32| {
             LeaderElector::new(
                 NodeId(n),
-                Arc::clone(&store),
+                ImplArc::clone(&store),
                 clocks[n as usize].clone(),
                 config,
             )
@@ -209,6 +213,7 @@ mod election_run {
             lease_ms: lease,
             renew_every_ms: renew,
             drift_ms: drift,
+            writers: 0,
         };
         let records = rec.records.lock().unwrap().clone();
         (config, records)

@@ -39,9 +39,17 @@
 //! whose answer the node never applies, too: the elector hands back what a request answered
 //! after the node stepped down or resigned was granted (its epoch rule), so such a run is
 //! this model's atomic grant or renewal followed by a resignation (`Resign`, below) at the
-//! hand-back. This model's node does one thing at a time: the runs of an elector shared by
-//! threads, one renewing while a write another prepared is on its way, are reported as
-//! unmapped.
+//! hand-back.
+//!
+//! Shared electors (`writers`, 0 by default): by default a node does one thing at a time, and a
+//! write it prepared (`PrepareWrite`, phase `Writing`) holds its other steps back until it
+//! reaches storage. An elector is meant to be shared by a heartbeat thread and the threads
+//! that write; with `writers` = n, each of n writer threads may have one prepared write on its
+//! way (`ElectionState::prepared`, with the token it carries) while the node renews, steps
+//! down, resigns, campaigns again and prepares more, and the writes reach storage in any
+//! order (`StorageWrite` names the token). A write on its way is what a pause makes of the
+//! sequential node's: a stale write needs no pause, only a slow writer. A crash kills the
+//! node's writers with their writes.
 //!
 //! Resignation (`resign`, off by default): a leader may step down and give its lease back at
 //! once (`Resign`, the elector's `resign()`), whatever its clock says. The store releases the
@@ -83,6 +91,14 @@ pub struct ElectionConfig {
     /// so another node can take it without waiting for it to run out (`Resign`). Off by
     /// default, so the checks without it keep their state spaces.
     pub resign: bool,
+    /// Writer threads per node that share its elector with its heartbeat (at most
+    /// [`MAX_WRITERS`]). 0, the default: the node does one thing at a time, and a write it
+    /// prepared holds back its renewals, step-downs and resignations until it reaches storage
+    /// (`Phase::Writing`). n ≥ 1: each writer may have one prepared write on its way
+    /// ([`PreparedWrite`]) while the node goes on renewing, stepping down, resigning,
+    /// campaigning again and preparing more writes, and the writes reach storage in any
+    /// order (`StorageWrite` names the token it carries).
+    pub writers: u8,
 }
 
 impl Default for ElectionConfig {
@@ -97,6 +113,7 @@ impl Default for ElectionConfig {
             max_crashes: 1,
             max_pauses: 1,
             resign: false,
+            writers: 0,
         }
     }
 }
@@ -207,6 +224,18 @@ pub const MAX_TERMS: usize = 64;
 /// Most writes a configuration may send to storage (`max-writes`), for the same reason.
 pub const MAX_WRITES: usize = 64;
 
+/// Most writer threads a node may have (`writers`).
+pub const MAX_WRITERS: usize = 4;
+
+/// A write a writer thread prepared (it checked its node's lease and trusts it) and has not
+/// sent yet (with `writers`): it reaches storage later, whatever the node does meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PreparedWrite {
+    pub node: u8,
+    /// The token the write carries: the node's when the writer checked its lease.
+    pub token: u8,
+}
+
 /// The whole system.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ElectionState {
@@ -216,6 +245,10 @@ pub struct ElectionState {
     pub accepted: ArrayVec<u8, MAX_WRITES>,
     /// Writes sent to storage (accepted or not).
     pub writes: u8,
+    /// With `writers`: the writes prepared and not yet at storage, in order (so two states
+    /// that differ only in the order writes were prepared are one). Always empty without.
+    #[serde(default)]
+    pub prepared: ArrayVec<PreparedWrite, { MAX_NODES * MAX_WRITERS }>,
     pub crashes: u8,
     pub pauses: u8,
 }
@@ -249,9 +282,13 @@ pub enum Action {
     PrepareWrite {
         node: u8,
     },
-    /// The write, tagged with the node's token, reaches storage.
+    /// The write, tagged with the node's token, reaches storage. With `writers`, `token`
+    /// says which of the node's prepared writes (the one carrying it); without, it is absent
+    /// and the write is the node's one prepared write.
     StorageWrite {
         node: u8,
+        #[serde(default)]
+        token: Option<u8>,
     },
     /// A leader whose clock says its lease can no longer be trusted steps down.
     StepDown {
@@ -324,6 +361,17 @@ impl ElectionModel {
         s.lease.holder == Some(node) && s.lease.left > 0 && s.lease.grants.last() == Some(&token)
     }
 
+    /// Whether `node`, a leader that trusts its lease, may prepare a write: within the bound
+    /// on writes (counting those prepared), and, with `writers`, while one of its writers has
+    /// none on its way.
+    fn may_prepare(&self, s: &ElectionState, node: u8) -> bool {
+        let c = &self.config;
+        let on_the_way = s.prepared.len();
+        let mine = s.prepared.iter().filter(|w| w.node == node).count();
+        usize::from(s.writes) + on_the_way < usize::from(c.max_writes)
+            && (c.writers == 0 || mine < usize::from(c.writers))
+    }
+
     fn next_token(s: &ElectionState) -> u8 {
         s.lease.grants.last().map_or(1, |t| t + 1)
     }
@@ -363,6 +411,7 @@ impl Model for ElectionModel {
             },
             accepted: ArrayVec::new(),
             writes: 0,
+            prepared: ArrayVec::new(),
             crashes: 0,
             pauses: 0,
         }]
@@ -396,7 +445,7 @@ impl Model for ElectionModel {
                         if s.lease.holder == Some(node) && s.lease.left > 0 {
                             actions.push(Action::Renew { node });
                         }
-                        if s.writes < c.max_writes {
+                        if self.may_prepare(s, node) {
                             actions.push(Action::PrepareWrite { node });
                         }
                     } else {
@@ -408,8 +457,19 @@ impl Model for ElectionModel {
                         actions.push(Action::Resign { node });
                     }
                 }
-                Phase::Writing { .. } => actions.push(Action::StorageWrite { node }),
+                Phase::Writing { .. } => actions.push(Action::StorageWrite { node, token: None }),
                 Phase::Crashed => actions.push(Action::Restart { node }),
+            }
+            // A writer's prepared write, whatever the node does now; the same token once.
+            let mut last = None;
+            for w in s.prepared.iter().filter(|w| w.node == node) {
+                if last != Some(w.token) {
+                    actions.push(Action::StorageWrite {
+                        node,
+                        token: Some(w.token),
+                    });
+                    last = Some(w.token);
+                }
             }
             if n.phase != Phase::Crashed {
                 if s.pauses < c.max_pauses {
@@ -499,9 +559,29 @@ impl Model for ElectionModel {
                 let Phase::Leader { token, left } = s.nodes[node as usize].phase else {
                     return None;
                 };
-                n.nodes[node as usize].phase = Phase::Writing { token, left };
+                if self.config.writers == 0 {
+                    n.nodes[node as usize].phase = Phase::Writing { token, left };
+                } else {
+                    let w = PreparedWrite { node, token };
+                    let at = n.prepared.partition_point(|p| *p <= w);
+                    n.prepared.try_insert(at, w).ok()?;
+                }
             }
-            Action::StorageWrite { node } => {
+            Action::StorageWrite {
+                node,
+                token: Some(token),
+            } => {
+                let w = PreparedWrite { node, token };
+                let at = n.prepared.iter().position(|p| *p == w)?;
+                n.prepared.remove(at);
+                n.writes += 1;
+                let highest = s.accepted.iter().copied().max().unwrap_or(0);
+                // The fencing check, as for the node's one prepared write below.
+                if (token >= highest || self.has(Bug::NoFencing)) && !n.accepted.is_full() {
+                    n.accepted.push(token);
+                }
+            }
+            Action::StorageWrite { node, token: None } => {
                 let Phase::Writing { token, left } = s.nodes[node as usize].phase else {
                     return None;
                 };
@@ -531,6 +611,8 @@ impl Model for ElectionModel {
             }
             Action::Resume { node } => n.nodes[node as usize].paused = false,
             Action::Crash { node } => {
+                // Every thread of the node dies: its writers' prepared writes are never sent.
+                n.prepared.retain(|w| w.node != node);
                 n.nodes[node as usize].phase = Phase::Crashed;
                 n.nodes[node as usize].paused = false;
                 n.crashes += 1;
@@ -588,6 +670,7 @@ fn stale_leader_attempted_write(_: &ElectionModel, s: &ElectionState) -> bool {
     s.nodes
         .iter()
         .any(|n| matches!(n.phase, Phase::Writing { token, .. } if token < current))
+        || s.prepared.iter().any(|w| w.token < current)
 }
 
 impl Protocol for ElectionModel {
@@ -617,6 +700,9 @@ impl Protocol for ElectionModel {
         }
         if c.lease <= c.margin {
             return fail("lease must be longer than margin");
+        }
+        if usize::from(c.writers) > MAX_WRITERS {
+            return fail("writers must be at most 4");
         }
         if c.max_terms == 0
             || usize::from(c.max_terms) > MAX_TERMS
@@ -737,7 +823,7 @@ impl Protocol for ElectionModel {
             | Action::WriteLease { node }
             | Action::Renew { node }
             | Action::PrepareWrite { node }
-            | Action::StorageWrite { node }
+            | Action::StorageWrite { node, .. }
             | Action::StepDown { node }
             | Action::Resign { node }
             | Action::Resume { node }
@@ -788,6 +874,25 @@ impl Protocol for ElectionModel {
             };
             if self.trusts(n) {
                 v += " (trusts its lease)";
+            }
+            let mine: Vec<String> = s
+                .prepared
+                .iter()
+                .filter(|w| usize::from(w.node) == i)
+                .map(|w| w.token.to_string())
+                .collect();
+            if !mine.is_empty() {
+                v += &format!(
+                    "; {} on {} way with {} {}",
+                    if mine.len() == 1 {
+                        "a write".to_string()
+                    } else {
+                        format!("{} writes", number(mine.len()))
+                    },
+                    if mine.len() == 1 { "its" } else { "their" },
+                    if mine.len() == 1 { "token" } else { "tokens" },
+                    mine.join(", ")
+                );
             }
             if n.paused {
                 v += ", paused";
@@ -856,8 +961,8 @@ impl Protocol for ElectionModel {
                 "node {node} checks its lease, trusts it, and prepares a write with token {}",
                 token_of(node)
             ),
-            Action::StorageWrite { node } => {
-                let token = token_of(node);
+            Action::StorageWrite { node, token } => {
+                let token = token.unwrap_or_else(|| token_of(node));
                 let highest = s.accepted.iter().copied().max().unwrap_or(0);
                 let verdict = if token >= highest {
                     "storage accepts it".to_string()
@@ -963,13 +1068,13 @@ impl Protocol for ElectionModel {
                 node(i),
                 format!("lease OK: write with token {}", token(s, i)),
             )],
-            Action::StorageWrite { node: i } => {
+            Action::StorageWrite { node: i, token: t } => {
                 let accepted = n.accepted.len() > s.accepted.len();
                 vec![
                     call(
                         node(i),
                         "Storage".into(),
-                        format!("write, token {}", token(s, i)),
+                        format!("write, token {}", t.unwrap_or_else(|| token(s, i))),
                     ),
                     reply(
                         "Storage".into(),
@@ -1222,6 +1327,9 @@ impl Protocol for ElectionModel {
             "resign" => {
                 "whether a leader may resign: step down and give its lease back to the store"
             }
+            "writers" => {
+                "writer threads per node sharing its elector with the heartbeat: each may have a write on its way while the node renews, steps down or resigns (0: the node does one thing at a time)"
+            }
             _ => return None,
         };
         Some(doc.to_string())
@@ -1398,9 +1506,15 @@ mod tests {
             Action::Tick { slow: 0 },
             Action::Acquire { node: 1 },
             Action::PrepareWrite { node: 1 },
-            Action::StorageWrite { node: 1 },
+            Action::StorageWrite {
+                node: 1,
+                token: None,
+            },
             Action::Resume { node: 0 },
-            Action::StorageWrite { node: 0 },
+            Action::StorageWrite {
+                node: 0,
+                token: None,
+            },
         ];
         model("no-fencing")
             .checker()
@@ -1417,6 +1531,185 @@ mod tests {
         assert_eq!(s.accepted.as_slice(), &[2], "the stale write is rejected");
         assert!(stale_token_write_rejected(&correct, &s));
         assert!(at_most_one_leader(&correct, &s));
+    }
+
+    fn with_writers(variant: &str, writers: u8) -> ElectionModel {
+        ElectionModel::new(
+            variant,
+            ElectionConfig {
+                writers,
+                resign: true,
+                ..ElectionConfig::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// Runs `path` from the initial state, each action enabled where it is taken.
+    fn walk(m: &ElectionModel, path: &[Action]) -> ElectionState {
+        let mut s = m.init_states().remove(0);
+        for &a in path {
+            let mut enabled = Vec::new();
+            m.actions(&s, &mut enabled);
+            assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
+            s = m.next_state(&s, a).unwrap();
+        }
+        s
+    }
+
+    /// With writers, the elector is shared: while a writer's write is on its way the node
+    /// renews its lease and resigns — steps the sequential node (writers 0) cannot take until
+    /// its write has reached storage.
+    #[test]
+    fn with_writers_a_node_renews_and_resigns_while_its_write_is_on_its_way() {
+        let m = with_writers("correct", 2);
+        let s = walk(
+            &m,
+            &[
+                Action::Acquire { node: 0 },
+                Action::PrepareWrite { node: 0 },
+                Action::Renew { node: 0 },
+                Action::Resign { node: 0 },
+            ],
+        );
+        assert_eq!(
+            s.prepared.as_slice(),
+            &[PreparedWrite { node: 0, token: 1 }]
+        );
+        assert_eq!(s.nodes[0].phase, Phase::Follower);
+        let sequential = ElectionModel::new(
+            "correct",
+            ElectionConfig {
+                resign: true,
+                ..ElectionConfig::default()
+            },
+        )
+        .unwrap();
+        let mut s = sequential.init_states().remove(0);
+        for a in [
+            Action::Acquire { node: 0 },
+            Action::PrepareWrite { node: 0 },
+        ] {
+            s = sequential.next_state(&s, a).unwrap();
+        }
+        let mut enabled = Vec::new();
+        sequential.actions(&s, &mut enabled);
+        for a in [Action::Renew { node: 0 }, Action::Resign { node: 0 }] {
+            assert!(!enabled.contains(&a), "{a:?} enabled in {s:?}");
+        }
+    }
+
+    /// A write prepared under token 1 is still on its way when its node, stepped down and
+    /// elected again, writes with token 2: the two arrive in either order, and fenced
+    /// storage rejects the older one when it arrives last (no pause needed: the writer is
+    /// merely slow). Without fencing it is accepted, and `StaleTokenWriteRejected` fails.
+    #[test]
+    fn with_writers_one_nodes_writes_of_two_terms_race_to_storage() {
+        let path = [
+            Action::Acquire { node: 0 },
+            Action::PrepareWrite { node: 0 },
+            Action::Resign { node: 0 },
+            Action::Acquire { node: 0 },
+            Action::PrepareWrite { node: 0 },
+            Action::StorageWrite {
+                node: 0,
+                token: Some(2),
+            },
+        ];
+        let m = with_writers("correct", 2);
+        let s = walk(&m, &path);
+        assert!(stale_leader_attempted_write(&m, &s));
+        let mut enabled = Vec::new();
+        m.actions(&s, &mut enabled);
+        let old = Action::StorageWrite {
+            node: 0,
+            token: Some(1),
+        };
+        assert!(enabled.contains(&old), "{enabled:?}");
+        let after = m.next_state(&s, old).unwrap();
+        assert_eq!(
+            after.accepted.as_slice(),
+            &[2],
+            "the stale write is rejected"
+        );
+        assert!(after.prepared.is_empty());
+        assert!(m.describe(&s, &old).contains("storage rejects it"));
+        let unfenced = with_writers("no-fencing", 2);
+        let after = unfenced.next_state(&walk(&unfenced, &path), old).unwrap();
+        assert_eq!(after.accepted.as_slice(), &[2, 1]);
+        assert!(!stale_token_write_rejected(&unfenced, &after));
+    }
+
+    /// Each writer has one write on its way at most, the writes on their way count against
+    /// `max-writes`, and a crash kills the node's writers with their writes.
+    #[test]
+    fn with_writers_prepared_writes_are_bounded_and_die_with_their_node() {
+        let m = with_writers("correct", 1);
+        let s = walk(
+            &m,
+            &[
+                Action::Acquire { node: 0 },
+                Action::PrepareWrite { node: 0 },
+            ],
+        );
+        let mut enabled = Vec::new();
+        m.actions(&s, &mut enabled);
+        assert!(
+            !enabled.contains(&Action::PrepareWrite { node: 0 }),
+            "one writer, one write"
+        );
+        let m2 = with_writers("correct", 2);
+        let s = walk(
+            &m2,
+            &[
+                Action::Acquire { node: 0 },
+                Action::PrepareWrite { node: 0 },
+                Action::PrepareWrite { node: 0 },
+            ],
+        );
+        let mut enabled = Vec::new();
+        m2.actions(&s, &mut enabled);
+        assert!(
+            !enabled.contains(&Action::PrepareWrite { node: 0 }),
+            "max-writes 2: both are on their way"
+        );
+        assert_eq!(
+            enabled
+                .iter()
+                .filter(|a| matches!(a, Action::StorageWrite { .. }))
+                .count(),
+            1,
+            "two writes with one token are one choice: {enabled:?}"
+        );
+        let crashed = m2.next_state(&s, Action::Crash { node: 0 }).unwrap();
+        assert!(crashed.prepared.is_empty());
+        assert!(
+            ElectionModel::new(
+                "correct",
+                ElectionConfig {
+                    writers: 5,
+                    ..ElectionConfig::default()
+                }
+            )
+            .is_err()
+        );
+    }
+
+    /// The shared-elector configuration of the manifest (two writers per node, resignations)
+    /// explored to the end: its fingerprint, and the safety properties hold.
+    #[test]
+    fn with_two_writers_and_resignations_the_default_configuration_has_109076_states() {
+        let checker = with_writers("correct", 2)
+            .checker()
+            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
+                "(explore everything)",
+            ])))
+            .spawn_dfs()
+            .join();
+        assert_eq!(checker.unique_state_count(), 109_076);
+        checker.assert_no_discovery("AtMostOneLeader");
+        checker.assert_no_discovery("StaleTokenWriteRejected");
+        checker.assert_no_discovery("FencingTokensMonotonic");
     }
 
     /// Without the margin, a slow clock makes the old leader trust its lease after it has

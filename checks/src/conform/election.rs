@@ -82,6 +82,20 @@
 //!   (the model's grant and renewal are atomic with the node's belief); nothing the
 //!   implementation's node does in between needs it to lead.
 //!
+//! # Shared electors (`writers`)
+//! A log whose `RunConfig::writers` is not 0 comes from electors shared by a heartbeat thread
+//! and that many writer threads, and is mapped onto the model with `writers` set alike: a
+//! writer's `Trusted` is a `PrepareWrite` whose write waits, on its way, for nothing the
+//! node does (the node renews, steps down, resigns and campaigns meanwhile), and its `Write`
+//! is the `StorageWrite` of the token it carries. A writer's `Pause` and `Resume` are
+//! stutters (the write waits; the heartbeat goes on). A node's steps come from several
+//! threads, each step logged after its effect: one that took effect before a clock move goes
+//! there even when a step of its node logged before it did not (another thread's), if the
+//! model's node can take it there with the token it states. A release of another of the
+//! node's tokens logged between a grant and its hand-back is another thread's (a
+//! resignation), and a campaign of a node whose resignation's release is logged later came
+//! before the release reached the store: the model's node resigns at the campaign.
+//!
 //! # Agreement after each step
 //! A grant's holder and token are the model store's, and its expiry `expires_at − now` is
 //! the ticks the model's lease has left; a renewal's expiry is at most a lease from now and at
@@ -94,16 +108,16 @@
 //! a release the model's store does not hold that lease either.
 //!
 //! # Not expressed (reported as [`ConformError::Unmapped`])
-//! - An elector shared by several threads (the harness's `writers`): the model's node does
-//!   one thing at a time, so a second write prepared before the first reached storage, or a
-//!   renewal, step-down, resignation or grant while a write is prepared, has no model step;
-//!   nor has a step
-//!   that took effect before a clock move but is logged after another thread's step of the
-//!   same node that came after the move.
+//! - Without `writers` (one thread a node), a node's steps interleaved as only several
+//!   threads can: a second write prepared before the first reached storage; a renewal,
+//!   step-down, resignation or grant while a write is prepared; a step that took effect
+//!   before a clock move but is logged after a step of its node that came after the move.
 //! - A grant or renewal the node neither applied nor handed back (not in the harness's
 //!   logs, which record every release and its refusal).
-//! - Under `no-clock-margin`, a node granted a new lease while the model's node still trusts
-//!   its old one (the implementation's node gave it up earlier, see above).
+//! - A node granted a new lease, or reading the lease free, while the model's node still
+//!   trusts its old one (the implementation's node gave it up earlier, see above): under
+//!   `no-clock-margin`, and under `check-then-set` with resignations (two nodes granted one
+//!   token, one resigns and frees the lease before it runs out).
 //!
 //! # What is not checked
 //! - Only what the log records. The send of a request is not logged; its time comes from the
@@ -120,7 +134,7 @@ use std::sync::Arc;
 use coordlab_impls::election::{Event, FencingToken, NodeId, StepDownReason};
 use coordlab_models::Protocol;
 use coordlab_models::election::{
-    Action, ElectionConfig, ElectionModel, ElectionState, MAX_NODES, Phase,
+    Action, ElectionConfig, ElectionModel, ElectionState, MAX_NODES, Phase, PreparedWrite,
 };
 use serde::{Deserialize, Serialize};
 use stateright::Model;
@@ -138,6 +152,14 @@ pub struct RunConfig {
     /// The drift bound the electors are configured with (`max_drift`), ms; also the margin
     /// they keep.
     pub drift_ms: u64,
+    /// Writer threads per node sharing its elector with the node's heartbeat thread (0: one
+    /// thread per node heartbeats and writes). The model's `writers`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub writers: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One step of an election run: an implementation event, or a step of the harness around it.
@@ -312,6 +334,9 @@ pub struct ElectionConformance {
     releasing: Vec<bool>,
     /// The node has a write prepared (`Trusted`) that has not reached storage.
     writing: Vec<bool>,
+    /// The electors are shared by writer threads (the model's `writers`): a node's writes
+    /// are its writers' prepared writes, which wait for nothing the node does.
+    shared: bool,
 }
 
 fn unmapped(why: impl Into<String>) -> Failure {
@@ -352,13 +377,17 @@ fn node_of(step: &Step) -> Option<u32> {
 }
 
 /// Whether a release of `node`'s lease with `token` (the store's `Released`, or its refusal)
-/// is logged after record `k`, before the node is granted a lease, leads, or crashes.
+/// is logged after record `k`, before the node is granted a lease, leads, or crashes. (A
+/// release of another of its tokens in between is another thread's, with a shared elector: a
+/// resignation's, answered after this grant.)
 fn release_follows(records: &[Record], k: usize, node: NodeId, token: FencingToken) -> bool {
     records[k + 1..]
         .iter()
         .find_map(|later| match later.step {
-            Step::Elect(Event::Released { node: m, token: t }) if m == node => Some(t == token),
-            Step::ReleaseRefused { node: m, token: t } if m == node.0 => Some(t == token),
+            Step::Elect(Event::Released { node: m, token: t }) if m == node && t == token => {
+                Some(true)
+            }
+            Step::ReleaseRefused { node: m, token: t } if m == node.0 && t == token => Some(true),
             Step::Elect(Event::Granted { node: m, .. } | Event::Leading { node: m, .. })
                 if m == node =>
             {
@@ -395,9 +424,9 @@ impl ElectionConformance {
     }
 
     fn shared(&self, n: usize, what: &str) -> Result<(), Failure> {
-        if self.writing[n] {
+        if self.writing[n] && !self.shared {
             return Err(unmapped(format!(
-                "n{n} {what} while a write it prepared has not reached storage: its elector is shared by several threads, and the model's node does one thing at a time"
+                "n{n} {what} while a write it prepared has not reached storage: with one thread a node (no `writers`), the model's node does one thing at a time"
             )));
         }
         Ok(())
@@ -410,6 +439,86 @@ impl ElectionConformance {
             self.deferred[n] = false;
             a
         })
+    }
+
+    /// Node `n` campaigns (its read of the lease, its grant): if it resigned and its release is
+    /// logged later, the release reached the store after this campaign (a shared elector:
+    /// another thread campaigned meanwhile), and the store refused it. The model's node
+    /// resigns now (`Resign`); the release is then a stutter.
+    fn campaigns(&mut self, n: usize) -> Option<Action> {
+        std::mem::take(&mut self.releasing[n]).then(|| {
+            self.deferred[n] = false;
+            Action::Resign { node: n as u8 }
+        })
+    }
+
+    /// Record `k` taken early, in model state `s` (before the clock move the mapping is at):
+    /// the mapping's state after it, the model's, and the actions; `None` if the model cannot
+    /// take it there (not enabled, or not with the token the record states: a lease check or
+    /// renewal of a token the model's node does not hold, a read finding another token next).
+    fn try_early(
+        &self,
+        model: &ElectionModel,
+        s: &ElectionState,
+        k: usize,
+    ) -> Result<Option<(Self, ElectionState, Vec<Action>)>, Failure> {
+        let mut trial = self.clone();
+        let early = match trial.map(model, s, k) {
+            Ok(early) => early,
+            // Outside the model when it took effect: so is the run.
+            Err(Failure::Conform(ConformError::Unmapped { why, .. })) => {
+                return Err(unmapped(format!(
+                    "step {} (which took effect before this clock move): {why}",
+                    k + 1
+                )));
+            }
+            Err(_) => return Ok(None),
+        };
+        let consistent = match self.records[k].step {
+            Step::Elect(
+                Event::Trusted { node, token, .. } | Event::Renewed { node, token, .. },
+            ) => {
+                matches!(s.nodes[node.0 as usize].phase,
+                    Phase::Leader { token: t, .. } if Some(t) == token_u8(token))
+            }
+            Step::Elect(Event::ReadFree { token, .. }) if self.check_then_set => {
+                let next = s.lease.grants.last().map_or(1, |t| u64::from(*t) + 1);
+                next == token.get()
+            }
+            _ => true,
+        };
+        let mut t = s.clone();
+        let ok = consistent
+            && early.iter().all(|&a| {
+                enabled(model, &t, a)
+                    && model.next_state(&t, a).is_some_and(|next| {
+                        t = next;
+                        true
+                    })
+            });
+        Ok(ok.then_some((trial, t, early)))
+    }
+
+    /// `check-then-set`: node `n` reads the lease free, in model state `s` — after the model's
+    /// `StepDown` it is owed, if any.
+    fn read_free(
+        &mut self,
+        model: &ElectionModel,
+        s: &ElectionState,
+        n: usize,
+    ) -> Result<Vec<Action>, Failure> {
+        let mut acts: Vec<Action> = self.campaigns(n).into_iter().collect();
+        match self.settle(model, s, n) {
+            Some(a) => acts.push(a),
+            None if self.deferred[n] => {
+                return Err(unmapped(format!(
+                    "n{n} reads the lease free while the model's node still trusts its old one: the implementation's node gave it up earlier, having timed it from its request (and a resignation freed the lease before it ran out)"
+                )));
+            }
+            None => {}
+        }
+        acts.push(Action::ReadLease { node: n as u8 });
+        Ok(acts)
     }
 
     /// The model actions record `k` stands for, in model state `s`, at the mapping's current
@@ -437,6 +546,7 @@ impl ElectionConformance {
             }) => {
                 let n = self.node(node)?;
                 self.shared(n, "is granted a lease")?;
+                acts.extend(self.campaigns(n));
                 if self.deferred[n] {
                     match self.settle(model, s, n) {
                         Some(a) => acts.push(a),
@@ -459,10 +569,7 @@ impl ElectionConformance {
                         for &a in &acts {
                             t = model.next_state(&t, a).unwrap_or(t);
                         }
-                        if let Some(a) = self.settle(model, &t, m) {
-                            acts.push(a);
-                        }
-                        acts.push(Action::ReadLease { node: m as u8 });
+                        acts.extend(self.read_free(model, &t, m)?);
                     }
                 }
                 acts.push(if self.check_then_set {
@@ -480,10 +587,7 @@ impl ElectionConformance {
             Step::Elect(Event::ReadFree { node, .. }) => {
                 let n = self.node(node)?;
                 if self.check_then_set {
-                    if let Some(a) = self.settle(model, s, n) {
-                        acts.push(a);
-                    }
-                    acts.push(Action::ReadLease { node: n as u8 });
+                    acts.extend(self.read_free(model, s, n)?);
                 }
             }
             Step::Elect(Event::Renewed { node, token, .. }) => {
@@ -558,11 +662,18 @@ impl ElectionConformance {
                 self.writing[n] = true;
                 acts.push(Action::PrepareWrite { node: n as u8 });
             }
-            Step::Elect(Event::Write { node, .. }) => {
+            Step::Elect(Event::Write { node, token, .. }) => {
                 let n = self.node(node)?;
                 self.writing[n] = false;
-                acts.push(Action::StorageWrite { node: n as u8 });
+                acts.push(Action::StorageWrite {
+                    node: n as u8,
+                    // A writer's write, by the token it carries.
+                    token: token_u8(token).filter(|_| self.shared),
+                });
             }
+            // A writer thread stalls with its write prepared: the write waits (it is on its
+            // way, as long as it takes), while the node's heartbeat goes on.
+            Step::Pause { .. } | Step::Resume { .. } if self.shared => {}
             Step::Elect(Event::Leading { .. }) | Step::RenewRefused { .. } => {}
             Step::Pause { node } => acts.push(Action::Pause { node: node as u8 }),
             Step::Resume { node } => acts.push(Action::Resume { node: node as u8 }),
@@ -583,9 +694,12 @@ impl ElectionConformance {
     /// The records after grant `k` (of `token` to `node`, expiring at `expires_at`) that
     /// report another node's read of the lease free, not yet mapped, made before the grant:
     /// the store reports a read outside its lock, so it may be logged after grants it came
-    /// before. After the grant a read finds the next token or a higher one, and finds the
-    /// lease taken while it is live (unless it was released): a read of this token or a lower
-    /// one, or one logged while the granted lease was live and not released, came before.
+    /// before. A read of token `t` found the grant of `t − 1` the last (none, for 1), and a
+    /// grant is logged inside the store's lock, before any read that found it: the read came
+    /// before grant `k` if the grant it found is logged before `k`, and after if it is `k` or
+    /// logged between `k` and the read. (Under `check-then-set` both can hold, a token being
+    /// granted twice; then the read came before if `k`'s lease was live, and neither released
+    /// nor replaced, when the read was logged: after `k` it would have found it taken.)
     fn reads_before_grant(
         &self,
         k: usize,
@@ -593,17 +707,31 @@ impl ElectionConformance {
         token: FencingToken,
         expires_at: u64,
     ) -> Vec<usize> {
-        let mut released = false;
+        let granted = |range: std::ops::Range<usize>, t: u64| {
+            self.records[range].iter().any(
+                |r| matches!(r.step, Step::Elect(Event::Granted { token: g, .. }) if g.get() == t),
+            )
+        };
+        // Whether `k`'s lease has been released or replaced since.
+        let mut changed = false;
         let mut out = Vec::new();
         for (j, r) in self.records.iter().enumerate().skip(k + 1) {
             match r.step {
-                Step::Elect(Event::Released { token: t, .. }) if t == token => released = true,
+                Step::Elect(Event::Released { .. } | Event::Granted { .. }) => changed = true,
                 Step::Elect(Event::ReadFree { node: m, token: t })
-                    if m != node
-                        && !self.taken_early.contains(&j)
-                        && (t <= token || (r.real < expires_at && !released)) =>
+                    if m != node && !self.taken_early.contains(&j) =>
                 {
-                    out.push(j);
+                    let found = t.get() - 1;
+                    let before = found == 0 || granted(0..k, found);
+                    let after = found == token.get() || granted(k + 1..j, found);
+                    let came_before = match (before, after) {
+                        (true, false) => true,
+                        (true, true) => r.real < expires_at && !changed,
+                        (false, _) => false,
+                    };
+                    if came_before {
+                        out.push(j);
+                    }
                 }
                 _ => {}
             }
@@ -705,6 +833,11 @@ impl Conformance for ElectionConformance {
             max_writes: bound("writes", writes, coordlab_models::election::MAX_WRITES)?,
             max_crashes: bound("crashes", count(&|s| matches!(s, Step::Crash { .. })), 255)?,
             max_pauses: bound("pauses", count(&|s| matches!(s, Step::Pause { .. })), 255)?,
+            writers: bound(
+                "writers",
+                config.writers as usize,
+                coordlab_models::election::MAX_WRITERS,
+            )?,
             // A log that releases a lease needs the model's resignations.
             resign: records.iter().any(|r| {
                 matches!(
@@ -858,6 +991,7 @@ impl Conformance for ElectionConformance {
                 deferred: vec![false; nodes],
                 releasing: vec![false; nodes],
                 writing: vec![false; nodes],
+                shared: config.writers > 0,
             },
             model,
         ))
@@ -890,7 +1024,7 @@ impl Conformance for ElectionConformance {
             }
             let held_back = || {
                 unmapped(format!(
-                    "`{record}` took effect before a clock move logged before it, but after a step of the same node logged before it that did not: the node's steps come from several threads (a shared elector), which the model's node cannot interleave"
+                    "`{record}` took effect before a clock move logged before it, but after a step of the same node logged before it that did not: with one thread a node (no `writers`), its steps cannot come in that order"
                 ))
             };
             if self.held_back.contains(&i) {
@@ -950,7 +1084,12 @@ impl Conformance for ElectionConformance {
                 blocked.extend(who);
                 continue;
             }
-            if who.is_some_and(|n| blocked.contains(&n)) {
+            // With shared electors, a node's steps come from several threads, each logged after
+            // its effect: a step that took effect before the move, logged after one of its
+            // node's that did not, is another thread's, and goes before the move (the model
+            // checks that it can). (Within one thread, a later step's effect cannot precede
+            // an earlier step's log entry.)
+            if who.is_some_and(|n| blocked.contains(&n)) && !self.shared {
                 // Certainly before the move, yet logged after a step of its node that was
                 // not: from another thread of that node.
                 if self.surely_before_move(k, &record.clocks) {
@@ -961,39 +1100,17 @@ impl Conformance for ElectionConformance {
                 blocked.extend(who);
                 continue;
             }
-            let mut trial = self.clone();
-            let early = match trial.map(model, &sim, k) {
-                Ok(early) => early,
-                // Outside the model when it took effect: so is the run.
-                Err(Failure::Conform(ConformError::Unmapped { why, .. })) => {
-                    return Err(unmapped(format!(
-                        "step {} (which took effect before this clock move): {why}",
-                        k + 1
-                    )));
-                }
-                Err(_) => {
-                    blocked.extend(who);
-                    continue;
-                }
-            };
-            let mut t = sim.clone();
-            let ok = early.iter().all(|&a| {
-                enabled(model, &t, a)
-                    && model.next_state(&t, a).is_some_and(|next| {
-                        t = next;
-                        true
-                    })
-            });
             // Not enabled then: left to its own record, which will say why.
-            if ok {
-                *self = trial;
-                self.held_back.remove(&k);
-                self.maybe_held_back.remove(&k);
-                self.taken_early.insert(k);
-                sim = t;
-                acts.extend(early);
-            } else {
-                blocked.extend(who);
+            match self.try_early(model, &sim, k)? {
+                Some((trial, t, early)) => {
+                    *self = trial;
+                    self.held_back.remove(&k);
+                    self.maybe_held_back.remove(&k);
+                    self.taken_early.insert(k);
+                    sim = t;
+                    acts.extend(early);
+                }
+                None => blocked.extend(who),
             }
         }
         // The clock move: `ms` model ticks while a timer runs, the first with the slow clocks.
@@ -1208,8 +1325,17 @@ impl Conformance for ElectionConformance {
             }
             Event::Trusted { node, token, local } => {
                 let n = node.0 as usize;
-                let ok = matches!(after.nodes[n].phase,
-                    Phase::Writing { token: t, .. } if Some(t) == token_u8(token));
+                let ok = if self.shared {
+                    let t = token_u8(token).unwrap_or(0);
+                    matches!(after.nodes[n].phase, Phase::Leader { token, .. } if token == t)
+                        && after.prepared.contains(&PreparedWrite {
+                            node: n as u8,
+                            token: t,
+                        })
+                } else {
+                    matches!(after.nodes[n].phase,
+                        Phase::Writing { token: t, .. } if Some(t) == token_u8(token))
+                };
                 let believed = self.belief[n]
                     .is_some_and(|b| b.token == token && local.as_millis() < b.trusted_until);
                 if !ok || !believed {
@@ -1258,8 +1384,16 @@ impl Conformance for ElectionConformance {
                 highest,
             } => {
                 let n = node.0 as usize;
-                let prepared = matches!(before.nodes[n].phase,
-                    Phase::Writing { token: t, .. } if Some(t) == token_u8(token));
+                let prepared = if self.shared {
+                    let t = token_u8(token).unwrap_or(0);
+                    before.prepared.contains(&PreparedWrite {
+                        node: n as u8,
+                        token: t,
+                    })
+                } else {
+                    matches!(before.nodes[n].phase,
+                        Phase::Writing { token: t, .. } if Some(t) == token_u8(token))
+                };
                 if !prepared {
                     return Err(Mismatch::new(
                         format!("node {n}"),

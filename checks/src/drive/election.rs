@@ -22,6 +22,9 @@
 //!   blind write, and let go at `WriteLease`. The correct store has no separate read.
 //! - `Renew`: `heartbeat()`, which must renew. `PrepareWrite`: `leadership()`, which must
 //!   give the token the write will carry. `StorageWrite`: `FencedStorage::write` with it.
+//!   With the model's `writers` (an elector shared by the heartbeat and writer threads), a
+//!   node's prepared writes are kept apart from its elector and sent, by token, when the
+//!   model sends them; the elector meanwhile renews, steps down, resigns and campaigns.
 //!   `StepDown`: `leadership()`, which must say the lease can no longer be trusted.
 //!   `Resign` (the model's `resign` knob): `resign()`, which hands the lease back.
 //! - `Pause`, `Resume`: the node stops and starts taking steps (nothing at the API).
@@ -39,7 +42,7 @@
 //! runs out).
 //!
 //! # What is not checked
-//! - Shared electors and a store's unavailability: the model has none.
+//! - A store's unavailability: the model has none.
 //! - Requests in flight: every call returns before the next step (except a `check-then-set`
 //!   acquisition held between its read and its write).
 
@@ -55,7 +58,9 @@ use coordlab_impls::election::{
 };
 use coordlab_impls::sync::Arc as ImplArc;
 use coordlab_models::Protocol;
-use coordlab_models::election::{Action, Bug, ElectionModel, ElectionState, Lease, Node, Phase};
+use coordlab_models::election::{
+    Action, Bug, ElectionModel, ElectionState, Lease, Node, Phase, PreparedWrite,
+};
 
 use super::{Driver, Refusal};
 
@@ -121,8 +126,12 @@ struct NodeState {
     /// `None` while crashed.
     elector: Option<Elector>,
     paused: bool,
-    /// The token `leadership()` gave the write the node is about to send.
+    /// The token `leadership()` gave the write the node is about to send (without
+    /// `writers`).
     writing: Option<FencingToken>,
+    /// With `writers`: the tokens `leadership()` gave the writes the node's writers prepared
+    /// and have not sent, in the order they were prepared.
+    prepared: Vec<FencingToken>,
     /// A `check-then-set` campaign held after its read, with the token it read.
     acquiring: Option<(FencingToken, Campaign)>,
 }
@@ -140,6 +149,9 @@ pub struct ElectionDriver {
     margin: u64,
     crashes: u8,
     pauses: u8,
+    /// The model's `writers`: the node's prepared writes are its writers' (`prepared`), not
+    /// the one the node itself is about to send (`writing`).
+    shared: bool,
 }
 
 struct Forward(Arc<Gate>);
@@ -221,6 +233,7 @@ impl Driver for ElectionDriver {
             },
             crashes: 0,
             pauses: 0,
+            shared: c.writers > 0,
         };
         for _ in 0..c.nodes {
             driver.nodes.push(NodeState {
@@ -228,6 +241,7 @@ impl Driver for ElectionDriver {
                 elector: None,
                 paused: false,
                 writing: None,
+                prepared: Vec::new(),
                 acquiring: None,
             });
         }
@@ -334,6 +348,7 @@ impl Driver for ElectionDriver {
                 }
             },
             Action::PrepareWrite { node } => match self.alive(node)?.leadership() {
+                Some(l) if self.shared => self.nodes[usize::from(node)].prepared.push(l.token),
                 Some(l) => self.nodes[usize::from(node)].writing = Some(l.token),
                 None => {
                     return Err(Refusal::new(
@@ -342,11 +357,20 @@ impl Driver for ElectionDriver {
                     ));
                 }
             },
-            Action::StorageWrite { node } => {
-                let Some(token) = self.nodes[usize::from(node)].writing.take() else {
+            Action::StorageWrite { node, token } => {
+                let n = &mut self.nodes[usize::from(node)];
+                let token = match token {
+                    None => n.writing.take(),
+                    Some(t) => n
+                        .prepared
+                        .iter()
+                        .position(|p| Self::model_token(*p) == t)
+                        .map(|at| n.prepared.remove(at)),
+                };
+                let Some(token) = token else {
                     return Err(Refusal::new(
                         "the driver",
-                        format!("n{node} has no write to send"),
+                        format!("n{node} has no such write to send"),
                     ));
                 };
                 let answer = self.storage.write(NodeId(u32::from(node)), token, node);
@@ -382,6 +406,7 @@ impl Driver for ElectionDriver {
                 n.elector = None;
                 n.paused = false;
                 n.writing = None;
+                n.prepared.clear();
                 if let Some((_, thread)) = n.acquiring.take() {
                     self.gate.release(u32::from(node));
                     let _ = thread.join();
@@ -454,8 +479,21 @@ impl Driver for ElectionDriver {
             ),
             _ => (None, 0),
         };
+        let mut prepared: Vec<PreparedWrite> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| {
+                n.prepared.iter().map(move |t| PreparedWrite {
+                    node: i as u8,
+                    token: Self::model_token(*t),
+                })
+            })
+            .collect();
+        prepared.sort_unstable();
         ElectionState {
             nodes: nodes.into_iter().collect(),
+            prepared: prepared.into_iter().collect(),
             lease: Lease {
                 holder,
                 left,

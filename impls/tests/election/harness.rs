@@ -47,9 +47,9 @@
 //! deviation's run must also leave `correct` exactly at the step where its bug acts
 //! ([`bug_step`]), or nowhere if the bug never acted. The hand-written checks stay: they are
 //! the second opinion. Resignations and the leases an elector hands back are the model's
-//! `Resign`; runs with a step the model lacks (a shared elector's threads interleaving: a
-//! renewal while a write another thread prepared is on its way) are
-//! [`Conformance::Unmapped`], counted by the tests.
+//! `Resign`; shared electors are the model's `writers` (the run log states the harness's
+//! `writers`). A run with a step the mapping does not express is [`Conformance::Unmapped`];
+//! the tests require every run of the scenarios to be mapped.
 //!
 //! And the store's own contract, which the properties rest on (a broken one panics with
 //! "lease store contract"): every grant finds the previous lease released or expired at the
@@ -563,6 +563,7 @@ pub fn run_config(s: &Scenario) -> RunConfig {
         lease_ms: s.lease_ms,
         renew_every_ms: s.renew_every_ms,
         drift_ms: s.drift_ms,
+        writers: s.writers,
     }
 }
 
@@ -635,7 +636,8 @@ pub fn bug_step(s: &Scenario, records: &[Record]) -> Option<usize> {
 /// Replays the run's log on the model of its variant and, for a deviation, on `correct`;
 /// pushes a `ConformsToModel` violation if the run is not a behaviour of its variant, or
 /// leaves `correct` anywhere but at its bug's step. A log with a step the mapping cannot
-/// express is [`Conformance::Unmapped`]; the tests count those.
+/// express is [`Conformance::Unmapped`]; the tests allow none (but the few under
+/// `no-clock-margin` the mapping documents).
 fn check_conformance(
     s: &Scenario,
     records: &[Record],

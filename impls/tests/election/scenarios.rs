@@ -90,84 +90,16 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
-/// Which scheduler ran the scenario: the share of runs the mapping can express depends on it.
-/// (Each build runs one kind: real threads in the std build, shuttle's in the shuttle build.)
-#[allow(dead_code)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Engine {
-    /// Real threads (`std_threads`).
-    Threads,
-    /// shuttle's random scheduler.
-    Random,
-    /// shuttle's PCT scheduler.
-    Pct,
-}
-
-/// The least share of a scenario's runs, in percent, that must be checked against the
-/// election model. The scenarios whose steps the model has are checked whole, resignations
-/// included (the model's `Resign`). `shared_electors` shares each elector between a heartbeat
-/// and two writers, and the model's node does one thing at a time: a run where the heartbeat
-/// renews, or the node steps down or resigns, while a write one writer prepared is on its way
-/// is unmapped (`coordlab_checks::conform::election`). The random scheduler lets a prepared
-/// write reach storage before the heartbeat runs in most runs; PCT and real threads hold a
-/// writer back, and most of their runs have such a step.
-pub fn least_checked(engine: Engine, name: &str) -> usize {
-    match (engine, name) {
-        (_, "slow_clocks" | "pauses" | "busy") => 100,
-        // Measured: 7,393 of 10,000 runs (random), 782 of 10,000 (PCT), 23 of 200 (threads).
-        (Engine::Random, "shared_electors") => 70,
-        (Engine::Pct, "shared_electors") => 6,
-        (Engine::Threads, "shared_electors") => 5,
-        (_, other) => panic!("no checked share for scenario {other}"),
-    }
-}
-
-/// Fails if fewer of scenario `name`'s runs than [`least_checked`] were checked against the
-/// model (`what` says which runs, for the message).
-pub fn assert_enough_checked(engine: Engine, what: &str, name: &str, checked: usize, runs: usize) {
-    let least = least_checked(engine, name);
+/// Fails unless every one of `what`'s `runs` runs was checked against the election model
+/// (`checked`): every scenario's steps are the model's, shared electors included (the model's
+/// `writers`). `unmapped` holds why the others could not be (the mapping's reason), for the
+/// message.
+pub fn assert_all_checked(what: &str, checked: usize, runs: usize, unmapped: &[String]) {
     assert!(
-        checked * 100 >= least * runs && runs > 0,
-        "{what}: only {checked} of {runs} runs could be checked against the election model (at least {least}% must be)",
+        checked == runs && runs > 0,
+        "{what}: only {checked} of {runs} runs could be checked against the election model{}",
+        unmapped
+            .first()
+            .map_or(String::new(), |why| format!(" (e.g. {why})"))
     );
-}
-
-/// What kind of step made a run unmapped, from the mapping's reason
-/// (`coordlab_checks::conform::election`), for the tests' tallies.
-pub fn unmapped_kind(why: &str) -> &'static str {
-    const KINDS: [(&str, &str); 6] = [
-        (
-            "while a write it prepared",
-            "a shared elector's step while a write is prepared",
-        ),
-        (
-            "from several threads",
-            "a shared elector's steps out of order",
-        ),
-        ("is never answered", "a grant or renewal never applied"),
-        ("gives its lease back", "a release"),
-        ("resigns", "a resignation"),
-        (
-            "still trusts its old one",
-            "granted while the model's node trusts its old lease",
-        ),
-    ];
-    KINDS
-        .iter()
-        .find(|(needle, _)| why.contains(needle))
-        .map_or("other", |(_, kind)| kind)
-}
-
-/// "3 a resignation, 1 other (e.g. …)": the unmapped runs by kind, with one example of
-/// what no kind names.
-pub fn tally(unmapped: &[String]) -> String {
-    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
-    for why in unmapped {
-        *kinds.entry(unmapped_kind(why)).or_default() += 1;
-    }
-    let mut out: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    if let Some(other) = unmapped.iter().find(|w| unmapped_kind(w) == "other") {
-        out.push(format!("e.g. other: {other}"));
-    }
-    out.join("; ")
 }

@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use coordlab_impls::election::{Event, FencingToken, NodeId, StepDownReason};
 
 use super::harness::{Conformance, Deviation, Scenario, Step, property, render_records, run};
-use super::scenarios::{self, Engine};
+use super::scenarios;
 
 /// Random-scheduler iterations per scenario.
 const RANDOM_ITERATIONS: usize = 10_000;
@@ -122,15 +122,11 @@ fn run_noting(scenario: &Scenario) {
 
 /// Asserts that the runs since the last call showed every kind of step the scenario exists to
 /// exercise.
-fn assert_not_vacuous(engine: Engine, what: &str, name: &str, scenario: &Scenario) {
+fn assert_not_vacuous(what: &str, scenario: &Scenario) {
     let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
     let (conformed, unmapped) = CONFORMED.with(|c| std::mem::take(&mut *c.borrow_mut()));
-    eprintln!(
-        "{what}: {conformed} runs checked against the election model, {} not mapped ({})",
-        unmapped.len(),
-        scenarios::tally(&unmapped)
-    );
-    scenarios::assert_enough_checked(engine, what, name, conformed, conformed + unmapped.len());
+    eprintln!("{what}: {conformed} runs checked against the election model");
+    scenarios::assert_all_checked(what, conformed, conformed + unmapped.len(), &unmapped);
     let mut wanted = vec![
         "LeaderElected",
         "FailoverHappened",
@@ -170,7 +166,7 @@ fn scenarios_hold_under_random_schedules() {
         let start = std::time::Instant::now();
         shuttle::check_random(move || run_noting(&s), RANDOM_ITERATIONS);
         eprintln!("shuttle random {name}: {:.1?}", start.elapsed());
-        assert_not_vacuous(Engine::Random, &format!("random {name}"), name, &scenario);
+        assert_not_vacuous(&format!("random {name}"), &scenario);
     }
 }
 
@@ -182,7 +178,7 @@ fn scenarios_hold_under_pct() {
         let start = std::time::Instant::now();
         shuttle::check_pct(move || run_noting(&s), PCT_ITERATIONS, PCT_DEPTH);
         eprintln!("shuttle pct {name}: {:.1?}", start.elapsed());
-        assert_not_vacuous(Engine::Pct, &format!("pct {name}"), name, &scenario);
+        assert_not_vacuous(&format!("pct {name}"), &scenario);
     }
 }
 
@@ -199,16 +195,29 @@ const DEVIATION_ITERATIONS: usize = 2_000;
 
 /// Every deviation's runs are behaviours of the model of that bug variant, and leave the
 /// `correct` model exactly at the step where the bug acts (`harness::bug_step`), or nowhere
-/// if it did not act; some run of each leaves it. The workload the bugs are searched in, with
-/// pauses (which `no-fencing` needs to act). Property violations of the bug are expected here;
-/// `ConformsToModel` ones are not, and every run must be mapped (the workload has no
-/// resignations and no shared electors).
+/// if it did not act; some run of each leaves it. Two workloads: the one the bugs are searched
+/// in, with pauses (which `no-fencing` needs to act there), and the same with shared electors
+/// (two writers a node, resignations: the model's `writers`, where a slow writer's stale
+/// write needs no pause; not for check-then-set, below). Property violations of the bug are expected here; `ConformsToModel`
+/// ones are not, and every run must be mapped but the few under `no-clock-margin` the mapping
+/// does not express.
 #[test]
 fn deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts() {
-    for deviation in Deviation::ALL {
+    let mut acted_in = std::collections::BTreeMap::<&str, usize>::new();
+    let workloads = [("", 0, 0), (" with shared electors", 2, 150)];
+    // Not check-then-set with shared electors: its store reports a read of the lease outside
+    // its lock, with no time of its own, and where a shared elector hands back a lease
+    // answered late the mapping cannot always place the read between the grants around it.
+    for (deviation, (workload, writers, resign_per_mille)) in Deviation::ALL
+        .into_iter()
+        .flat_map(|d| workloads.map(|w| (d, w)))
+        .filter(|(d, w)| !(*d == Deviation::CheckThenSet && w.1 > 0))
+    {
         let scenario = Scenario {
             deviation: Some(deviation),
             pause_per_mille: 300,
+            writers,
+            resign_per_mille,
             ..scenarios::search()
         };
         let s = scenario.clone();
@@ -235,32 +244,38 @@ fn deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts(
         );
         let (left, unmapped) = LEFT_CORRECT.with(|l| std::mem::take(&mut *l.borrow_mut()));
         let acted = left.iter().filter(|l| l.is_some()).count();
+        let what = format!("{}{workload}", deviation.id());
         eprintln!(
-            "{}: {} runs conformed to it ({} not mapped{}); {acted} left election/correct where the bug acted",
-            deviation.id(),
+            "{what}: {} runs conformed to it; {acted} left election/correct where the bug acted",
             left.len(),
-            unmapped.len(),
-            unmapped
-                .first()
-                .map_or(String::new(), |w| format!(", e.g. {w}"))
         );
-        assert_eq!(
-            left.len() + unmapped.len(),
+        // The one run the mapping does not express (`conform::election`, "Not expressed"):
+        // under no-clock-margin, a node granted a new lease while the model's node still
+        // trusts its old one (the implementation's gave it up earlier). At most 5% of runs.
+        let (inexpressible, unmapped): (Vec<String>, Vec<String>) =
+            unmapped.into_iter().partition(|why| {
+                deviation == Deviation::NoClockMargin && why.contains("still trusts its old one")
+            });
+        assert!(
+            inexpressible.len() * 20 <= DEVIATION_ITERATIONS,
+            "{what}: {} runs granted a node a lease while the model's node trusts its old one",
+            inexpressible.len()
+        );
+        scenarios::assert_all_checked(
+            &what,
+            left.len() + inexpressible.len(),
             DEVIATION_ITERATIONS,
-            "{}",
+            &unmapped,
+        );
+        *acted_in.entry(deviation.id()).or_default() += acted;
+    }
+    // The bug acts in some run of each deviation (in the shared-elector workload rarely:
+    // a handful of runs in 2,000 for no-fencing, so not asserted per workload).
+    for deviation in Deviation::ALL {
+        assert!(
+            acted_in.get(deviation.id()).is_some_and(|&n| n > 0),
+            "{}: the bug never acted",
             deviation.id()
-        );
-        assert!(
-            left.len() * 100 >= DEVIATION_ITERATIONS * 95,
-            "{}: only {} of {DEVIATION_ITERATIONS} runs could be checked against the model",
-            deviation.id(),
-            left.len()
-        );
-        assert!(
-            acted > 0,
-            "{}: the bug never acted in {} runs",
-            deviation.id(),
-            left.len()
         );
     }
 }
