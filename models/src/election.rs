@@ -1420,6 +1420,83 @@ mod tests {
         checker.assert_no_discovery("FencingTokensMonotonic");
     }
 
+    /// The store renews only a live lease: a leader whose slow clock still trusts a lease that
+    /// has run out in real time (possible without the margin) cannot renew it — its
+    /// heartbeat comes too late — and must step down once its clock says so.
+    #[test]
+    fn an_expired_lease_is_not_renewed() {
+        let m = model("no-clock-margin");
+        let s = walk(
+            &m,
+            &[
+                Action::Acquire { node: 0 },
+                Action::Tick { slow: 1 },
+                Action::Tick { slow: 0 },
+                Action::Tick { slow: 0 },
+            ],
+        );
+        assert_eq!(s.lease.left, 0, "run out in real time");
+        assert!(m.trusts(&s.nodes[0]), "node 0's slow clock still trusts it");
+        let mut enabled = Vec::new();
+        m.actions(&s, &mut enabled);
+        assert!(!enabled.contains(&Action::Renew { node: 0 }), "{enabled:?}");
+        assert!(enabled.contains(&Action::PrepareWrite { node: 0 }), "{enabled:?}");
+    }
+
+    /// Time passes only while something times (a live lease, a leader's clock): every tick
+    /// the model enables changes the state, so no behaviour idles on ticks alone while no
+    /// timer runs (and no counterexample shows a tick that changes nothing). Checked on every
+    /// reachable state of the default configuration, with resignations, of each variant.
+    #[test]
+    fn every_tick_changes_the_state() {
+        for variant in ["correct", "no-clock-margin", "no-lease-expiry"] {
+            let m = ElectionModel::new(
+                variant,
+                ElectionConfig {
+                    resign: true,
+                    ..ElectionConfig::default()
+                },
+            )
+            .unwrap();
+            let mut seen = std::collections::HashSet::new();
+            let mut todo = m.init_states();
+            while let Some(s) = todo.pop() {
+                if !seen.insert(s.clone()) {
+                    continue;
+                }
+                let mut enabled = Vec::new();
+                m.actions(&s, &mut enabled);
+                for a in enabled {
+                    let Some(next) = m.next_state(&s, a) else {
+                        continue;
+                    };
+                    if matches!(a, Action::Tick { .. }) {
+                        assert_ne!(next, s, "{variant}: {a:?} changes nothing in {s:?}");
+                    }
+                    todo.push(next);
+                }
+            }
+            assert!(seen.len() > 1000, "{variant}: {} states", seen.len());
+        }
+    }
+
+    /// A released lease reads as released, with the last token granted, not as never granted.
+    #[test]
+    fn a_released_lease_says_so() {
+        let m = with_writers("correct", 0);
+        let s = walk(&m, &[Action::Acquire { node: 0 }, Action::Resign { node: 0 }]);
+        let lease = m.fields(&s).remove(0);
+        assert_eq!(
+            lease,
+            (
+                "lease store".to_string(),
+                "free (released; the last token granted is 1)".to_string()
+            )
+        );
+        let fresh = m.fields(&m.init_states().remove(0)).remove(0);
+        assert_eq!(fresh.1, "free");
+    }
+
     /// A resignation gives the lease back at once: the next node is granted it without
     /// waiting for it to run out, with the next token. Without the knob no leader resigns.
     #[test]
