@@ -68,6 +68,7 @@ fn a_renewal_one_ms_too_long_diverges_readably() {
          \x20 enabled in the model there:\n\
          \x20   - node 0 renews its lease (heartbeat)\n\
          \x20   - node 0 checks its lease, trusts it, and prepares a write with token 1\n\
+         \x20   - node 0 gives its lease up early and steps down\n\
          \x20   - node 0 crashes\n\
          \x20   - node 1 crashes\n\
          \x20   - one tick of real time passes\n\

@@ -19,9 +19,13 @@
 //! real time, each leader how many its own clock says are left, so the state space is
 //! finite while behaviours run forever. The number of grants is bounded (`max-terms`).
 //!
+//! A leader may give its lease up early (`StepDown` before its clock says the lease can no
+//! longer be trusted): that is always safe, and it is what a fast clock does, or an
+//! implementation that times its lease from its request (below).
+//!
 //! Out of scope: the lease store's own replication (it is one linearizable service), network
 //! delays between a node and the lease store (a request takes effect atomically), fast clocks
-//! (they only make a node give up early, which is safe).
+//! as such (they only make a node give up early, which the early `StepDown` covers).
 //!
 //! Implementation runs are checked against this model (`coordlab conform`, the refinement
 //! mapping in `checks/src/conform/election.rs`). Where the implementation times a lease
@@ -33,8 +37,8 @@
 //! moment in that interval where this model's leader still trusts its lease (the two then
 //! agree to the tick, and the store's lease outlives the model's by the rest of the
 //! interval), and a grant at the store's reading of time, where the implementation's node
-//! may give the lease up earlier than this model's, whose `StepDown` the mapping then takes as
-//! soon as it is enabled. Splitting `Acquire` and `Renew` into request and answer would say
+//! may give the lease up earlier than this model's: its step-down is this model's early
+//! `StepDown`. Splitting `Acquire` and `Renew` into request and answer would say
 //! the same with a larger state space and no stronger property. That holds for a request
 //! whose answer the node never applies, too: the elector hands back what a request answered
 //! after the node stepped down or resigned was granted (its epoch rule), so such a run is
@@ -290,7 +294,9 @@ pub enum Action {
         #[serde(default)]
         token: Option<u8>,
     },
-    /// A leader whose clock says its lease can no longer be trusted steps down.
+    /// A leader steps down: once its clock says its lease can no longer be trusted, or
+    /// earlier — giving a lease up early is always safe, and an implementation does (it
+    /// times its lease from its request, not from the grant; a fast clock runs it out early).
     StepDown {
         node: u8,
     },
@@ -345,7 +351,7 @@ impl ElectionModel {
     }
 
     /// Whether node `n` believes, by its own clock and rule, that it holds a valid lease.
-    fn trusts(&self, n: &Node) -> bool {
+    pub fn trusts(&self, n: &Node) -> bool {
         match n.phase {
             Phase::Leader { left, .. } | Phase::Writing { left, .. } => left > self.threshold(),
             _ => false,
@@ -448,9 +454,10 @@ impl Model for ElectionModel {
                         if self.may_prepare(s, node) {
                             actions.push(Action::PrepareWrite { node });
                         }
-                    } else {
-                        actions.push(Action::StepDown { node });
                     }
+                    // Due once its clock says the lease can no longer be trusted; allowed at
+                    // any time before (giving a lease up early is always safe).
+                    actions.push(Action::StepDown { node });
                     // A resignation does not consult the node's clock: a leader that has not
                     // yet noticed its lease ran out may resign too.
                     if c.resign {
@@ -973,6 +980,9 @@ impl Protocol for ElectionModel {
                 };
                 format!("node {node}'s write with token {token} reaches storage: {verdict}")
             }
+            Action::StepDown { node } if self.trusts(&s.nodes[node as usize]) => {
+                format!("node {node} gives its lease up early and steps down")
+            }
             Action::StepDown { node } => format!(
                 "node {node}'s clock says its lease can no longer be trusted: it steps down"
             ),
@@ -1381,7 +1391,7 @@ mod tests {
     /// The fingerprint of the model: unique states of the default configuration (two
     /// nodes), explored to the end by stateright.
     #[test]
-    fn default_configuration_has_93234_states() {
+    fn default_configuration_has_102066_states() {
         let checker = model("correct")
             .checker()
             .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
@@ -1389,7 +1399,7 @@ mod tests {
             ])))
             .spawn_dfs()
             .join();
-        assert_eq!(checker.unique_state_count(), 93_234);
+        assert_eq!(checker.unique_state_count(), 102_066);
         checker.assert_no_discovery("AtMostOneLeader");
         checker.assert_no_discovery("StaleTokenWriteRejected");
         checker.assert_no_discovery("FencingTokensMonotonic");
@@ -1398,7 +1408,7 @@ mod tests {
     /// With resignations, the two-node configuration explored to the end: more states (a
     /// lease can be free before it runs out), the same properties.
     #[test]
-    fn with_resignations_the_default_configuration_has_104670_states() {
+    fn with_resignations_the_default_configuration_has_113726_states() {
         let m = ElectionModel::new(
             "correct",
             ElectionConfig {
@@ -1414,7 +1424,7 @@ mod tests {
             ])))
             .spawn_dfs()
             .join();
-        assert_eq!(checker.unique_state_count(), 104_670);
+        assert_eq!(checker.unique_state_count(), 113_726);
         checker.assert_no_discovery("AtMostOneLeader");
         checker.assert_no_discovery("StaleTokenWriteRejected");
         checker.assert_no_discovery("FencingTokensMonotonic");
@@ -1440,7 +1450,35 @@ mod tests {
         let mut enabled = Vec::new();
         m.actions(&s, &mut enabled);
         assert!(!enabled.contains(&Action::Renew { node: 0 }), "{enabled:?}");
-        assert!(enabled.contains(&Action::PrepareWrite { node: 0 }), "{enabled:?}");
+        assert!(
+            enabled.contains(&Action::PrepareWrite { node: 0 }),
+            "{enabled:?}"
+        );
+    }
+
+    /// A leader may give its lease up early, while its clock still trusts it (what an
+    /// elector timing its lease from its request does): a `StepDown` is enabled at once, and
+    /// the lease stays the store's until it runs out, so no other node leads before.
+    #[test]
+    fn a_leader_may_step_down_early() {
+        let m = model("correct");
+        let s = walk(
+            &m,
+            &[Action::Acquire { node: 0 }, Action::StepDown { node: 0 }],
+        );
+        assert_eq!(s.nodes[0].phase, Phase::Follower);
+        assert_eq!(s.lease.holder, Some(0));
+        let before = walk(&m, &[Action::Acquire { node: 0 }]);
+        assert_eq!(
+            m.describe(&before, &Action::StepDown { node: 0 }),
+            "node 0 gives its lease up early and steps down"
+        );
+        let mut enabled = Vec::new();
+        m.actions(&s, &mut enabled);
+        assert!(
+            !enabled.contains(&Action::Acquire { node: 1 }),
+            "{enabled:?}"
+        );
     }
 
     /// Time passes only while something times (a live lease, a leader's clock): every tick
@@ -1484,7 +1522,10 @@ mod tests {
     #[test]
     fn a_released_lease_says_so() {
         let m = with_writers("correct", 0);
-        let s = walk(&m, &[Action::Acquire { node: 0 }, Action::Resign { node: 0 }]);
+        let s = walk(
+            &m,
+            &[Action::Acquire { node: 0 }, Action::Resign { node: 0 }],
+        );
         let lease = m.fields(&s).remove(0);
         assert_eq!(
             lease,
@@ -1775,7 +1816,7 @@ mod tests {
     /// The shared-elector configuration of the manifest (two writers per node, resignations)
     /// explored to the end: its fingerprint, and the safety properties hold.
     #[test]
-    fn with_two_writers_and_resignations_the_default_configuration_has_109076_states() {
+    fn with_two_writers_and_resignations_the_default_configuration_has_126084_states() {
         let checker = with_writers("correct", 2)
             .checker()
             .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
@@ -1783,7 +1824,7 @@ mod tests {
             ])))
             .spawn_dfs()
             .join();
-        assert_eq!(checker.unique_state_count(), 109_076);
+        assert_eq!(checker.unique_state_count(), 126_084);
         checker.assert_no_discovery("AtMostOneLeader");
         checker.assert_no_discovery("StaleTokenWriteRejected");
         checker.assert_no_discovery("FencingTokensMonotonic");

@@ -43,6 +43,9 @@
 //!
 //! # What is not checked
 //! - A store's unavailability: the model has none.
+//! - The model's early `StepDown` (a leader giving its lease up while it still trusts it):
+//!   the elector has no call for it; random walks do not take it, and a trace that does is
+//!   refused at that step.
 //! - Requests in flight: every call returns before the next step (except a `check-then-set`
 //!   acquisition held between its read and its write).
 
@@ -419,6 +422,16 @@ impl Driver for ElectionDriver {
             }
         }
         Ok(())
+    }
+
+    /// Not a step-down while the node trusts its lease: the model's node may give its lease up
+    /// early, but the elector has no call that does so without releasing it (`resign`); it
+    /// steps down when its clock says the lease can no longer be trusted.
+    fn admits(&mut self, model: &ElectionModel, state: &ElectionState, action: &Action) -> bool {
+        match *action {
+            Action::StepDown { node } => !model.trusts(&state.nodes[usize::from(node)]),
+            _ => true,
+        }
     }
 
     fn observe(&mut self, _: &ElectionModel) -> ElectionState {

@@ -636,8 +636,7 @@ pub fn bug_step(s: &Scenario, records: &[Record]) -> Option<usize> {
 /// Replays the run's log on the model of its variant and, for a deviation, on `correct`;
 /// pushes a `ConformsToModel` violation if the run is not a behaviour of its variant, or
 /// leaves `correct` anywhere but at its bug's step. A log with a step the mapping cannot
-/// express is [`Conformance::Unmapped`]; the tests allow none (but the few under
-/// `no-clock-margin` the mapping documents).
+/// express is [`Conformance::Unmapped`]; the tests allow none.
 fn check_conformance(
     s: &Scenario,
     records: &[Record],
