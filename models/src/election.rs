@@ -1383,6 +1383,7 @@ mod tests {
     use stateright::{Checker, HasDiscoveries};
 
     use super::*;
+    use crate::testing::walk;
 
     fn model(variant: &str) -> ElectionModel {
         ElectionModel::new(variant, ElectionConfig::default()).unwrap()
@@ -1661,18 +1662,6 @@ mod tests {
             },
         )
         .unwrap()
-    }
-
-    /// Runs `path` from the initial state, each action enabled where it is taken.
-    fn walk(m: &ElectionModel, path: &[Action]) -> ElectionState {
-        let mut s = m.init_states().remove(0);
-        for &a in path {
-            let mut enabled = Vec::new();
-            m.actions(&s, &mut enabled);
-            assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
-            s = m.next_state(&s, a).unwrap();
-        }
-        s
     }
 
     /// With writers, the elector is shared: while a writer's write is on its way the node

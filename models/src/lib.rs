@@ -31,6 +31,32 @@ use stateright::Model;
 pub mod election;
 pub mod queue;
 
+/// Helpers the models' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::fmt::Debug;
+
+    use stateright::Model;
+
+    /// Runs `path` from `m`'s first initial state, asserting that every step is enabled where
+    /// it is taken; the state it ends in.
+    pub fn walk<M>(m: &M, path: &[M::Action]) -> M::State
+    where
+        M: Model,
+        M::Action: Copy + PartialEq + Debug,
+        M::State: Debug,
+    {
+        let mut s = m.init_states().remove(0);
+        for &a in path {
+            let mut enabled = Vec::new();
+            m.actions(&s, &mut enabled);
+            assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
+            s = m.next_state(&s, a).unwrap();
+        }
+        s
+    }
+}
+
 /// How a property is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

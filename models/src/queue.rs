@@ -1835,6 +1835,7 @@ mod tests {
     use stateright::{Checker, HasDiscoveries};
 
     use super::*;
+    use crate::testing::walk;
 
     fn model(variant: &str) -> QueueModel {
         QueueModel::new(variant, QueueConfig::default()).unwrap()
@@ -1862,18 +1863,6 @@ mod tests {
 
     fn heartbeat(consumer: u8) -> Action {
         Action::Heartbeat { consumer }
-    }
-
-    /// Runs `path` from the initial state, asserting that every step is enabled.
-    fn run(m: &QueueModel, path: &[Action]) -> QueueState {
-        let mut s = m.init_states().remove(0);
-        for &a in path {
-            let mut enabled = Vec::new();
-            m.actions(&s, &mut enabled);
-            assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
-            s = m.next_state(&s, a).unwrap();
-        }
-        s
     }
 
     /// Every state of `m`, under symmetry, by stateright's DFS (a discovery of an unknown
@@ -1951,7 +1940,7 @@ mod tests {
     #[test]
     fn change_visibility_moves_the_deadline_once_and_is_refused_once_the_delivery_lapsed() {
         let m = cv_model("correct");
-        let s = run(&m, &[SEND, recv(0), Action::Tick, change(0)]);
+        let s = walk(&m, &[SEND, recv(0), Action::Tick, change(0)]);
         assert_eq!(s.messages[0].status, Status::InFlight { timeout: 2 });
         assert!(matches!(
             s.consumers[0],
@@ -1963,21 +1952,21 @@ mod tests {
             "holds m0 (current receipt), visibility changed".to_string()
         )));
         // Two more ticks: the changed deadline holds one tick longer than the receive's.
-        let s = run(&m, &[SEND, recv(0), Action::Tick, change(0), Action::Tick]);
+        let s = walk(&m, &[SEND, recv(0), Action::Tick, change(0), Action::Tick]);
         assert_eq!(s.messages[0].status, Status::InFlight { timeout: 1 });
         // Too late: the deadline passed, nobody received m0 since.
         let lapsed = [SEND, recv(0), Action::Tick, Action::Tick];
-        let s = run(&m, &lapsed);
+        let s = walk(&m, &lapsed);
         let said = m.describe(&s, &change(0));
         assert!(
             said.contains("refuses") && said.contains("(MessageNotInflight)"),
             "{said}"
         );
-        let s = run(&m, &[&lapsed[..], &[change(0)]].concat());
+        let s = walk(&m, &[&lapsed[..], &[change(0)]].concat());
         assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
         assert_eq!(s.consumers[0], Consumer::Idle);
         // Stale: consumer 1 received m0 since.
-        let s = run(&m, &[&lapsed[..], &[recv(1), change(0)]].concat());
+        let s = walk(&m, &[&lapsed[..], &[recv(1), change(0)]].concat());
         assert_eq!(s.messages[0].status, Status::InFlight { timeout: 2 });
         assert_eq!(s.consumers[0], Consumer::Idle);
         assert!(matches!(
@@ -1986,7 +1975,7 @@ mod tests {
         ));
         // Off: never enabled.
         let off = model("correct");
-        let s = run(&off, &[SEND, recv(0)]);
+        let s = walk(&off, &[SEND, recv(0)]);
         assert!(!enabled(&off, &s).contains(&change(0)));
     }
 
@@ -1996,13 +1985,13 @@ mod tests {
     #[test]
     fn a_release_after_deleting_first_is_refused() {
         let m = model("delete-before-process");
-        let s = run(&m, &[SEND, recv(0), Action::Delete { consumer: 0 }]);
+        let s = walk(&m, &[SEND, recv(0), Action::Delete { consumer: 0 }]);
         let said = m.describe(&s, &Action::Release { consumer: 0 });
         assert_eq!(
             said,
             "consumer 0 fails to process m0 and releases it: the broker refuses: m0 is already deleted"
         );
-        let n = run(
+        let n = walk(
             &m,
             &[
                 SEND,
@@ -2130,18 +2119,8 @@ mod tests {
     #[test]
     fn a_lapsed_delivery_no_longer_owns_its_message() {
         let m = model("correct");
-        let run = |path: &[Action]| {
-            let mut s = m.init_states().remove(0);
-            for &a in path {
-                let mut enabled = Vec::new();
-                m.actions(&s, &mut enabled);
-                assert!(enabled.contains(&a), "{a:?} not enabled in {s:?}");
-                s = m.next_state(&s, a).unwrap();
-            }
-            s
-        };
         let lapsed = [SEND, recv(0), Action::Tick, Action::Tick];
-        let s = run(&lapsed);
+        let s = walk(&m, &lapsed);
         assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
         assert!(!QueueModel::owns(&s, &s.consumers[0]));
         assert!(
@@ -2150,21 +2129,27 @@ mod tests {
             "{}",
             m.describe(&s, &Action::Release { consumer: 0 })
         );
-        let released = run(&[&lapsed[..], &[Action::Release { consumer: 0 }]].concat());
+        let released = walk(
+            &m,
+            &[&lapsed[..], &[Action::Release { consumer: 0 }]].concat(),
+        );
         assert_eq!(released.messages[0].status, Status::Visible { delay: 0 });
         assert_eq!(released.consumers[0], Consumer::Idle);
         // In time, the same release hides m0 for its backoff.
-        let in_time = run(&[SEND, recv(0), Action::Release { consumer: 0 }]);
+        let in_time = walk(&m, &[SEND, recv(0), Action::Release { consumer: 0 }]);
         assert_eq!(in_time.messages[0].status, Status::Visible { delay: 1 });
         // After the lapse, a delete with the newest receipt still deletes.
-        let deleted = run(&[
-            &lapsed[..],
+        let deleted = walk(
+            &m,
             &[
-                Action::Process { consumer: 0 },
-                Action::Delete { consumer: 0 },
-            ],
-        ]
-        .concat());
+                &lapsed[..],
+                &[
+                    Action::Process { consumer: 0 },
+                    Action::Delete { consumer: 0 },
+                ],
+            ]
+            .concat(),
+        );
         assert_eq!(deleted.messages[0].status, Status::Deleted);
     }
 
@@ -2216,7 +2201,7 @@ mod tests {
     #[test]
     fn a_due_heartbeat_goes_out_before_time_moves_on() {
         let m = hb_model("correct");
-        let s = run(&m, &[SEND, recv(0), Action::Tick]);
+        let s = walk(&m, &[SEND, recv(0), Action::Tick]);
         let mut enabled = Vec::new();
         m.actions(&s, &mut enabled);
         assert!(enabled.contains(&heartbeat(0)), "{enabled:?}");
@@ -2226,10 +2211,10 @@ mod tests {
         for _ in 0..10 {
             path.extend([Action::Tick, heartbeat(0)]);
         }
-        let s = run(&m, &path);
+        let s = walk(&m, &path);
         assert_eq!(s.messages[0].status, Status::InFlight { timeout: 2 });
         // Without heartbeats the same consumer loses m0 after two ticks.
-        let s = run(
+        let s = walk(
             &model("correct"),
             &[SEND, recv(0), Action::Tick, Action::Tick],
         );
@@ -2251,7 +2236,7 @@ mod tests {
             Action::Tick,
             Action::Resume { consumer: 0 },
         ];
-        let s = run(&m, &lapsed);
+        let s = walk(&m, &lapsed);
         assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
         assert!(matches!(
             s.consumers[0],
@@ -2262,11 +2247,11 @@ mod tests {
         ));
         let said = m.describe(&s, &heartbeat(0));
         assert!(said.contains("(MessageNotInflight)"), "{said}");
-        let s = run(&m, &[&lapsed[..], &[heartbeat(0)]].concat());
+        let s = walk(&m, &[&lapsed[..], &[heartbeat(0)]].concat());
         assert_eq!(s.messages[0].status, Status::Visible { delay: 0 });
         assert_eq!(s.consumers[0], Consumer::Idle);
         // Resumed in time, the consumer goes on running and renewing.
-        let s = run(
+        let s = walk(
             &m,
             &[SEND, recv(0), Action::Pause { consumer: 0 }, Action::Tick],
         );
