@@ -2557,6 +2557,38 @@ mod tests {
         assert_eq!([1, 2, 3, 4].map(|r| m.backoff(r)), [1, 2, 4, 5]);
     }
 
+    /// `max-pauses` is used only with heartbeats (its doc): without them a pause is just a
+    /// slow consumer, which time passing already is, so no consumer ever pauses — on every
+    /// reachable state of a configuration that allows pauses but has no heartbeat.
+    #[test]
+    fn without_heartbeats_no_consumer_pauses() {
+        let m = QueueModel::new(
+            "correct",
+            QueueConfig {
+                messages: 2,
+                consumers: 2,
+                max_pauses: 1,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap();
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = m.init_states();
+        while let Some(s) = todo.pop() {
+            if !seen.insert(s.clone()) {
+                continue;
+            }
+            let mut enabled = Vec::new();
+            m.actions(&s, &mut enabled);
+            assert!(
+                !enabled.iter().any(|a| matches!(a, Action::Pause { .. })),
+                "{enabled:?} in {s:?}"
+            );
+            todo.extend(enabled.into_iter().filter_map(|a| m.next_state(&s, a)));
+        }
+        assert!(seen.len() > 100, "{} states", seen.len());
+    }
+
     /// Saturating the receive count never changes a delay: for every configuration of small
     /// bounds, the backoff computed from the saturated count equals the one computed from
     /// the true count, however often the message was received. Only `no-dead-letter`
