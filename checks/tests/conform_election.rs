@@ -15,6 +15,11 @@ use run::coordlab;
 
 const CORRECT: &str = "checks/tests/conform/election-correct.json";
 const RENEWAL: &str = "checks/tests/conform/election-renewal-one-ms-too-long.json";
+/// A shuttle run of the `no-clock-margin` deviation with shared electors (three nodes, two
+/// writers each), as the harness logged it: n0's grant took effect at 2 ms and is logged at
+/// 4 ms, after two clock moves, and a renewal its heartbeat sent is logged after a writer's
+/// resignation.
+const SHARED_NO_MARGIN: &str = "checks/tests/conform/election-shared-no-clock-margin.json";
 
 fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
@@ -146,4 +151,22 @@ fn bad_election_run_logs_exit_2_naming_the_file() {
     assert_eq!(code(&o), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(CORRECT) && err.contains("nope"), "{err}");
+}
+
+/// A deviation's run leaves `correct` exactly where its bug acts, also when a step of it is
+/// taken before clock moves logged before it: the shared-elector `no-clock-margin` run
+/// conforms to its own variant, and against `correct` diverges at n0's `Leading` (it trusts
+/// its lease without the margin), not at the grant before it — whose expiry is checked where
+/// the grant took effect, before a later renewal moved ahead of the clock changes the lease.
+#[test]
+fn a_shared_elector_run_leaves_correct_where_its_bug_acts() {
+    let o = coordlab(&["conform", SHARED_NO_MARGIN]);
+    assert_eq!(code(&o), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    let o = coordlab(&["conform", SHARED_NO_MARGIN, "--variant", "correct"]);
+    assert_eq!(code(&o), Some(1), "{}{}", text(&o.stdout), text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("the run diverges from election/correct at step 8: [real 4ms | n0 3 n1 3 n2 4] n0 leads with token 2: asked at 1ms on its clock, trusts the lease until 4ms\n  field:          node 0 trust\n"),
+        "{out}"
+    );
 }

@@ -95,6 +95,12 @@
 //! resignation), and a campaign of a node whose resignation's release is logged later came
 //! before the release reached the store: the model's node resigns at the campaign.
 //!
+//! A step taken before a clock move is checked there when later steps taken early could
+//! change what it is compared with (a grant's expiry, before a renewal moved ahead of the
+//! move). A grant taken before a move brings along the reads of the lease logged before it
+//! and left after the move (a read, reported outside the store's lock, has no time of its
+//! own): those the model can take there, the lease free and the token next.
+//!
 //! # Agreement after each step
 //! A grant's holder and token are the model store's, and its expiry `expires_at − now` is
 //! the ticks the model's lease has left; a renewal's expiry is at most a lease from now and at
@@ -113,10 +119,6 @@
 //!   before a clock move but is logged after a step of its node that came after the move.
 //! - A grant or renewal the node neither applied nor handed back (not in the harness's
 //!   logs, which record every release and its refusal).
-//! - Under `check-then-set` with shared electors, a read of the lease the store reported
-//!   (outside its lock, untimed) that cannot be placed between the grants around it where a
-//!   lease answered late was handed back (the shuttle tests leave that workload out).
-//!
 //! # What is not checked
 //! - Only what the log records. The send of a request is not logged; its time comes from the
 //!   answer's `local`, or, for a renewal handed back, is taken as late as the model allows.
@@ -465,9 +467,11 @@ impl ElectionConformance {
                 matches!(s.nodes[node.0 as usize].phase,
                     Phase::Leader { token: t, .. } if Some(t) == token_u8(token))
             }
-            Step::Elect(Event::ReadFree { token, .. }) if self.check_then_set => {
+            // A read found the lease free, with the next token this one.
+            Step::Elect(Event::ReadFree { token, .. }) => {
                 let next = s.lease.grants.last().map_or(1, |t| u64::from(*t) + 1);
-                next == token.get()
+                let free = s.lease.holder.is_none() || s.lease.left == 0;
+                free && next == token.get()
             }
             _ => true,
         };
@@ -480,7 +484,22 @@ impl ElectionConformance {
                         true
                     })
             });
-        Ok(ok.then_some((trial, t, early)))
+        // A grant agrees where it is taken: later steps taken early too (a renewal) may
+        // change the lease before the grant's own record is checked.
+        let agrees = match self.records[k].step {
+            Step::Elect(Event::Granted {
+                node,
+                token,
+                expires_at,
+            }) => {
+                t.lease.holder == Some(node.0 as u8)
+                    && t.lease.grants.last().copied() == token_u8(token)
+                    && expires_at.as_millis().checked_sub(self.real)
+                        == Some(u64::from(t.lease.left))
+            }
+            _ => true,
+        };
+        Ok((ok && agrees).then_some((trial, t, early)))
     }
 
     /// `check-then-set`: node `n` reads the lease free.
@@ -1015,6 +1034,8 @@ impl Conformance for ElectionConformance {
         let mut sim = s.clone();
         // Nodes with a step left to its own record: their later steps stay in order too.
         let mut blocked = BTreeSet::new();
+        // Reads of the lease left after the move.
+        let mut skipped_reads = Vec::new();
         for k in i + 1..self.records.len() {
             let step = &self.records[k].step;
             let who = match step {
@@ -1033,6 +1054,9 @@ impl Conformance for ElectionConformance {
                 continue;
             }
             if !self.before_move(k, &sim, &record.clocks) {
+                if matches!(step, Step::Elect(Event::ReadFree { .. })) {
+                    skipped_reads.push(k);
+                }
                 blocked.extend(who);
                 continue;
             }
@@ -1052,13 +1076,30 @@ impl Conformance for ElectionConformance {
                 blocked.extend(who);
                 continue;
             }
+            // A grant taken before the move brings along the reads of the lease logged before
+            // it and left after the move (a read is reported outside the store's lock, with no
+            // time of its own): those the model can take before it — the lease free there,
+            // with the token they read — in the order they were logged.
+            let mut base = (self.clone(), sim.clone(), Vec::new(), Vec::new());
+            if matches!(step, Step::Elect(Event::Granted { .. })) {
+                for &j in &skipped_reads {
+                    if let Some((c, t, a)) = base.0.try_early(model, &base.1, j)? {
+                        base = (c, t, [base.2, a].concat(), [base.3, vec![j]].concat());
+                    }
+                }
+            }
+            let (with_reads, at, mut early, reads) = base;
             // Not enabled then: left to its own record, which will say why.
-            match self.try_early(model, &sim, k)? {
-                Some((trial, t, early)) => {
+            match with_reads.try_early(model, &at, k)? {
+                Some((trial, t, a)) => {
                     *self = trial;
-                    self.held_back.remove(&k);
-                    self.maybe_held_back.remove(&k);
-                    self.taken_early.insert(k);
+                    for j in reads.into_iter().chain([k]) {
+                        self.held_back.remove(&j);
+                        self.maybe_held_back.remove(&j);
+                        self.taken_early.insert(j);
+                        skipped_reads.retain(|&r| r != j);
+                    }
+                    early.extend(a);
                     sim = t;
                     acts.extend(early);
                 }
@@ -1136,6 +1177,8 @@ impl Conformance for ElectionConformance {
             return Ok(());
         };
         match *event {
+            // Taken early, and checked there (`try_early`).
+            Event::Granted { .. } if self.taken_early.contains(&(self.index - 1)) => {}
             Event::Granted {
                 node,
                 token,

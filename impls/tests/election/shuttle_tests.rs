@@ -198,19 +198,15 @@ const DEVIATION_ITERATIONS: usize = 2_000;
 /// if it did not act; some run of each leaves it. Two workloads: the one the bugs are searched
 /// in, with pauses (which `no-fencing` needs to act there), and the same with shared electors
 /// (two writers a node, resignations: the model's `writers`, where a slow writer's stale
-/// write needs no pause; not for check-then-set, below). Property violations of the bug are expected here; `ConformsToModel`
+/// write needs no pause). Property violations of the bug are expected here; `ConformsToModel`
 /// ones are not, and every run must be mapped.
 #[test]
 fn deviation_runs_conform_to_their_variant_and_leave_correct_where_the_bug_acts() {
     let mut acted_in = std::collections::BTreeMap::<&str, usize>::new();
     let workloads = [("", 0, 0), (" with shared electors", 2, 150)];
-    // Not check-then-set with shared electors: its store reports a read of the lease outside
-    // its lock, with no time of its own, and where a shared elector hands back a lease
-    // answered late the mapping cannot always place the read between the grants around it.
     for (deviation, (workload, writers, resign_per_mille)) in Deviation::ALL
         .into_iter()
         .flat_map(|d| workloads.map(|w| (d, w)))
-        .filter(|(d, w)| !(*d == Deviation::CheckThenSet && w.1 > 0))
     {
         let scenario = Scenario {
             deviation: Some(deviation),
