@@ -1457,6 +1457,22 @@ mod tests {
         );
     }
 
+    /// No example (`sometimes` property) holds before a step is taken, in any variant.
+    #[test]
+    fn no_example_holds_at_the_start() {
+        for v in ElectionModel::variants() {
+            crate::testing::no_example_at_start(&with_writers(v.id, 2));
+        }
+    }
+
+    /// Crashes and pauses are unfair, every other step weakly fair (time, each node), and
+    /// every step has a class.
+    #[test]
+    fn faults_are_unfair_and_every_step_has_a_class() {
+        let faults = |a: &Action| matches!(a, Action::Crash { .. } | Action::Pause { .. });
+        crate::testing::classes_cover_every_action(&with_writers("correct", 1), faults);
+    }
+
     /// A leader may give its lease up early, while its clock still trusts it (what an
     /// elector timing its lease from its request does): a `StepDown` is enabled at once, and
     /// the lease stays the store's until it runs out, so no other node leads before.

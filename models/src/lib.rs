@@ -55,6 +55,61 @@ pub(crate) mod testing {
         }
         s
     }
+
+    /// No `sometimes` property of `m` holds in its initial state: each is an example that
+    /// takes steps to reach (one that holds at once would make its safety twin's example
+    /// vacuous).
+    pub fn no_example_at_start<P: crate::Protocol>(m: &P)
+    where
+        P::State: Debug,
+    {
+        for s in m.init_states() {
+            for p in P::props() {
+                if p.kind == crate::Kind::Sometimes {
+                    assert!(!(p.condition)(m, &s), "{} holds in {s:?}", p.name);
+                }
+            }
+        }
+    }
+
+    /// On every reachable state of `m` (a depth-first search; `m` small), every enabled
+    /// action belongs to one of `m`'s fairness classes, and exactly the actions `unfair`
+    /// picks are in unfair classes: a fault is never owed, a protocol step always is.
+    pub fn classes_cover_every_action<P: crate::Protocol>(m: &P, unfair: fn(&P::Action) -> bool)
+    where
+        P::Action: Debug,
+        P::State: Debug + std::hash::Hash + Eq + Clone,
+    {
+        let classes = m.classes();
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = m.init_states();
+        let mut actions = 0;
+        while let Some(s) = todo.pop() {
+            if !seen.insert(s.clone()) {
+                continue;
+            }
+            let mut enabled = Vec::new();
+            m.actions(&s, &mut enabled);
+            for a in enabled {
+                let class = m.class_of(&a);
+                assert!(
+                    class < classes.len(),
+                    "{a:?}: class {class} of {}",
+                    classes.len()
+                );
+                let fair = classes[class].fairness != crate::Fairness::Unfair;
+                assert_eq!(
+                    fair,
+                    !unfair(&a),
+                    "{a:?} is in class {}",
+                    classes[class].name
+                );
+                actions += 1;
+                todo.extend(m.next_state(&s, a));
+            }
+        }
+        assert!(actions > 100, "{actions} actions");
+    }
 }
 
 /// How a property is checked.

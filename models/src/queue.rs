@@ -2065,6 +2065,48 @@ mod tests {
         );
     }
 
+    /// No example (`sometimes` property) holds before a step is taken, in any variant.
+    #[test]
+    fn no_example_holds_at_the_start() {
+        for v in QueueModel::variants() {
+            crate::testing::no_example_at_start(&model(v.id));
+            crate::testing::no_example_at_start(&hb_model(v.id));
+        }
+    }
+
+    /// Crashes and pauses are unfair, every other step weakly fair, and every step has a
+    /// class — with heartbeats and pauses on, and off.
+    #[test]
+    fn faults_are_unfair_and_every_step_has_a_class() {
+        let faults = |a: &Action| matches!(a, Action::Crash { .. } | Action::Pause { .. });
+        for m in [model("correct"), hb_model("correct")] {
+            crate::testing::classes_cover_every_action(&m, faults);
+        }
+    }
+
+    /// `ProcessedMessageDeadLettered` needs the message's work done: a poison message
+    /// dead-lettered after two failed deliveries is `MessageDeadLettered` only.
+    #[test]
+    fn a_dead_lettered_message_counts_as_processed_only_with_its_effect() {
+        let m = model("correct");
+        let s = walk(
+            &m,
+            &[
+                SEND,
+                recv(0),
+                Action::Release { consumer: 0 },
+                Action::Tick,
+                recv(1),
+                Action::Release { consumer: 1 },
+                Action::Tick,
+                Action::Tick,
+                Action::MoveToDeadLetter { msg: 0 },
+            ],
+        );
+        assert!(message_dead_lettered(&m, &s));
+        assert!(!processed_message_dead_lettered(&m, &s));
+    }
+
     /// Deleting before processing loses the message if the consumer then crashes.
     #[test]
     fn delete_before_process_loses_the_message() {
@@ -2470,6 +2512,21 @@ mod tests {
                 ],
                 vec!["Broker", "Consumer 0", "Consumer 1"],
                 "consumer 1 holds m0's newest delivery while consumer 0, never paused, still works on the delivery before it: consumer 0's heartbeats did not keep m0 hidden",
+            ),
+            (
+                "heartbeat-stops",
+                "HeartbeatKeepsDelivery",
+                vec![
+                    SEND,
+                    recv(1),
+                    Action::Tick,
+                    heartbeat(1),
+                    Action::Tick,
+                    Action::Tick,
+                    recv(0),
+                ],
+                vec!["Broker", "Consumer 0", "Consumer 1"],
+                "consumer 0 holds m0's newest delivery while consumer 1, never paused, still works on the delivery before it: consumer 1's heartbeats did not keep m0 hidden",
             ),
         ];
         for (variant, property, path, participants, statement) in cases {
