@@ -2616,7 +2616,8 @@ mod tests {
 
     /// `max-pauses` is used only with heartbeats (its doc): without them a pause is just a
     /// slow consumer, which time passing already is, so no consumer ever pauses — on every
-    /// reachable state of a configuration that allows pauses but has no heartbeat.
+    /// reachable state of a configuration that allows pauses but has no heartbeat — and the
+    /// trace shows no pause count.
     #[test]
     fn without_heartbeats_no_consumer_pauses() {
         let m = QueueModel::new(
@@ -2644,6 +2645,12 @@ mod tests {
             todo.extend(enabled.into_iter().filter_map(|a| m.next_state(&s, a)));
         }
         assert!(seen.len() > 100, "{} states", seen.len());
+        // Nor does a trace show a pause count that cannot move.
+        let start = m.init_states().remove(0);
+        assert!(m.fields(&start).iter().all(|(name, _)| name != "pauses"));
+        let hb = hb_model("correct");
+        let start = hb.init_states().remove(0);
+        assert!(hb.fields(&start).iter().any(|(name, _)| name == "pauses"));
     }
 
     /// Saturating the receive count never changes a delay: for every configuration of small
