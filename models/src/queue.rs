@@ -2065,6 +2065,70 @@ mod tests {
         );
     }
 
+    /// The trace's words for the branches a checked counterexample does not show: a
+    /// duplicate skipped by its idempotency key; a release of a delivery already lost under
+    /// requeue-on-expiry; a refused `ChangeMessageVisibility`'s reply naming the stale
+    /// receipt; and `DeadLetterOnlyAfterMaxReceives` naming the message dead-lettered early.
+    #[test]
+    fn trace_texts_say_which_case_it_is() {
+        let m = model("correct");
+        let dup = walk(&m, &DUPLICATE[..6]);
+        assert_eq!(
+            m.describe(&dup, &Action::Process { consumer: 1 }),
+            "consumer 1 finds m0's idempotency key in the ledger and skips the effect (it still deletes m0)"
+        );
+        let requeue = QueueModel::new(
+            "correct",
+            QueueConfig {
+                retry: RetryPolicy::RequeueOnExpiry,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap();
+        let lost = walk(
+            &requeue,
+            &[SEND, recv(0), Action::Tick, Action::Tick, recv(1)],
+        );
+        assert_eq!(
+            requeue.describe(&lost, &Action::Release { consumer: 0 }),
+            "consumer 0 fails to process m0 and releases it: it has already lost its delivery"
+        );
+        let cv = cv_model("correct");
+        let stale = walk(&cv, &[SEND, recv(0), Action::Tick, Action::Tick, recv(1)]);
+        let change = Action::ChangeVisibility { consumer: 0 };
+        let after = cv.next_state(&stale, change).unwrap();
+        let replies: Vec<String> = cv
+            .arrows(&stale, &change, &after)
+            .into_iter()
+            .filter_map(|a| match a {
+                Arrow::Reply { label, .. } => Some(label),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies, ["refused: stale receipt"]);
+        let two = QueueModel::new(
+            "correct",
+            QueueConfig {
+                messages: 2,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap();
+        let mut s = two.init_states().remove(0);
+        s.messages[0].status = Status::DeadLettered;
+        s.messages[0].receives = two.config.max_receives;
+        s.messages[1].status = Status::DeadLettered;
+        s.messages[1].receives = 1;
+        assert_eq!(
+            two.violation("DeadLetterOnlyAfterMaxReceives", &s)
+                .statement,
+            format!(
+                "m1 is in the dead-letter queue after 1 receives, fewer than max-receives ({})",
+                two.config.max_receives
+            )
+        );
+    }
+
     /// No example (`sometimes` property) holds before a step is taken, in any variant.
     #[test]
     fn no_example_holds_at_the_start() {
