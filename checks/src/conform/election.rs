@@ -119,6 +119,7 @@
 //!   before a clock move but is logged after a step of its node that came after the move.
 //! - A grant or renewal the node neither applied nor handed back (not in the harness's
 //!   logs, which record every release and its refusal).
+//!
 //! # What is not checked
 //! - Only what the log records. The send of a request is not logged; its time comes from the
 //!   answer's `local`, or, for a renewal handed back, is taken as late as the model allows.
