@@ -1513,25 +1513,12 @@ mod tests {
                 },
             )
             .unwrap();
-            let mut seen = std::collections::HashSet::new();
-            let mut todo = m.init_states();
-            while let Some(s) = todo.pop() {
-                if !seen.insert(s.clone()) {
-                    continue;
+            let states = crate::testing::each_transition(&m, |s, a, next| {
+                if matches!(a, Action::Tick { .. }) {
+                    assert_ne!(next, Some(s), "{variant}: {a:?} changes nothing in {s:?}");
                 }
-                let mut enabled = Vec::new();
-                m.actions(&s, &mut enabled);
-                for a in enabled {
-                    let Some(next) = m.next_state(&s, a) else {
-                        continue;
-                    };
-                    if matches!(a, Action::Tick { .. }) {
-                        assert_ne!(next, s, "{variant}: {a:?} changes nothing in {s:?}");
-                    }
-                    todo.push(next);
-                }
-            }
-            assert!(seen.len() > 1000, "{variant}: {} states", seen.len());
+            });
+            assert!(states > 1000, "{variant}: {states} states");
         }
     }
 

@@ -56,6 +56,35 @@ pub(crate) mod testing {
         s
     }
 
+    /// Visits every reachable state of `m` (depth first; `m` small) and, in each, every
+    /// enabled action with the state it leads to (`None`: the model does not take it there);
+    /// the number of states visited.
+    pub fn each_transition<M>(
+        m: &M,
+        mut visit: impl FnMut(&M::State, &M::Action, Option<&M::State>),
+    ) -> usize
+    where
+        M: Model,
+        M::Action: Copy,
+        M::State: std::hash::Hash + Eq + Clone,
+    {
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = m.init_states();
+        while let Some(s) = todo.pop() {
+            if !seen.insert(s.clone()) {
+                continue;
+            }
+            let mut enabled = Vec::new();
+            m.actions(&s, &mut enabled);
+            for a in enabled {
+                let next = m.next_state(&s, a);
+                visit(&s, &a, next.as_ref());
+                todo.extend(next);
+            }
+        }
+        seen.len()
+    }
+
     /// No `sometimes` property of `m` holds in its initial state: each is an example that
     /// takes steps to reach (one that holds at once would make its safety twin's example
     /// vacuous).
@@ -77,37 +106,27 @@ pub(crate) mod testing {
     /// picks are in unfair classes: a fault is never owed, a protocol step always is.
     pub fn classes_cover_every_action<P: crate::Protocol>(m: &P, unfair: fn(&P::Action) -> bool)
     where
-        P::Action: Debug,
+        P::Action: Debug + Copy,
         P::State: Debug + std::hash::Hash + Eq + Clone,
     {
         let classes = m.classes();
-        let mut seen = std::collections::HashSet::new();
-        let mut todo = m.init_states();
         let mut actions = 0;
-        while let Some(s) = todo.pop() {
-            if !seen.insert(s.clone()) {
-                continue;
-            }
-            let mut enabled = Vec::new();
-            m.actions(&s, &mut enabled);
-            for a in enabled {
-                let class = m.class_of(&a);
-                assert!(
-                    class < classes.len(),
-                    "{a:?}: class {class} of {}",
-                    classes.len()
-                );
-                let fair = classes[class].fairness != crate::Fairness::Unfair;
-                assert_eq!(
-                    fair,
-                    !unfair(&a),
-                    "{a:?} is in class {}",
-                    classes[class].name
-                );
-                actions += 1;
-                todo.extend(m.next_state(&s, a));
-            }
-        }
+        each_transition(m, |_, a, _| {
+            let class = m.class_of(a);
+            assert!(
+                class < classes.len(),
+                "{a:?}: class {class} of {}",
+                classes.len()
+            );
+            let fair = classes[class].fairness != crate::Fairness::Unfair;
+            assert_eq!(
+                fair,
+                !unfair(a),
+                "{a:?} is in class {}",
+                classes[class].name
+            );
+            actions += 1;
+        });
         assert!(actions > 100, "{actions} actions");
     }
 }

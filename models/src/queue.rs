@@ -2694,21 +2694,10 @@ mod tests {
             },
         )
         .unwrap();
-        let mut seen = std::collections::HashSet::new();
-        let mut todo = m.init_states();
-        while let Some(s) = todo.pop() {
-            if !seen.insert(s.clone()) {
-                continue;
-            }
-            let mut enabled = Vec::new();
-            m.actions(&s, &mut enabled);
-            assert!(
-                !enabled.iter().any(|a| matches!(a, Action::Pause { .. })),
-                "{enabled:?} in {s:?}"
-            );
-            todo.extend(enabled.into_iter().filter_map(|a| m.next_state(&s, a)));
-        }
-        assert!(seen.len() > 100, "{} states", seen.len());
+        let states = crate::testing::each_transition(&m, |s, a, _| {
+            assert!(!matches!(a, Action::Pause { .. }), "{a:?} in {s:?}");
+        });
+        assert!(states > 100, "{states} states");
         // Nor does a trace show a pause count that cannot move.
         let start = m.init_states().remove(0);
         assert!(m.fields(&start).iter().all(|(name, _)| name != "pauses"));
