@@ -1847,6 +1847,25 @@ mod tests {
 
     const SEND: Action = Action::Send { msg: 0 };
 
+    /// A poison message: both its deliveries fail, and it goes to the dead-letter queue.
+    const POISON: [Action; 9] = [
+        SEND,
+        Action::Receive {
+            consumer: 0,
+            msg: 0,
+        },
+        Action::Release { consumer: 0 },
+        Action::Tick,
+        Action::Receive {
+            consumer: 1,
+            msg: 0,
+        },
+        Action::Release { consumer: 1 },
+        Action::Tick,
+        Action::Tick,
+        Action::MoveToDeadLetter { msg: 0 },
+    ];
+
     /// The smallest configuration with heartbeats: one every tick (the visibility timeout
     /// is 2), and one consumer pause.
     fn heartbeats() -> QueueConfig {
@@ -2029,20 +2048,7 @@ mod tests {
                 recv(1),
             ],
         );
-        checker.assert_discovery(
-            "MessageDeadLettered",
-            vec![
-                SEND,
-                recv(0),
-                Action::Release { consumer: 0 },
-                Action::Tick,
-                recv(1),
-                Action::Release { consumer: 1 },
-                Action::Tick,
-                Action::Tick,
-                Action::MoveToDeadLetter { msg: 0 },
-            ],
-        );
+        checker.assert_discovery("MessageDeadLettered", POISON.to_vec());
         // Heartbeats are off in this configuration.
         checker.assert_no_discovery("VisibilityExtended");
         checker.assert_no_discovery("HeartbeatOvertaken");
@@ -2153,20 +2159,7 @@ mod tests {
     #[test]
     fn a_dead_lettered_message_counts_as_processed_only_with_its_effect() {
         let m = model("correct");
-        let s = walk(
-            &m,
-            &[
-                SEND,
-                recv(0),
-                Action::Release { consumer: 0 },
-                Action::Tick,
-                recv(1),
-                Action::Release { consumer: 1 },
-                Action::Tick,
-                Action::Tick,
-                Action::MoveToDeadLetter { msg: 0 },
-            ],
-        );
+        let s = walk(&m, &POISON);
         assert!(message_dead_lettered(&m, &s));
         assert!(!processed_message_dead_lettered(&m, &s));
     }
