@@ -1805,6 +1805,36 @@ mod tests {
         );
     }
 
+    /// The largest configuration holds a prepared write from every writer of every node at
+    /// once: five nodes in turn take the lease, prepare a write on each of their four writers
+    /// and resign, and all twenty writes are on their way.
+    #[test]
+    fn every_writer_of_every_node_may_have_a_write_on_its_way() {
+        let nodes = MAX_NODES as u8;
+        let writers = MAX_WRITERS as u8;
+        let m = ElectionModel::new(
+            "correct",
+            ElectionConfig {
+                nodes,
+                writers,
+                resign: true,
+                max_terms: nodes,
+                max_writes: nodes * writers,
+                ..ElectionConfig::default()
+            },
+        )
+        .unwrap();
+        let mut path = Vec::new();
+        for node in 0..nodes {
+            path.push(Action::Acquire { node });
+            path.extend((0..writers).map(|_| Action::PrepareWrite { node }));
+            path.push(Action::Resign { node });
+        }
+        let s = walk(&m, &path);
+        assert_eq!(s.prepared.len(), MAX_NODES * MAX_WRITERS);
+        assert!(s.prepared.windows(2).all(|w| w[0] <= w[1]), "kept in order");
+    }
+
     /// The shared-elector configuration of the manifest (two writers per node, resignations)
     /// explored to the end: its fingerprint, and the safety properties hold.
     #[test]
