@@ -378,6 +378,16 @@ impl ElectionModel {
             && (c.writers == 0 || mine < usize::from(c.writers))
     }
 
+    /// A write with `token` reaches storage, which accepts it unless it has accepted a
+    /// higher token (the fencing check `no-fencing` lacks).
+    fn reach_storage(&self, s: &mut ElectionState, token: u8) {
+        s.writes += 1;
+        let highest = s.accepted.iter().copied().max().unwrap_or(0);
+        if (token >= highest || self.has(Bug::NoFencing)) && !s.accepted.is_full() {
+            s.accepted.push(token);
+        }
+    }
+
     fn next_token(s: &ElectionState) -> u8 {
         s.lease.grants.last().map_or(1, |t| t + 1)
     }
@@ -581,23 +591,13 @@ impl Model for ElectionModel {
                 let w = PreparedWrite { node, token };
                 let at = n.prepared.iter().position(|p| *p == w)?;
                 n.prepared.remove(at);
-                n.writes += 1;
-                let highest = s.accepted.iter().copied().max().unwrap_or(0);
-                // The fencing check, as for the node's one prepared write below.
-                if (token >= highest || self.has(Bug::NoFencing)) && !n.accepted.is_full() {
-                    n.accepted.push(token);
-                }
+                self.reach_storage(&mut n, token);
             }
             Action::StorageWrite { node, token: None } => {
                 let Phase::Writing { token, left } = s.nodes[node as usize].phase else {
                     return None;
                 };
-                n.writes += 1;
-                let highest = s.accepted.iter().copied().max().unwrap_or(0);
-                // The fencing check: a token lower than one already accepted is rejected.
-                if (token >= highest || self.has(Bug::NoFencing)) && !n.accepted.is_full() {
-                    n.accepted.push(token);
-                }
+                self.reach_storage(&mut n, token);
                 n.nodes[node as usize].phase = Phase::Leader { token, left };
             }
             Action::StepDown { node } => n.nodes[node as usize].phase = Phase::Follower,
@@ -1393,31 +1393,12 @@ mod tests {
     /// nodes), explored to the end by stateright.
     #[test]
     fn default_configuration_has_102066_states() {
-        let checker = model("correct")
-            .checker()
-            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
-                "(explore everything)",
-            ])))
-            .spawn_dfs()
-            .join();
-        assert_eq!(checker.unique_state_count(), 102_066);
-        checker.assert_no_discovery("AtMostOneLeader");
-        checker.assert_no_discovery("StaleTokenWriteRejected");
-        checker.assert_no_discovery("FencingTokensMonotonic");
+        assert_eq!(explore_safely(model("correct")), 102_066);
     }
 
-    /// With resignations, the two-node configuration explored to the end: more states (a
-    /// lease can be free before it runs out), the same properties.
-    #[test]
-    fn with_resignations_the_default_configuration_has_113726_states() {
-        let m = ElectionModel::new(
-            "correct",
-            ElectionConfig {
-                resign: true,
-                ..ElectionConfig::default()
-            },
-        )
-        .unwrap();
+    /// Explores all of `m` with stateright's DFS, asserts that no safety property is
+    /// violated, and returns the number of unique states.
+    fn explore_safely(m: ElectionModel) -> usize {
         let checker = m
             .checker()
             .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
@@ -1425,10 +1406,17 @@ mod tests {
             ])))
             .spawn_dfs()
             .join();
-        assert_eq!(checker.unique_state_count(), 113_726);
         checker.assert_no_discovery("AtMostOneLeader");
         checker.assert_no_discovery("StaleTokenWriteRejected");
         checker.assert_no_discovery("FencingTokensMonotonic");
+        checker.unique_state_count()
+    }
+
+    /// With resignations, the two-node configuration explored to the end: more states (a
+    /// lease can be free before it runs out), the same properties.
+    #[test]
+    fn with_resignations_the_default_configuration_has_113726_states() {
+        assert_eq!(explore_safely(with_resignations("correct", 0)), 113_726);
     }
 
     /// The store renews only a live lease: a leader whose slow clock still trusts a lease that
@@ -1461,7 +1449,7 @@ mod tests {
     #[test]
     fn no_example_holds_at_the_start() {
         for v in ElectionModel::variants() {
-            crate::testing::no_example_at_start(&with_writers(v.id, 2));
+            crate::testing::no_example_at_start(&with_resignations(v.id, 2));
         }
     }
 
@@ -1470,7 +1458,7 @@ mod tests {
     #[test]
     fn faults_are_unfair_and_every_step_has_a_class() {
         let faults = |a: &Action| matches!(a, Action::Crash { .. } | Action::Pause { .. });
-        crate::testing::classes_cover_every_action(&with_writers("correct", 1), faults);
+        crate::testing::classes_cover_every_action(&with_resignations("correct", 1), faults);
     }
 
     /// A leader may give its lease up early, while its clock still trusts it (what an
@@ -1505,14 +1493,7 @@ mod tests {
     #[test]
     fn every_tick_changes_the_state() {
         for variant in ["correct", "no-clock-margin", "no-lease-expiry"] {
-            let m = ElectionModel::new(
-                variant,
-                ElectionConfig {
-                    resign: true,
-                    ..ElectionConfig::default()
-                },
-            )
-            .unwrap();
+            let m = with_resignations(variant, 0);
             let states = crate::testing::each_transition(&m, |s, a, next| {
                 if matches!(a, Action::Tick { .. }) {
                     assert_ne!(next, Some(s), "{variant}: {a:?} changes nothing in {s:?}");
@@ -1525,7 +1506,7 @@ mod tests {
     /// A released lease reads as released, with the last token granted, not as never granted.
     #[test]
     fn a_released_lease_says_so() {
-        let m = with_writers("correct", 0);
+        let m = with_resignations("correct", 0);
         let s = walk(
             &m,
             &[Action::Acquire { node: 0 }, Action::Resign { node: 0 }],
@@ -1546,14 +1527,7 @@ mod tests {
     /// waiting for it to run out, with the next token. Without the knob no leader resigns.
     #[test]
     fn a_resigned_lease_is_granted_again_at_once() {
-        let on = ElectionModel::new(
-            "correct",
-            ElectionConfig {
-                resign: true,
-                ..ElectionConfig::default()
-            },
-        )
-        .unwrap();
+        let on = with_resignations("correct", 0);
         let mut s = on.init_states().remove(0);
         for a in [
             Action::Acquire { node: 0 },
@@ -1583,14 +1557,7 @@ mod tests {
     /// refuses to release a lease that is no longer its: node 1's lease stays.
     #[test]
     fn a_stale_release_is_refused_by_the_store() {
-        let m = ElectionModel::new(
-            "correct",
-            ElectionConfig {
-                resign: true,
-                ..ElectionConfig::default()
-            },
-        )
-        .unwrap();
+        let m = with_resignations("correct", 0);
         let mut s = m.init_states().remove(0);
         for a in [
             Action::Acquire { node: 0 },
@@ -1655,7 +1622,9 @@ mod tests {
         assert!(at_most_one_leader(&correct, &s));
     }
 
-    fn with_writers(variant: &str, writers: u8) -> ElectionModel {
+    /// The default configuration of `variant` with resignations on and `writers` writer
+    /// threads a node (0: the node does one thing at a time).
+    fn with_resignations(variant: &str, writers: u8) -> ElectionModel {
         ElectionModel::new(
             variant,
             ElectionConfig {
@@ -1672,7 +1641,7 @@ mod tests {
     /// its write has reached storage.
     #[test]
     fn with_writers_a_node_renews_and_resigns_while_its_write_is_on_its_way() {
-        let m = with_writers("correct", 2);
+        let m = with_resignations("correct", 2);
         let s = walk(
             &m,
             &[
@@ -1687,21 +1656,14 @@ mod tests {
             &[PreparedWrite { node: 0, token: 1 }]
         );
         assert_eq!(s.nodes[0].phase, Phase::Follower);
-        let sequential = ElectionModel::new(
-            "correct",
-            ElectionConfig {
-                resign: true,
-                ..ElectionConfig::default()
-            },
-        )
-        .unwrap();
-        let mut s = sequential.init_states().remove(0);
-        for a in [
-            Action::Acquire { node: 0 },
-            Action::PrepareWrite { node: 0 },
-        ] {
-            s = sequential.next_state(&s, a).unwrap();
-        }
+        let sequential = with_resignations("correct", 0);
+        let s = walk(
+            &sequential,
+            &[
+                Action::Acquire { node: 0 },
+                Action::PrepareWrite { node: 0 },
+            ],
+        );
         let mut enabled = Vec::new();
         sequential.actions(&s, &mut enabled);
         for a in [Action::Renew { node: 0 }, Action::Resign { node: 0 }] {
@@ -1726,7 +1688,7 @@ mod tests {
                 token: Some(2),
             },
         ];
-        let m = with_writers("correct", 2);
+        let m = with_resignations("correct", 2);
         let s = walk(&m, &path);
         assert!(stale_leader_attempted_write(&m, &s));
         let mut enabled = Vec::new();
@@ -1744,7 +1706,7 @@ mod tests {
         );
         assert!(after.prepared.is_empty());
         assert!(m.describe(&s, &old).contains("storage rejects it"));
-        let unfenced = with_writers("no-fencing", 2);
+        let unfenced = with_resignations("no-fencing", 2);
         let after = unfenced.next_state(&walk(&unfenced, &path), old).unwrap();
         assert_eq!(after.accepted.as_slice(), &[2, 1]);
         assert!(!stale_token_write_rejected(&unfenced, &after));
@@ -1754,7 +1716,7 @@ mod tests {
     /// `max-writes`, and a crash kills the node's writers with their writes.
     #[test]
     fn with_writers_prepared_writes_are_bounded_and_die_with_their_node() {
-        let m = with_writers("correct", 1);
+        let m = with_resignations("correct", 1);
         let s = walk(
             &m,
             &[
@@ -1768,7 +1730,7 @@ mod tests {
             !enabled.contains(&Action::PrepareWrite { node: 0 }),
             "one writer, one write"
         );
-        let m2 = with_writers("correct", 2);
+        let m2 = with_resignations("correct", 2);
         let s = walk(
             &m2,
             &[
@@ -1839,17 +1801,7 @@ mod tests {
     /// explored to the end: its fingerprint, and the safety properties hold.
     #[test]
     fn with_two_writers_and_resignations_the_default_configuration_has_126084_states() {
-        let checker = with_writers("correct", 2)
-            .checker()
-            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([
-                "(explore everything)",
-            ])))
-            .spawn_dfs()
-            .join();
-        assert_eq!(checker.unique_state_count(), 126_084);
-        checker.assert_no_discovery("AtMostOneLeader");
-        checker.assert_no_discovery("StaleTokenWriteRejected");
-        checker.assert_no_discovery("FencingTokensMonotonic");
+        assert_eq!(explore_safely(with_resignations("correct", 2)), 126_084);
     }
 
     /// Without the margin, a slow clock makes the old leader trust its lease after it has
