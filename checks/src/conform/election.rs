@@ -422,7 +422,25 @@ impl ElectionConformance {
         }
     }
 
-    fn shared(&self, n: usize, what: &str) -> Result<(), Failure> {
+    /// Whether the model's node `n` has a write with `token` prepared and not yet at
+    /// storage: one of its writers' (with `writers`), or its own (`Phase::Writing`).
+    fn has_prepared(&self, st: &ElectionState, n: usize, token: FencingToken) -> bool {
+        let Some(t) = token_u8(token) else {
+            return false;
+        };
+        if self.shared {
+            st.prepared.contains(&PreparedWrite {
+                node: n as u8,
+                token: t,
+            })
+        } else {
+            matches!(st.nodes[n].phase, Phase::Writing { token, .. } if token == t)
+        }
+    }
+
+    /// Without `writers`, fails as unmapped if node `n` has a write prepared: the model's
+    /// node does one thing at a time, and `what` is a second.
+    fn one_at_a_time(&self, n: usize, what: &str) -> Result<(), Failure> {
         if self.writing[n] && !self.shared {
             return Err(unmapped(format!(
                 "n{n} {what} while a write it prepared has not reached storage: with one thread a node (no `writers`), the model's node does one thing at a time"
@@ -534,7 +552,7 @@ impl ElectionConformance {
                 expires_at,
             }) => {
                 let n = self.node(node)?;
-                self.shared(n, "is granted a lease")?;
+                self.one_at_a_time(n, "is granted a lease")?;
                 acts.extend(self.campaigns(n));
                 // The reads of this same free lease by other nodes came before this grant,
                 // though they may be logged after it.
@@ -567,7 +585,7 @@ impl ElectionConformance {
             }
             Step::Elect(Event::Renewed { node, token, .. }) => {
                 let n = self.node(node)?;
-                self.shared(n, "renews its lease")?;
+                self.one_at_a_time(n, "renews its lease")?;
                 acts.push(Action::Renew { node: n as u8 });
                 self.answer[n] = Some(Answer {
                     token,
@@ -588,7 +606,7 @@ impl ElectionConformance {
                     Phase::Leader { token: t, .. } | Phase::Writing { token: t, .. }
                         if Some(t) == token_u8(token));
                 if holds {
-                    self.shared(n, "resigns")?;
+                    self.one_at_a_time(n, "resigns")?;
                     self.releasing[n] = false;
                     self.belief[n] = None;
                     self.answer[n] = None;
@@ -606,13 +624,13 @@ impl ElectionConformance {
                     // Resigns at the store's answer to its release.
                     self.releasing[n] = true;
                 } else {
-                    self.shared(n, "resigns")?;
+                    self.one_at_a_time(n, "resigns")?;
                     acts.push(Action::Resign { node: n as u8 });
                 }
             }
             Step::Elect(Event::SteppedDown { node, token, .. }) => {
                 let n = self.node(node)?;
-                self.shared(n, "steps down")?;
+                self.one_at_a_time(n, "steps down")?;
                 if !matches!(s.nodes[n].phase, Phase::Leader { .. }) {
                     return Err(Mismatch::new(
                         format!("node {n}"),
@@ -632,7 +650,7 @@ impl ElectionConformance {
             }
             Step::Elect(Event::Trusted { node, .. }) => {
                 let n = self.node(node)?;
-                self.shared(n, "prepares a second write")?;
+                self.one_at_a_time(n, "prepares a second write")?;
                 self.writing[n] = true;
                 acts.push(Action::PrepareWrite { node: n as u8 });
             }
@@ -1081,17 +1099,21 @@ impl Conformance for ElectionConformance {
             // it and left after the move (a read is reported outside the store's lock, with no
             // time of its own): those the model can take before it — the lease free there,
             // with the token they read — in the order they were logged.
-            let mut base = (self.clone(), sim.clone(), Vec::new(), Vec::new());
+            let mut pulled: Option<(Self, ElectionState)> = None;
+            let (mut early, mut reads) = (Vec::new(), Vec::new());
             if matches!(step, Step::Elect(Event::Granted { .. })) {
                 for &j in &skipped_reads {
-                    if let Some((c, t, a)) = base.0.try_early(model, &base.1, j)? {
-                        base = (c, t, [base.2, a].concat(), [base.3, vec![j]].concat());
+                    let (from, at) = pulled.as_ref().map_or((&*self, &sim), |(c, t)| (c, t));
+                    if let Some((c, t, a)) = from.try_early(model, at, j)? {
+                        pulled = Some((c, t));
+                        early.extend(a);
+                        reads.push(j);
                     }
                 }
             }
-            let (with_reads, at, mut early, reads) = base;
+            let (from, at) = pulled.as_ref().map_or((&*self, &sim), |(c, t)| (c, t));
             // Not enabled then: left to its own record, which will say why.
-            match with_reads.try_early(model, &at, k)? {
+            match from.try_early(model, at, k)? {
                 Some((trial, t, a)) => {
                     *self = trial;
                     for j in reads.into_iter().chain([k]) {
@@ -1315,17 +1337,10 @@ impl Conformance for ElectionConformance {
             }
             Event::Trusted { node, token, local } => {
                 let n = node.0 as usize;
-                let ok = if self.shared {
-                    let t = token_u8(token).unwrap_or(0);
-                    matches!(after.nodes[n].phase, Phase::Leader { token, .. } if token == t)
-                        && after.prepared.contains(&PreparedWrite {
-                            node: n as u8,
-                            token: t,
-                        })
-                } else {
-                    matches!(after.nodes[n].phase,
-                        Phase::Writing { token: t, .. } if Some(t) == token_u8(token))
-                };
+                let leads = matches!(after.nodes[n].phase,
+                    Phase::Leader { token: t, .. } | Phase::Writing { token: t, .. }
+                        if Some(t) == token_u8(token));
+                let ok = leads && self.has_prepared(after, n, token);
                 let believed = self.belief[n]
                     .is_some_and(|b| b.token == token && local.as_millis() < b.trusted_until);
                 if !ok || !believed {
@@ -1374,17 +1389,7 @@ impl Conformance for ElectionConformance {
                 highest,
             } => {
                 let n = node.0 as usize;
-                let prepared = if self.shared {
-                    let t = token_u8(token).unwrap_or(0);
-                    before.prepared.contains(&PreparedWrite {
-                        node: n as u8,
-                        token: t,
-                    })
-                } else {
-                    matches!(before.nodes[n].phase,
-                        Phase::Writing { token: t, .. } if Some(t) == token_u8(token))
-                };
-                if !prepared {
+                if !self.has_prepared(before, n, token) {
                     return Err(Mismatch::new(
                         format!("node {n}"),
                         field(model, before, &format!("node {n}")),

@@ -129,11 +129,9 @@ struct NodeState {
     /// `None` while crashed.
     elector: Option<Elector>,
     paused: bool,
-    /// The token `leadership()` gave the write the node is about to send (without
-    /// `writers`).
-    writing: Option<FencingToken>,
-    /// With `writers`: the tokens `leadership()` gave the writes the node's writers prepared
-    /// and have not sent, in the order they were prepared.
+    /// The tokens `leadership()` gave the writes prepared and not sent, in the order they
+    /// were prepared: the node's one write it is about to send (without `writers`), or its
+    /// writers' (with).
     prepared: Vec<FencingToken>,
     /// A `check-then-set` campaign held after its read, with the token it read.
     acquiring: Option<(FencingToken, Campaign)>,
@@ -152,8 +150,8 @@ pub struct ElectionDriver {
     margin: u64,
     crashes: u8,
     pauses: u8,
-    /// The model's `writers`: the node's prepared writes are its writers' (`prepared`), not
-    /// the one the node itself is about to send (`writing`).
+    /// The model's `writers`: a node's prepared writes are its writers', not the one the node
+    /// itself is about to send (`Phase::Writing`).
     shared: bool,
 }
 
@@ -243,7 +241,6 @@ impl Driver for ElectionDriver {
                 clock: ManualClock::new(),
                 elector: None,
                 paused: false,
-                writing: None,
                 prepared: Vec::new(),
                 acquiring: None,
             });
@@ -351,8 +348,7 @@ impl Driver for ElectionDriver {
                 }
             },
             Action::PrepareWrite { node } => match self.alive(node)?.leadership() {
-                Some(l) if self.shared => self.nodes[usize::from(node)].prepared.push(l.token),
-                Some(l) => self.nodes[usize::from(node)].writing = Some(l.token),
+                Some(l) => self.nodes[usize::from(node)].prepared.push(l.token),
                 None => {
                     return Err(Refusal::new(
                         "the elector",
@@ -363,7 +359,7 @@ impl Driver for ElectionDriver {
             Action::StorageWrite { node, token } => {
                 let n = &mut self.nodes[usize::from(node)];
                 let token = match token {
-                    None => n.writing.take(),
+                    None => n.prepared.pop(),
                     Some(t) => n
                         .prepared
                         .iter()
@@ -408,7 +404,6 @@ impl Driver for ElectionDriver {
                 let n = &mut self.nodes[usize::from(node)];
                 n.elector = None;
                 n.paused = false;
-                n.writing = None;
                 n.prepared.clear();
                 if let Some((_, thread)) = n.acquiring.take() {
                     self.gate.release(u32::from(node));
@@ -444,7 +439,9 @@ impl Driver for ElectionDriver {
                 let end = l.trusted_until.as_millis() + self.margin;
                 u8::try_from(end.saturating_sub(now.as_millis())).unwrap_or(u8::MAX)
             };
-            let phase = match (&n.elector, &n.acquiring, n.writing) {
+            // Without writers, the node's one prepared write is its own (`Phase::Writing`).
+            let writing = n.prepared.first().copied().filter(|_| !self.shared);
+            let phase = match (&n.elector, &n.acquiring, writing) {
                 (None, ..) => Phase::Crashed,
                 (Some(_), Some((token, _)), _) => Phase::Acquiring {
                     token: Self::model_token(*token),
@@ -496,6 +493,7 @@ impl Driver for ElectionDriver {
             .nodes
             .iter()
             .enumerate()
+            .filter(|_| self.shared)
             .flat_map(|(i, n)| {
                 n.prepared.iter().map(move |t| PreparedWrite {
                     node: i as u8,
