@@ -82,6 +82,29 @@ fn a_renewal_one_ms_too_long_diverges_readably() {
     assert!(o.stderr.is_empty());
 }
 
+/// A write must carry the token its node prepared it with: n1 checked its lease with token
+/// 2, and a write with token 1 (which fenced storage would also accept, as 1 is the highest
+/// it has seen) diverges at the write, on the node's prepared write.
+#[test]
+fn a_write_with_another_token_than_prepared_diverges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run::root().join(CORRECT)).unwrap()).unwrap();
+    let write = &mut log["events"][14]["step"]["elect"];
+    assert_eq!(write["event"], "write");
+    write["token"] = 1.into();
+    let file = tmp.path().join("wrong-token.json");
+    std::fs::write(&file, log.to_string()).unwrap();
+    let o = coordlab(&["conform", file.to_str().unwrap()]);
+    assert_eq!(code(&o), Some(1), "{}{}", text(&o.stdout), text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("the run diverges from election/correct at step 15: ")
+            && out.contains("  field:          node 1\n"),
+        "{out}"
+    );
+}
+
 /// Bad input: exit 2, one line on stderr naming the file and the fault.
 #[test]
 fn bad_election_run_logs_exit_2_naming_the_file() {
