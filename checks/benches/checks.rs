@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use coordlab_checks::engine::{Budget, Exploration, Progress};
 use coordlab_checks::{liveness, manifest, registry};
 use coordlab_models::Protocol;
+use coordlab_models::deque::DequeModel;
 use coordlab_models::election::ElectionModel;
 use coordlab_models::queue::QueueModel;
 use stateright::{Checker, HasDiscoveries};
@@ -128,6 +129,7 @@ fn main() {
         match spec.protocol.as_str() {
             "queue" => bench::<QueueModel>(&spec, runs, threads, &mut liveness_rows),
             "election" => bench::<ElectionModel>(&spec, runs, threads, &mut liveness_rows),
+            "deque" => bench::<DequeModel>(&spec, runs, threads, &mut liveness_rows),
             other => panic!("no benchmark for protocol {other}"),
         }
     }

@@ -220,7 +220,8 @@ struct CounterexampleView {
 #[derive(Serialize)]
 struct StateView {
     path: Vec<usize>,
-    time: usize,
+    /// `null` for a model without time.
+    time: Option<usize>,
     local_times: Option<String>,
     /// The clocks at step 0, as the traces show them.
     initial_local_times: Option<String>,
@@ -248,7 +249,8 @@ struct StepView {
     number: usize,
     action: String,
     description: String,
-    time: usize,
+    /// `null` for a model without time.
+    time: Option<usize>,
     local_times: Option<String>,
     changes: Vec<Change>,
 }
@@ -683,7 +685,7 @@ impl<P: Protocol> Explorer<P> {
                 number: i + 1,
                 action: trace::action_name(action),
                 description: model.describe(t.state(i), action),
-                time: times[i + 1],
+                time: P::TIMED.then_some(times[i + 1]),
                 local_times: model.local_times(after, times[i + 1]),
                 changes: changes(model, t.state(i), after),
             })
@@ -714,7 +716,7 @@ impl<P: Protocol> Explorer<P> {
             .collect();
         Ok(StateView {
             path: indices,
-            time: now,
+            time: P::TIMED.then_some(now),
             local_times: model.local_times(&state, now),
             initial_local_times: model.local_times(&t.init, 0),
             fields: model

@@ -333,11 +333,24 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
     let source = Source::discover(manifests);
     let checks = load_checks(&source)?;
     note_source(&source);
+    // Columns as wide as their longest entry, so that every row lines up.
+    let vw = registry::protocols()
+        .iter()
+        .flat_map(|p| p.variants().iter().map(|v| v.id.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .max(24);
+    let cw = checks
+        .iter()
+        .map(|(spec, _)| spec.id().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(34);
     let mut s = String::new();
     for proto in registry::protocols() {
         s += &format!("{}\n  variants:\n", proto.id());
         for v in proto.variants() {
-            s += &format!("    {:<24} {}\n", v.id, v.summary);
+            s += &format!("    {:<vw$} {}\n", v.id, v.summary);
         }
         s += "  properties:\n";
         for p in proto.props() {
@@ -357,7 +370,7 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
                 .map(|n| format!("{n} states"))
                 .unwrap_or_default();
             s += &format!(
-                "    {:<34} {:<16} {bounds}  {states}\n",
+                "    {:<cw$} {:<16} {bounds}  {states}\n",
                 spec.id(),
                 match spec.liveness {
                     Some(l) => format!("{}+{}", spec.checker.as_str(), l.as_str()),

@@ -31,6 +31,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "checks/manifests/election.toml",
         include_str!("../manifests/election.toml"),
     ),
+    (
+        "checks/manifests/deque.toml",
+        include_str!("../manifests/deque.toml"),
+    ),
 ];
 
 /// What a property is expected to do in one check.

@@ -5,6 +5,7 @@
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
+use coordlab_models::deque::DequeModel;
 use coordlab_models::election::ElectionModel;
 use coordlab_models::queue::QueueModel;
 use coordlab_models::{Kind, Protocol, Variant};
@@ -20,6 +21,7 @@ pub fn protocols() -> Vec<Box<dyn Entry>> {
     vec![
         Box::new(Handle::<QueueModel>(PhantomData)),
         Box::new(Handle::<ElectionModel>(PhantomData)),
+        Box::new(Handle::<DequeModel>(PhantomData)),
     ]
 }
 

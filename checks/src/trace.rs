@@ -377,13 +377,15 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
     let mut out = String::new();
     let times = times(t);
     let (bold, code) = if markdown { ("**", "`") } else { ("", "") };
+    // " (t=3; clocks: …)" after a step's title; nothing for a model without time.
     let clock = |state: &P::State, now: usize| match t.model.local_times(state, now) {
-        Some(local) => format!("t={now}; {local}"),
-        None => format!("t={now}"),
+        _ if !P::TIMED => String::new(),
+        Some(local) => format!(" (t={now}; {local})"),
+        None => format!(" (t={now})"),
     };
     let _ = writeln!(
         out,
-        "{bold}0. Initial state{bold} ({})",
+        "{bold}0. Initial state{bold}{}",
         clock(&t.init, times[0])
     );
     for (name, value) in t.model.fields(&t.init) {
@@ -401,7 +403,7 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
         }
         let _ = writeln!(
             out,
-            "\n{bold}{n}. {}{bold} ({}) {code}{}{code}",
+            "\n{bold}{n}. {}{bold}{} {code}{}{code}",
             t.model.describe(before, action),
             clock(after, times[n]),
             action_name(action)

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use coordlab_checks::engine::{Budget, Exploration, Progress};
 use coordlab_checks::manifest;
 use coordlab_checks::registry;
+use coordlab_models::deque::DequeModel;
 use coordlab_models::queue::QueueModel;
 use coordlab_models::{Kind, Protocol};
 use stateright::{Checker, HasDiscoveries, Model};
@@ -65,6 +66,7 @@ fn every_bug_variant_is_checked_at_the_bounds_of_a_correct_check() {
     let specs = manifest::load(None).unwrap();
     assert!(assert_bug_bounds_match_a_correct_check::<QueueModel>(&specs) > 0);
     assert!(assert_bug_bounds_match_a_correct_check::<ElectionModel>(&specs) > 0);
+    assert!(assert_bug_bounds_match_a_correct_check::<DequeModel>(&specs) > 0);
 }
 
 fn ours(model: QueueModel, threads: usize, symmetry: bool) -> Exploration<QueueModel> {
@@ -241,4 +243,50 @@ fn election_agrees_with_stateright() {
         }
     }
     assert!(compared > 0, "no election check small enough to compare");
+}
+
+/// The deque model against stateright: the same unique states and verdicts on every deque
+/// check, under thief symmetry against stateright's DFS and without it against its BFS.
+#[test]
+fn deque_agrees_with_stateright() {
+    let specs: Vec<manifest::CheckSpec> = manifest::load(None)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.protocol == "deque")
+        .collect();
+    assert!(specs.len() > 4, "{} deque checks", specs.len());
+    for spec in specs {
+        let model: DequeModel = registry::model(&spec.variant, &spec.bounds).unwrap();
+        for symmetry in [true, false] {
+            let mut budget = Budget::new(2, None);
+            budget.symmetry = symmetry;
+            let ex = Exploration::run(model.clone(), budget, &Progress::default());
+            let checker = model.clone().checker().finish_when(never());
+            let (states, found): (usize, Vec<bool>) = if symmetry {
+                let c = checker
+                    .symmetry_fn(DequeModel::representative)
+                    .spawn_dfs()
+                    .join();
+                let found = DequeModel::props()
+                    .iter()
+                    .map(|p| c.discovery(p.name).is_some())
+                    .collect();
+                (c.unique_state_count(), found)
+            } else {
+                let c = checker.spawn_bfs().join();
+                let found = DequeModel::props()
+                    .iter()
+                    .map(|p| c.discovery(p.name).is_some())
+                    .collect();
+                (c.unique_state_count(), found)
+            };
+            let id = format!("{} (symmetry {symmetry})", spec.id());
+            assert_eq!(ex.unique_states(), states, "{id}");
+            for (i, p) in DequeModel::props().iter().enumerate() {
+                if !p.kind.is_liveness() {
+                    assert_eq!(ex.first_hit(i).is_some(), found[i], "{id}: {}", p.name);
+                }
+            }
+        }
+    }
 }

@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use stateright::Model;
 
+pub mod deque;
 pub mod election;
 pub mod queue;
 
@@ -305,6 +306,9 @@ pub trait Protocol:
     fn fields(&self, state: &Self::State) -> Vec<(String, String)>;
     /// One line saying what `action` does from `before`.
     fn describe(&self, before: &Self::State, action: &Self::Action) -> String;
+    /// Whether the model has time (actions for which [`Protocol::is_tick`] holds): traces
+    /// and the explorer show the time after every step only if it has.
+    const TIMED: bool = true;
     /// Whether `action` advances time by one tick (traces show the time).
     fn is_tick(&self, _action: &Self::Action) -> bool {
         false

@@ -65,8 +65,16 @@ async function getJSON(url) {
 }
 
 // "t=3" or "t=3; clocks: node 0 at 3, node 1 at 2", as in the traces.
+// The time after a step ('' for a model without time, whose `time` is null).
 function clock(time, local) {
+  if (time === null || time === undefined) return '';
   return local ? `t=${time}; ${local}` : `t=${time}`;
+}
+
+// The time after a step in parentheses, or nothing for a model without time.
+function clockNote(time, local) {
+  const c = clock(time, local);
+  return c ? `(${c})` : '';
 }
 
 function changeList(changes, extra) {
@@ -366,7 +374,7 @@ function renderSteps() {
       { value: 0, class: 'step' + (last === 0 ? ' current' : ''), 'data-step': 0 },
       el('a', { href: hashOf(first) }, 'Initial state'),
       ' ',
-      el('span', { class: 'clock' }, `(${clock(0, v.initial_local_times)})`),
+      el('span', { class: 'clock' }, clockNote(v.time === null ? null : 0, v.initial_local_times)),
       initialChoice(),
     ),
   );
@@ -382,7 +390,7 @@ function renderSteps() {
         { value: s.number, class: 'step' + (s.number === last ? ' current' : ''), 'data-step': s.number },
         el('a', { href: hashOf(v.path.slice(0, s.number + 1)) }, s.description),
         ' ',
-        el('span', { class: 'clock' }, `(${clock(s.time, s.local_times)})`),
+        el('span', { class: 'clock' }, clockNote(s.time, s.local_times)),
         ' ',
         code(s.action),
         changeList(s.changes),
