@@ -25,6 +25,7 @@ use coordlab_models::Protocol;
 use coordlab_models::deque::DequeModel;
 use coordlab_models::election::ElectionModel;
 use coordlab_models::queue::QueueModel;
+use coordlab_models::stealing::StealingModel;
 use stateright::{Checker, HasDiscoveries};
 
 /// Counts live heap bytes and their peak.
@@ -130,6 +131,7 @@ fn main() {
             "queue" => bench::<QueueModel>(&spec, runs, threads, &mut liveness_rows),
             "election" => bench::<ElectionModel>(&spec, runs, threads, &mut liveness_rows),
             "deque" => bench::<DequeModel>(&spec, runs, threads, &mut liveness_rows),
+            "stealing" => bench::<StealingModel>(&spec, runs, threads, &mut liveness_rows),
             other => panic!("no benchmark for protocol {other}"),
         }
     }

@@ -35,6 +35,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "checks/manifests/deque.toml",
         include_str!("../manifests/deque.toml"),
     ),
+    (
+        "checks/manifests/stealing.toml",
+        include_str!("../manifests/stealing.toml"),
+    ),
 ];
 
 /// What a property is expected to do in one check.

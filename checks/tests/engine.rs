@@ -12,6 +12,7 @@ use coordlab_checks::manifest;
 use coordlab_checks::registry;
 use coordlab_models::deque::DequeModel;
 use coordlab_models::queue::QueueModel;
+use coordlab_models::stealing::StealingModel;
 use coordlab_models::{Kind, Protocol};
 use stateright::{Checker, HasDiscoveries, Model};
 
@@ -67,6 +68,7 @@ fn every_bug_variant_is_checked_at_the_bounds_of_a_correct_check() {
     assert!(assert_bug_bounds_match_a_correct_check::<QueueModel>(&specs) > 0);
     assert!(assert_bug_bounds_match_a_correct_check::<ElectionModel>(&specs) > 0);
     assert!(assert_bug_bounds_match_a_correct_check::<DequeModel>(&specs) > 0);
+    assert!(assert_bug_bounds_match_a_correct_check::<StealingModel>(&specs) > 0);
 }
 
 fn ours(model: QueueModel, threads: usize, symmetry: bool) -> Exploration<QueueModel> {
@@ -286,6 +288,40 @@ fn deque_agrees_with_stateright() {
                 if !p.kind.is_liveness() {
                     assert_eq!(ex.first_hit(i).is_some(), found[i], "{id}: {}", p.name);
                 }
+            }
+        }
+    }
+}
+
+/// The pool model (no symmetry: round-robin and the tie-break order the workers) against
+/// stateright's BFS: the same unique states and verdicts on every stealing check.
+#[test]
+fn stealing_agrees_with_stateright() {
+    let specs: Vec<manifest::CheckSpec> = manifest::load(None)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.protocol == "stealing")
+        .collect();
+    assert!(specs.len() > 5, "{} stealing checks", specs.len());
+    for spec in specs {
+        let model: StealingModel = registry::model(&spec.variant, &spec.bounds).unwrap();
+        let ex = Exploration::run(model.clone(), Budget::new(2, None), &Progress::default());
+        let theirs = model.checker().finish_when(never()).spawn_bfs().join();
+        assert_eq!(
+            ex.unique_states(),
+            theirs.unique_state_count(),
+            "{}",
+            spec.id()
+        );
+        for (i, p) in StealingModel::props().iter().enumerate() {
+            if !p.kind.is_liveness() {
+                assert_eq!(
+                    ex.first_hit(i).is_some(),
+                    theirs.discovery(p.name).is_some(),
+                    "{}: {}",
+                    spec.id(),
+                    p.name
+                );
             }
         }
     }

@@ -31,6 +31,7 @@ use stateright::Model;
 pub mod deque;
 pub mod election;
 pub mod queue;
+pub mod stealing;
 
 /// Helpers the models' tests share.
 #[cfg(test)]
