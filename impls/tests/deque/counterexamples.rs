@@ -9,7 +9,9 @@
 //!   replay test then fails, saying so). Not `.json`, so the CLI's trace readers do not take
 //!   it for a model trace.
 //! - `.md`: the execution for a person: every shared-memory access in the order loom ran them,
-//!   with its thread, value and ordering, and each operation's result; the violation marked.
+//!   with its thread, value and ordering, and each operation's result; the violation marked;
+//!   and the same as a Mermaid sequence diagram (threads and memory), ending with the
+//!   violation.
 //!
 //! `loom_finds_*` (in `loom_tests`) find each and compare both files with the committed ones
 //! byte for byte (`COORDLAB_BLESS=1` rewrites them instead); `committed_loom_counterexamples_replay`
@@ -21,11 +23,12 @@ use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use coordlab_impls::deque::Deviation;
+use coordlab_diagram::{Arrow, SequenceDiagram};
+use coordlab_impls::deque::{Access, Deviation};
 
 use super::harness::{
-    NO_TASK_LOST_OR_DUPLICATED, Report, Scenario, TAKEN_ONLY_AFTER_PUSHED, Violation, describe,
-    run, scenarios,
+    Event, NO_TASK_LOST_OR_DUPLICATED, Report, Scenario, TAKEN_ONLY_AFTER_PUSHED, Violation, Who,
+    describe, run, scenarios,
 };
 use super::loom_tests::{builder, executions};
 
@@ -365,7 +368,9 @@ pub fn markdown(target: &Target, violation: &Violation, report: &Report, executi
         "Every shared-memory access of the deque, in the order loom ran them (each thread's \
          accesses through its handle's recording hook), and each operation's result in \
          italics. A load's value is the one loom chose for it among those the memory model \
-         allows; `top` and `bottom` are unmasked indices.\n"
+         allows, so a load may return an older store than the last one listed above it (the \
+         list is the order the threads ran in, not the order their stores became visible); \
+         `top` and `bottom` are unmasked indices.\n"
     );
     let _ = writeln!(md, "| # | thread | access | value | ordering |");
     let _ = writeln!(md, "|---:|---|---|---|---|");
@@ -403,7 +408,44 @@ pub fn markdown(target: &Target, violation: &Violation, report: &Report, executi
             violation.message
         );
     }
+    let _ = writeln!(md, "\n## Sequence\n");
+    let _ = write!(
+        md,
+        "```mermaid\n{}```\n",
+        mermaid(target.scenario, violation, report)
+    );
     md
+}
+
+/// The steps as a sequence diagram: each access an arrow from its thread to `memory`, each
+/// fence and result a note over its thread, numbered like the steps, ending with a note that
+/// states the violation.
+fn mermaid(scenario: Scenario, violation: &Violation, report: &Report) -> String {
+    let memory = || "memory".to_owned();
+    let mut participants = vec![Who::Owner.to_string()];
+    participants.extend((0..scenario.thieves.len()).map(|i| Who::Thief(i).to_string()));
+    participants.push(memory());
+    let mut d = SequenceDiagram::new(participants);
+    for (i, step) in report.steps.iter().enumerate() {
+        let who = step.who.to_string();
+        let (access, value, ordering) = describe(step.event);
+        let plain = |s: &str| s.replace('`', "");
+        let arrow = match step.event {
+            Event::Access(Access::Fence { .. }) => Arrow::note([who], format!("fence {ordering}")),
+            Event::Access(_) => Arrow::call(
+                who,
+                memory(),
+                format!("{} {} ({ordering})", plain(&access), plain(&value)),
+            ),
+            _ => Arrow::note([who], plain(&access)),
+        };
+        d.step(i + 1, [arrow]);
+    }
+    d.push(Arrow::note(
+        Vec::<String>::new(),
+        format!("{} violated: {}", violation.property, violation.message),
+    ));
+    d.render()
 }
 
 /// Asserts the committed loom counterexamples are exactly the targets' (one directory each,
