@@ -7,7 +7,7 @@
 //! what it cost when written (executions explored, and wall time measured alone on the
 //! 2-core development machine, release build); each prints both (`--nocapture` to see
 //! them). Capacity is 2 everywhere, so a third push reuses slot 0 (tokio shrinks its loom
-//! queue for the same reason). The whole file took 35 s with `--test-threads=1` (the
+//! queue for the same reason). The whole file took about 30 s with `--test-threads=1` (the
 //! two-thief test 29 s of it; the `loom_finds_*` tests write loom's checkpoint before every
 //! execution, 3 s for the longest search).
 //!
