@@ -6,7 +6,8 @@
 //! receipts, retry policies, a dead-letter queue and an idempotent-consumer helper; and
 //! [`election`], leader election through a lease store with fencing tokens, electors that
 //! time their lease on their own drifting clocks, and storage that fences off deposed
-//! leaders.
+//! leaders; and [`deque`], a bounded Chase–Lev work-stealing deque (an owner pushes and pops
+//! at one end, thieves steal from the other), whose every atomic access loom checks.
 //!
 //! ```
 //! use std::time::Duration;
@@ -89,6 +90,7 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod deque;
 pub mod election;
 pub mod queue;
 pub mod sync;

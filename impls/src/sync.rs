@@ -15,9 +15,11 @@
 //! scenario written once spawns std threads, loom threads or shuttle tasks depending on the
 //! build.
 //!
-//! No `UnsafeCell` is offered: the crate keeps all shared state behind a `Mutex`, so it has no
-//! `unsafe` and nothing for loom's cell-access tracking to check. Add loom's
-//! `UnsafeCell::{with, with_mut}` API here (with a std arm) if a lock-free core ever needs it.
+//! No `UnsafeCell` is offered: the crate keeps shared state behind a `Mutex` or in atomics (the
+//! work-stealing deque's slots are atomic words, `crate::deque` says why), so there is nothing
+//! for loom's cell-access tracking to check. Add loom's `UnsafeCell::{with, with_mut}` API here
+//! (with a std arm) if a lock-free core ever needs it. `atomic` is each engine's whole module:
+//! the deque uses its `AtomicIsize`, `AtomicUsize` and `fence`.
 //!
 //! [loom]: https://docs.rs/loom
 //! [shuttle]: https://docs.rs/shuttle
