@@ -39,7 +39,7 @@
 //! - `GET /api/state/I/A1/A2/…`: the state reached from initial state `I` (an index into
 //!   `Model::init_states`) by taking action `A1`, then `A2`, …, where an action index counts
 //!   the *enabled* actions of the state it is taken in: those that change the state, in the
-//!   order of `Model::actions`. The answer: `path`, `time` (ticks of real time),
+//!   order of `Model::actions`. The answer: `path`, `time` (ticks of real time; null for a model without time),
 //!   `local_times` (each process's clock, or null; `initial_local_times` at step 0),
 //!   `fields` (`[{name, value}]`),
 //!   `properties` (`[{name, kind, holds_here, premise_here, why}]`: the property's
