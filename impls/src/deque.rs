@@ -372,9 +372,9 @@ impl Deviation {
 struct Inner<T: Word> {
     /// The index of the oldest task; only ever advanced, by a CAS (a steal, or the owner taking
     /// the last task).
-    top: AtomicIsize,
+    top: Padded<AtomicIsize>,
     /// One past the index of the newest task; written only by the owner.
-    bottom: AtomicIsize,
+    bottom: Padded<AtomicIsize>,
     /// The ring: task words, index `i` in `slots[i & mask]`.
     slots: Box<[AtomicUsize]>,
     /// `slots.len() - 1` (the length is a power of two).
@@ -391,6 +391,19 @@ struct Inner<T: Word> {
 // more. That needs `T: Send` only, as for a channel.
 unsafe impl<T: Word + Send> Sync for Inner<T> {}
 
+/// A value alone on its cache line pair (128 bytes: adjacent-line prefetching pulls lines in
+/// pairs on x86), so that the thieves' CAS on `top` and the owner's stores of `bottom` do not
+/// invalidate each other's line.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 impl<T: Word> Inner<T> {
     fn new(capacity: usize) -> Inner<T> {
         let ring = capacity
@@ -402,8 +415,8 @@ impl<T: Word> Inner<T> {
             "deque capacity too large: {capacity}"
         );
         Inner {
-            top: AtomicIsize::new(0),
-            bottom: AtomicIsize::new(0),
+            top: Padded(AtomicIsize::new(0)),
+            bottom: Padded(AtomicIsize::new(0)),
             slots: (0..ring).map(|_| AtomicUsize::new(0)).collect(),
             mask: ring - 1,
             capacity,
