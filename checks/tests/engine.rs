@@ -247,82 +247,53 @@ fn election_agrees_with_stateright() {
     assert!(compared > 0, "no election check small enough to compare");
 }
 
-/// The deque model against stateright: the same unique states and verdicts on every deque
-/// check, under thief symmetry against stateright's DFS and without it against its BFS.
-#[test]
-fn deque_agrees_with_stateright() {
+/// Every check of protocol `P` against stateright: the same unique states and verdicts,
+/// under `P`'s symmetry against stateright's DFS (when `P` has one) and without it against
+/// its BFS. Returns how many checks were compared.
+fn agrees_with_stateright<P: Protocol + Clone>() -> usize {
     let specs: Vec<manifest::CheckSpec> = manifest::load(None)
         .unwrap()
         .into_iter()
-        .filter(|c| c.protocol == "deque")
+        .filter(|c| c.protocol == P::ID)
         .collect();
-    assert!(specs.len() > 4, "{} deque checks", specs.len());
-    for spec in specs {
-        let model: DequeModel = registry::model(&spec.variant, &spec.bounds).unwrap();
-        for symmetry in [true, false] {
+    for spec in &specs {
+        let model: P = registry::model(&spec.variant, &spec.bounds).unwrap();
+        let modes: &[bool] = if P::SYMMETRIC {
+            &[true, false]
+        } else {
+            &[false]
+        };
+        for &symmetry in modes {
             let mut budget = Budget::new(2, None);
             budget.symmetry = symmetry;
             let ex = Exploration::run(model.clone(), budget, &Progress::default());
             let checker = model.clone().checker().finish_when(never());
-            let (states, found): (usize, Vec<bool>) = if symmetry {
-                let c = checker
-                    .symmetry_fn(DequeModel::representative)
-                    .spawn_dfs()
-                    .join();
-                let found = DequeModel::props()
-                    .iter()
-                    .map(|p| c.discovery(p.name).is_some())
-                    .collect();
-                (c.unique_state_count(), found)
+            let found = |discovered: &dyn Fn(&'static str) -> bool| -> Vec<bool> {
+                P::props().iter().map(|p| discovered(p.name)).collect()
+            };
+            let (states, found) = if symmetry {
+                let c = checker.symmetry_fn(P::representative).spawn_dfs().join();
+                (c.unique_state_count(), found(&|n| c.discovery(n).is_some()))
             } else {
                 let c = checker.spawn_bfs().join();
-                let found = DequeModel::props()
-                    .iter()
-                    .map(|p| c.discovery(p.name).is_some())
-                    .collect();
-                (c.unique_state_count(), found)
+                (c.unique_state_count(), found(&|n| c.discovery(n).is_some()))
             };
             let id = format!("{} (symmetry {symmetry})", spec.id());
             assert_eq!(ex.unique_states(), states, "{id}");
-            for (i, p) in DequeModel::props().iter().enumerate() {
+            for (i, p) in P::props().iter().enumerate() {
                 if !p.kind.is_liveness() {
                     assert_eq!(ex.first_hit(i).is_some(), found[i], "{id}: {}", p.name);
                 }
             }
         }
     }
+    specs.len()
 }
 
-/// The pool model (no symmetry: round-robin and the tie-break order the workers) against
-/// stateright's BFS: the same unique states and verdicts on every stealing check.
+/// The deque model (thieves interchangeable) and the pool model (no symmetry: round-robin
+/// and the tie-break order the workers) against stateright, on every check of theirs.
 #[test]
-fn stealing_agrees_with_stateright() {
-    let specs: Vec<manifest::CheckSpec> = manifest::load(None)
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.protocol == "stealing")
-        .collect();
-    assert!(specs.len() > 5, "{} stealing checks", specs.len());
-    for spec in specs {
-        let model: StealingModel = registry::model(&spec.variant, &spec.bounds).unwrap();
-        let ex = Exploration::run(model.clone(), Budget::new(2, None), &Progress::default());
-        let theirs = model.checker().finish_when(never()).spawn_bfs().join();
-        assert_eq!(
-            ex.unique_states(),
-            theirs.unique_state_count(),
-            "{}",
-            spec.id()
-        );
-        for (i, p) in StealingModel::props().iter().enumerate() {
-            if !p.kind.is_liveness() {
-                assert_eq!(
-                    ex.first_hit(i).is_some(),
-                    theirs.discovery(p.name).is_some(),
-                    "{}: {}",
-                    spec.id(),
-                    p.name
-                );
-            }
-        }
-    }
+fn deque_and_stealing_agree_with_stateright() {
+    assert!(agrees_with_stateright::<DequeModel>() > 4);
+    assert!(agrees_with_stateright::<StealingModel>() > 5);
 }
