@@ -52,7 +52,8 @@ use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, V
 /// Workers in the pool.
 pub const MAX_WORKERS: usize = 4;
 /// Tasks the producer submits in one behaviour.
-pub const MAX_TASKS: usize = 6;
+/// (Checks stay far below it; implementation runs replayed on the model need room for theirs.)
+pub const MAX_TASKS: usize = 64;
 /// Tasks a worker's queue may hold.
 pub const MAX_CAPACITY: usize = 3;
 
@@ -222,8 +223,10 @@ pub struct StealingState {
     pub turn: u8,
     /// The queue lengths the producer believes (`stale-load-info` only; zeros otherwise).
     pub view: ArrayVec<u8, MAX_WORKERS>,
-    /// Ghost: how often each task was started (capped at 2).
-    pub started: [u8; MAX_TASKS],
+    /// Ghost: the tasks started at least once (bit t for task t).
+    pub started: u64,
+    /// Ghost: the tasks started more than once.
+    pub restarted: u64,
     /// Ghost: worker stalls so far.
     pub stalls: u8,
     /// Ghost: whether a worker has stolen a task.
@@ -374,7 +377,8 @@ impl Model for StealingModel {
             next: 0,
             turn: 0,
             view: (0..w).map(|_| 0).collect(),
-            started: [0; MAX_TASKS],
+            started: 0,
+            restarted: 0,
             stalls: 0,
             stolen: false,
             backpressure: false,
@@ -622,8 +626,11 @@ impl StealingModel {
 
     /// Worker `worker` starts running `task`.
     fn start(&self, n: &mut StealingState, worker: u8, task: u8) -> Option<()> {
-        let c = n.started.get_mut(task as usize)?;
-        *c = (*c + 1).min(2);
+        let bit = 1u64.checked_shl(u32::from(task))?;
+        if n.started & bit != 0 {
+            n.restarted |= bit;
+        }
+        n.started |= bit;
         n.workers[worker as usize].phase = Phase::Found { task };
         Some(())
     }
@@ -643,6 +650,14 @@ fn asleep(w: &Worker) -> bool {
     matches!(w.phase, Phase::Registered | Phase::Parked)
 }
 
+impl StealingState {
+    /// How often task `t` was started: 0, 1, or 2 for more than once.
+    pub fn starts(&self, t: u8) -> u8 {
+        let bit = 1u64.checked_shl(u32::from(t)).unwrap_or(0);
+        u8::from(self.started & bit != 0) + u8::from(self.restarted & bit != 0)
+    }
+}
+
 /// Where task `t` is queued (worker indices; more than one means it is queued twice).
 fn queued_on(s: &StealingState, t: u8) -> Vec<usize> {
     s.workers
@@ -654,7 +669,7 @@ fn queued_on(s: &StealingState, t: u8) -> Vec<usize> {
 
 fn every_task_runs_exactly_once(_: &StealingModel, s: &StealingState) -> bool {
     (0..MAX_TASKS as u8).all(|t| {
-        let places = queued_on(s, t).len() + s.started[t as usize] as usize;
+        let places = queued_on(s, t).len() + s.starts(t) as usize;
         if t < s.next { places == 1 } else { places == 0 }
     })
 }
@@ -670,7 +685,7 @@ fn bounded_imbalance(m: &StealingModel, s: &StealingState) -> bool {
 }
 
 fn every_task_started(m: &StealingModel, s: &StealingState) -> bool {
-    (0..m.config.tasks).all(|t| s.started[t as usize] >= 1)
+    (0..m.config.tasks).all(|t| s.starts(t) >= 1)
 }
 
 fn task_stolen(_: &StealingModel, s: &StealingState) -> bool {
@@ -719,7 +734,7 @@ impl Protocol for StealingModel {
             return fail("workers must be 2..=4");
         }
         if c.tasks == 0 || usize::from(c.tasks) > MAX_TASKS {
-            return fail("tasks must be 1..=6");
+            return fail("tasks must be 1..=64");
         }
         if c.capacity == 0 || usize::from(c.capacity) > MAX_CAPACITY {
             return fail("capacity must be 1..=3");
@@ -887,8 +902,8 @@ impl Protocol for StealingModel {
             ));
         }
         let started: Vec<String> = (0..MAX_TASKS as u8)
-            .filter(|&t| s.started[t as usize] > 0)
-            .map(|t| match s.started[t as usize] {
+            .filter(|&t| s.starts(t) > 0)
+            .map(|t| match s.starts(t) {
                 1 => task(t),
                 _ => format!("{} twice", task(t)),
             })
@@ -1674,7 +1689,7 @@ mod tests {
             (StealingConfig { workers: 1, ..d() }, "workers"),
             (StealingConfig { workers: 5, ..d() }, "workers"),
             (StealingConfig { tasks: 0, ..d() }, "tasks"),
-            (StealingConfig { tasks: 7, ..d() }, "tasks"),
+            (StealingConfig { tasks: 65, ..d() }, "tasks"),
             (StealingConfig { capacity: 0, ..d() }, "capacity"),
             (StealingConfig { capacity: 4, ..d() }, "capacity"),
             (
