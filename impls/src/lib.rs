@@ -6,7 +6,10 @@
 //! receipts, retry policies, a dead-letter queue and an idempotent-consumer helper; and
 //! [`election`], leader election through a lease store with fencing tokens, electors that
 //! time their lease on their own drifting clocks, and storage that fences off deposed
-//! leaders.
+//! leaders; and [`pool`], a work-stealing thread pool with bounded per-worker queues,
+//! backpressure (`submit` waits, `try_submit` refuses) and the `stealing` model's sleep
+//! protocol (register, fence, check again, park), checked under shuttle with the model's bug
+//! variants as deviations (its own "What is not checked" is in the module docs).
 //!
 //! ```
 //! use std::time::Duration;
@@ -90,5 +93,6 @@
 
 pub mod clock;
 pub mod election;
+pub mod pool;
 pub mod queue;
 pub mod sync;
