@@ -56,8 +56,9 @@ pub struct Scenario {
     pub producers: Vec<Mode>,
     /// Tasks each producer gets accepted (a refused attempt does not count).
     pub tasks: usize,
-    /// Producer 0's first task stalls its worker until every other accepted task has run.
-    pub stall: bool,
+    /// Producer 0's task with this index (its attempt with this index: with blocking
+    /// submission, the same) stalls its worker until every other accepted task has run.
+    pub stall: Option<usize>,
     pub deviation: Option<Deviation>,
     /// Watchdog polls without progress before it declares the run stuck.
     pub patience: usize,
@@ -224,8 +225,7 @@ pub fn run(scenario: &Scenario) -> Report {
         book: Mutex::new(Book::default()),
         gate: Mutex::new(false),
         gate_cv: Condvar::new(),
-        // Producer 0's first attempt: with blocking submission it is its first task.
-        stall_label: scenario.stall.then_some(0),
+        stall_label: scenario.stall,
     });
     let pool = Arc::new(
         Pool::builder()
@@ -279,7 +279,7 @@ pub fn run(scenario: &Scenario) -> Report {
         if (accepted, completed) == last {
             idle += 1;
             if idle >= scenario.patience {
-                stuck_at = Some(snapshot(&pool));
+                stuck_at = Some((snapshot(&pool), pool.events()));
                 break;
             }
         } else {
@@ -330,7 +330,7 @@ fn check(
     scenario: &Scenario,
     ledger: &Ledger,
     events: Vec<Event>,
-    stuck_at: Option<String>,
+    stuck_at: Option<(String, Vec<Event>)>,
     n_returned: usize,
 ) -> Report {
     let mut violations = Vec::new();
@@ -412,7 +412,14 @@ fn check(
     if let Some(detail) = replay.imbalance {
         add(property::BOUNDED_IMBALANCE, detail);
     }
+    // A stuck run reports the log as it was when the watchdog gave up (the stalled task
+    // finishes during the shutdown that follows).
+    let (stuck_at, events) = match stuck_at {
+        Some((at, log)) => (Some(at), log),
+        None => (None, events),
+    };
     if let Some(at) = &stuck_at {
+        let replay = replay_log(scenario, &events);
         let mut detail = String::new();
         for (w, q) in replay.queues.iter().enumerate() {
             if !q.is_empty() {

@@ -15,3 +15,21 @@ mod harness;
 
 #[cfg(not(any(loom, shuttle)))]
 mod std_threads;
+
+#[cfg(not(any(loom, shuttle)))]
+mod model;
+
+#[cfg(shuttle)]
+mod shuttle_tests;
+
+#[cfg(shuttle)]
+mod counterexamples;
+
+#[cfg(shuttle)]
+#[path = "../support/shuttle_search.rs"]
+#[allow(dead_code)]
+mod shuttle_search;
+
+#[cfg(shuttle)]
+#[path = "../support/impl_counterexamples.rs"]
+mod impl_counterexamples;

@@ -12,7 +12,7 @@ fn scenario(placement: Placement, producers: Vec<Mode>) -> Scenario {
         placement,
         producers,
         tasks: 5_000,
-        stall: true,
+        stall: Some(0),
         deviation: None,
         // 1 ms polls: 10 s without any task accepted or finished.
         patience: 10_000,
