@@ -29,21 +29,22 @@ pub fn scenario(placement: Placement, producers: Vec<Mode>) -> Scenario {
 }
 
 fn check(scenario: Scenario, random: usize, pct: usize) {
-    let run_once = move || {
-        let report = run(&scenario);
-        let failure = report.violations.first().map(ToString::to_string);
-        (report, failure)
+    let run_once = |scenario: Scenario| {
+        move || {
+            let report = run(&scenario);
+            let failure = report.violations.first().map(ToString::to_string);
+            (report, failure)
+        }
     };
-    let run_once = std::sync::Arc::new(run_once);
     for (name, found) in [
-        ("random", {
-            let r = run_once.clone();
-            shuttle_search::search_random(move || r(), 1, random)
-        }),
-        ("pct", {
-            let r = run_once.clone();
-            shuttle_search::search_pct(move || r(), 1, 3, pct)
-        }),
+        (
+            "random",
+            shuttle_search::search_random(run_once(scenario.clone()), 1, random),
+        ),
+        (
+            "pct",
+            shuttle_search::search_pct(run_once(scenario), 1, 3, pct),
+        ),
     ] {
         if let Some(f) = found {
             panic!(
