@@ -6,8 +6,12 @@
 //! receipts, retry policies, a dead-letter queue and an idempotent-consumer helper; and
 //! [`election`], leader election through a lease store with fencing tokens, electors that
 //! time their lease on their own drifting clocks, and storage that fences off deposed
-//! leaders; and [`deque`], a bounded Chase–Lev work-stealing deque (an owner pushes and pops
-//! at one end, thieves steal from the other), whose every atomic access loom checks.
+//! leaders; [`deque`], a bounded Chase–Lev work-stealing deque (an owner pushes and pops
+//! at one end, thieves steal from the other), whose every atomic access loom checks; and
+//! [`pool`], a work-stealing thread pool with bounded per-worker queues, backpressure
+//! (`submit` waits, `try_submit` refuses) and the `stealing` model's sleep protocol
+//! (register, fence, check again, park), checked under shuttle with the model's bug variants
+//! as deviations (its own "What is not checked" is in the module docs).
 //!
 //! ```
 //! use std::time::Duration;
@@ -92,5 +96,6 @@
 pub mod clock;
 pub mod deque;
 pub mod election;
+pub mod pool;
 pub mod queue;
 pub mod sync;

@@ -80,8 +80,8 @@ mod mutex {
     /// The guard of a [`Mutex`]: the data while the lock is held.
     #[derive(Debug)]
     pub struct MutexGuard<'a, T: ?Sized> {
-        guard: parking_lot::MutexGuard<'a, T>,
-        poisoned: &'a AtomicBool,
+        pub(super) guard: parking_lot::MutexGuard<'a, T>,
+        pub(super) poisoned: &'a AtomicBool,
         /// Whether the thread was already panicking when it took the lock (then its drop
         /// does not poison, as in std).
         panicking: bool,
@@ -158,6 +158,64 @@ pub use std::thread;
 
 /// Lock poisoning is reported with std's type by all three engines.
 pub use std::sync::PoisonError;
+
+// The condition variable, for all three arms: loom's and shuttle's own, and on std one that
+// waits on the facade's `Mutex` (parking_lot's `Condvar`, which pairs with parking_lot's lock;
+// std's `Condvar` takes only std's guard).
+#[cfg(not(any(loom, shuttle)))]
+pub use self::condvar::Condvar;
+#[cfg(loom)]
+pub use loom::sync::Condvar;
+#[cfg(shuttle)]
+pub use shuttle::sync::Condvar;
+
+/// The std arm's `Condvar`: [`parking_lot::Condvar`] behind `std::sync::Condvar`'s API
+/// (`wait` takes and returns the guard, poisoning reported as std does).
+#[cfg(not(any(loom, shuttle)))]
+mod condvar {
+    use std::sync::atomic::Ordering;
+    use std::sync::{LockResult, PoisonError};
+
+    use super::MutexGuard;
+
+    /// A condition variable waiting on the facade's [`Mutex`](super::Mutex).
+    #[derive(Debug, Default)]
+    pub struct Condvar {
+        inner: parking_lot::Condvar,
+    }
+
+    impl Condvar {
+        /// A condition variable with no waiters.
+        pub const fn new() -> Condvar {
+            Condvar {
+                inner: parking_lot::Condvar::new(),
+            }
+        }
+
+        /// Releases the lock held by `guard`, blocks until notified (or spuriously woken), and
+        /// takes the lock again; `Err` (with the guard inside) if the lock is poisoned then.
+        /// Callers re-check their condition in a loop, as with std's.
+        pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+            self.inner.wait(&mut guard.guard);
+            // Relaxed: read while holding the lock again, which orders it (see `Mutex`).
+            if guard.poisoned.load(Ordering::Relaxed) {
+                Err(PoisonError::new(guard))
+            } else {
+                Ok(guard)
+            }
+        }
+
+        /// Wakes one waiter, if any.
+        pub fn notify_one(&self) {
+            self.inner.notify_one();
+        }
+
+        /// Wakes every waiter.
+        pub fn notify_all(&self) {
+            self.inner.notify_all();
+        }
+    }
+}
 
 // The counter behind `unique_u64`. loom's atomics cannot be built in a `const` context and
 // belong to one execution, and shuttle's track the execution that touches them, so under both
