@@ -144,8 +144,8 @@ pub enum Deviation {
     /// `lost-wakeup`: a worker that found no work parks at once, without registering as a
     /// sleeper and checking again.
     LostWakeup,
-    /// `stale-load-info`: least-loaded placement chooses by the lengths it believed at its
-    /// previous placement plus that placement (it never sees a take), not the current ones.
+    /// `stale-load-info`: least-loaded placement chooses by the tasks it has placed on each
+    /// worker, never seeing a take, not by the current queue lengths.
     StaleLoadInfo,
     /// `no-last-searcher-wakeup`: a worker that took a task stops searching without waking a
     /// sleeper, even when it was the last searcher and work is left.

@@ -34,8 +34,9 @@
 //! - `no-backpressure`: the producer places a task whatever the length of the target queue.
 //! - `lost-wakeup`: a worker that found no work parks at once, without registering and
 //!   checking again; a producer that saw it searching wakes nobody (tokio #1768/#1788).
-//! - `stale-load-info`: least-loaded placement chooses by the lengths it read at its previous
-//!   placement (plus that placement), not the current ones.
+//! - `stale-load-info`: least-loaded placement chooses by the tasks it has placed on each
+//!   worker (a dispatcher's table of assignments), never seeing a worker take one: its load
+//!   information is out of date as soon as a worker runs.
 //! - `no-last-searcher-wakeup`: a worker that finds a task stops searching without waking a
 //!   sleeper, though it was the last searcher and work is left. The producer skipped its
 //!   wake-up because that worker was searching ("a searcher will find it"); the searcher
@@ -120,7 +121,8 @@ pub enum Bug {
     NoBackpressure,
     /// A worker that found no work parks without registering and checking again.
     LostWakeup,
-    /// Least-loaded placement reads lengths that are out of date.
+    /// Least-loaded placement chooses by loads that are out of date: the tasks it placed on
+    /// each worker, never seeing a take.
     StaleLoadInfo,
     /// The last searcher, finding a task, stops searching without waking a sleeper.
     NoLastSearcherWakeup,
@@ -158,7 +160,7 @@ const VARIANTS: [(Variant, Option<Bug>); 6] = [
     (
         Variant {
             id: "stale-load-info",
-            summary: "least-loaded placement chooses by queue lengths read at the previous placement, not the current ones",
+            summary: "least-loaded placement chooses by the tasks it has placed on each worker, never seeing a worker take one: its load information is out of date",
         },
         Some(Bug::StaleLoadInfo),
     ),
@@ -309,6 +311,12 @@ impl StealingModel {
             }
         };
         (target, lengths)
+    }
+
+    /// The worker the producer's placement picks in `s` for the next task (by its view of
+    /// the queue lengths in `stale-load-info`).
+    pub fn target_of(&self, s: &StealingState) -> u8 {
+        self.target(s).0
     }
 
     fn has_room(&self, s: &StealingState, w: u8) -> bool {
@@ -468,8 +476,7 @@ impl Model for StealingModel {
                 let at = q.partition_point(|&t| t < s.next);
                 q.try_insert(at, s.next).ok()?;
                 if self.has(Bug::StaleLoadInfo) {
-                    // What it read now (its view), plus this placement: workers' takes
-                    // until the next placement go unseen.
+                    // Its view counts its own placements: no take is ever seen.
                     n.view = lengths.iter().copied().collect();
                     n.view[target as usize] += 1;
                 }
@@ -925,7 +932,7 @@ impl Protocol for StealingModel {
         let why = |t: u8| match self.config.placement {
             Placement::RoundRobin => format!("worker {t}'s turn"),
             Placement::LeastLoaded if self.has(Bug::StaleLoadInfo) => format!(
-                "the shortest by the lengths it read at its previous placement, {}",
+                "the shortest by the tasks it has placed on each, {}: it sees no take",
                 lengths
                     .iter()
                     .map(u8::to_string)
@@ -1121,7 +1128,7 @@ impl Protocol for StealingModel {
                 "a least-loaded placement chose a queue {} longer than the shortest{}.",
                 plural(s.excess, "task"),
                 if self.has(Bug::StaleLoadInfo) {
-                    ": the producer chose by the lengths it had read at its previous placement, and a worker had taken a task since"
+                    ": the producer chose by the tasks it had placed on each worker, and does not see that a worker has taken one since"
                 } else {
                     ""
                 }
@@ -1226,7 +1233,7 @@ impl Protocol for StealingModel {
             "capacity" => "tasks a worker's queue may hold".to_string(),
             "placement" => match self.config.placement {
                 Placement::RoundRobin => "how the producer picks a queue: the next worker in turn".to_string(),
-                Placement::LeastLoaded if self.has(Bug::StaleLoadInfo) => "how the producer picks a queue: the shortest, by the lengths it read at its previous placement".to_string(),
+                Placement::LeastLoaded if self.has(Bug::StaleLoadInfo) => "how the producer picks a queue: the shortest, by the tasks it has placed on each worker (it never sees a take)".to_string(),
                 Placement::LeastLoaded => "how the producer picks a queue: the shortest (the lowest index on a tie)".to_string(),
             },
             "submit" => match self.config.submit {

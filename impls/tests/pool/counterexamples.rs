@@ -17,6 +17,7 @@
 
 use std::fmt::Write as _;
 
+use coordlab_diagram::{Arrow, SequenceDiagram};
 use coordlab_impls::pool::{Deviation, Event, Placement};
 
 use super::harness::{Mode, Report, Scenario, property, run};
@@ -266,8 +267,90 @@ fn render_md(file: &CounterexampleFile<Stealing>, target: &Target<Stealing>) -> 
     for (i, e) in file.events.iter().enumerate() {
         let _ = writeln!(md, "{}. {e}", i + 1);
     }
-    let _ = writeln!(md, "\n**Then:** {}.\n", file.violation);
+    let detail = violation_detail(file);
+    let _ = writeln!(md, "\n**`{}` is violated:** {detail}.\n", file.property);
+    let _ = writeln!(md, "## Sequence diagram\n");
+    let _ = writeln!(md, "```mermaid\n{}```\n", mermaid(file, &detail));
     let _ = writeln!(md, "## Schedule\n");
     let _ = writeln!(md, "```text\n{}\n```", file.schedule);
     md
+}
+
+/// The violation without its leading `<Property> violated: `.
+fn violation_detail(file: &CounterexampleFile<Stealing>) -> String {
+    let prefix = format!("{} violated: ", file.property);
+    file.violation
+        .strip_prefix(&prefix)
+        .unwrap_or(&file.violation)
+        .to_owned()
+}
+
+/// The event log as a sequence diagram in the model's pictures (`models/src/stealing.rs`,
+/// `arrows`): placements and wake-ups as arrows from the producer, steals between workers,
+/// every other step a note over its worker; numbered like the steps, ending with a note that
+/// states the violation.
+fn mermaid(file: &CounterexampleFile<Stealing>, detail: &str) -> String {
+    let worker = |w: usize| format!("Worker {w}");
+    let producer = || "Producer".to_owned();
+    let mut participants = vec![producer()];
+    participants.extend((0..file.scenario.workers).map(worker));
+    let mut d = SequenceDiagram::new(participants);
+    for (i, e) in file.events.iter().enumerate() {
+        let arrows = match *e {
+            Event::Submit { task, worker: w } => {
+                vec![Arrow::call(producer(), worker(w), format!("queue t{task}"))]
+            }
+            Event::Block { worker: w } => vec![Arrow::note(
+                [producer()],
+                format!("worker {w}'s queue full: waits"),
+            )],
+            Event::Refuse { worker: w } => vec![Arrow::note(
+                [producer()],
+                format!("try_submit: worker {w}'s queue full"),
+            )],
+            Event::Notify { woke: Some(w), .. } => {
+                vec![Arrow::call(producer(), worker(w), "unpark")]
+            }
+            Event::Notify { woke: None, .. } => vec![Arrow::note([producer()], "wakes nobody")],
+            Event::Take { worker: w, task } => {
+                vec![Arrow::note([worker(w)], format!("takes t{task}"))]
+            }
+            Event::Steal {
+                worker: w,
+                victim,
+                task,
+            } => vec![
+                Arrow::call(worker(w), worker(victim), "steal"),
+                Arrow::reply(worker(victim), worker(w), format!("t{task}")),
+            ],
+            Event::StopSearching {
+                worker: w,
+                woke: Some(o),
+            } => vec![Arrow::call(worker(w), worker(o), "unpark")],
+            Event::StopSearching { worker: w, .. } => {
+                vec![Arrow::note([worker(w)], "stops searching")]
+            }
+            Event::Finish { worker: w, task } => {
+                vec![Arrow::note([worker(w)], format!("t{task} done"))]
+            }
+            Event::Search { worker: w } => vec![Arrow::note([worker(w)], "no work")],
+            Event::Register { worker: w } => {
+                vec![Arrow::note([worker(w)], "registers as sleeper")]
+            }
+            Event::Recheck {
+                worker: w,
+                found: true,
+            } => vec![Arrow::note([worker(w)], "re-checks: work")],
+            Event::Recheck { worker: w, .. } => {
+                vec![Arrow::note([worker(w)], "re-checks: none; parks")]
+            }
+            Event::Park { worker: w } => vec![Arrow::note([worker(w)], "parks")],
+        };
+        d.step(i + 1, arrows);
+    }
+    d.push(Arrow::note(
+        Vec::<String>::new(),
+        format!("{} violated: {detail}", file.property),
+    ));
+    d.render()
 }

@@ -13,6 +13,10 @@
 //! - On the event log (the model's vocabulary), replayed on queues of task numbers:
 //!   `QueueWithinCapacity`, `BoundedImbalance` (least-loaded placements only, k = 0), and
 //!   that the log itself is coherent (a task is taken only from the queue it is in).
+//! - Conformance (`ConformsToModel`): the log replayed on the `stealing` model
+//!   (`coordlab_checks::conform::stealing`), of the deviation's variant, must be one of its
+//!   behaviours — for every run the model can express (one producer that only submits or
+//!   only tries, within the model's bounds; see [`conformance_config`]).
 
 // The shuttle searches use the report's lookups and the log rendering.
 #![cfg_attr(not(shuttle), allow(dead_code))]
@@ -20,6 +24,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use coordlab_checks::conform::Verdict;
+use coordlab_checks::conform::stealing::{
+    MAX_TASKS, Placement as ModelPlacement, RunConfig, StealingConformance, Submit,
+};
 use coordlab_impls::pool::{Deviation, Event, Phase, Placement, Pool, SubmitError, TrySubmitError};
 use coordlab_impls::sync::{Arc, Condvar, Mutex, thread};
 use serde::{Deserialize, Serialize};
@@ -31,6 +39,8 @@ pub mod property {
     pub const BOUNDED_IMBALANCE: &str = "BoundedImbalance";
     pub const EVENTUALLY_RUNS: &str = "EveryTaskEventuallyRuns";
     pub const NOTHING_AFTER_SHUTDOWN: &str = "NothingRunsAfterShutdown";
+    /// The event log is a behaviour of the `stealing` model (of the deviation's variant).
+    pub const CONFORMS: &str = "ConformsToModel";
 }
 
 /// How a producer submits.
@@ -438,6 +448,17 @@ fn check(
         let _ = write!(detail, "nothing moved any more ({at})");
         add(property::EVENTUALLY_RUNS, detail);
     }
+    if let Some(config) = conformance_config(scenario) {
+        let variant = scenario.deviation.map_or("correct", Deviation::id);
+        match coordlab_checks::conform::conform::<StealingConformance>(&config, variant, &events) {
+            Ok(Verdict::Conforms { .. }) => {}
+            Ok(Verdict::Diverges(d)) => add(property::CONFORMS, d.to_string()),
+            Err(e) => add(
+                property::CONFORMS,
+                format!("the log cannot be checked: {e}"),
+            ),
+        }
+    }
     Report {
         accepted,
         refused,
@@ -447,6 +468,33 @@ fn check(
         violations,
         events,
     }
+}
+
+/// The run's configuration as the `stealing` model's conformance mapping reads it, if the
+/// model can express the run: one producer that only submits or only tries, at most 64
+/// tasks, 2 to 4 workers, queues of 1 to 3 (the model's bounds).
+pub fn conformance_config(scenario: &Scenario) -> Option<RunConfig> {
+    let [mode] = scenario.producers[..] else {
+        return None;
+    };
+    let submit = match mode {
+        Mode::Blocking => Submit::Blocking,
+        Mode::Try => Submit::Try,
+        Mode::Mixed => return None,
+    };
+    let fits = (2..=4).contains(&scenario.workers)
+        && (1..=3).contains(&scenario.capacity)
+        && scenario.tasks <= MAX_TASKS;
+    fits.then_some(RunConfig {
+        workers: scenario.workers,
+        capacity: scenario.capacity,
+        placement: match scenario.placement {
+            Placement::RoundRobin => ModelPlacement::RoundRobin,
+            Placement::LeastLoaded => ModelPlacement::LeastLoaded,
+        },
+        submit,
+        producers: 1,
+    })
 }
 
 /// The event log replayed on queues of task numbers.

@@ -59,7 +59,8 @@ fn check(scenario: Scenario, random: usize, pct: usize) {
 
 /// Conservation under round-robin with one blocking producer: every accepted task runs
 /// exactly once, the stalled worker's queue is drained by stealing, nothing runs after
-/// shutdown, no queue exceeds its capacity.
+/// shutdown, no queue exceeds its capacity; and every run's log is a behaviour of the
+/// `stealing` model (`ConformsToModel`).
 #[test]
 fn round_robin_one_blocking_producer() {
     check(
@@ -100,5 +101,17 @@ fn shutdown_while_producers_submit() {
         },
         1_500,
         1_500,
+    );
+}
+
+/// Least-loaded with one `try_submit` producer: conservation, and every run's log is a
+/// behaviour of the `stealing` model (`ConformsToModel`; one producer is what the model
+/// expresses, as in `round_robin_one_blocking_producer`).
+#[test]
+fn least_loaded_one_try_producer() {
+    check(
+        scenario(Placement::LeastLoaded, vec![Mode::Try]),
+        1_000,
+        1_000,
     );
 }

@@ -1,7 +1,8 @@
 //! The scenarios on std threads: many tasks, both placements, every submission mode, a
 //! stalled worker, and a shutdown while producers are still submitting.
 
-use coordlab_impls::pool::{BuildError, Placement, Pool};
+use coordlab_checks::conform::{self, Verdict, stealing::StealingConformance};
+use coordlab_impls::pool::{BuildError, Event, Placement, Pool};
 
 use super::harness::{Mode, Report, Scenario, run};
 
@@ -172,4 +173,55 @@ fn a_panicking_task_is_counted_and_the_worker_goes_on() {
         pool.try_submit(|| {}),
         Err(coordlab_impls::pool::TrySubmitError::ShutDown(_))
     ));
+}
+
+/// Every run the `stealing` model can express — one producer, 4 workers, queues of 2, 40
+/// tasks, a stalled worker — is one of the model's behaviours: its event log, replayed on
+/// the model (`ConformsToModel`, checked by `harness::run` on every such run), takes only
+/// enabled actions and agrees at every step. Both placements, `submit` and `try_submit`, 25
+/// runs each.
+#[test]
+fn single_producer_runs_conform_to_the_model() {
+    for placement in [Placement::RoundRobin, Placement::LeastLoaded] {
+        for mode in [Mode::Blocking, Mode::Try] {
+            let s = Scenario {
+                capacity: 2,
+                tasks: 40,
+                ..scenario(placement, vec![mode])
+            };
+            assert!(
+                super::harness::conformance_config(&s).is_some(),
+                "the model expresses {placement:?} {mode:?}"
+            );
+            let mut last = None;
+            for _ in 0..25 {
+                let report = run(&s);
+                assert_clean(&report, 40);
+                assert!(report.events.len() > 80, "{} events", report.events.len());
+                last = Some(report);
+            }
+            // The check has teeth: the last log conforms step for step, and the same log with
+            // its first placement moved to another worker diverges exactly there.
+            let events = last.expect("runs").events;
+            let config = super::harness::conformance_config(&s).expect("expressible");
+            let check = |events: &[Event]| {
+                conform::conform::<StealingConformance>(&config, "correct", events).unwrap()
+            };
+            assert!(
+                matches!(check(&events), Verdict::Conforms { steps, .. } if steps == events.len())
+            );
+            let mut moved = events.clone();
+            let at = moved
+                .iter()
+                .position(|e| matches!(e, Event::Submit { .. }))
+                .expect("a placement");
+            if let Event::Submit { worker, .. } = &mut moved[at] {
+                *worker = (*worker + 1) % s.workers;
+            }
+            match check(&moved) {
+                Verdict::Diverges(d) => assert_eq!(d.step, at + 1, "{d}"),
+                other => panic!("a moved placement conforms: {other:?}"),
+            }
+        }
+    }
 }
