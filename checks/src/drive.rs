@@ -37,6 +37,7 @@ use crate::trace::{self, TraceFile, Typed};
 
 pub mod election;
 pub mod queue;
+pub mod stealing;
 
 /// Something the implementation refused, or a step the correct implementation does not take.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -413,7 +414,7 @@ fn violation_text<P: Protocol>(file: &TraceFile) -> String {
 }
 
 /// The protocols with a driver.
-pub const PROTOCOLS: &[&str] = &["queue", "election"];
+pub const PROTOCOLS: &[&str] = &["queue", "election", "stealing"];
 
 /// Drives a counterexample file of any protocol with a driver. `Err` (bad input) when the
 /// protocol has no driver or the trace does not decode or reproduce on its own model.
@@ -421,6 +422,7 @@ pub fn counterexample_file(file: &TraceFile) -> Result<Report, String> {
     match file.protocol.as_str() {
         "queue" => checked::<queue::QueueDriver>(file),
         "election" => checked::<election::ElectionDriver>(file),
+        "stealing" => checked::<stealing::StealingDriver>(file),
         other => Err(format!(
             "no driver for protocol `{other}` (known: {})",
             PROTOCOLS.join(", ")

@@ -6,7 +6,9 @@
 
 use std::path::PathBuf;
 
-use coordlab_checks::drive::{self, election::ElectionDriver, queue::QueueDriver};
+use coordlab_checks::drive::{
+    self, election::ElectionDriver, queue::QueueDriver, stealing::StealingDriver,
+};
 use coordlab_checks::trace::{TraceFile, Typed};
 use coordlab_checks::{manifest, registry};
 use coordlab_models::queue::QueueModel;
@@ -85,6 +87,16 @@ fn every_election_counterexample_reproduces_with_its_deviation_and_is_refused_wi
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// The same for the pool: each of the five pool bugs reproduces on the stepped pool with its
+/// deviation; the correct pool refuses the step the bug needs (a placement on a full queue,
+/// a park without a second look, an idle worker that does not steal, a placement by stale
+/// loads) or departs from the trace there (the last searcher wakes the sleeper).
+#[test]
+fn every_stealing_counterexample_reproduces_with_its_deviation_and_is_refused_without() {
+    let failures = drive_all::<StealingDriver>("stealing");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 /// Walks per correct check of the manifests, and their depth.
 const WALKS: u64 = 2_000;
 const DEPTH: usize = 60;
@@ -141,6 +153,13 @@ fn random_walks_of_the_correct_election_model_are_followed_by_the_election() {
     walk_every_correct_check::<ElectionDriver>("election");
 }
 
+/// Every correct pool check (both placements, submit and try_submit, three workers) against
+/// the stepped pool.
+#[test]
+fn random_walks_of_the_correct_stealing_model_are_followed_by_the_pool() {
+    walk_every_correct_check::<StealingDriver>("stealing");
+}
+
 /// Every deviation of the implementations is a bug variant of its protocol's model, under
 /// the same id: what `coordlab drive` and the counterexample directories rely on.
 #[test]
@@ -157,6 +176,10 @@ fn every_implementation_deviation_is_a_model_variant() {
     for d in election {
         ElectionModel::new(d.id(), Default::default())
             .unwrap_or_else(|e| panic!("election deviation {d:?}: {e}"));
+    }
+    for d in coordlab_impls::pool::Deviation::ALL {
+        coordlab_models::stealing::StealingModel::new(d.id(), Default::default())
+            .unwrap_or_else(|e| panic!("pool deviation {d:?}: {e}"));
     }
 }
 

@@ -292,6 +292,11 @@ impl StealingModel {
         self.bug == Some(bug)
     }
 
+    /// The bug this variant has (`None`: `correct`).
+    pub fn bug(&self) -> Option<Bug> {
+        self.bug
+    }
+
     fn steals(&self) -> bool {
         !self.has(Bug::RoundRobinToStalledWorker)
     }
