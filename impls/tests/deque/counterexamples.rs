@@ -21,7 +21,7 @@
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use coordlab_diagram::{Arrow, SequenceDiagram};
 use coordlab_impls::deque::{Access, Deviation};
@@ -186,71 +186,19 @@ pub fn replay(target: &Target, checkpoint: &str) -> (Option<(Violation, Report)>
     (failed, executions())
 }
 
-/// The workspace's root directory.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("impls/ has a parent")
-        .to_path_buf()
-}
-
-/// The version of `package` in the workspace's Cargo.lock.
-fn locked_version(package: &str) -> String {
-    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
-        .expect("read the workspace Cargo.lock");
-    let mut lines = lock.lines();
-    let name = format!("name = \"{package}\"");
-    while let Some(line) = lines.next() {
-        if line == name {
-            let version = lines.next().expect("a version line after the name");
-            return version
-                .trim_start_matches("version = \"")
-                .trim_end_matches('"')
-                .to_owned();
-        }
-    }
-    panic!("no {package} package in Cargo.lock");
-}
-
 /// `counterexamples/deque/impl-<deviation>/<Property>` (without extension).
 fn stem(target: &Target) -> PathBuf {
-    workspace_root()
+    crate::files::workspace_root()
         .join("counterexamples/deque")
         .join(format!("impl-{}", target.deviation.id()))
         .join(target.property)
 }
 
-/// With `COORDLAB_BLESS=1`, (re)writes `path` (through a temporary file and a rename, so no
-/// half-written file is left); otherwise asserts that the committed file holds exactly
-/// `contents`.
-fn bless_or_compare_file(path: &Path, contents: &str) {
-    if std::env::var_os("COORDLAB_BLESS").is_some_and(|v| v == "1") {
-        let dir = path.parent().expect("a file path has a parent");
-        std::fs::create_dir_all(dir).expect("create the counterexample directory");
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            path.file_name().unwrap().to_string_lossy(),
-            std::process::id()
-        ));
-        std::fs::write(&tmp, contents).expect("write the temporary file");
-        std::fs::rename(&tmp, path).expect("rename the temporary file into place");
-        eprintln!("wrote {}", path.display());
-        return;
-    }
-    let committed = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}; regenerate with COORDLAB_BLESS=1", path.display()));
-    assert!(
-        committed == contents,
-        "{} differs from what loom finds now; regenerate with COORDLAB_BLESS=1",
-        path.display()
-    );
-}
-
 /// Writes (`COORDLAB_BLESS=1`) or compares the target's two files.
 pub fn bless_or_compare(target: &Target, found: &Found) {
     let stem = stem(target);
-    bless_or_compare_file(&stem.with_extension("loom"), &found.checkpoint);
-    bless_or_compare_file(
+    crate::files::bless_or_compare(&stem.with_extension("loom"), &found.checkpoint);
+    crate::files::bless_or_compare(
         &stem.with_extension("md"),
         &markdown(target, &found.violation, &found.report, found.execution),
     );
@@ -339,7 +287,7 @@ pub fn markdown(target: &Target, violation: &Violation, report: &Report, executi
         "Found by loom {} at execution {execution} of its exploration (depth-first, in loom's \
          order). The checkpoint is tied to the deque's exact sequence of accesses, to the \
          scenario and to loom's version: a change to any of them must regenerate it.\n",
-        locked_version("loom")
+        crate::files::locked_version("loom")
     );
     let _ = writeln!(md, "## Configuration\n");
     let _ = writeln!(md, "| | |\n|---|---|");
@@ -451,7 +399,7 @@ fn mermaid(scenario: Scenario, violation: &Violation, report: &Report) -> String
 /// Asserts the committed loom counterexamples are exactly the targets' (one directory each,
 /// `<Property>.md` and `<Property>.loom` and nothing else).
 fn assert_committed_files_are_the_targets() {
-    let root = workspace_root().join("counterexamples/deque");
+    let root = crate::files::workspace_root().join("counterexamples/deque");
     let mut committed = Vec::new();
     for dir in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display())) {
         let dir = dir.unwrap().path();

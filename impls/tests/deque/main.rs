@@ -24,5 +24,9 @@ mod loom_tests;
 #[cfg(loom)]
 mod counterexamples;
 
+#[cfg(loom)]
+#[path = "../support/files.rs"]
+mod files;
+
 #[cfg(shuttle)]
 mod shuttle_tests;

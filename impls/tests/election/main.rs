@@ -39,5 +39,9 @@ mod shuttle_tests;
 mod counterexamples;
 
 #[cfg(shuttle)]
+#[path = "../support/files.rs"]
+mod files;
+
+#[cfg(shuttle)]
 #[path = "../support/shuttle_search.rs"]
 mod shuttle_search;

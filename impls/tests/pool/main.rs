@@ -26,6 +26,10 @@ mod shuttle_tests;
 mod counterexamples;
 
 #[cfg(shuttle)]
+#[path = "../support/files.rs"]
+mod files;
+
+#[cfg(shuttle)]
 #[path = "../support/shuttle_search.rs"]
 #[allow(dead_code)]
 mod shuttle_search;

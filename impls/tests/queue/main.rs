@@ -38,6 +38,10 @@ mod shuttle_tests;
 #[cfg(shuttle)]
 mod counterexamples;
 
+#[cfg(shuttle)]
+#[path = "../support/files.rs"]
+mod files;
+
 // The queue's searches use the random scheduler only (`search_pct` is the election's).
 #[cfg(shuttle)]
 #[path = "../support/shuttle_search.rs"]
