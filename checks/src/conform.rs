@@ -281,7 +281,9 @@ pub fn conform<C: Conformance>(
             Err(Failure::Conform(ConformError::Unmapped { why, .. })) => {
                 return Err(ConformError::Unmapped { step, why });
             }
-            Err(Failure::Conform(e)) => return Err(e),
+            Err(Failure::Conform(ConformError::BadLog(why))) => {
+                return Err(ConformError::BadLog(format!("step {step}: {why}")));
+            }
         };
         let before = state.clone();
         for action in actions {

@@ -770,14 +770,36 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
     })
 }
 
+/// How a committed loom counterexample of the deque is replayed.
+const LOOM_REPLAY: &str = "RUSTFLAGS=\"--cfg loom\" cargo test -p coordlab-impls --release --target-dir target/loom --test deque -- committed_loom_counterexamples_replay";
+
 /// Reads and parses a trace file; every fault names the file.
 fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Fault> {
     if path.extension().is_some_and(|e| e == "md") {
+        let json = path.with_extension("json");
+        let loom = path.with_extension("loom");
+        return Err(Fault::new(
+            path,
+            if json.exists() {
+                format!(
+                    "the Markdown rendering of a trace, not the trace: give the JSON beside it ({})",
+                    json.display()
+                )
+            } else if loom.exists() {
+                format!(
+                    "the readable trace of a loom counterexample of the implementation ({} beside it is loom's checkpoint); replay it with `{LOOM_REPLAY}`",
+                    loom.display()
+                )
+            } else {
+                "a Markdown file, not a trace: give a trace's JSON".to_string()
+            },
+        ));
+    }
+    if path.extension().is_some_and(|e| e == "loom") {
         return Err(Fault::new(
             path,
             format!(
-                "the Markdown rendering of a trace, not the trace: give the JSON beside it ({})",
-                path.with_extension("json").display()
+                "a loom checkpoint of the implementation, not a model trace: replay it with `{LOOM_REPLAY}`"
             ),
         ));
     }
@@ -802,6 +824,15 @@ fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Faul
         ));
     }
     let file: TraceFile = serde_json::from_value(value).map_err(malformed)?;
+    // The command is printed as the trace's "Find it again": one `coordlab` line, nothing a
+    // reader could mistake for anything else.
+    let plain_line = |c: char| !c.is_control() && c != '`';
+    if !file.command.starts_with("coordlab ") || !file.command.chars().all(plain_line) {
+        return Err(Fault::new(
+            path,
+            "malformed trace: `command` must be one `coordlab …` command line, without backquotes",
+        ));
+    }
     let proto = registry::find(&file.protocol).ok_or_else(|| {
         Fault::new(
             path,

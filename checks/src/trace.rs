@@ -578,7 +578,8 @@ pub(crate) fn violation<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Result<(
         }
         (Kind::Eventually | Kind::LeadsTo, Some(k)) => replay_lasso(t, &prop, k),
         (kind, _) => Err(format!(
-            "a {} property has no counterexample of this shape",
+            "{} {} property has no counterexample of this shape",
+            if kind == Kind::Always { "an" } else { "a" },
             kind.as_str()
         )),
     }

@@ -1657,3 +1657,55 @@ fn trace_faults_speak_plainly() {
         assert!(!stderr(&o).contains("variant"), "{}", stderr(&o));
     }
 }
+
+/// A trace's `command` is printed as its "Find it again" line, so it must be one `coordlab`
+/// command line: a command with a line break or a backquote (Markdown a reader would take
+/// for the trace's own), or that is not `coordlab`'s, is bad input for `show` and `replay`,
+/// one line naming the file.
+#[test]
+fn a_trace_whose_command_is_not_one_coordlab_line_is_bad_input() {
+    let committed =
+        root().join("counterexamples/stealing/lost-wakeup/EveryTaskEventuallyRuns.json");
+    let text = std::fs::read_to_string(&committed).unwrap();
+    let mut trace: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, command) in [
+        ("newline.json", "coordlab check x\n\n## Injected heading"),
+        ("backquote.json", "coordlab check `reboot`"),
+        ("other.json", "rm -rf /"),
+    ] {
+        trace["command"] = serde_json::Value::from(command);
+        let file = dir.path().join(name);
+        std::fs::write(&file, serde_json::to_string(&trace).unwrap()).unwrap();
+        for verb in ["show", "replay"] {
+            let o = coordlab(&[verb, file.to_str().unwrap()]);
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert_eq!(o.status.code(), Some(2), "{verb} {name}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains(name) && err.contains("`command`"), "{err}");
+            assert!(o.stdout.is_empty(), "{verb} {name} printed something");
+        }
+    }
+}
+
+/// The loom counterexamples of the deque are not model traces: `show`, `replay` and `drive`
+/// of the checkpoint, or of the Markdown beside it, say what the file is and how it is
+/// replayed (exit 2, one line).
+#[test]
+fn loom_counterexamples_are_named_for_what_they_are() {
+    for file in [
+        "counterexamples/deque/impl-pop-without-cas/NoTaskLostOrDuplicated.loom",
+        "counterexamples/deque/impl-pop-without-cas/NoTaskLostOrDuplicated.md",
+    ] {
+        for verb in ["show", "replay", "drive"] {
+            let o = coordlab(&[verb, file]);
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert_eq!(o.status.code(), Some(2), "{verb} {file}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(
+                err.contains("loom") && err.contains("committed_loom_counterexamples_replay"),
+                "{err}"
+            );
+        }
+    }
+}

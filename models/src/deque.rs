@@ -1000,7 +1000,7 @@ impl Protocol for DequeModel {
                     let k = task(k);
                     if self.has(Bug::PopWithoutCas) {
                         format!(
-                            "{k} was returned twice: the owner took it as the last task without claiming it by a CAS on top, and a thief that had read it claimed it with its CAS."
+                            "{k} was returned twice: the owner took it as the last task without claiming it by a CAS on top, and a thief that had loaded top and bottom before the owner's take read it and claimed it with its CAS."
                         )
                     } else {
                         format!("{k} was returned twice.")
@@ -1043,10 +1043,15 @@ impl Protocol for DequeModel {
             "EveryTaskEventuallyTaken" => {
                 let never: Vec<String> = untaken(s).into_iter().map(task).collect();
                 format!(
-                    "every task has been pushed, but {} {} never taken: the deque shows {} forever, though the owner keeps taking and the thieves keep stealing.{}",
+                    "every task has been pushed, but {} {} never taken: the deque shows {} forever, though the owner keeps taking and {} stealing.{}",
                     join(&never),
                     if never.len() == 1 { "is" } else { "are" },
                     self.shown(s),
+                    if self.config.thieves == 1 {
+                        "the thief keeps"
+                    } else {
+                        "the thieves keep"
+                    },
                     self.how_lost()
                 )
             }

@@ -223,7 +223,8 @@ pub struct StealingState {
     pub next: u8,
     /// Round-robin's next worker.
     pub turn: u8,
-    /// The queue lengths the producer believes (`stale-load-info` only; zeros otherwise).
+    /// The tasks placed on each worker so far: the queue lengths `stale-load-info`'s producer
+    /// believes (every variant counts them; only that one chooses by them).
     pub view: ArrayVec<u8, MAX_WORKERS>,
     /// Ghost: the tasks started at least once (bit t for task t).
     pub started: u64,
@@ -472,7 +473,7 @@ impl Model for StealingModel {
                 {
                     return None;
                 }
-                let (target, lengths) = self.target(s);
+                let (target, _) = self.target(s);
                 if !self.has_room(s, target) {
                     return None;
                 }
@@ -480,11 +481,10 @@ impl Model for StealingModel {
                 let q = &mut n.workers[target as usize].queue;
                 let at = q.partition_point(|&t| t < s.next);
                 q.try_insert(at, s.next).ok()?;
-                if self.has(Bug::StaleLoadInfo) {
-                    // Its view counts its own placements: no take is ever seen.
-                    n.view = lengths.iter().copied().collect();
-                    n.view[target as usize] += 1;
-                }
+                // The placements made on each worker: `stale-load-info`'s producer chooses by
+                // them (it never sees a take); every variant counts them, so that a trace of
+                // that variant replays on another up to the choice that differs.
+                n.view[target as usize] += 1;
                 n.next += 1;
                 n.turn = (target + 1) % self.config.workers;
                 n.producer = Producer::Notifying { target };
@@ -846,7 +846,7 @@ impl Protocol for StealingModel {
                 fairness: Fairness::Weak,
             },
             Class {
-                name: "stalls".into(),
+                name: "stalls and resumptions".into(),
                 fairness: Fairness::Unfair,
             },
         ];
@@ -937,7 +937,7 @@ impl Protocol for StealingModel {
         let why = |t: u8| match self.config.placement {
             Placement::RoundRobin => format!("worker {t}'s turn"),
             Placement::LeastLoaded if self.has(Bug::StaleLoadInfo) => format!(
-                "the shortest by the tasks it has placed on each, {}: it sees no take",
+                "the shortest by its own count of the tasks it placed on each worker, {}: it has not seen any worker take one",
                 lengths
                     .iter()
                     .map(u8::to_string)
@@ -1088,7 +1088,7 @@ impl Protocol for StealingModel {
                     None => vec![Arrow::note([producer], "wakes nobody")],
                 }
             }
-            Action::Take { worker: w, task: t } => vec![note(w, format!("runs {}", task(t)))],
+            Action::Take { worker: w, task: t } => vec![note(w, format!("takes {}", task(t)))],
             Action::Steal {
                 worker: w,
                 victim,
@@ -1096,7 +1096,6 @@ impl Protocol for StealingModel {
             } => vec![
                 Arrow::call(worker(w), worker(victim), "steal"),
                 Arrow::reply(worker(victim), worker(w), task(t)),
-                note(w, format!("runs {}", task(t))),
             ],
             Action::StopSearching { worker: w } => match self.hands_off(s, w) {
                 Some(o) => vec![Arrow::call(worker(w), worker(o), "unpark")],

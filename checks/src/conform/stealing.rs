@@ -169,6 +169,7 @@ impl Conformance for StealingConformance {
         Ok(match *event {
             Event::Submit { task: t, worker: w } => {
                 worker(w)?;
+                task(t)?;
                 if t != self.next {
                     return Err(Mismatch::new(
                         "task number",
@@ -192,8 +193,11 @@ impl Conformance for StealingConformance {
                 worker(w)?;
                 vec![Action::Refuse]
             }
-            Event::Notify { target, .. } => {
+            Event::Notify { target, woke } => {
                 worker(target)?;
+                if let Some(w) = woke {
+                    worker(w)?;
+                }
                 vec![Action::Notify]
             }
             Event::Take { worker: w, task: t } => vec![Action::Take {
@@ -209,10 +213,16 @@ impl Conformance for StealingConformance {
                 victim: worker(victim)?,
                 task: task(t)?,
             }],
-            Event::StopSearching { worker: w, .. } => {
+            Event::StopSearching { worker: w, woke } => {
+                if let Some(o) = woke {
+                    worker(o)?;
+                }
                 vec![Action::StopSearching { worker: worker(w)? }]
             }
-            Event::Finish { worker: w, .. } => vec![Action::Finish { worker: worker(w)? }],
+            Event::Finish { worker: w, task: t } => {
+                task(t)?;
+                vec![Action::Finish { worker: worker(w)? }]
+            }
             Event::Search { worker: w } => vec![Action::Search { worker: worker(w)? }],
             Event::Register { worker: w } => vec![Action::Register { worker: worker(w)? }],
             Event::Recheck { worker: w, .. } => vec![Action::Recheck { worker: worker(w)? }],

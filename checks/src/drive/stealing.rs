@@ -12,8 +12,8 @@
 //! | `Stall`, `Resume` | the driver stops (resumes) stepping that worker |
 //!
 //! The abstraction ([`Driver::observe`]) writes the pool as a model state: each worker's
-//! phase (`SteppedPool::phases`) and queue, the producer's phase, the round-robin turn and,
-//! for `stale-load-info`, the placements counted per worker, and the ghosts (tasks started,
+//! phase (`SteppedPool::phases`) and queue, the producer's phase, the round-robin turn, the
+//! placements counted per worker, and the ghosts (tasks started,
 //! stolen, backpressure, parked, the imbalance of least-loaded choices) — all from the pool's
 //! own event log, which the pool records in the model's vocabulary.
 //!
@@ -104,9 +104,7 @@ fn apply(model: &StealingModel, s: &mut StealingState, e: &Event) {
             let q = &mut s.workers[worker].queue;
             let at = q.partition_point(|&x| x < t);
             let _ = q.try_insert(at, t);
-            if model.bug() == Some(Bug::StaleLoadInfo) {
-                s.view[worker] += 1;
-            }
+            s.view[worker] += 1;
             s.next += 1;
             s.turn = ((worker + 1) % s.workers.len()) as u8;
             s.producer = Producer::Notifying {
@@ -217,8 +215,10 @@ impl Driver for StealingDriver {
                         return Err(refused(
                             pool,
                             format!(
-                                "it accepts the task, on worker {}'s queue, where the model finds the queue full",
-                                placed.map_or("?".to_string(), |w| w.to_string())
+                                "it does not wait: it places t{} at once on worker {}'s queue, where the trace finds worker {}'s queue full",
+                                before.next,
+                                placed.map_or("?".to_string(), |w| w.to_string()),
+                                model.target_of(before)
                             ),
                         ));
                     }
@@ -277,21 +277,16 @@ impl Driver for StealingDriver {
                 if step != want {
                     return Err(refused(
                         &format!("worker {worker}"),
-                        format!("its next step is {step:?}, not {want:?}"),
+                        format!(
+                            "its next step is {}, not {}",
+                            step_words(step),
+                            step_words(want)
+                        ),
                     ));
                 }
             }
         }
         Ok(())
-    }
-
-    /// The producer's table of placements (`stale-load-info`'s view) is left out of the
-    /// comparison: it is how that variant's producer chooses, and the choices it makes are
-    /// compared where they show (which queue a task joins, or is refused at).
-    fn normalize(_: &StealingModel, state: &StealingState) -> StealingState {
-        let mut s = state.clone();
-        s.view.iter_mut().for_each(|v| *v = 0);
-        s
     }
 
     fn admits(&mut self, _: &StealingModel, state: &StealingState, action: &Action) -> bool {
@@ -349,5 +344,28 @@ impl StealingDriver {
                 _ => None,
             })
             .unwrap_or(0)
+    }
+}
+
+/// A worker's step in words, for a refusal.
+fn step_words(step: Step) -> String {
+    match step {
+        Step::Took { task, victim: None } => format!("to take t{task} from its own queue"),
+        Step::Took {
+            task,
+            victim: Some(v),
+        } => format!("to steal t{task} from worker {v}'s queue"),
+        Step::StoppedSearching { woke: Some(w) } => {
+            format!("to stop searching and wake worker {w}")
+        }
+        Step::StoppedSearching { woke: None } => "to stop searching".to_string(),
+        Step::Finished { task } => format!("to finish t{task}"),
+        Step::Searched => "to find no work".to_string(),
+        Step::Registered => "to register as a sleeper".to_string(),
+        Step::Rechecked { found: true } => "to look once more and find work".to_string(),
+        Step::Rechecked { found: false } => "to look once more, find nothing and park".to_string(),
+        Step::Parked => "to park at once".to_string(),
+        Step::Idle => "nothing (it is asleep, or has nothing to do)".to_string(),
+        Step::Exit => "to exit (the pool is shut down)".to_string(),
     }
 }
