@@ -82,7 +82,7 @@
 //!   SeqCst fences after posting work and after announcing a sleeper.
 //! - tokio, `runtime/scheduler/multi_thread/idle.rs` and `worker.rs`: a notifier skips the
 //!   wake-up while a worker searches; the last searcher to find work wakes another
-//!   (`transition_worker_from_searching`); tokio #1768/#1788 (a lost wake-up), #4383.
+//!   (`transition_worker_from_searching`); tokio #1768/#1788 (a lost wake-up).
 //!
 //! # What is not checked
 //!

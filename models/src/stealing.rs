@@ -41,8 +41,7 @@
 //!   sleeper, though it was the last searcher and work is left. The producer skipped its
 //!   wake-up because that worker was searching ("a searcher will find it"); the searcher
 //!   found another task, and if it then stalls, the work it left waits with every other
-//!   worker asleep. tokio's `transition_worker_from_searching` wakes a worker in this case
-//!   (tokio PR #4383 fixed a race around it).
+//!   worker asleep. tokio's `transition_worker_from_searching` wakes a worker in this case.
 
 use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
