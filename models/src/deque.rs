@@ -453,12 +453,16 @@ fn duplicated(s: &DequeState) -> Option<u8> {
 }
 
 /// Whether, all threads idle, the deque's indices `top..bottom` hold exactly the published
-/// tasks not taken yet.
+/// tasks not taken yet (checked on every quiescent state: counts without allocating).
 fn contents_match(m: &DequeModel, s: &DequeState) -> bool {
-    let mut held: Vec<Option<u8>> = contents(m, s);
-    held.sort_unstable();
-    let want: Vec<Option<u8>> = untaken(s).into_iter().map(Some).collect();
-    held == want
+    let mut held = [0u8; MAX_TASKS];
+    for i in s.top..s.bottom.max(s.top) {
+        match s.slots[m.slot(i)] {
+            Some(k) if usize::from(k) < MAX_TASKS => held[usize::from(k)] += 1,
+            _ => return false, // a slot never written
+        }
+    }
+    (0..MAX_TASKS).all(|k| held[k] == u8::from(k < usize::from(s.published) && s.taken[k] == 0))
 }
 
 fn no_task_lost_or_duplicated(m: &DequeModel, s: &DequeState) -> bool {
@@ -1630,42 +1634,13 @@ mod tests {
     /// Out-of-range bounds are refused with the bound's name.
     #[test]
     fn bad_bounds_are_refused() {
+        let d = DequeConfig::default;
         for (config, word) in [
-            (
-                DequeConfig {
-                    tasks: 0,
-                    ..DequeConfig::default()
-                },
-                "tasks",
-            ),
-            (
-                DequeConfig {
-                    tasks: 7,
-                    ..DequeConfig::default()
-                },
-                "tasks",
-            ),
-            (
-                DequeConfig {
-                    capacity: 5,
-                    ..DequeConfig::default()
-                },
-                "capacity",
-            ),
-            (
-                DequeConfig {
-                    thieves: 0,
-                    ..DequeConfig::default()
-                },
-                "thieves",
-            ),
-            (
-                DequeConfig {
-                    thieves: 4,
-                    ..DequeConfig::default()
-                },
-                "thieves",
-            ),
+            (DequeConfig { tasks: 0, ..d() }, "tasks"),
+            (DequeConfig { tasks: 7, ..d() }, "tasks"),
+            (DequeConfig { capacity: 5, ..d() }, "capacity"),
+            (DequeConfig { thieves: 0, ..d() }, "thieves"),
+            (DequeConfig { thieves: 4, ..d() }, "thieves"),
         ] {
             let e = DequeModel::new("correct", config).unwrap_err().to_string();
             assert!(e.contains(word), "{e}");

@@ -302,9 +302,9 @@ impl StealingModel {
     }
 
     /// The worker the producer would place the next task on, and the lengths it chose by.
-    fn target(&self, s: &StealingState) -> (u8, Vec<u8>) {
-        let lengths: Vec<u8> = if self.has(Bug::StaleLoadInfo) {
-            s.view.to_vec()
+    fn target(&self, s: &StealingState) -> (u8, ArrayVec<u8, MAX_WORKERS>) {
+        let lengths: ArrayVec<u8, MAX_WORKERS> = if self.has(Bug::StaleLoadInfo) {
+            s.view.clone()
         } else {
             s.workers.iter().map(|w| w.queue.len() as u8).collect()
         };
@@ -669,18 +669,15 @@ impl StealingState {
     }
 }
 
-/// Where task `t` is queued (worker indices; more than one means it is queued twice).
-fn queued_on(s: &StealingState, t: u8) -> Vec<usize> {
-    s.workers
-        .iter()
-        .enumerate()
-        .flat_map(|(i, w)| w.queue.iter().filter(move |&&x| x == t).map(move |_| i))
-        .collect()
-}
-
 fn every_task_runs_exactly_once(_: &StealingModel, s: &StealingState) -> bool {
+    // Checked on every state: counts without allocating.
     (0..MAX_TASKS as u8).all(|t| {
-        let places = queued_on(s, t).len() + s.starts(t) as usize;
+        let queued: usize = s
+            .workers
+            .iter()
+            .map(|w| w.queue.iter().filter(|&&x| x == t).count())
+            .sum();
+        let places = queued + s.starts(t) as usize;
         if t < s.next { places == 1 } else { places == 0 }
     })
 }
@@ -1107,7 +1104,7 @@ impl Protocol for StealingModel {
                 if self.sees_work(s, w as usize) {
                     vec![note(w, "re-checks: work".to_string())]
                 } else {
-                    vec![note(w, "re-checks: none; parks".to_string())]
+                    vec![note(w, "re-checks: none, parks".to_string())]
                 }
             }
             Action::Park { worker: w } => vec![note(w, "parks".to_string())],
@@ -1322,7 +1319,7 @@ impl StealingModel {
         if parts.is_empty() {
             return "a task never starts".to_string();
         }
-        let mut out = parts.join("; ");
+        let mut out = parts.join(", and ");
         let sleepers: Vec<String> = s
             .workers
             .iter()

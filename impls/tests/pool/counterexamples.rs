@@ -342,7 +342,7 @@ fn mermaid(file: &CounterexampleFile<Stealing>, detail: &str) -> String {
                 found: true,
             } => vec![Arrow::note([worker(w)], "re-checks: work")],
             Event::Recheck { worker: w, .. } => {
-                vec![Arrow::note([worker(w)], "re-checks: none; parks")]
+                vec![Arrow::note([worker(w)], "re-checks: none, parks")]
             }
             Event::Park { worker: w } => vec![Arrow::note([worker(w)], "parks")],
         };

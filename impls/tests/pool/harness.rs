@@ -391,7 +391,7 @@ fn check(
         }
     }
     if !wrong.is_empty() {
-        add(property::EXACTLY_ONCE, wrong.join("; "));
+        add(property::EXACTLY_ONCE, wrong.join(", "));
     }
     if n_returned != returned {
         add(
@@ -436,16 +436,16 @@ fn check(
                 let tasks: Vec<String> = q.iter().map(|t| format!("t{t}")).collect();
                 let _ = write!(
                     detail,
-                    "{} never {} in worker {w}'s queue; ",
+                    "{} never {} in worker {w}'s queue, ",
                     tasks.join(", "),
                     if q.len() == 1 { "runs" } else { "run" }
                 );
             }
         }
         if let Some((w, t)) = replay.running.iter().find(|(_, t)| t.is_some()) {
-            let _ = write!(detail, "worker {w} is stalled in t{}; ", t.unwrap_or(0));
+            let _ = write!(detail, "worker {w} is stalled in t{}, ", t.unwrap_or(0));
         }
-        let _ = write!(detail, "nothing moved any more ({at})");
+        let _ = write!(detail, "and nothing moved any more ({at})");
         add(property::EVENTUALLY_RUNS, detail);
     }
     if let Some(config) = conformance_config(scenario) {
