@@ -625,23 +625,21 @@ impl Model for StealingModel {
 impl StealingModel {
     /// Records a least-loaded choice of `target` in `s` (placing there, or finding it full):
     /// how much longer than the shortest its queue was, and whether the queues differed.
-    fn chose(&self, n: &mut StealingState, s: &StealingState, target: u8) {
+    /// (Public so that a driver keeps the same ghosts from an implementation's log.)
+    pub fn chose(&self, n: &mut StealingState, s: &StealingState, target: u8) {
         if self.config.placement == Placement::LeastLoaded {
-            let now: Vec<u8> = s.workers.iter().map(|w| w.queue.len() as u8).collect();
-            let min = now.iter().copied().min().unwrap_or(0);
-            let max = now.iter().copied().max().unwrap_or(0);
-            n.excess = n.excess.max(now[target as usize] - min);
+            let lengths = s.workers.iter().map(|w| w.queue.len() as u8);
+            let min = lengths.clone().min().unwrap_or(0);
+            let max = lengths.max().unwrap_or(0);
+            let chosen = s.workers[target as usize].queue.len() as u8;
+            n.excess = n.excess.max(chosen - min);
             n.unequal |= min != max;
         }
     }
 
     /// Worker `worker` starts running `task`.
     fn start(&self, n: &mut StealingState, worker: u8, task: u8) -> Option<()> {
-        let bit = 1u64.checked_shl(u32::from(task))?;
-        if n.started & bit != 0 {
-            n.restarted |= bit;
-        }
-        n.started |= bit;
+        n.record_start(task)?;
         n.workers[worker as usize].phase = Phase::Found { task };
         Some(())
     }
@@ -662,6 +660,16 @@ fn asleep(w: &Worker) -> bool {
 }
 
 impl StealingState {
+    /// Records in the ghosts that task `t` starts (`None`: `t` is beyond [`MAX_TASKS`]).
+    pub fn record_start(&mut self, t: u8) -> Option<()> {
+        let bit = 1u64.checked_shl(u32::from(t))?;
+        if self.started & bit != 0 {
+            self.restarted |= bit;
+        }
+        self.started |= bit;
+        Some(())
+    }
+
     /// How often task `t` was started: 0, 1, or 2 for more than once.
     pub fn starts(&self, t: u8) -> u8 {
         let bit = 1u64.checked_shl(u32::from(t)).unwrap_or(0);

@@ -87,15 +87,10 @@ fn phase(p: PoolPhase, task: u8) -> Phase {
 
 /// `state` after the pool's event `e`: what the pool did, in the model's terms.
 fn apply(model: &StealingModel, s: &mut StealingState, e: &Event) {
-    let least_loaded = model.config().placement == Placement::LeastLoaded;
+    // The model's own ghost rules, applied to what the log says happened.
     let chose = |s: &mut StealingState, target: usize| {
-        if least_loaded {
-            let lengths: Vec<u8> = s.workers.iter().map(|w| w.queue.len() as u8).collect();
-            let min = lengths.iter().copied().min().unwrap_or(0);
-            let max = lengths.iter().copied().max().unwrap_or(0);
-            s.excess = s.excess.max(lengths[target].saturating_sub(min));
-            s.unequal |= min != max;
-        }
+        let before = s.clone();
+        model.chose(s, &before, target as u8);
     };
     match *e {
         Event::Submit { task, worker } => {
@@ -123,11 +118,7 @@ fn apply(model: &StealingModel, s: &mut StealingState, e: &Event) {
             } else {
                 s.workers[worker].queue.retain(|x| u64::from(*x) != task);
             }
-            let bit = 1u64 << task;
-            if s.started & bit != 0 {
-                s.restarted |= bit;
-            }
-            s.started |= bit;
+            let _ = s.record_start(task as u8);
         }
         Event::Recheck { found: false, .. } | Event::Park { .. } => s.parked = true,
         _ => {}
