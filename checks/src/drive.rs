@@ -366,16 +366,14 @@ fn on_states<D: Driver>(
     t: &Typed<D::Model>,
     observed: &[State<D>],
 ) -> Typed<D::Model> {
-    Typed {
-        init: D::normalize(&judge, &observed[0]),
-        steps: t
-            .steps
-            .iter()
-            .zip(&observed[1..])
-            .map(|((a, _), s)| (a.clone(), D::normalize(&judge, s)))
-            .collect(),
-        model: judge,
-    }
+    let init = D::normalize(&judge, &observed[0]);
+    let steps = t
+        .steps
+        .iter()
+        .zip(&observed[1..])
+        .map(|((a, _), s)| (a.clone(), D::normalize(&judge, s)))
+        .collect();
+    Typed::new(judge, init, steps)
 }
 
 /// The first step of `t` that the correct model does not take the same way: its action is

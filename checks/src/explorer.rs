@@ -670,24 +670,24 @@ impl<P: Protocol> Explorer<P> {
             state = next.clone();
             steps.push((action, next));
         }
-        let t = Typed {
-            model: P::new(model.variant(), model.config().clone()).map_err(|e| e.to_string())?,
+        let t = Typed::new(
+            P::new(model.variant(), model.config().clone()).map_err(|e| e.to_string())?,
             init,
             steps,
-        };
+        );
         let times = trace::times(&t);
         let now = times[t.steps.len()];
         let steps = t
             .steps
             .iter()
             .enumerate()
-            .map(|(i, (action, after))| StepView {
+            .map(|(i, (action, _))| StepView {
                 number: i + 1,
                 action: trace::action_name(action),
-                description: model.describe(t.state(i), action),
+                description: model.describe(t.shown(i), t.shown_action(i)),
                 time: P::TIMED.then_some(times[i + 1]),
-                local_times: model.local_times(after, times[i + 1]),
-                changes: changes(model, t.state(i), after),
+                local_times: model.local_times(t.shown(i + 1), times[i + 1]),
+                changes: changes(model, t.shown(i), t.shown(i + 1)),
             })
             .collect();
         let properties = P::props()

@@ -39,6 +39,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "checks/manifests/stealing.toml",
         include_str!("../manifests/stealing.toml"),
     ),
+    (
+        "checks/manifests/raft.toml",
+        include_str!("../manifests/raft.toml"),
+    ),
 ];
 
 /// What a property is expected to do in one check.

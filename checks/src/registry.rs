@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use coordlab_models::deque::DequeModel;
 use coordlab_models::election::ElectionModel;
 use coordlab_models::queue::QueueModel;
+use coordlab_models::raft::RaftModel;
 use coordlab_models::stealing::StealingModel;
 use coordlab_models::{Kind, Protocol, Variant};
 use serde::Serialize;
@@ -24,6 +25,7 @@ pub fn protocols() -> Vec<Box<dyn Entry>> {
         Box::new(Handle::<ElectionModel>(PhantomData)),
         Box::new(Handle::<DequeModel>(PhantomData)),
         Box::new(Handle::<StealingModel>(PhantomData)),
+        Box::new(Handle::<RaftModel>(PhantomData)),
     ]
 }
 

@@ -61,6 +61,10 @@ pub struct Typed<P: Protocol> {
     pub model: P,
     pub init: P::State,
     pub steps: Vec<(P::Action, P::State)>,
+    /// The path as a person reads it ([`Protocol::display_path`]): states, initial state
+    /// first, and actions.
+    shown: Vec<P::State>,
+    shown_actions: Vec<P::Action>,
 }
 
 /// Why a trace could not be decoded: the file is not a valid trace for its protocol.
@@ -121,7 +125,31 @@ impl<P: Protocol> Typed<P> {
         {
             return Err(DecodeError::Cycle(c));
         }
-        Ok(Typed { model, init, steps })
+        Ok(Typed::new(model, init, steps))
+    }
+
+    /// A behaviour of `model`: its initial state and its steps.
+    pub fn new(model: P, init: P::State, steps: Vec<(P::Action, P::State)>) -> Self {
+        let (first, rest) = model.display_path(&init, &steps);
+        let (shown_actions, rest): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
+        let shown = std::iter::once(first).chain(rest).collect();
+        Typed {
+            model,
+            init,
+            steps,
+            shown,
+            shown_actions,
+        }
+    }
+
+    /// Action `i` (0-based) as a person reads it.
+    pub fn shown_action(&self, i: usize) -> &P::Action {
+        &self.shown_actions[i]
+    }
+
+    /// The state after step `i` as a person reads it (step 0 is the initial state).
+    pub fn shown(&self, i: usize) -> &P::State {
+        &self.shown[i]
     }
 
     /// The state after step `i` (step 0 is the initial state).
@@ -213,7 +241,7 @@ fn property_line<P: Protocol>(file: &TraceFile) -> String {
 pub fn markdown<P: Protocol>(file: &TraceFile, t: &Typed<P>, path: Option<&str>) -> String {
     let mut md = String::new();
     let id = format!("{}/{}", file.protocol, file.variant);
-    let last = t.state(t.steps.len());
+    let last = t.shown(t.steps.len());
     let _ = writeln!(md, "# `{id}` violates `{}`\n", file.property);
     let _ = writeln!(md, "> {}\n", property_line::<P>(file));
     let _ = writeln!(
@@ -261,7 +289,7 @@ pub fn markdown<P: Protocol>(file: &TraceFile, t: &Typed<P>, path: Option<&str>)
 /// why it lasts forever.
 fn violation_sentence<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
     let n = t.steps.len();
-    let statement = t.model.violation(&file.property, t.state(n)).statement;
+    let statement = t.model.violation(&file.property, t.shown(n)).statement;
     match file.cycle_start {
         None => statement,
         Some(k) if k == n => {
@@ -279,7 +307,7 @@ fn violation_sentence<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
 fn lasso_paragraph<P: Protocol>(file: &TraceFile, t: &Typed<P>, k: usize) -> String {
     let n = t.steps.len();
     let f = cycle_fairness(t, k);
-    let statement = t.model.violation(&file.property, t.state(n)).statement;
+    let statement = t.model.violation(&file.property, t.shown(n)).statement;
     let mut s = String::from("## Why it never ends\n\n");
     let mut bullets = Vec::new();
     let place = if k == n {
@@ -300,7 +328,7 @@ fn lasso_paragraph<P: Protocol>(file: &TraceFile, t: &Typed<P>, k: usize) -> Str
             k + 1
         );
         let round: Vec<String> = (k..n)
-            .map(|i| t.model.describe(t.state(i), &t.steps[i].0))
+            .map(|i| t.model.describe(t.shown(i), t.shown_action(i)))
             .collect();
         let _ = writeln!(s, "Each round: {}.\n", round.join(" → "));
         bullets.push(format!(
@@ -386,14 +414,25 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
     let _ = writeln!(
         out,
         "{bold}0. Initial state{bold}{}",
-        clock(&t.init, times[0])
+        clock(t.shown(0), times[0])
     );
-    for (name, value) in t.model.fields(&t.init) {
-        let _ = writeln!(out, "   - {name}: {value}");
+    let first = t.model.matrix(t.shown(0));
+    for (name, value) in t.model.fields(t.shown(0)) {
+        if first.as_ref().is_none_or(|m| !m.covers.contains(&name)) {
+            let _ = writeln!(out, "   - {name}: {value}");
+        }
     }
-    for (i, (action, after)) in t.steps.iter().enumerate() {
+    if let Some(m) = first {
+        if !m.legend.is_empty() {
+            let _ = writeln!(out, "\n{}", m.legend);
+        }
+        out.push_str(&matrix_text(&m, markdown));
+    }
+    for (i, (action, _)) in t.steps.iter().enumerate() {
         let n = i + 1;
-        let before = t.state(i);
+        let before = t.shown(i);
+        let after = t.shown(n);
+        let shown_action = t.shown_action(i);
         if file.cycle_start == Some(n - 1) {
             let _ = writeln!(
                 out,
@@ -404,15 +443,18 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
         let _ = writeln!(
             out,
             "\n{bold}{n}. {}{bold}{} {code}{}{code}",
-            t.model.describe(before, action),
+            t.model.describe(before, shown_action),
             clock(after, times[n]),
             action_name(action)
         );
         for (name, old, new) in changes(&t.model, before, after) {
             let _ = writeln!(out, "   - {name}: {old} → {new}");
         }
+        if let Some(m) = t.model.matrix(after) {
+            out.push_str(&matrix_text(&m, markdown));
+        }
     }
-    let last = t.state(t.steps.len());
+    let last = t.shown(t.steps.len());
     let v = t.model.violation(&file.property, last);
     let _ = writeln!(
         out,
@@ -424,6 +466,42 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
     for name in &v.fields {
         if let Some((_, value)) = fields.iter().find(|(f, _)| f == name) {
             let _ = writeln!(out, "   - {name}: {value}");
+        }
+    }
+    out
+}
+
+/// A [`Matrix`](coordlab_models::Matrix) after a blank line: a Markdown table, or for text
+/// columns aligned with spaces and indented like a step's changes.
+fn matrix_text(m: &coordlab_models::Matrix, markdown: bool) -> String {
+    let mut out = String::from("\n");
+    if markdown {
+        let row = |cells: &[String]| {
+            let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+            format!("| {} |\n", cells.join(" | "))
+        };
+        out.push_str(&row(&m.columns));
+        let _ = writeln!(out, "|{}", "---|".repeat(m.columns.len()));
+        for r in &m.rows {
+            out.push_str(&row(r));
+        }
+    } else {
+        let widths: Vec<usize> = (0..m.columns.len())
+            .map(|c| {
+                std::iter::once(&m.columns)
+                    .chain(&m.rows)
+                    .map(|r| r.get(c).map_or(0, |x| x.chars().count()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for r in std::iter::once(&m.columns).chain(&m.rows) {
+            let cells: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(x, &w)| format!("{x:<w$}"))
+                .collect();
+            let _ = writeln!(out, "   {}", cells.join("  ").trim_end());
         }
     }
     out
@@ -443,7 +521,7 @@ pub(crate) fn action_name<A: Serialize>(action: &A) -> String {
 /// participants it concerns.
 pub fn mermaid<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
     let mut d = SequenceDiagram::new(t.model.participants());
-    for (i, (action, after)) in t.steps.iter().enumerate() {
+    for i in 0..t.steps.len() {
         let n = i + 1;
         if file.cycle_start == Some(i) {
             d.push(Arrow::note(
@@ -451,9 +529,9 @@ pub fn mermaid<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
                 format!("from step {n} on, this repeats forever"),
             ));
         }
-        d.step(n, t.model.arrows(t.state(i), action, after));
+        d.step(n, t.model.arrows(t.shown(i), t.shown_action(i), t.shown(n)));
     }
-    let v = t.model.violation(&file.property, t.state(t.steps.len()));
+    let v = t.model.violation(&file.property, t.shown(t.steps.len()));
     d.push(Arrow::note(
         v.participants,
         format!(
@@ -468,7 +546,7 @@ pub fn mermaid<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
 /// Plain text for a terminal.
 pub fn text<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> String {
     let mut out = String::new();
-    let last = t.state(t.steps.len());
+    let last = t.shown(t.steps.len());
     let _ = writeln!(
         out,
         "{}/{} violates {}",

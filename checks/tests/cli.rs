@@ -445,7 +445,7 @@ fn trace_faults_are_bad_input() {
 fn unknown_protocol_or_variant_is_bad_usage() {
     assert_bad_input(
         &coordlab(&["check", "paxos"]),
-        "unknown protocol `paxos` (known: queue, election, deque, stealing)",
+        "unknown protocol `paxos` (known: queue, election, deque, stealing, raft)",
     );
     assert_bad_input(
         &coordlab(&["check", "queue/sloppy"]),

@@ -31,6 +31,7 @@ use stateright::Model;
 pub mod deque;
 pub mod election;
 pub mod queue;
+pub mod raft;
 pub mod stealing;
 
 /// Helpers the models' tests share.
@@ -235,6 +236,19 @@ pub struct Violation {
     pub fields: Vec<String>,
 }
 
+/// A table shown after every step of a trace: a header, rows of cells, and a legend for
+/// any marks in the cells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matrix {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// One sentence on how to read the cells ("`*`: committed"); may be empty.
+    pub legend: String,
+    /// The names of the fields ([`Protocol::fields`]) the table shows: a trace's initial
+    /// state lists the other fields only.
+    pub covers: Vec<String>,
+}
+
 /// Errors in building a model from a variant id and a configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelError {
@@ -338,6 +352,25 @@ pub trait Protocol:
     /// configuration spells it): what it means and its unit, and, when this variant does not
     /// use it, that it does not (so it does not read as if it applied). `None`: nothing.
     fn bound_doc(&self, _key: &str) -> Option<String> {
+        None
+    }
+
+    /// A path as a person reads it — the initial state, then each action and the state it
+    /// leads to (traces and the explorer show these; replay uses the path itself): by
+    /// default the path as it is. A model that keeps its states in a relative form — Raft
+    /// renumbers its terms so that the oldest one present is 1 — gives the path back in
+    /// absolute form, as it would read in a real run, actions included.
+    fn display_path(
+        &self,
+        init: &Self::State,
+        steps: &[(Self::Action, Self::State)],
+    ) -> (Self::State, Vec<(Self::Action, Self::State)>) {
+        (init.clone(), steps.to_vec())
+    }
+
+    /// A table a trace shows after every step (Raft's log matrix: one row per server), or
+    /// `None`.
+    fn matrix(&self, _state: &Self::State) -> Option<Matrix> {
         None
     }
 
