@@ -92,11 +92,18 @@ impl Budget {
 /// The reachable transition graph, in compressed sparse rows: the edges of state `s` are
 /// `to[start[s]..start[s + 1]]`, each with its action class. Stutter steps (an action that
 /// leaves the state unchanged) are not edges.
+///
+/// A step to a state outside the model's boundary ([`stateright::Model::within_boundary`])
+/// is not an edge either, but its class counts as enabled in `s` (`cut[s]`): a behaviour
+/// that fairness would push out of the bounds is not a counterexample within them.
 #[derive(Debug, Default)]
 pub struct Graph {
     pub start: Vec<u32>,
     pub to: Vec<u32>,
     pub class: Vec<u8>,
+    /// Per state, the classes of its steps that leave the boundary (bit per class); empty
+    /// when no state has one.
+    pub cut: Vec<u64>,
 }
 
 impl Graph {
@@ -114,9 +121,10 @@ impl Graph {
     }
 
     /// The classes enabled in `s` (bit `c` for class `c`): those with an action that
-    /// changes the state, which are exactly the classes of its edges.
+    /// changes the state — the classes of its edges, and of its steps out of the boundary.
     pub fn enabled(&self, s: u32) -> u64 {
-        self.edges(s).fold(0, |m, (_, c)| m | 1 << c)
+        let cut = self.cut.get(s as usize).copied().unwrap_or(0);
+        self.edges(s).fold(cut, |m, (_, c)| m | 1 << c)
     }
 }
 
@@ -220,11 +228,12 @@ pub struct Exploration<P: Protocol> {
 const BATCH: usize = 1 << 12;
 
 /// What one worker computes for a slice of a level: per state, the properties it hits
-/// (bit per property) and how many successors it has; the
-/// successors' encodings back to back, each with its end, hash and action class.
+/// (bit per property), how many successors it has and the classes of its steps out of the
+/// boundary; the successors' encodings back to back, each with its end, hash and action
+/// class.
 #[derive(Default)]
 struct Chunk {
-    per_state: Vec<(u64, u32)>,
+    per_state: Vec<(u64, u32, u64)>,
     bytes: Vec<u8>,
     succs: Vec<(u32, u64, u8)>,
 }
@@ -315,7 +324,7 @@ impl<P: Protocol> Exploration<P> {
         for chunk in chunks {
             let mut next = 0;
             let mut begin = 0usize;
-            for &(hits, count) in &chunk.per_state {
+            for &(hits, count, cut) in &chunk.per_state {
                 for (pi, slot) in self.first_hit.iter_mut().enumerate() {
                     if hits & (1 << pi) != 0 && slot.is_none() {
                         *slot = Some(id);
@@ -323,6 +332,10 @@ impl<P: Protocol> Exploration<P> {
                 }
                 if let Some(g) = &mut self.graph {
                     g.start.push(g.to.len() as u32);
+                    if cut != 0 {
+                        g.cut.resize(id as usize + 1, 0);
+                        g.cut[id as usize] = cut;
+                    }
                 }
                 for &(end, hash, class) in &chunk.succs[next..next + count as usize] {
                     let (to, new) = self.store.insert(&chunk.bytes[begin..end as usize], hash);
@@ -364,6 +377,7 @@ impl<P: Protocol> Exploration<P> {
                     hits |= u64::from(hit) << pi;
                 }
                 let mut count = 0u32;
+                let mut cut = 0u64;
                 actions.clear();
                 self.model.actions(&state, &mut actions);
                 for action in actions.drain(..) {
@@ -375,7 +389,11 @@ impl<P: Protocol> Exploration<P> {
                     let Some(next) = self.model.next_state(&state, action) else {
                         continue;
                     };
-                    if next == state || !self.model.within_boundary(&next) {
+                    if next == state {
+                        continue;
+                    }
+                    if !self.model.within_boundary(&next) {
+                        cut |= 1 << class;
                         continue;
                     }
                     let begin = chunk.bytes.len();
@@ -384,7 +402,7 @@ impl<P: Protocol> Exploration<P> {
                     chunk.succs.push((chunk.bytes.len() as u32, hash, class));
                     count += 1;
                 }
-                chunk.per_state.push((hits, count));
+                chunk.per_state.push((hits, count, cut));
             }
             Some(chunk)
         };

@@ -354,7 +354,7 @@ fn enabled<P: Protocol>(model: &P, state: &P::State) -> Vec<(P::Action, P::State
         .into_iter()
         .filter_map(|a| {
             let next = model.next_state(state, a.clone())?;
-            (next != *state).then_some((a, next))
+            (next != *state && model.within_boundary(&next)).then_some((a, next))
         })
         .collect()
 }

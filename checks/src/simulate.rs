@@ -43,7 +43,7 @@ pub fn walk<P: Protocol>(model: &P, seed: u64, depth: usize) -> (P::State, Steps
         let next: Vec<_> = model
             .next_steps(&state)
             .into_iter()
-            .filter(|(_, n)| *n != state)
+            .filter(|(_, n)| *n != state && model.within_boundary(n))
             .collect();
         if next.is_empty() {
             break;

@@ -612,6 +612,12 @@ pub fn replay<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Replay {
             ));
         }
         match model.next_state(before, action.clone()) {
+            Some(next) if !model.within_boundary(&next) => {
+                return Replay::Diverged(format!(
+                    "step {n}: `{}` leaves the bounds of the configuration",
+                    action_name(action)
+                ));
+            }
             Some(next) if &next == recorded => {}
             Some(next) => {
                 let diff: Vec<String> = changes(model, recorded, &next)

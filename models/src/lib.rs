@@ -60,8 +60,8 @@ pub(crate) mod testing {
     }
 
     /// Visits every reachable state of `m` (depth first; `m` small) and, in each, every
-    /// enabled action with the state it leads to (`None`: the model does not take it there);
-    /// the number of states visited.
+    /// enabled action with the state it leads to (`None`: the model does not take it there,
+    /// or the state is outside its boundary); the number of states visited.
     pub fn each_transition<M>(
         m: &M,
         mut visit: impl FnMut(&M::State, &M::Action, Option<&M::State>),
@@ -80,7 +80,7 @@ pub(crate) mod testing {
             let mut enabled = Vec::new();
             m.actions(&s, &mut enabled);
             for a in enabled {
-                let next = m.next_state(&s, a);
+                let next = m.next_state(&s, a).filter(|n| m.within_boundary(n));
                 visit(&s, &a, next.as_ref());
                 todo.extend(next);
             }

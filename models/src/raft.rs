@@ -57,10 +57,13 @@
 //!
 //! Liveness. An untimed model lets every follower time out at any moment, so two rules stand
 //! in for the timing the thesis (§9.3) relies on, each chosen per check:
-//! - `election-timeout = "no-leader"`: a server times out only while no server is leader,
-//!   which is §5.6's requirement broadcastTime ≪ electionTimeout — a live leader's heartbeats
-//!   reach its followers before their timers fire. (`any-time`, the default, lets a server
-//!   time out in any state; the safety checks use it.)
+//! - `election-timeout = "timely"`: a server times out only while no server is leader or
+//!   holds a majority of votes, and only if it has not granted its vote to another server in
+//!   its current term. That is §5.6's requirement broadcastTime ≪ electionTimeout: a live
+//!   leader's heartbeats reach its followers, and an election that has its votes completes,
+//!   before a timer fires; granting a vote restarts a follower's timer (Figure 2).
+//!   (`any-time`, the default, lets a server time out in any state; the safety checks use
+//!   it.)
 //! - `fairness = "randomized-timeouts"`: besides the weak fairness of every protocol step, the
 //!   class *uncontested election* is strongly fair: if, again and again, some server could
 //!   time out and run its whole election — `RequestVote` to every other server, their
@@ -262,9 +265,12 @@ pub enum ElectionTimeout {
     /// In any state: an asynchronous network, where a timer may fire however recently the
     /// leader was heard from.
     AnyTime,
-    /// Only while no server is leader: Raft's timing requirement (§5.6), under which a live
-    /// leader's heartbeats keep its followers' timers from firing.
-    NoLeader,
+    /// Only while no server is leader or holds a majority of votes, and only a server that
+    /// has not granted its vote to another in its current term: Raft's timing requirement
+    /// (§5.6, broadcastTime ≪ electionTimeout), under which a live leader's heartbeats reach
+    /// its followers, and an election runs to its end, before a timer fires; a server that
+    /// grants its vote restarts its timer (Figure 2).
+    Timely,
 }
 
 /// The fairness the liveness properties are checked under.
@@ -720,8 +726,19 @@ impl RaftModel {
 
     /// Whether a server may time out now.
     fn may_time_out(&self, s: &RaftState, i: usize) -> bool {
-        s.servers[i].role != Role::Leader
-            && (self.config.election_timeout == ElectionTimeout::AnyTime || !s.has_leader())
+        let srv = &s.servers[i];
+        srv.role != Role::Leader
+            && match self.config.election_timeout {
+                ElectionTimeout::AnyTime => true,
+                ElectionTimeout::Timely => {
+                    !s.has_leader()
+                        && !s
+                            .servers
+                            .iter()
+                            .any(|c| c.role == Role::Candidate && self.majority(c.granted))
+                        && srv.voted_for.is_none_or(|v| v as usize == i)
+                }
+            }
     }
 
     fn room(&self, s: &RaftState) -> bool {
@@ -1164,15 +1181,22 @@ impl RaftModel {
         Some(t)
     }
 
-    /// Renumbers and applies the bounds; the state and how far its terms were renumbered
-    /// down.
+    /// Renumbers; the state and how far its terms were renumbered down. (The bound on
+    /// terms is [`Model::within_boundary`]'s: a `Timeout` past it is enabled, and its state
+    /// out of bounds, so that fairness sees it enabled.)
     fn finish(&self, mut t: RaftState) -> Option<(RaftState, u8)> {
         let shift = Self::renumber(&mut t);
-        (Self::max_term(&t) <= self.config.terms).then_some((t, shift))
+        Some((t, shift))
+    }
+
+    /// Whether the state is within the bound on terms.
+    fn within_terms(&self, s: &RaftState) -> bool {
+        Self::max_term(s) <= self.config.terms
     }
 
     /// The steps of an uncontested election of `server`, in order, each enabled where it is
-    /// taken, ending with `BecomeLeader`; `None` if it cannot run or would not end so.
+    /// taken, ending with `BecomeLeader`; `None` if it cannot run or would not end so. (The
+    /// bound on terms is not applied here: see [`RaftModel::uncontested`].)
     pub fn uncontested_steps(&self, s: &RaftState, server: u8) -> Option<Vec<Action>> {
         if self.config.fairness != ElectionFairness::RandomizedTimeouts {
             return None;
@@ -1186,6 +1210,7 @@ impl RaftModel {
                 *cur = next;
                 Some(())
             };
+
             let before = cur.clone();
             take(
                 &mut cur,
@@ -1212,11 +1237,17 @@ impl RaftModel {
         Some(steps)
     }
 
+    /// The state after an uncontested election; if one of its steps leaves the bound on
+    /// terms, that step's state — out of bounds, so no state of the check, but enabled as
+    /// far as fairness goes, as a `Timeout` past the bound is.
     fn uncontested(&self, s: &RaftState, server: u8) -> Option<RaftState> {
         let steps = self.uncontested_steps(s, server)?;
-        let mut cur = s.clone();
+        let mut cur = *s;
         for a in steps {
             cur = self.step(&cur, a)?;
+            if !self.within_terms(&cur) {
+                return Some(cur);
+            }
         }
         Some(cur)
     }
@@ -1350,6 +1381,10 @@ impl Model for RaftModel {
 
     fn next_state(&self, s: &RaftState, action: Action) -> Option<RaftState> {
         self.step(s, action)
+    }
+
+    fn within_boundary(&self, s: &RaftState) -> bool {
+        self.within_terms(s)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
@@ -2255,7 +2290,7 @@ impl Protocol for RaftModel {
             "max-duplicates" => "messages the network duplicates in one behaviour".to_string(),
             "election-timeout" => match self.config.election_timeout {
                 ElectionTimeout::AnyTime => "when a follower may time out: at any moment".to_string(),
-                ElectionTimeout::NoLeader => "when a follower may time out: only while no server is leader (Raft's timing requirement, §5.6)".to_string(),
+                ElectionTimeout::Timely => "when a follower may time out: only while no server is leader or has a majority of votes, and not after granting its vote in its term (Raft's timing requirement, §5.6)".to_string(),
             },
             "fairness" => match self.config.fairness {
                 ElectionFairness::Weak => "liveness fairness: every protocol step weakly fair".to_string(),
@@ -2649,5 +2684,342 @@ fn arrow_label(m: &RaftModel, msg: &Message) -> String {
                 format!("reject t{term}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashSet, VecDeque};
+
+    use super::*;
+    use crate::testing::each_transition;
+
+    /// The smallest configuration the pins describe: 3 servers, terms spanning 2, one value,
+    /// one message in flight.
+    fn small() -> RaftConfig {
+        RaftConfig {
+            servers: 3,
+            terms: 2,
+            values: 1,
+            max_in_flight: 1,
+            ..RaftConfig::default()
+        }
+    }
+
+    fn model(variant: &str, config: RaftConfig) -> RaftModel {
+        RaftModel::new(variant, config).unwrap()
+    }
+
+    /// Every reachable state (representatives if `reduce`), breadth first.
+    fn explore(m: &RaftModel, reduce: bool) -> HashSet<RaftState> {
+        let canon = |s: RaftState| if reduce { representative(&s) } else { s };
+        let mut seen = HashSet::new();
+        let mut todo: VecDeque<RaftState> = m.init_states().into_iter().map(canon).collect();
+        while let Some(s) = todo.pop_front() {
+            if !seen.insert(s) {
+                continue;
+            }
+            for (_, t) in m.next_steps(&s) {
+                if !m.within_boundary(&t) {
+                    continue;
+                }
+                let t = canon(t);
+                if !seen.contains(&t) {
+                    todo.push_back(t);
+                }
+            }
+        }
+        seen
+    }
+
+    /// The verdict of every `always` (violated somewhere?) and `sometimes` (an example
+    /// somewhere?) property over a set of states.
+    fn verdicts(m: &RaftModel, states: &HashSet<RaftState>) -> Vec<(&'static str, bool)> {
+        RaftModel::props()
+            .into_iter()
+            .filter(|p| matches!(p.kind, Kind::Always | Kind::Sometimes))
+            .map(|p| {
+                let hit = states.iter().any(|s| match p.kind {
+                    Kind::Always => !(p.condition)(m, s),
+                    _ => (p.condition)(m, s),
+                });
+                (p.name, hit)
+            })
+            .collect()
+    }
+
+    fn permute(s: &RaftState, p: &[usize]) -> RaftState {
+        let mut to = [0u8; MAX_SERVERS];
+        for (new, &old) in p.iter().enumerate() {
+            to[old] = new as u8;
+        }
+        rename(s, p, &to[..p.len()])
+    }
+
+    /// The state counts of the smallest configuration, with and without symmetry reduction
+    /// (a drift alarm: a change to the model that moves them is explained in its commit).
+    #[test]
+    fn smallest_configuration_has_pinned_state_counts() {
+        let m = model("correct", small());
+        assert_eq!(explore(&m, true).len(), 5_507);
+        assert_eq!(explore(&m, false).len(), 32_876);
+    }
+
+    /// Symmetry reduction keeps every verdict: each safety property is violated, and each
+    /// `sometimes` property has an example, in the reduced state space exactly when in the
+    /// full one — for every variant.
+    #[test]
+    fn symmetry_reduction_preserves_every_verdict() {
+        for v in RaftModel::variants() {
+            let config = RaftConfig {
+                max_restarts: u8::from(v.id == "forget-voted-for"),
+                terms: if v.id == "figure8-commit" { 3 } else { 2 },
+                ..small()
+            };
+            let m = model(v.id, config);
+            let full = explore(&m, false);
+            let reduced = explore(&m, true);
+            assert!(reduced.len() < full.len(), "{}", v.id);
+            assert_eq!(verdicts(&m, &full), verdicts(&m, &reduced), "{}", v.id);
+        }
+    }
+
+    /// The representative is canonical: every renaming of a state has the same one, and it
+    /// is itself a renaming of the state.
+    #[test]
+    fn the_representative_is_the_same_for_every_renaming() {
+        let m = model("correct", small());
+        let perms = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
+        for s in explore(&m, false).iter().take(20_000) {
+            let r = representative(s);
+            assert!(perms.iter().any(|p| permute(s, p) == r), "{s:?}");
+            for p in &perms {
+                assert_eq!(representative(&permute(s, p)), r, "{s:?} under {p:?}");
+            }
+        }
+    }
+
+    /// Terms are relative: a state with every term raised by k has the same successors
+    /// (after renumbering) as the state itself.
+    #[test]
+    fn raising_every_term_changes_no_successor() {
+        let m = model(
+            "correct",
+            RaftConfig {
+                terms: 3,
+                ..small()
+            },
+        );
+        let mut steps = 0;
+        each_transition(&m, |s, a, next| {
+            for k in 1..3 {
+                let raised = m.step(&shifted(s, k), shifted_action(*a, k));
+                assert_eq!(raised.as_ref(), next, "{a:?} from {s:?} raised by {k}");
+            }
+            steps += 1;
+        });
+        assert!(steps > 10_000, "{steps}");
+    }
+
+    /// An uncontested election is a path of the model's own steps: it adds edges, and no
+    /// state (the reachable states are the same with and without it), so no safety verdict
+    /// depends on it.
+    #[test]
+    fn an_uncontested_election_adds_no_state() {
+        let weak = model("correct", small());
+        let randomized = model(
+            "correct",
+            RaftConfig {
+                fairness: ElectionFairness::RandomizedTimeouts,
+                ..small()
+            },
+        );
+        assert_eq!(explore(&weak, true), explore(&randomized, true));
+        let init = randomized.init_states()[0];
+        let steps = randomized.uncontested_steps(&init, 0).unwrap();
+        assert_eq!(steps.first(), Some(&Action::Timeout { server: 0 }));
+        assert_eq!(steps.last(), Some(&Action::BecomeLeader { server: 0 }));
+        let mut s = init;
+        for a in &steps {
+            s = randomized
+                .step(&s, *a)
+                .expect("each step enabled where it is taken");
+        }
+        assert_eq!(
+            randomized.step(&init, Action::UncontestedElection { server: 0 }),
+            Some(s)
+        );
+        assert_eq!(s.servers[0].role, Role::Leader);
+    }
+
+    /// A server votes for at most one candidate per term (Reference: Raft §5.2), and
+    /// `votedFor` is persistent state (Figure 2): a restart keeps it — except in
+    /// `forget-voted-for`, whose restarts drop it.
+    #[test]
+    fn a_server_votes_at_most_once_per_term_and_keeps_its_vote_across_restarts() {
+        // (votes changed within a term, votes lost by a restart)
+        let seen = |variant: &str| {
+            let config = RaftConfig {
+                max_restarts: 1,
+                ..small()
+            };
+            let m = model(variant, config);
+            let (mut changed, mut forgotten) = (false, false);
+            each_transition(&m, |s, a, next| {
+                let Some(t) = next else { return };
+                // Compare in absolute terms: undo the step's renumbering.
+                let shift = m.step_with_shift(s, *a).map_or(0, |(_, k)| k);
+                let t = shifted(t, shift);
+                for (x, y) in s.servers.iter().zip(&t.servers) {
+                    if x.term != y.term {
+                        continue;
+                    }
+                    match (x.voted_for, y.voted_for) {
+                        (Some(a), Some(b)) => changed |= a != b,
+                        (Some(_), None) => forgotten |= matches!(a, Action::Restart { .. }),
+                        _ => {}
+                    }
+                }
+            });
+            (changed, forgotten)
+        };
+        assert_eq!(seen("correct"), (false, false));
+        assert_eq!(seen("forget-voted-for"), (false, true));
+    }
+
+    /// A leader commits only entries of its own term by counting replicas (Raft §5.4.2,
+    /// Figure 8); `figure8-commit` commits older ones.
+    #[test]
+    fn a_leader_counts_replicas_only_for_entries_of_its_term() {
+        let older = |variant: &str| {
+            let m = model(
+                variant,
+                RaftConfig {
+                    terms: 3,
+                    ..small()
+                },
+            );
+            let mut found = false;
+            each_transition(&m, |s, a, next| {
+                if let (Action::AdvanceCommitIndex { server }, Some(_)) = (a, next) {
+                    let l = &s.servers[*server as usize];
+                    let to = m.commit_target(s, *server as usize).unwrap();
+                    found |= l.log[to as usize - 1].term != l.term;
+                }
+            });
+            found
+        };
+        assert!(!older("correct"));
+        assert!(older("figure8-commit"));
+    }
+
+    #[test]
+    fn no_example_holds_at_the_start() {
+        crate::testing::no_example_at_start(&model("correct", small()));
+    }
+
+    #[test]
+    fn faults_are_unfair_and_every_step_has_a_class() {
+        let m = model(
+            "correct",
+            RaftConfig {
+                max_restarts: 1,
+                max_drops: 1,
+                max_duplicates: 1,
+                max_in_flight: 2,
+                values: 0,
+                ..small()
+            },
+        );
+        crate::testing::classes_cover_every_action(&m, |a| {
+            matches!(
+                a,
+                Action::Restart { .. }
+                    | Action::DuplicateMessage { .. }
+                    | Action::DropMessage { .. }
+                    | Action::UncontestedElection { .. }
+            )
+        });
+    }
+
+    /// With five servers the classes still fit the checker's 64.
+    #[test]
+    fn five_servers_have_at_most_64_classes() {
+        let m = model(
+            "correct",
+            RaftConfig {
+                servers: 5,
+                ..small()
+            },
+        );
+        assert!(m.classes().len() <= 64);
+        let s = m.init_states()[0];
+        for (a, _) in m.next_steps(&s) {
+            assert!(m.class_of(&a) < m.classes().len());
+        }
+    }
+
+    /// A trace reads in absolute terms: along any path, no server's term goes down, though
+    /// the model's own states are renumbered.
+    #[test]
+    fn displayed_terms_never_go_down() {
+        let m = model(
+            "correct",
+            RaftConfig {
+                terms: 3,
+                ..small()
+            },
+        );
+        // Elections by s1, s2, s3 in turn, each renumbering once the older terms are gone.
+        let mut s = m.init_states()[0];
+        let mut steps = Vec::new();
+        let mut renumbered = false;
+        for server in [0, 1, 2, 0, 1] {
+            for a in [Action::Timeout { server }] {
+                let (t, k) = m.step_with_shift(&s, a).unwrap();
+                renumbered |= k > 0;
+                steps.push((a, t));
+                s = t;
+            }
+            // Everyone hears the new term.
+            for j in (0..3).filter(|&j| j != server) {
+                let a = Action::RequestVote {
+                    from: server,
+                    to: j,
+                };
+                let t = m.step(&s, a).unwrap();
+                let msg = new_message(&s, &t).unwrap();
+                steps.push((a, t));
+                s = t;
+                let h = Action::HandleRequestVoteRequest { message: msg };
+                let (t, k) = m.step_with_shift(&s, h).unwrap();
+                renumbered |= k > 0;
+                let resp = new_message(&s, &t).unwrap();
+                steps.push((h, t));
+                s = t;
+                let h = Action::HandleRequestVoteResponse { message: resp };
+                let (t, k) = m.step_with_shift(&s, h).unwrap();
+                renumbered |= k > 0;
+                steps.push((h, t));
+                s = t;
+            }
+        }
+        assert!(renumbered);
+        let (first, shown) = m.display_path(&m.init_states()[0], &steps);
+        let mut prev = first;
+        for (_, t) in &shown {
+            for (a, b) in prev.servers.iter().zip(&t.servers) {
+                assert!(b.term >= a.term, "{prev:?} -> {t:?}");
+            }
+            prev = *t;
+        }
+        assert_eq!(prev.servers[1].term, 6, "five elections after term 1");
     }
 }
