@@ -1,13 +1,17 @@
 //! The liveness checker on graphs with known answers, and against a brute-force reference
 //! on thousands of random graphs.
 //!
-//! The reference decides the same question by a different route: a fair behaviour that
-//! never meets the goal exists exactly when some reachable bad state enables no fair class
-//! (stutter forever), or some set of reachable bad states is strongly connected by its own
-//! edges and fair when a cycle takes all of them. It tries every subset.
+//! The reference decides the same questions by a different route. It lists every set of
+//! reachable states a fair behaviour can end up cycling through forever, by trying every
+//! subset: one state that enables no fair class (stutter forever there), or two or more
+//! strongly connected by their own edges and fair when a cycle takes all of those edges.
+//! Then each kind asks its own question of those sets: `eventually` and `leads-to`, one
+//! reached without meeting the goal (from an initial state, or from a state where the
+//! premise holds) and lying where the goal fails. Its answer is also the length of the
+//! shortest prefix the checker must find.
 
 use coordlab_checks::engine::{Budget, Exploration, Graph, Progress};
-use coordlab_checks::liveness::{self, Fairness, Lasso, find_lasso};
+use coordlab_checks::liveness::{self, Fairness, Lasso, find_lasso, find_violation};
 use coordlab_checks::trace::{self, Replay, Typed};
 use coordlab_models::{Arrow, Class, Kind, ModelError, Prop, Protocol, Variant, Violation};
 use proptest::prelude::*;
@@ -41,78 +45,35 @@ fn bad_except(n: u32, good: &[u32]) -> Vec<bool> {
     (0..n).map(|s| !good.contains(&s)).collect()
 }
 
-/// Checks that a lasso is a real fair behaviour that never meets the goal.
-fn assert_valid(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool], l: &Lasso) {
-    assert!(starts.contains(&l.prefix[0]), "{l:?}");
-    for w in l.prefix.windows(2) {
-        assert!(
-            g.edges(w[0]).any(|(t, _)| t == w[1]),
-            "prefix edge {w:?} missing"
-        );
-    }
-    assert!(l.prefix.iter().all(|&s| bad[s as usize]), "{l:?}");
-    let entry = *l.prefix.last().unwrap();
-    if l.cycle.is_empty() {
-        assert_eq!(
-            g.enabled(entry) & (f.weak | f.strong),
-            0,
-            "stutter where a fair class is enabled"
-        );
-        return;
-    }
-    let mut at = entry;
-    let mut taken = 0u64;
-    let mut en_all = u64::MAX;
-    let mut en_any = 0;
-    for &(u, v, c) in &l.cycle {
-        assert_eq!(u, at, "the cycle is not a path: {l:?}");
-        assert!(
-            g.edges(u).any(|(t, k)| t == v && k == c),
-            "cycle edge {u}->{v} ({c}) missing"
-        );
-        assert!(bad[v as usize]);
-        taken |= 1 << c;
-        en_all &= g.enabled(v);
-        en_any |= g.enabled(v);
-        at = v;
-    }
-    assert_eq!(at, entry, "the cycle does not close: {l:?}");
-    assert_eq!(f.weak & en_all & !taken, 0, "weak fairness broken by {l:?}");
-    assert_eq!(
-        f.strong & en_any & !taken,
-        0,
-        "strong fairness broken by {l:?}"
-    );
-}
-
-/// The reference: tries every subset of the reachable bad states.
-fn brute_force(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> bool {
-    let n = g.states();
-    let mut reach = vec![false; n];
-    let mut stack: Vec<u32> = starts
-        .iter()
-        .copied()
-        .filter(|&s| bad[s as usize])
-        .collect();
+/// The states reachable from `from` through states `through` allows (`from` included when
+/// it allows them).
+fn reach(g: &Graph, from: &[u32], through: impl Fn(u32) -> bool) -> Vec<bool> {
+    let mut seen = vec![false; g.states()];
+    let mut stack: Vec<u32> = from.iter().copied().filter(|&s| through(s)).collect();
     while let Some(s) = stack.pop() {
-        if std::mem::replace(&mut reach[s as usize], true) {
+        if std::mem::replace(&mut seen[s as usize], true) {
             continue;
         }
-        stack.extend(g.edges(s).map(|e| e.0).filter(|&t| bad[t as usize]));
+        stack.extend(g.edges(s).map(|e| e.0).filter(|&t| through(t)));
     }
-    let region: Vec<u32> = (0..n as u32).filter(|&s| reach[s as usize]).collect();
-    if region
-        .iter()
-        .any(|&s| g.enabled(s) & (f.weak | f.strong) == 0)
-    {
-        return true;
-    }
-    for mask in 1u32..(1 << region.len()) {
-        let set: Vec<u32> = (0..region.len())
+    seen
+}
+
+/// Every set of `allowed` states that a fair behaviour can cycle through forever: a single
+/// state that enables no fair class, or a set of two or more strongly connected by its own
+/// edges in which every weakly fair class enabled throughout and every strongly fair class
+/// enabled anywhere is taken by one of those edges. Tries every subset.
+fn limit_sets(g: &Graph, f: Fairness, allowed: &[u32]) -> Vec<Vec<u32>> {
+    let mut out = Vec::new();
+    for mask in 1u32..(1 << allowed.len()) {
+        let set: Vec<u32> = (0..allowed.len())
             .filter(|i| mask & (1 << i) != 0)
-            .map(|i| region[i])
+            .map(|i| allowed[i])
             .collect();
-        if set.len() < 2 {
+        if set.len() == 1 {
+            if g.enabled(set[0]) & (f.weak | f.strong) == 0 {
+                out.push(set);
+            }
             continue;
         }
         let inside = |s: u32| set.contains(&s);
@@ -154,21 +115,178 @@ fn brute_force(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> bool {
             }
         }
         if f.weak & en_all & !taken == 0 && f.strong & en_any & !taken == 0 {
-            return true;
+            out.push(set);
         }
     }
-    false
+    out
 }
 
-fn check(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> Option<Lasso> {
-    let found = find_lasso(g, f, starts, bad);
+/// A liveness question on a graph: the property's kind, where its goal holds, where its
+/// premise holds (`leads-to` only), and the initial states.
+#[derive(Clone, Copy, Debug)]
+struct Question<'a> {
+    kind: Kind,
+    init: &'a [u32],
+    goal: &'a [bool],
+    premise: Option<&'a [bool]>,
+}
+
+/// The reference's answer: where a lasso's prefix may start and which states it may pass,
+/// and the states where its cycle (or stutter) may begin (none: the property holds).
+struct Answer {
+    starts: Vec<u32>,
+    path: Vec<bool>,
+    entries: Vec<u32>,
+}
+
+fn reference(g: &Graph, f: Fairness, q: Question<'_>) -> Answer {
+    let n = g.states() as u32;
+    let bad = |s: u32| !q.goal[s as usize];
+    let reachable = reach(g, q.init, |_| true);
+    let (starts, path): (Vec<u32>, Vec<bool>) = match q.kind {
+        Kind::Eventually => (q.init.to_vec(), (0..n).map(bad).collect()),
+        Kind::LeadsTo => {
+            let premise = q.premise.unwrap();
+            let owed = (0..n)
+                .filter(|&s| reachable[s as usize] && premise[s as usize] && bad(s))
+                .collect();
+            (owed, (0..n).map(bad).collect())
+        }
+        Kind::Always | Kind::Sometimes => unreachable!(),
+    };
+    let reached = reach(g, &starts, |s| path[s as usize]);
+    // `eventually` and `leads-to` cycle through states where the goal fails, reached the
+    // way the kind allows. The cycle may begin at any state of such a set.
+    let allowed: Vec<u32> = (0..n).filter(|&s| reached[s as usize] && bad(s)).collect();
+    let mut entries: Vec<u32> = limit_sets(g, f, &allowed)
+        .into_iter()
+        .flatten()
+        .filter(|&s| bad(s))
+        .collect();
+    entries.sort_unstable();
+    entries.dedup();
+    Answer {
+        starts,
+        path,
+        entries,
+    }
+}
+
+/// The length (in steps) of the shortest path from `starts` through `path` states to one
+/// of `entries`.
+fn shortest(g: &Graph, starts: &[u32], path: &[bool], entries: &[u32]) -> Option<usize> {
+    let mut dist = vec![usize::MAX; g.states()];
+    let mut queue = std::collections::VecDeque::new();
+    for &s in starts {
+        if path[s as usize] && dist[s as usize] == usize::MAX {
+            dist[s as usize] = 0;
+            queue.push_back(s);
+        }
+    }
+    while let Some(v) = queue.pop_front() {
+        if entries.contains(&v) {
+            return Some(dist[v as usize]);
+        }
+        for (w, _) in g.edges(v) {
+            if path[w as usize] && dist[w as usize] == usize::MAX {
+                dist[w as usize] = dist[v as usize] + 1;
+                queue.push_back(w);
+            }
+        }
+    }
+    None
+}
+
+/// Checks that a lasso is a real fair behaviour that violates the property the way its
+/// kind says, with the shortest prefix the reference allows.
+fn assert_valid(g: &Graph, f: Fairness, q: Question<'_>, answer: &Answer, l: &Lasso) {
+    let bad = |s: u32| !q.goal[s as usize];
+    assert!(answer.starts.contains(&l.prefix[0]), "{l:?}");
+    for w in l.prefix.windows(2) {
+        assert!(
+            g.edges(w[0]).any(|(t, _)| t == w[1]),
+            "prefix edge {w:?} missing"
+        );
+    }
+    assert!(
+        l.prefix.iter().all(|&s| answer.path[s as usize]),
+        "the prefix passes a state its kind does not allow: {l:?}"
+    );
+    assert_eq!(
+        Some(l.prefix.len() - 1),
+        shortest(g, &answer.starts, &answer.path, &answer.entries),
+        "not the shortest prefix: {l:?}"
+    );
+    let entry = *l.prefix.last().unwrap();
+    assert!(bad(entry), "the cycle starts where the goal holds: {l:?}");
+    if l.cycle.is_empty() {
+        assert_eq!(
+            g.enabled(entry) & (f.weak | f.strong),
+            0,
+            "stutter where a fair class is enabled"
+        );
+        return;
+    }
+    let mut at = entry;
+    let mut taken = 0u64;
+    let mut en_all = u64::MAX;
+    let mut en_any = 0;
+    for &(u, v, c) in &l.cycle {
+        assert_eq!(u, at, "the cycle is not a path: {l:?}");
+        assert!(
+            g.edges(u).any(|(t, k)| t == v && k == c),
+            "cycle edge {u}->{v} ({c}) missing"
+        );
+        assert!(bad(v), "the cycle meets the goal: {l:?}");
+        taken |= 1 << c;
+        en_all &= g.enabled(v);
+        en_any |= g.enabled(v);
+        at = v;
+    }
+    assert_eq!(at, entry, "the cycle does not close: {l:?}");
+    assert_eq!(f.weak & en_all & !taken, 0, "weak fairness broken by {l:?}");
+    assert_eq!(
+        f.strong & en_any & !taken,
+        0,
+        "strong fairness broken by {l:?}"
+    );
+}
+
+/// Runs the checker on a question, compares it with the reference and validates its lasso.
+fn ask(g: &Graph, f: Fairness, q: Question<'_>) -> Option<Lasso> {
+    let found = find_violation(g, f, q.kind, q.init, q.goal, q.premise);
+    let answer = reference(g, f, q);
     assert_eq!(
         found.is_some(),
-        brute_force(g, f, starts, bad),
+        !answer.entries.is_empty(),
+        "{}: disagrees with the reference",
+        q.kind.as_str()
+    );
+    if let Some(l) = &found {
+        assert_valid(g, f, q, &answer, l);
+    }
+    found
+}
+
+/// `eventually` from `starts`, through [`find_lasso`] itself.
+fn check(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> Option<Lasso> {
+    let goal: Vec<bool> = bad.iter().map(|&b| !b).collect();
+    let q = Question {
+        kind: Kind::Eventually,
+        init: starts,
+        goal: &goal,
+        premise: None,
+    };
+    let found = find_lasso(g, f, starts, bad);
+    assert_eq!(found, find_violation(g, f, q.kind, starts, &goal, None));
+    let answer = reference(g, f, q);
+    assert_eq!(
+        found.is_some(),
+        !answer.entries.is_empty(),
         "disagrees with the reference"
     );
     if let Some(l) = &found {
-        assert_valid(g, f, starts, bad, l);
+        assert_valid(g, f, q, &answer, l);
     }
     found
 }
@@ -291,6 +409,23 @@ proptest! {
     fn agrees_with_brute_force(case in random_case()) {
         let g = graph(case.n, &case.edges);
         check(&g, case.fairness, &[0], &case.bad);
+    }
+
+    /// The same for `leads-to`, with the premise true in a random set of states.
+    #[test]
+    fn leads_to_agrees_with_brute_force(
+        case in random_case(),
+        premise in proptest::collection::vec(proptest::bool::weighted(0.3), 7),
+    ) {
+        let g = graph(case.n, &case.edges);
+        let goal: Vec<bool> = case.bad.iter().map(|&b| !b).collect();
+        let q = Question {
+            kind: Kind::LeadsTo,
+            init: &[0],
+            goal: &goal,
+            premise: Some(&premise[..case.n as usize]),
+        };
+        ask(&g, case.fairness, q);
     }
 }
 
