@@ -1,5 +1,6 @@
-//! Liveness under fairness: `Eventually(Q)` and `LeadsTo(P, Q)` on the reachable graph,
-//! with real lasso counterexamples.
+//! Liveness under fairness: `Eventually(Q)`, `LeadsTo(P, Q)`, `AlwaysEventually(Q)` (`[]<>Q`)
+//! and `EventuallyAlways(Q)` (`<>[]Q`) on the reachable graph, with real lasso
+//! counterexamples.
 //!
 //! Semantics as in TLA+. A behaviour is infinite; the system may always stutter, so staying
 //! forever in one state is a behaviour too. Actions belong to classes (declared by the model
@@ -10,10 +11,18 @@
 //! for every strongly fair class, the class is not enabled infinitely often without being
 //! taken infinitely often.
 //!
-//! A finite graph has a fair behaviour that never meets `Q` (after a state where `P`
-//! holds) exactly when, among the states that can be reached that way without meeting `Q`,
-//! either (a) some state enables no fair class (the behaviour stutters there forever), or
-//! (b) some strongly connected set `S` of them satisfies: every weakly fair class enabled in
+//! Every violation has the same shape: a fair behaviour that, from some point on, stays in
+//! a set of states and passes some of them infinitely often. For `eventually` (from an
+//! initial state) and `leads-to` (from a reachable state where `P` holds and `Q` does not)
+//! it never leaves the states where `Q` fails; for `always-eventually` it reaches, by any
+//! path, a state from which it never meets `Q` again; for `eventually-always` it may go
+//! anywhere but passes a state where `Q` fails infinitely often. ([`find_violation`]
+//! says which states each kind may pass, stay in and must visit.)
+//!
+//! A finite graph has such a behaviour exactly when, among the states it may stay in that
+//! can be reached the way the kind allows, either (a) some state it must visit enables no
+//! fair class (the behaviour stutters there forever), or (b) some strongly connected set
+//! `S` of them, holding a state it must visit, satisfies: every weakly fair class enabled in
 //! all of `S` is taken by an edge inside `S`, and every strongly fair class enabled anywhere
 //! in `S` is taken inside `S`. A cycle through all of `S` taking all its edges is then fair.
 //! (b) is decided as in Emerson and Lei ("Modalities for model checking", 1987) and TLC:
@@ -21,10 +30,14 @@
 //! fair class everywhere without taking it cannot contain a fair cycle; a component that
 //! enables a strongly fair class somewhere without taking it can only contain fair cycles
 //! that avoid the states enabling it, so those states are removed and the rest split again.
+//! The components this leaves are the largest fair sets, so a state lies in a fair set
+//! exactly when it lies in one of them.
 //!
-//! The counterexample is a lasso of real transitions: the shortest path (within the region)
-//! to the component, then a cycle from that state back to itself that takes, or passes a
-//! state disabling, each class fairness asks about.
+//! The counterexample is a lasso of real transitions: the shortest path (through the states
+//! the kind allows) to a state it must visit that begins a stutter or lies in a fair
+//! component, then a cycle from that state back to itself that takes, or passes a state
+//! disabling, each class fairness asks about. The cycle thus starts and ends in a state
+//! where `Q` fails, the one a trace explains.
 
 use coordlab_models::Kind;
 
@@ -249,7 +262,11 @@ pub fn find_lasso_in(
 ///
 /// - `eventually`: from an initial state, the goal never holds;
 /// - `leads-to`: from a reachable state where the premise holds and the goal does not, the
-///   goal never holds.
+///   goal never holds;
+/// - `always-eventually`: from some reachable state on, the goal never holds (the cycle
+///   lies in states where it fails);
+/// - `eventually-always`: the goal fails infinitely often (the cycle, anywhere in the
+///   reachable graph, starts and ends in a state where it fails).
 ///
 /// `None` when the property holds. Panics for `always` and `sometimes`, and when a
 /// `leads-to` property comes without `premise`.
@@ -279,6 +296,24 @@ pub fn find_violation(
                 .filter(|&s| reach[s as usize] && bad[s as usize] && premise[s as usize])
                 .collect();
             find_lasso(g, fairness, &starts, &bad)
+        }
+        Kind::AlwaysEventually => {
+            let all = vec![true; n];
+            let region = Region {
+                path: &all,
+                cycle: &bad,
+                visit: &bad,
+            };
+            find_lasso_in(g, fairness, init, region)
+        }
+        Kind::EventuallyAlways => {
+            let all = vec![true; n];
+            let region = Region {
+                path: &all,
+                cycle: &all,
+                visit: &bad,
+            };
+            find_lasso_in(g, fairness, init, region)
         }
         Kind::Always | Kind::Sometimes => panic!("{} is not a liveness kind", kind.as_str()),
     }

@@ -7,8 +7,9 @@
 //! strongly connected by their own edges and fair when a cycle takes all of those edges.
 //! Then each kind asks its own question of those sets: `eventually` and `leads-to`, one
 //! reached without meeting the goal (from an initial state, or from a state where the
-//! premise holds) and lying where the goal fails. Its answer is also the length of the
-//! shortest prefix the checker must find.
+//! premise holds) and lying where the goal fails; `always-eventually`, one lying where the
+//! goal fails, reached by any path; `eventually-always`, one holding a state where the goal
+//! fails. Its answer is also the length of the shortest prefix the checker must find.
 
 use coordlab_checks::engine::{Budget, Exploration, Graph, Progress};
 use coordlab_checks::liveness::{self, Fairness, Lasso, find_lasso, find_violation};
@@ -152,12 +153,20 @@ fn reference(g: &Graph, f: Fairness, q: Question<'_>) -> Answer {
                 .collect();
             (owed, (0..n).map(bad).collect())
         }
+        Kind::AlwaysEventually | Kind::EventuallyAlways => {
+            (q.init.to_vec(), vec![true; n as usize])
+        }
         Kind::Always | Kind::Sometimes => unreachable!(),
     };
     let reached = reach(g, &starts, |s| path[s as usize]);
-    // `eventually` and `leads-to` cycle through states where the goal fails, reached the
-    // way the kind allows. The cycle may begin at any state of such a set.
-    let allowed: Vec<u32> = (0..n).filter(|&s| reached[s as usize] && bad(s)).collect();
+    // `eventually`, `leads-to` and `always-eventually` cycle through states where the goal
+    // fails, reached the way the kind allows; `eventually-always` through any reachable
+    // states, one of them a state where the goal fails. The cycle may begin at any state of
+    // such a set where the goal fails.
+    let allowed: Vec<u32> = match q.kind {
+        Kind::EventuallyAlways => (0..n).filter(|&s| reached[s as usize]).collect(),
+        _ => (0..n).filter(|&s| reached[s as usize] && bad(s)).collect(),
+    };
     let mut entries: Vec<u32> = limit_sets(g, f, &allowed)
         .into_iter()
         .flatten()
@@ -237,7 +246,9 @@ fn assert_valid(g: &Graph, f: Fairness, q: Question<'_>, answer: &Answer, l: &La
             g.edges(u).any(|(t, k)| t == v && k == c),
             "cycle edge {u}->{v} ({c}) missing"
         );
-        assert!(bad(v), "the cycle meets the goal: {l:?}");
+        if q.kind != Kind::EventuallyAlways {
+            assert!(bad(v), "the cycle meets the goal: {l:?}");
+        }
         taken |= 1 << c;
         en_all &= g.enabled(v);
         en_any |= g.enabled(v);
@@ -289,6 +300,21 @@ fn check(g: &Graph, f: Fairness, starts: &[u32], bad: &[bool]) -> Option<Lasso> 
         assert_valid(g, f, q, &answer, l);
     }
     found
+}
+
+/// A property of kind `kind` on `g` from state 0, with the goal true in `good`.
+fn ask_from_0(g: &Graph, f: Fairness, kind: Kind, good: &[u32]) -> Option<Lasso> {
+    let goal: Vec<bool> = (0..g.states() as u32).map(|s| good.contains(&s)).collect();
+    ask(
+        g,
+        f,
+        Question {
+            kind,
+            init: &[0],
+            goal: &goal,
+            premise: None,
+        },
+    )
 }
 
 /// A cycle that never meets the goal is a violation; stateright's `eventually` misses it
@@ -366,6 +392,119 @@ fn strong_fairness_refines_components() {
     assert!(l.cycle.iter().all(|&(u, v, _)| u < 2 && v < 2), "{l:?}");
 }
 
+/// `always-eventually`: the goal must come back forever, so a loop that avoids it is a
+/// violation even after the goal held once (where `eventually` is satisfied), and the
+/// prefix may pass goal states.
+#[test]
+fn always_eventually_needs_the_goal_again_and_again() {
+    // 0 (goal) -> 1 <-> 2, neither of them a goal.
+    let g = graph(3, &[(0, 1, 0), (1, 2, 0), (2, 1, 0)]);
+    let f = weak(&[0]);
+    assert!(ask_from_0(&g, f, Kind::Eventually, &[0]).is_none());
+    let l = ask_from_0(&g, f, Kind::AlwaysEventually, &[0]).expect("1-2 never meets 0 again");
+    assert_eq!(l.prefix, vec![0, 1]);
+    assert_eq!(l.cycle, vec![(1, 2, 0), (2, 1, 0)]);
+    // With the goal in the loop, every fair behaviour meets it every round.
+    assert!(ask_from_0(&g, f, Kind::AlwaysEventually, &[2]).is_none());
+}
+
+/// `always-eventually` under weak and strong fairness: a loop 0-2 avoids the goal 1, whose
+/// way in (class 1, from 2 only) is enabled every other state. Weak fairness lets the loop
+/// go on; strong fairness forces the way in, and 1 leads back to 0, so the goal recurs.
+#[test]
+fn always_eventually_weak_and_strong() {
+    let g = graph(3, &[(0, 2, 0), (2, 0, 0), (2, 1, 1), (1, 0, 0)]);
+    let l = ask_from_0(&g, weak(&[0, 1]), Kind::AlwaysEventually, &[1]).expect("weak: loops");
+    assert_eq!(l.prefix, vec![0]);
+    assert_eq!(l.cycle, vec![(0, 2, 0), (2, 0, 0)]);
+    let strong = Fairness { weak: 1, strong: 2 };
+    assert!(ask_from_0(&g, strong, Kind::AlwaysEventually, &[1]).is_none());
+}
+
+/// `always-eventually` and stuttering: a state where no fair class is enabled may be the
+/// last one forever. With the steps out of 1 unfair, the behaviour may stop in 1 after the
+/// goal 0; with them weakly fair it may not.
+#[test]
+fn always_eventually_stutter() {
+    let g = graph(2, &[(0, 1, 0), (1, 0, 1)]);
+    let l = ask_from_0(
+        &g,
+        Fairness { weak: 1, strong: 0 },
+        Kind::AlwaysEventually,
+        &[0],
+    )
+    .expect("may stop in 1");
+    assert_eq!((l.prefix, l.cycle), (vec![0, 1], vec![]));
+    assert!(ask_from_0(&g, weak(&[0, 1]), Kind::AlwaysEventually, &[0]).is_none());
+}
+
+/// `eventually-always`: the goal must hold for good from some point on, so a fair loop
+/// that keeps leaving it is a violation even when every round meets it (where
+/// `always-eventually` holds). The cycle starts and ends in the state where it fails.
+#[test]
+fn eventually_always_needs_the_goal_for_good() {
+    // 0 (goal) <-> 1.
+    let g = graph(2, &[(0, 1, 0), (1, 0, 0)]);
+    let f = weak(&[0]);
+    assert!(ask_from_0(&g, f, Kind::AlwaysEventually, &[0]).is_none());
+    let l = ask_from_0(&g, f, Kind::EventuallyAlways, &[0]).expect("1 comes back forever");
+    assert_eq!(l.prefix, vec![0, 1]);
+    assert_eq!(l.cycle, vec![(1, 0, 0), (0, 1, 0)]);
+    // A way out to a goal state the system would stay in does not settle it: fairness is
+    // about classes, and the loop takes the class of that step too.
+    let g = graph(3, &[(0, 1, 0), (1, 0, 0), (1, 2, 0)]);
+    let l = ask_from_0(&g, f, Kind::EventuallyAlways, &[0, 2]).expect("2 may be skipped");
+    assert_eq!(l.cycle, vec![(1, 0, 0), (0, 1, 0)]);
+}
+
+/// `eventually-always` looks for fair loops in the whole reachable graph, not only among
+/// the states where the goal fails: here the only loop, 0-1-2, has one such state.
+#[test]
+fn eventually_always_loops_through_goal_states() {
+    let g = graph(3, &[(0, 1, 0), (1, 2, 0), (2, 0, 0)]);
+    let l = ask_from_0(&g, weak(&[0]), Kind::EventuallyAlways, &[0, 1])
+        .expect("2 comes back every round");
+    assert_eq!(l.prefix, vec![0, 1, 2]);
+    assert_eq!(l.cycle, vec![(2, 0, 0), (0, 1, 0), (1, 2, 0)]);
+    // Neither `eventually` (0 is a goal) nor `always-eventually` (every round meets it).
+    assert!(ask_from_0(&g, weak(&[0]), Kind::Eventually, &[0, 1]).is_none());
+    assert!(ask_from_0(&g, weak(&[0]), Kind::AlwaysEventually, &[0, 1]).is_none());
+}
+
+/// `eventually-always` under weak and strong fairness, with Emerson–Lei refinement: 0-1-2
+/// loop, and from 2 a step of class 1 to the goal 3, where the system stays. Under weak
+/// fairness the loop is fair; under strong fairness only the part that avoids 2 (the
+/// state enabling class 1) is, so the answer depends on whether the goal fails in 0 or
+/// only in 2.
+#[test]
+fn eventually_always_weak_and_strong() {
+    let g = graph(4, &[(0, 1, 0), (1, 0, 0), (1, 2, 0), (2, 1, 0), (2, 3, 1)]);
+    let strong = Fairness { weak: 1, strong: 2 };
+    // Only 2 fails the goal.
+    let l = ask_from_0(&g, weak(&[0, 1]), Kind::EventuallyAlways, &[0, 1, 3])
+        .expect("weak: the loop through 2 is fair");
+    assert_eq!(*l.prefix.last().unwrap(), 2);
+    assert!(ask_from_0(&g, strong, Kind::EventuallyAlways, &[0, 1, 3]).is_none());
+    // Only 0 fails the goal: the 0-1 loop is fair even under strong fairness.
+    let l = ask_from_0(&g, strong, Kind::EventuallyAlways, &[1, 2, 3]).expect("0-1 loop");
+    assert_eq!(l.prefix, vec![0]);
+    assert_eq!(l.cycle, vec![(0, 1, 0), (1, 0, 0)]);
+}
+
+/// `eventually-always` and stuttering: stopping in a goal state is the property holding;
+/// stopping where the goal fails violates it, and is fair only where no fair class is
+/// enabled.
+#[test]
+fn eventually_always_stutter() {
+    let g = graph(2, &[(0, 1, 0)]);
+    assert!(ask_from_0(&g, weak(&[0]), Kind::EventuallyAlways, &[1]).is_none());
+    let l =
+        ask_from_0(&g, Fairness::default(), Kind::EventuallyAlways, &[1]).expect("may stop in 0");
+    assert_eq!((l.prefix, l.cycle), (vec![0], vec![]));
+    let l = ask_from_0(&g, weak(&[0]), Kind::EventuallyAlways, &[0]).expect("stops in 1");
+    assert_eq!((l.prefix, l.cycle), (vec![0, 1], vec![]));
+}
+
 #[derive(Clone, Debug)]
 struct RandomCase {
     n: u32,
@@ -375,11 +514,16 @@ struct RandomCase {
 }
 
 fn random_case() -> impl Strategy<Value = RandomCase> {
-    (2u32..=7).prop_flat_map(|n| {
+    random_case_failing(0.75)
+}
+
+/// A random case whose goal fails in each state with probability `p_bad`.
+fn random_case_failing(p_bad: f64) -> impl Strategy<Value = RandomCase> {
+    (2u32..=7).prop_flat_map(move |n| {
         (
             proptest::collection::vec((0..n, 0..n, 0u8..3), n as usize..(4 * n as usize + 1)),
             proptest::collection::vec(0u8..5, 3),
-            proptest::collection::vec(proptest::bool::weighted(0.75), n as usize),
+            proptest::collection::vec(proptest::bool::weighted(p_bad), n as usize),
         )
             .prop_map(move |(edges, kinds, bad)| {
                 let mut fairness = Fairness::default();
@@ -425,6 +569,24 @@ proptest! {
             goal: &goal,
             premise: Some(&premise[..case.n as usize]),
         };
+        ask(&g, case.fairness, q);
+    }
+
+    /// The same for `always-eventually`.
+    #[test]
+    fn always_eventually_agrees_with_brute_force(case in random_case_failing(0.6)) {
+        let g = graph(case.n, &case.edges);
+        let goal: Vec<bool> = case.bad.iter().map(|&b| !b).collect();
+        let q = Question { kind: Kind::AlwaysEventually, init: &[0], goal: &goal, premise: None };
+        ask(&g, case.fairness, q);
+    }
+
+    /// The same for `eventually-always`.
+    #[test]
+    fn eventually_always_agrees_with_brute_force(case in random_case_failing(0.25)) {
+        let g = graph(case.n, &case.edges);
+        let goal: Vec<bool> = case.bad.iter().map(|&b| !b).collect();
+        let q = Question { kind: Kind::EventuallyAlways, init: &[0], goal: &goal, premise: None };
         ask(&g, case.fairness, q);
     }
 }
@@ -751,4 +913,62 @@ fn leads_to_is_owed_only_after_the_premise() {
     let ex = Exploration::run(model, budget, &Progress::default());
     assert!(liveness::check(&ex, &props[1]).is_none());
     assert!(liveness::check(&ex, &props[0]).is_some());
+}
+
+/// The random comparisons of `leads-to`, `always-eventually` and `eventually-always` are
+/// only as good as their cases: over a fixed sample of each distribution, both answers and
+/// both kinds of lasso matter, and so do the cases where the kind differs from
+/// `eventually` (a lasso `eventually` could not give: its prefix, or for
+/// `eventually-always` its cycle, passes a goal state).
+#[test]
+fn random_cases_of_every_kind_cover_both_answers() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    for (kind, p_bad) in [
+        (Kind::LeadsTo, 0.75),
+        (Kind::AlwaysEventually, 0.6),
+        (Kind::EventuallyAlways, 0.25),
+    ] {
+        let mut runner = TestRunner::new_with_rng(
+            Config::default(),
+            TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+        );
+        let strategy = (
+            random_case_failing(p_bad),
+            proptest::collection::vec(proptest::bool::weighted(0.3), 7),
+        );
+        let (mut holds, mut stutters, mut cycles, mut not_eventually) = (0, 0, 0, 0);
+        for _ in 0..2000 {
+            let (case, premise) = strategy.new_tree(&mut runner).unwrap().current();
+            let g = graph(case.n, &case.edges);
+            let goal: Vec<bool> = case.bad.iter().map(|&b| !b).collect();
+            let q = Question {
+                kind,
+                init: &[0],
+                goal: &goal,
+                premise: Some(&premise[..case.n as usize]),
+            };
+            let Some(l) = ask(&g, case.fairness, q) else {
+                holds += 1;
+                continue;
+            };
+            if l.cycle.is_empty() {
+                stutters += 1;
+            } else {
+                cycles += 1;
+            }
+            let passes_goal = match kind {
+                // The goal is owed from a later state than the first.
+                Kind::LeadsTo => l.prefix[0] != 0,
+                Kind::AlwaysEventually => l.prefix.iter().any(|&s| goal[s as usize]),
+                _ => l.cycle.iter().any(|&(_, v, _)| goal[v as usize]),
+            };
+            not_eventually += usize::from(passes_goal);
+        }
+        assert!(
+            holds > 200 && stutters > 100 && cycles > 100 && not_eventually > 100,
+            "{}: holds {holds}, stutters {stutters}, cycles {cycles}, unlike eventually {not_eventually}",
+            kind.as_str()
+        );
+    }
 }
