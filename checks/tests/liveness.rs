@@ -676,6 +676,20 @@ impl Protocol for GraphModel {
                 condition: at_goal,
                 premise: Some(at_premise),
             },
+            Prop {
+                name: "GoalInfinitelyOften",
+                kind: Kind::AlwaysEventually,
+                doc: "Every fair behaviour reaches a goal node again and again, forever.",
+                condition: at_goal,
+                premise: None,
+            },
+            Prop {
+                name: "GoalFromSomePointOn",
+                kind: Kind::EventuallyAlways,
+                doc: "Every fair behaviour reaches goal nodes and, from some point on, stays on them.",
+                condition: at_goal,
+                premise: None,
+            },
         ]
     }
     fn classes(&self) -> Vec<Class> {
@@ -726,14 +740,58 @@ fn run_model(
     Exploration<GraphModel>,
     Option<liveness::ModelLasso<GraphModel>>,
 ) {
+    run_prop(config, "ReachesGoal", 1)
+}
+
+/// Explores the graph model with `threads` threads and checks property `name` on it.
+fn run_prop(
+    config: GraphConfig,
+    name: &str,
+    threads: usize,
+) -> (
+    Exploration<GraphModel>,
+    Option<liveness::ModelLasso<GraphModel>>,
+) {
     let model = GraphModel::new("correct", config).unwrap();
     let budget = Budget {
         graph: true,
-        ..Budget::new(1, None)
+        ..Budget::new(threads, None)
     };
     let ex = Exploration::run(model, budget, &Progress::default());
-    let lasso = liveness::check(&ex, &GraphModel::props()[0]);
+    let lasso = liveness::check(&ex, &GraphModel::prop(name).unwrap());
     (ex, lasso)
+}
+
+/// The trace file of a lasso found for property `name`.
+fn encode_lasso(
+    ex: &Exploration<GraphModel>,
+    name: &str,
+    l: &liveness::ModelLasso<GraphModel>,
+) -> trace::TraceFile {
+    let prop = GraphModel::prop(name).unwrap();
+    trace::encode(
+        &ex.model,
+        prop.name,
+        prop.kind,
+        &l.init,
+        &l.steps,
+        Some(l.cycle_start),
+    )
+}
+
+/// Replays `file` with its configuration replaced by `config`.
+fn replay_with(file: &trace::TraceFile, config: &GraphConfig) -> Replay {
+    let mut file = file.clone();
+    file.config = serde_json::to_value(config).unwrap();
+    let typed = Typed::<GraphModel>::decode(&file, "correct").unwrap();
+    trace::replay(&file, &typed)
+}
+
+/// The nodes a lasso passes: the initial one, then one per step.
+fn nodes(l: &liveness::ModelLasso<GraphModel>) -> Vec<u8> {
+    std::iter::once(l.init)
+        .chain(l.steps.iter().map(|s| s.1))
+        .collect()
 }
 
 /// A self-loop is a stutter: it neither enables its class nor counts as taking it. Here
@@ -846,6 +904,64 @@ fn random_cases_cover_both_answers() {
     );
 }
 
+/// The random comparisons of `leads-to`, `always-eventually` and `eventually-always` are
+/// only as good as their cases: over a fixed sample of each distribution, both answers and
+/// both kinds of lasso matter, and so do the cases where the kind differs from
+/// `eventually` (a lasso `eventually` could not give: its prefix, or for
+/// `eventually-always` its cycle, passes a goal state).
+#[test]
+fn random_cases_of_every_kind_cover_both_answers() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    for (kind, p_bad) in [
+        (Kind::LeadsTo, 0.75),
+        (Kind::AlwaysEventually, 0.6),
+        (Kind::EventuallyAlways, 0.25),
+    ] {
+        let mut runner = TestRunner::new_with_rng(
+            Config::default(),
+            TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+        );
+        let strategy = (
+            random_case_failing(p_bad),
+            proptest::collection::vec(proptest::bool::weighted(0.3), 7),
+        );
+        let (mut holds, mut stutters, mut cycles, mut not_eventually) = (0, 0, 0, 0);
+        for _ in 0..2000 {
+            let (case, premise) = strategy.new_tree(&mut runner).unwrap().current();
+            let g = graph(case.n, &case.edges);
+            let goal: Vec<bool> = case.bad.iter().map(|&b| !b).collect();
+            let q = Question {
+                kind,
+                init: &[0],
+                goal: &goal,
+                premise: Some(&premise[..case.n as usize]),
+            };
+            let Some(l) = ask(&g, case.fairness, q) else {
+                holds += 1;
+                continue;
+            };
+            if l.cycle.is_empty() {
+                stutters += 1;
+            } else {
+                cycles += 1;
+            }
+            let passes_goal = match kind {
+                // The goal is owed from a later state than the first.
+                Kind::LeadsTo => l.prefix[0] != 0,
+                Kind::AlwaysEventually => l.prefix.iter().any(|&s| goal[s as usize]),
+                _ => l.cycle.iter().any(|&(_, v, _)| goal[v as usize]),
+            };
+            not_eventually += usize::from(passes_goal);
+        }
+        assert!(
+            holds > 200 && stutters > 100 && cycles > 100 && not_eventually > 100,
+            "{}: holds {holds}, stutters {stutters}, cycles {cycles}, unlike eventually {not_eventually}",
+            kind.as_str()
+        );
+    }
+}
+
 /// Leads-to: the goal is owed only after the premise. Here the system may loop on 0-1
 /// before the premise (fine: nothing is owed yet), reaches the premise 2, and from there
 /// may loop on 2-3 forever without the goal 4 (a violation), while eventually(goal) fails
@@ -915,60 +1031,219 @@ fn leads_to_is_owed_only_after_the_premise() {
     assert!(liveness::check(&ex, &props[0]).is_some());
 }
 
-/// The random comparisons of `leads-to`, `always-eventually` and `eventually-always` are
-/// only as good as their cases: over a fixed sample of each distribution, both answers and
-/// both kinds of lasso matter, and so do the cases where the kind differs from
-/// `eventually` (a lasso `eventually` could not give: its prefix, or for
-/// `eventually-always` its cycle, passes a goal state).
+/// `always-eventually` end to end: the model's lasso (the goal once, then a loop without
+/// it) is saved as a trace that replays and reads as a loop that never meets the goal;
+/// the same trace is refused when a state of its loop is a goal, and when its loop is not
+/// fair.
 #[test]
-fn random_cases_of_every_kind_cover_both_answers() {
-    use proptest::strategy::ValueTree;
-    use proptest::test_runner::{Config, TestRng, TestRunner};
-    for (kind, p_bad) in [
-        (Kind::LeadsTo, 0.75),
-        (Kind::AlwaysEventually, 0.6),
-        (Kind::EventuallyAlways, 0.25),
-    ] {
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
-        );
-        let strategy = (
-            random_case_failing(p_bad),
-            proptest::collection::vec(proptest::bool::weighted(0.3), 7),
-        );
-        let (mut holds, mut stutters, mut cycles, mut not_eventually) = (0, 0, 0, 0);
-        for _ in 0..2000 {
-            let (case, premise) = strategy.new_tree(&mut runner).unwrap().current();
-            let g = graph(case.n, &case.edges);
-            let goal: Vec<bool> = case.bad.iter().map(|&b| !b).collect();
-            let q = Question {
-                kind,
-                init: &[0],
-                goal: &goal,
-                premise: Some(&premise[..case.n as usize]),
-            };
-            let Some(l) = ask(&g, case.fairness, q) else {
-                holds += 1;
-                continue;
-            };
-            if l.cycle.is_empty() {
-                stutters += 1;
-            } else {
-                cycles += 1;
-            }
-            let passes_goal = match kind {
-                // The goal is owed from a later state than the first.
-                Kind::LeadsTo => l.prefix[0] != 0,
-                Kind::AlwaysEventually => l.prefix.iter().any(|&s| goal[s as usize]),
-                _ => l.cycle.iter().any(|&(_, v, _)| goal[v as usize]),
-            };
-            not_eventually += usize::from(passes_goal);
-        }
-        assert!(
-            holds > 200 && stutters > 100 && cycles > 100 && not_eventually > 100,
-            "{}: holds {holds}, stutters {stutters}, cycles {cycles}, unlike eventually {not_eventually}",
-            kind.as_str()
-        );
+fn always_eventually_lassos_replay_and_tampered_ones_do_not() {
+    let config = GraphConfig {
+        edges: vec![(0, 1, 0), (1, 2, 0), (2, 1, 0), (2, 3, 1)],
+        goal: vec![0, 3],
+        premise: vec![],
+        fairness: vec![0, 0],
+    };
+    let (ex, lasso) = run_prop(config.clone(), "GoalInfinitelyOften", 1);
+    let l = lasso.expect("1-2 loops, and class 1 is disabled in 1");
+    assert_eq!(nodes(&l), [0, 1, 2, 1]);
+    assert_eq!(l.cycle_start, 1);
+    assert!(
+        liveness::check(&ex, &GraphModel::prop("ReachesGoal").unwrap()).is_none(),
+        "node 0 is a goal: eventually holds"
+    );
+    let file = encode_lasso(&ex, "GoalInfinitelyOften", &l);
+    assert_eq!(file.kind, "always-eventually");
+    let typed = Typed::<GraphModel>::decode(&file, "correct").unwrap();
+    assert_eq!(trace::replay(&file, &typed), Replay::Reproduced);
+    let md = trace::markdown(&file, &typed, None);
+    assert!(
+        md.contains("**What goes wrong:** node 1 is not a goal"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`GoalInfinitelyOften` holds in none of the states of the loop"),
+        "{md}"
+    );
+    let text = trace::text(&file, &typed);
+    assert!(
+        text.contains("what goes wrong: node 1 is not a goal"),
+        "{text}"
+    );
+
+    // Node 2 a goal: the loop meets it every round.
+    let goal_in_loop = GraphConfig {
+        goal: vec![0, 2, 3],
+        ..config.clone()
+    };
+    match replay_with(&file, &goal_in_loop) {
+        Replay::Diverged(why) => assert_eq!(
+            why,
+            "the state after step 2, in the cycle, satisfies GoalInfinitelyOften"
+        ),
+        Replay::Reproduced => panic!("a loop through a goal replayed as a counterexample"),
     }
+    assert!(run_prop(goal_in_loop, "GoalInfinitelyOften", 1).1.is_none());
+    // Class 1 strongly fair: the loop, enabling it in node 2 every round, must take it.
+    let strong = GraphConfig {
+        fairness: vec![0, 1],
+        ..config
+    };
+    match replay_with(&file, &strong) {
+        Replay::Diverged(why) => assert!(why.contains("`class 1` is strongly fair"), "{why}"),
+        Replay::Reproduced => panic!("an unfair cycle replayed as a counterexample"),
+    }
+    assert!(run_prop(strong, "GoalInfinitelyOften", 1).1.is_none());
+}
+
+/// `eventually-always` end to end: the model's lasso (a loop through goal nodes that
+/// leaves them every round) is saved as a trace that replays, with its cycle starting in
+/// the node where the goal fails; the same trace is refused when every state of its loop
+/// is a goal, when its loop starts where the goal holds, and when the loop is not fair.
+#[test]
+fn eventually_always_lassos_replay_and_tampered_ones_do_not() {
+    let config = GraphConfig {
+        edges: vec![(0, 1, 0), (1, 2, 0), (2, 0, 0), (2, 3, 1)],
+        goal: vec![0, 1, 3],
+        premise: vec![],
+        fairness: vec![0, 0],
+    };
+    let (ex, lasso) = run_prop(config.clone(), "GoalFromSomePointOn", 1);
+    let l = lasso.expect("0-1-2 loops, leaving the goal in 2 every round");
+    assert_eq!(nodes(&l), [0, 1, 2, 0, 1, 2]);
+    assert_eq!(l.cycle_start, 2);
+    for name in ["ReachesGoal", "GoalInfinitelyOften"] {
+        let prop = GraphModel::prop(name).unwrap();
+        assert!(liveness::check(&ex, &prop).is_none(), "{name} holds");
+    }
+    let file = encode_lasso(&ex, "GoalFromSomePointOn", &l);
+    assert_eq!(file.kind, "eventually-always");
+    let typed = Typed::<GraphModel>::decode(&file, "correct").unwrap();
+    assert_eq!(trace::replay(&file, &typed), Replay::Reproduced);
+    let md = trace::markdown(&file, &typed, None);
+    assert!(
+        md.contains("**What goes wrong:** node 2 is not a goal"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`GoalFromSomePointOn` fails in the state after step 2, which every round of the loop returns to"),
+        "{md}"
+    );
+
+    // Every node of the loop a goal: nothing fails infinitely often.
+    let all_goals = GraphConfig {
+        goal: vec![0, 1, 2, 3],
+        ..config.clone()
+    };
+    match replay_with(&file, &all_goals) {
+        Replay::Diverged(why) => assert_eq!(
+            why,
+            "every state of the cycle (steps 3–5) satisfies GoalFromSomePointOn"
+        ),
+        Replay::Reproduced => panic!("a loop of goals replayed as a counterexample"),
+    }
+    assert!(run_prop(all_goals, "GoalFromSomePointOn", 1).1.is_none());
+    // The same loop, started in node 0 (a goal) instead of node 2: it does fail the goal
+    // infinitely often, but the trace would explain a state where the goal holds.
+    let rotated = {
+        let typed = Typed::<GraphModel>::decode(&file, "correct").unwrap();
+        let steps = typed.steps[..3].to_vec();
+        trace::encode(
+            &ex.model,
+            file.property.as_str(),
+            Kind::EventuallyAlways,
+            &0,
+            &steps,
+            Some(0),
+        )
+    };
+    let typed = Typed::<GraphModel>::decode(&rotated, "correct").unwrap();
+    assert_eq!(nodes_of(&typed), [0, 1, 2, 0]);
+    match trace::replay(&rotated, &typed) {
+        Replay::Diverged(why) => assert_eq!(
+            why,
+            "the cycle returns to the state after step 0, where GoalFromSomePointOn holds: a counterexample to an eventually-always property returns to a state where it fails"
+        ),
+        Replay::Reproduced => panic!("a loop returning to a goal replayed"),
+    }
+    // Class 1 strongly fair: the loop enables it in node 2 every round, so must take it.
+    let strong = GraphConfig {
+        fairness: vec![0, 1],
+        ..config
+    };
+    match replay_with(&file, &strong) {
+        Replay::Diverged(why) => assert!(why.contains("`class 1` is strongly fair"), "{why}"),
+        Replay::Reproduced => panic!("an unfair cycle replayed as a counterexample"),
+    }
+    assert!(run_prop(strong, "GoalFromSomePointOn", 1).1.is_none());
+}
+
+/// The nodes of a decoded trace, step 0 first.
+fn nodes_of(t: &Typed<GraphModel>) -> Vec<u8> {
+    (0..=t.steps.len()).map(|i| *t.state(i)).collect()
+}
+
+/// Stuttering lassos of both new kinds: the system stops where the goal fails, and
+/// nothing fair is enabled there. The trace is a prefix and no cycle, and replays; with the
+/// stop a goal it is refused.
+#[test]
+fn stutter_lassos_of_the_new_kinds_replay() {
+    // 0 (goal) -> 1, and from 1 only an unfair step back.
+    let config = GraphConfig {
+        edges: vec![(0, 1, 0), (1, 0, 1)],
+        goal: vec![0],
+        premise: vec![],
+        fairness: vec![0, 2],
+    };
+    for name in ["GoalInfinitelyOften", "GoalFromSomePointOn"] {
+        let (ex, lasso) = run_prop(config.clone(), name, 1);
+        let l = lasso.unwrap_or_else(|| panic!("{name}: may stop in 1"));
+        assert_eq!((nodes(&l), l.cycle_start), (vec![0, 1], 1), "{name}");
+        let file = encode_lasso(&ex, name, &l);
+        let typed = Typed::<GraphModel>::decode(&file, "correct").unwrap();
+        assert_eq!(trace::replay(&file, &typed), Replay::Reproduced, "{name}");
+        let stop_is_goal = GraphConfig {
+            goal: vec![0, 1],
+            ..config.clone()
+        };
+        match replay_with(&file, &stop_is_goal) {
+            Replay::Diverged(why) => assert!(why.contains("after step 1"), "{name}: {why}"),
+            Replay::Reproduced => panic!("{name}: a stop in a goal replayed"),
+        }
+    }
+}
+
+/// The lassos of every liveness kind are the same at any thread count (the trace files
+/// are byte for byte equal), on a graph big enough for the threads to share the work.
+#[test]
+fn lassos_do_not_depend_on_the_thread_count() {
+    let n = 200u16;
+    let mut edges = Vec::new();
+    for i in 0..n {
+        edges.push((i as u8, ((i + 1) % n) as u8, 0));
+        edges.push((i as u8, ((i * 7 + 3) % n) as u8, 1));
+        edges.push((i as u8, ((i * 13 + 5) % n) as u8, 2));
+    }
+    let config = GraphConfig {
+        edges,
+        goal: (0..n).filter(|i| i % 9 == 4).map(|i| i as u8).collect(),
+        premise: (0..n).filter(|i| i % 11 == 6).map(|i| i as u8).collect(),
+        fairness: vec![0, 1, 2],
+    };
+    let mut found = 0;
+    for prop in GraphModel::props() {
+        let json = |threads| {
+            let (ex, lasso) = run_prop(config.clone(), prop.name, threads);
+            lasso.map(|l| encode_lasso(&ex, prop.name, &l).to_json())
+        };
+        let one = json(1);
+        found += usize::from(one.is_some());
+        for threads in [2, 3] {
+            assert_eq!(json(threads), one, "{} at {threads} threads", prop.name);
+        }
+    }
+    assert_eq!(
+        found,
+        GraphModel::props().len(),
+        "every property fails on this graph"
+    );
 }
