@@ -13,7 +13,9 @@
 //!   same id as the model's variant): every step must be taken and agree, and the property
 //!   the trace violates must fail on the implementation's own states — the last one for an
 //!   `always` property; for a liveness lasso, the implementation must come back to the state
-//!   the cycle starts from without the property's goal ever holding, so it can loop forever;
+//!   the cycle starts from, so it can loop forever, with the property's goal failing where
+//!   its kind needs it to (all along for `eventually` and `leads-to`, all round the cycle
+//!   for `always-eventually`, where the cycle starts for `eventually-always`);
 //! - on the **correct** implementation: some step the bug needs must be refused, and the
 //!   report says which step and what refused it (an API error, the correct consumer's
 //!   discipline, or a state that no longer agrees with the trace's).
@@ -403,6 +405,14 @@ fn violation_text<P: Protocol>(file: &TraceFile) -> String {
         (Some(Kind::Always), _) => {
             format!("{} fails on the implementation's last state", file.property)
         }
+        (Some(Kind::AlwaysEventually), Some(k)) => format!(
+            "{} fails on the implementation: it returns to its state after step {k} without the goal holding anywhere on the cycle, and can repeat the cycle forever",
+            file.property
+        ),
+        (Some(Kind::EventuallyAlways), Some(k)) => format!(
+            "{} fails on the implementation: it returns to its state after step {k}, where the goal fails, and can repeat the cycle forever",
+            file.property
+        ),
         (_, Some(k)) => format!(
             "{} fails on the implementation: it returns to its state after step {k} without the goal ever holding, and can repeat the cycle forever",
             file.property

@@ -372,7 +372,10 @@ impl<P: Protocol> Exploration<P> {
                     let hit = match p.kind {
                         Kind::Always => !(p.condition)(&self.model, &state),
                         Kind::Sometimes => (p.condition)(&self.model, &state),
-                        Kind::Eventually | Kind::LeadsTo => false,
+                        Kind::Eventually
+                        | Kind::LeadsTo
+                        | Kind::AlwaysEventually
+                        | Kind::EventuallyAlways => false,
                     };
                     hits |= u64::from(hit) << pi;
                 }

@@ -20,9 +20,10 @@
 //! # What is not checked
 //! - Only the bounds in the manifests (or given with `--set`): a property that holds for 1
 //!   message and 2 consumers may fail for 3 consumers.
-//! - Liveness (`eventually`, `leads-to`) is decided on the whole transition graph without
-//!   symmetry reduction, under the fairness each model declares per class of actions
-//!   ([`liveness`]); a behaviour that is unfair by those declarations is never reported.
+//! - Liveness (`eventually`, `leads-to`, `always-eventually`, `eventually-always`) is decided
+//!   on the whole transition graph without symmetry reduction, under the fairness each model
+//!   declares per class of actions ([`liveness`]); a behaviour that is unfair by those
+//!   declarations is never reported.
 //! - A check out of its `--timeout` budget decides nothing it had not reached: its
 //!   remaining verdicts are `unknown`, and the run fails.
 //! - Conformance and driving relate only what each protocol's mapping observes (see

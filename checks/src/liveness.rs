@@ -1,5 +1,6 @@
-//! Liveness under fairness: `Eventually(Q)` and `LeadsTo(P, Q)` on the reachable graph,
-//! with real lasso counterexamples.
+//! Liveness under fairness: `Eventually(Q)`, `LeadsTo(P, Q)`, `AlwaysEventually(Q)` (`[]<>Q`)
+//! and `EventuallyAlways(Q)` (`<>[]Q`) on the reachable graph, with real lasso
+//! counterexamples.
 //!
 //! Semantics as in TLA+. A behaviour is infinite; the system may always stutter, so staying
 //! forever in one state is a behaviour too. Actions belong to classes (declared by the model
@@ -10,10 +11,18 @@
 //! for every strongly fair class, the class is not enabled infinitely often without being
 //! taken infinitely often.
 //!
-//! A finite graph has a fair behaviour that never meets `Q` (after a state where `P`
-//! holds) exactly when, among the states that can be reached that way without meeting `Q`,
-//! either (a) some state enables no fair class (the behaviour stutters there forever), or
-//! (b) some strongly connected set `S` of them satisfies: every weakly fair class enabled in
+//! Every violation has the same shape: a fair behaviour that, from some point on, stays in
+//! a set of states and passes some of them infinitely often. For `eventually` (from an
+//! initial state) and `leads-to` (from a reachable state where `P` holds and `Q` does not)
+//! it never leaves the states where `Q` fails; for `always-eventually` it reaches, by any
+//! path, a state from which it never meets `Q` again; for `eventually-always` it may go
+//! anywhere but passes a state where `Q` fails infinitely often. ([`find_violation`]
+//! says which states each kind may pass, stay in and must visit.)
+//!
+//! A finite graph has such a behaviour exactly when, among the states it may stay in that
+//! can be reached the way the kind allows, either (a) some state it must visit enables no
+//! fair class (the behaviour stutters there forever), or (b) some strongly connected set
+//! `S` of them, holding a state it must visit, satisfies: every weakly fair class enabled in
 //! all of `S` is taken by an edge inside `S`, and every strongly fair class enabled anywhere
 //! in `S` is taken inside `S`. A cycle through all of `S` taking all its edges is then fair.
 //! (b) is decided as in Emerson and Lei ("Modalities for model checking", 1987) and TLC:
@@ -21,10 +30,16 @@
 //! fair class everywhere without taking it cannot contain a fair cycle; a component that
 //! enables a strongly fair class somewhere without taking it can only contain fair cycles
 //! that avoid the states enabling it, so those states are removed and the rest split again.
+//! The components this leaves are the largest fair sets, so a state lies in a fair set
+//! exactly when it lies in one of them.
 //!
-//! The counterexample is a lasso of real transitions: the shortest path (within the region)
-//! to the component, then a cycle from that state back to itself that takes, or passes a
-//! state disabling, each class fairness asks about.
+//! The counterexample is a lasso of real transitions: the shortest path (through the states
+//! the kind allows) to a state it must visit that begins a stutter or lies in a fair
+//! component, then a cycle from that state back to itself that takes, or passes a state
+//! disabling, each class fairness asks about. The cycle thus starts and ends in a state
+//! where `Q` fails, the one a trace explains.
+
+use coordlab_models::Kind;
 
 use crate::engine::Graph;
 
@@ -53,8 +68,8 @@ impl Fairness {
     }
 }
 
-/// A fair behaviour that never meets the goal: reach `prefix.last()`, then repeat `cycle`
-/// forever (or, when `cycle` is empty, stay in that state forever).
+/// A fair behaviour that violates a liveness property: reach `prefix.last()`, then repeat
+/// `cycle` forever (or, when `cycle` is empty, stay in that state forever).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lasso {
     /// State ids from a start state to the state where the cycle begins.
@@ -63,18 +78,56 @@ pub struct Lasso {
     pub cycle: Vec<(u32, u32, u8)>,
 }
 
+/// Where a lasso may go, as masks over the graph's states: the states its prefix may pass
+/// through, the states its cycle (or stutter) may use, and the states the cycle must pass
+/// every round (at least one; the cycle starts and ends in one). Only the states in all the
+/// masks that apply count: a cycle uses `path` and `cycle` states, and visits `visit` ones
+/// among them.
+#[derive(Clone, Copy, Debug)]
+pub struct Region<'a> {
+    pub path: &'a [bool],
+    pub cycle: &'a [bool],
+    pub visit: &'a [bool],
+}
+
 /// Searches for a fair behaviour that starts in one of `starts`, stays in states where
-/// `bad` is true, and never leaves them. Of all such behaviours it returns one whose cycle
-/// (or stutter) is entered as early as possible: the region is searched breadth-first
-/// from `starts`, in the order given (give them in BFS order for short prefixes).
+/// `bad` is true, and never leaves them (an `eventually` or `leads-to` violation when `bad`
+/// is where the goal fails). Of all such behaviours it returns one whose cycle (or stutter)
+/// is entered as early as possible: the region is searched breadth-first from `starts`, in
+/// the order given (give them in BFS order for short prefixes).
 pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -> Option<Lasso> {
+    find_lasso_in(
+        g,
+        fairness,
+        starts,
+        Region {
+            path: bad,
+            cycle: bad,
+            visit: bad,
+        },
+    )
+}
+
+/// Searches for a fair behaviour that starts in one of `starts`, passes `region.path`
+/// states only, and from some point on stays in `region.cycle` states forever while
+/// passing a `region.visit` state infinitely often. The lasso returned is entered as early
+/// as possible: its prefix is a shortest path (breadth-first from `starts`, in the order
+/// given) to a `visit` state where such a cycle, or a fair stutter, begins.
+pub fn find_lasso_in(
+    g: &Graph,
+    fairness: Fairness,
+    starts: &[u32],
+    region: Region<'_>,
+) -> Option<Lasso> {
     let n = g.states();
-    // 1. The region: states reachable from the starts through bad states only.
-    let region = {
+    let Region { path, cycle, visit } = region;
+    // 1. The states a cycle may use: reachable from the starts through `path` states, and
+    // `cycle` states themselves.
+    let reachable_cycle_states = {
         let mut seen = vec![false; n];
         let mut order = Vec::new();
         for &s in starts {
-            if bad[s as usize] && !std::mem::replace(&mut seen[s as usize], true) {
+            if path[s as usize] && !std::mem::replace(&mut seen[s as usize], true) {
                 order.push(s);
             }
         }
@@ -83,23 +136,22 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
             let v = order[head];
             head += 1;
             for (w, _) in g.edges(v) {
-                if bad[w as usize] && !std::mem::replace(&mut seen[w as usize], true) {
+                if path[w as usize] && !std::mem::replace(&mut seen[w as usize], true) {
                     order.push(w);
                 }
             }
         }
+        order.retain(|&s| cycle[s as usize]);
         order
     };
-    if region.is_empty() {
+    if !reachable_cycle_states.iter().any(|&s| visit[s as usize]) {
         return None;
     }
 
     // 2. Where a behaviour may stay: states that enable no fair class (stuttering there
-    // forever is fair), and the states of fair strongly connected sets.
-    let mut stutter = vec![false; n];
-    for &s in &region {
-        stutter[s as usize] = g.enabled(s) & fairness.fair() == 0;
-    }
+    // forever is fair), and the states of fair strongly connected sets. Only the fair sets
+    // that contain a `visit` state matter.
+    let stutters = |s: u32| g.enabled(s) & fairness.fair() == 0;
     let mut fair_components: Vec<Vec<u32>> = Vec::new();
     {
         // Emerson–Lei refinement: split into components; drop the ones a weakly fair class
@@ -107,7 +159,7 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
         // enable it and split again.
         let mut member = vec![false; n];
         let mut scc = Pearce::new(n);
-        let mut work: Vec<Vec<u32>> = vec![region];
+        let mut work: Vec<Vec<u32>> = vec![reachable_cycle_states];
         while let Some(set) = work.pop() {
             for &s in &set {
                 member[s as usize] = true;
@@ -118,6 +170,9 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
             }
             drop(set);
             for comp in components {
+                if !comp.iter().any(|&s| visit[s as usize]) {
+                    continue; // no fair set inside it passes a state it must
+                }
                 for &s in &comp {
                     member[s as usize] = true;
                 }
@@ -149,6 +204,12 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
             in_fair[s as usize] = true;
         }
     }
+    // The search below meets only states reachable through `path`, so a `cycle` state it
+    // meets is one of step 1's, and `in_fair` says whether it lies in a fair set.
+    let entry_ok = |s: u32| {
+        let s_ = s as usize;
+        visit[s_] && cycle[s_] && (stutters(s) || in_fair[s_])
+    };
 
     // 3. The nearest such state, by a second breadth-first search that keeps parents.
     const NONE: u32 = u32::MAX;
@@ -156,17 +217,17 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
     let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
     let mut seen = vec![false; n];
     for &s in starts {
-        if bad[s as usize] && !std::mem::replace(&mut seen[s as usize], true) {
+        if path[s as usize] && !std::mem::replace(&mut seen[s as usize], true) {
             queue.push_back(s);
         }
     }
     let entry = loop {
         let v = queue.pop_front()?;
-        if stutter[v as usize] || in_fair[v as usize] {
+        if entry_ok(v) {
             break v;
         }
         for (w, _) in g.edges(v) {
-            if bad[w as usize] && !std::mem::replace(&mut seen[w as usize], true) {
+            if path[w as usize] && !std::mem::replace(&mut seen[w as usize], true) {
                 parent[w as usize] = v;
                 queue.push_back(w);
             }
@@ -177,7 +238,7 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
         prefix.push(parent[*prefix.last().unwrap() as usize]);
     }
     prefix.reverse();
-    if stutter[entry as usize] {
+    if stutters(entry) {
         return Some(Lasso {
             prefix,
             cycle: Vec::new(),
@@ -193,6 +254,69 @@ pub fn find_lasso(g: &Graph, fairness: Fairness, starts: &[u32], bad: &[bool]) -
     }
     let cycle = fair_cycle(g, fairness, entry, &comp, &member);
     Some(Lasso { prefix, cycle })
+}
+
+/// Searches `g` for a fair behaviour from one of the initial states `init` that violates a
+/// liveness property of kind `kind`, whose condition holds in the states marked in `goal`
+/// and (for `leads-to`) whose premise holds in those marked in `premise`:
+///
+/// - `eventually`: from an initial state, the goal never holds;
+/// - `leads-to`: from a reachable state where the premise holds and the goal does not, the
+///   goal never holds;
+/// - `always-eventually`: from some reachable state on, the goal never holds (the cycle
+///   lies in states where it fails);
+/// - `eventually-always`: the goal fails infinitely often (the cycle, anywhere in the
+///   reachable graph, starts and ends in a state where it fails).
+///
+/// `None` when the property holds. Panics for `always` and `sometimes`, and when a
+/// `leads-to` property comes without `premise`.
+pub fn find_violation(
+    g: &Graph,
+    fairness: Fairness,
+    kind: Kind,
+    init: &[u32],
+    goal: &[bool],
+    premise: Option<&[bool]>,
+) -> Option<Lasso> {
+    let n = g.states();
+    let bad: Vec<bool> = goal.iter().map(|&holds| !holds).collect();
+    match kind {
+        Kind::Eventually => find_lasso(g, fairness, init, &bad),
+        Kind::LeadsTo => {
+            let premise = premise.expect("a leads-to property has a premise");
+            // Every reachable state where the goal is owed, in id order.
+            let mut reach = vec![false; n];
+            let mut stack: Vec<u32> = init.to_vec();
+            while let Some(s) = stack.pop() {
+                if !std::mem::replace(&mut reach[s as usize], true) {
+                    stack.extend(g.edges(s).map(|(w, _)| w));
+                }
+            }
+            let starts: Vec<u32> = (0..n as u32)
+                .filter(|&s| reach[s as usize] && bad[s as usize] && premise[s as usize])
+                .collect();
+            find_lasso(g, fairness, &starts, &bad)
+        }
+        Kind::AlwaysEventually => {
+            let all = vec![true; n];
+            let region = Region {
+                path: &all,
+                cycle: &bad,
+                visit: &bad,
+            };
+            find_lasso_in(g, fairness, init, region)
+        }
+        Kind::EventuallyAlways => {
+            let all = vec![true; n];
+            let region = Region {
+                path: &all,
+                cycle: &all,
+                visit: &bad,
+            };
+            find_lasso_in(g, fairness, init, region)
+        }
+        Kind::Always | Kind::Sometimes => panic!("{} is not a liveness kind", kind.as_str()),
+    }
 }
 
 /// Classes taken by edges inside the set, enabled in all of it, enabled somewhere in it.
@@ -427,26 +551,28 @@ pub fn check<P: coordlab_models::Protocol>(
     ex: &crate::engine::Exploration<P>,
     prop: &coordlab_models::Prop<P>,
 ) -> Option<ModelLasso<P>> {
-    use coordlab_models::Kind;
+    assert!(
+        prop.kind.is_liveness(),
+        "{} is not a liveness property",
+        prop.name
+    );
     let g = ex.graph.as_ref().expect("explored with the graph");
     let model = &ex.model;
     let n = g.states() as u32;
-    let bad: Vec<bool> = (0..n)
-        .map(|s| !(prop.condition)(model, &ex.state(s)))
-        .collect();
-    let starts: Vec<u32> = match prop.kind {
-        Kind::Eventually => (0..n).take_while(|&s| ex.parent(s) == u32::MAX).collect(),
-        Kind::LeadsTo => {
-            let premise = prop.premise.expect("a leads-to property has a premise");
-            (0..n)
-                .filter(|&s| bad[s as usize] && premise(model, &ex.state(s)))
-                .collect()
+    // Each state decoded once, for the goal and the premise both.
+    let mut goal = Vec::with_capacity(n as usize);
+    let mut premise = prop.premise.map(|_| Vec::with_capacity(n as usize));
+    for s in 0..n {
+        let state = ex.state(s);
+        goal.push((prop.condition)(model, &state));
+        if let (Some(p), Some(marks)) = (prop.premise, premise.as_mut()) {
+            marks.push(p(model, &state));
         }
-        Kind::Always | Kind::Sometimes => panic!("{} is not a liveness property", prop.name),
-    };
+    }
+    let init: Vec<u32> = (0..n).take_while(|&s| ex.parent(s) == u32::MAX).collect();
     let fairness = Fairness::from_classes(&model.classes());
-    let lasso = find_lasso(g, fairness, &starts, &bad)?;
-    // The full path of ids: from an initial state to the start, then within the region.
+    let lasso = find_violation(g, fairness, prop.kind, &init, &goal, premise.as_deref())?;
+    // The full path of ids: from an initial state to the start, then on to the cycle.
     let mut ids = Vec::new();
     let mut s = lasso.prefix[0];
     while s != u32::MAX {

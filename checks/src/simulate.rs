@@ -95,7 +95,10 @@ pub fn run<P: Protocol>(model: &P, seeds: std::ops::Range<u64>, depth: usize) ->
                 let hit = match p.kind {
                     Kind::Always => !(p.condition)(model, state),
                     Kind::Sometimes => (p.condition)(model, state),
-                    Kind::Eventually | Kind::LeadsTo => false,
+                    Kind::Eventually
+                    | Kind::LeadsTo
+                    | Kind::AlwaysEventually
+                    | Kind::EventuallyAlways => false,
                 };
                 if hit && f.hit.is_none() {
                     f.hit = Some((seed, init.clone(), steps[..k].to_vec()));

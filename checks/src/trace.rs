@@ -25,7 +25,7 @@ pub struct TraceFile {
     pub protocol: String,
     pub variant: String,
     pub property: String,
-    /// `always` or `eventually`.
+    /// The property's kind, as [`Kind::as_str`] writes it (`always`, `eventually`, …).
     pub kind: String,
     /// The model configuration the trace was found with.
     pub config: Value,
@@ -310,11 +310,31 @@ fn lasso_paragraph<P: Protocol>(file: &TraceFile, t: &Typed<P>, k: usize) -> Str
     let statement = t.model.violation(&file.property, t.shown(n)).statement;
     let mut s = String::from("## Why it never ends\n\n");
     let mut bullets = Vec::new();
+    // What the loop means for the properties that are about what happens infinitely often.
+    let name = &file.property;
+    let recurrence = match P::prop(name).map(|p| p.kind) {
+        Some(Kind::AlwaysEventually) if k == n => Some(format!(
+            "`{name}` does not hold there, so after step {k} it never holds again."
+        )),
+        Some(Kind::AlwaysEventually) => Some(format!(
+            "`{name}` holds in none of the states of the loop, so after step {k} it never holds again."
+        )),
+        Some(Kind::EventuallyAlways) if k == n => Some(format!(
+            "`{name}` does not hold there, so it never comes to hold for good."
+        )),
+        Some(Kind::EventuallyAlways) => Some(format!(
+            "`{name}` fails in the state after step {k}, which every round of the loop returns to, so it never comes to hold for good."
+        )),
+        _ => None,
+    };
     let place = if k == n {
         let _ = writeln!(
             s,
             "After step {k} nothing changes any more, ever: {statement}.\n"
         );
+        if let Some(line) = &recurrence {
+            let _ = writeln!(s, "{line}\n");
+        }
         "there"
     } else {
         let lead = if k == 0 {
@@ -331,6 +351,9 @@ fn lasso_paragraph<P: Protocol>(file: &TraceFile, t: &Typed<P>, k: usize) -> Str
             .map(|i| t.model.describe(t.shown(i), t.shown_action(i)))
             .collect();
         let _ = writeln!(s, "Each round: {}.\n", round.join(" → "));
+        if let Some(line) = &recurrence {
+            let _ = writeln!(s, "{line}\n");
+        }
         bullets.push(format!(
             "every round of the loop has steps by {}",
             join_and(&f.taken, " and by ")
@@ -646,8 +669,8 @@ pub fn replay<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Replay {
 
 /// Whether the states of `t` violate the trace's property the way `file` says: the last
 /// state falsifies an `always` property; for a lasso, the cycle returns to its first state,
-/// is fair, and the property's goal never holds where it is owed. `Err` says why not. The
-/// steps' transitions are not checked (see [`replay`]).
+/// is fair, and the property fails where its kind needs it to (see `replay_lasso`). `Err`
+/// says why not. The steps' transitions are not checked (see [`replay`]).
 pub(crate) fn violation<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Result<(), String> {
     let model = &t.model;
     let prop =
@@ -660,7 +683,7 @@ pub(crate) fn violation<P: Protocol>(file: &TraceFile, t: &Typed<P>) -> Result<(
                 Ok(())
             }
         }
-        (Kind::Eventually | Kind::LeadsTo, Some(k)) => replay_lasso(t, &prop, k),
+        (kind, Some(k)) if kind.is_liveness() => replay_lasso(t, &prop, k),
         (kind, _) => Err(format!(
             "{} {} property has no counterexample of this shape",
             if kind == Kind::Always { "an" } else { "a" },
@@ -745,8 +768,11 @@ pub fn cycle_fairness<P: Protocol>(t: &Typed<P>, k: usize) -> CycleFairness {
     out
 }
 
-/// Checks a lasso: the cycle returns to its first state, the property fails all along,
-/// and the cycle is fair.
+/// Checks a lasso: the cycle returns to its first state, the property fails where its kind
+/// needs it to, and the cycle is fair. `eventually` and `leads-to`: the goal fails from the
+/// first state where it is owed on; `always-eventually`: in every state of the cycle (or the
+/// state it stutters in); `eventually-always`: in some state of the cycle, and the cycle
+/// starts and ends in one (the state the trace explains).
 fn replay_lasso<P: Protocol>(
     t: &Typed<P>,
     prop: &coordlab_models::Prop<P>,
@@ -760,21 +786,58 @@ fn replay_lasso<P: Protocol>(
         ));
     }
     let goal = |i: usize| (prop.condition)(&t.model, t.state(i));
-    // Where the property starts to be owed: the first state for `eventually`, the first
-    // state where the premise holds without the goal for `leads-to`.
-    let from = match prop.premise {
-        None => 0,
-        Some(premise) => (0..=k)
-            .find(|&i| premise(&t.model, t.state(i)) && !goal(i))
-            .ok_or_else(|| {
-                format!(
-                    "no state before the cycle satisfies the premise of {} without its goal",
+    match prop.kind {
+        Kind::AlwaysEventually => {
+            if let Some(i) = (k..=n).find(|&i| goal(i)) {
+                return Err(format!(
+                    "the state after step {i}, in the cycle, satisfies {}",
                     prop.name
-                )
-            })?,
-    };
-    if let Some(i) = (from..=n).find(|&i| goal(i)) {
-        return Err(format!("the state after step {i} satisfies {}", prop.name));
+                ));
+            }
+        }
+        Kind::EventuallyAlways => {
+            if (k..=n).all(goal) {
+                return Err(if k == n {
+                    format!(
+                        "the state after step {k}, repeated forever, satisfies {}",
+                        prop.name
+                    )
+                } else {
+                    format!(
+                        "every state of the cycle (steps {}–{n}) satisfies {}",
+                        k + 1,
+                        prop.name
+                    )
+                });
+            }
+            if goal(k) {
+                return Err(format!(
+                    "the cycle returns to the state after step {k}, where {} holds: a counterexample to an eventually-always property returns to a state where it fails",
+                    prop.name
+                ));
+            }
+        }
+        Kind::Always | Kind::Sometimes => {
+            return Err(format!("{} is not a liveness property", prop.name));
+        }
+        Kind::Eventually | Kind::LeadsTo => {
+            // Where the property starts to be owed: the first state for `eventually`, the
+            // first state where the premise holds without the goal for `leads-to`.
+            let from = match prop.premise {
+                None => 0,
+                Some(premise) => (0..=k)
+                    .find(|&i| premise(&t.model, t.state(i)) && !goal(i))
+                    .ok_or_else(|| {
+                        format!(
+                            "no state before the cycle satisfies the premise of {} without its goal",
+                            prop.name
+                        )
+                    })?,
+            };
+            if let Some(i) = (from..=n).find(|&i| goal(i)) {
+                return Err(format!("the state after step {i} satisfies {}", prop.name));
+            }
+        }
     }
     match cycle_fairness(t, k).unfair_because {
         Some(why) => Err(why),

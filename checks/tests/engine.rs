@@ -194,7 +194,10 @@ fn paths_are_real_shortest_behaviours() {
             match p.kind {
                 Kind::Always => assert!(!holds, "{id}: {} path ends in a good state", p.name),
                 Kind::Sometimes => assert!(holds, "{id}: {} path ends without the example", p.name),
-                Kind::Eventually | Kind::LeadsTo => {}
+                Kind::Eventually
+                | Kind::LeadsTo
+                | Kind::AlwaysEventually
+                | Kind::EventuallyAlways => {}
             }
             if let Some(path) = theirs.as_ref().and_then(|t| t.discovery(p.name)) {
                 let shortest = path.into_actions().len();

@@ -149,6 +149,16 @@ pub enum Kind {
     /// Liveness: in every fair behaviour, whenever the premise holds, the condition holds
     /// then or later. A counterexample is a lasso.
     LeadsTo,
+    /// Liveness, `[]<>P` in TLA+: in every fair behaviour the condition holds infinitely
+    /// often (whatever happens, it comes true again later). A counterexample is a lasso in
+    /// which the condition fails in every state of the cycle (or in the state it stutters in
+    /// forever); the prefix may pass states where it holds.
+    AlwaysEventually,
+    /// Liveness, `<>[]P` in TLA+: in every fair behaviour the condition holds from some point
+    /// on, forever. A counterexample is a lasso whose cycle returns, every round, to a state
+    /// where the condition fails (or that stutters forever in such a state): the condition
+    /// fails infinitely often. The cycle starts and ends in that state.
+    EventuallyAlways,
 }
 
 impl Kind {
@@ -159,12 +169,17 @@ impl Kind {
             Kind::Sometimes => "sometimes",
             Kind::Eventually => "eventually",
             Kind::LeadsTo => "leads-to",
+            Kind::AlwaysEventually => "always-eventually",
+            Kind::EventuallyAlways => "eventually-always",
         }
     }
 
     /// Whether the property is about infinite behaviours (checked by the liveness checker).
     pub fn is_liveness(self) -> bool {
-        matches!(self, Kind::Eventually | Kind::LeadsTo)
+        matches!(
+            self,
+            Kind::Eventually | Kind::LeadsTo | Kind::AlwaysEventually | Kind::EventuallyAlways
+        )
     }
 }
 
@@ -381,17 +396,97 @@ pub trait Protocol:
 }
 
 /// The `always` and `sometimes` properties as stateright [`stateright::Property`]s, for
-/// stateright's own checkers and Explorer. `eventually` properties are left out on purpose:
-/// stateright's `eventually` ignores cycles, so coordlab checks them with its own checker.
+/// stateright's own checkers and Explorer. The liveness properties ([`Kind::is_liveness`])
+/// are left out on purpose: stateright's `eventually` ignores cycles, and it has no
+/// `always-eventually` or `eventually-always`, so coordlab checks them with its own checker.
 pub fn stateright_properties<M: Model>(props: Vec<Prop<M>>) -> Vec<stateright::Property<M>> {
     props
         .into_iter()
         .filter_map(|p| match p.kind {
             Kind::Always => Some(stateright::Property::always(p.name, p.condition)),
             Kind::Sometimes => Some(stateright::Property::sometimes(p.name, p.condition)),
-            Kind::Eventually | Kind::LeadsTo => None,
+            Kind::Eventually | Kind::LeadsTo | Kind::AlwaysEventually | Kind::EventuallyAlways => {
+                None
+            }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::Kind;
+
+    const ALL: [Kind; 6] = [
+        Kind::Always,
+        Kind::Sometimes,
+        Kind::Eventually,
+        Kind::LeadsTo,
+        Kind::AlwaysEventually,
+        Kind::EventuallyAlways,
+    ];
+
+    /// The word in tables and traces is the one serde writes (the explorer's JSON), so the
+    /// same string names a kind everywhere.
+    #[test]
+    fn words_are_the_serialised_names() {
+        let words: Vec<&str> = ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "always",
+                "sometimes",
+                "eventually",
+                "leads-to",
+                "always-eventually",
+                "eventually-always"
+            ]
+        );
+        for k in ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str(), "{k:?}");
+        }
+    }
+
+    /// Only `always` and `sometimes` go to stateright; the four liveness kinds are coordlab's.
+    #[test]
+    fn liveness_kinds_are_not_given_to_stateright() {
+        struct M;
+        impl stateright::Model for M {
+            type State = u8;
+            type Action = u8;
+            fn init_states(&self) -> Vec<u8> {
+                vec![0]
+            }
+            fn actions(&self, _: &u8, _: &mut Vec<u8>) {}
+            fn next_state(&self, _: &u8, _: u8) -> Option<u8> {
+                None
+            }
+        }
+        let props: Vec<super::Prop<M>> = ALL
+            .iter()
+            .map(|&kind| super::Prop {
+                name: kind.as_str(),
+                kind,
+                doc: "",
+                condition: |_, _| true,
+                premise: None,
+            })
+            .collect();
+        let given: Vec<&str> = super::stateright_properties(props)
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(given, ["always", "sometimes"]);
+        let live: Vec<Kind> = ALL.into_iter().filter(|k| k.is_liveness()).collect();
+        assert_eq!(
+            live,
+            [
+                Kind::Eventually,
+                Kind::LeadsTo,
+                Kind::AlwaysEventually,
+                Kind::EventuallyAlways
+            ]
+        );
+    }
 }
 
 /// Looks up a variant id in a model's table of variants and their bugs.
