@@ -1585,6 +1585,18 @@ impl Protocol for RaftModel {
                 leader_elected,
             ),
             p(
+                "LeaderInfinitelyOften",
+                Kind::AlwaysEventually,
+                "Always, eventually some server is leader again: however often leaders are deposed, the cluster keeps electing one ([]<>).",
+                leader_elected,
+            ),
+            p(
+                "EventuallyStableLeader",
+                Kind::EventuallyAlways,
+                "Eventually some server is leader and stays leader forever (<>[]).",
+                leader_elected,
+            ),
+            p(
                 "SubmittedValueEventuallyCommitted",
                 Kind::Eventually,
                 "Every value the client submits is eventually committed (the client retries with each new leader).",
@@ -2168,6 +2180,12 @@ impl Protocol for RaftModel {
             "EventuallyLeader" => {
                 "no server is ever elected: the elections go on forever, each split or cut short by the next timeout.".to_string()
             }
+            "LeaderInfinitelyOften" => {
+                "from some point on no server is ever elected again: the elections go on forever, each split or cut short by the next timeout.".to_string()
+            }
+            "EventuallyStableLeader" => {
+                "no leader lasts: again and again a server times out and deposes the leader, however well the leader's heartbeats arrive.".to_string()
+            }
             "SubmittedValueEventuallyCommitted" => {
                 let missing: Vec<String> = (1..=self.config.values)
                     .filter(|&v| !s.value_committed(v))
@@ -2262,7 +2280,9 @@ impl Protocol for RaftModel {
             },
             _ => Violation {
                 statement: match name_ {
-                    "EventuallyLeader" => "no server is leader".to_string(),
+                    "EventuallyLeader" | "LeaderInfinitelyOften" | "EventuallyStableLeader" => {
+                        "no server is leader".to_string()
+                    }
                     "SubmittedValueEventuallyCommitted" => {
                         self.explain(name_, s).trim_end_matches('.').to_string()
                     }
