@@ -251,6 +251,10 @@ pub struct Violation {
     pub fields: Vec<String>,
 }
 
+/// A path as [`Protocol::display_path`] gives it: the initial state, then each action and the
+/// state it leads to.
+pub type DisplayPath<S, A> = (S, Vec<(A, S)>);
+
 /// A table shown after every step of a trace: a header, rows of cells, and a legend for
 /// any marks in the cells.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -379,7 +383,7 @@ pub trait Protocol:
         &self,
         init: &Self::State,
         steps: &[(Self::Action, Self::State)],
-    ) -> (Self::State, Vec<(Self::Action, Self::State)>) {
+    ) -> DisplayPath<Self::State, Self::Action> {
         (init.clone(), steps.to_vec())
     }
 

@@ -1038,7 +1038,7 @@ impl RaftModel {
 
     /// The state after `action`, without renumbering or bounds; `None` if not enabled.
     fn apply(&self, s: &RaftState, action: Action) -> Option<RaftState> {
-        let mut t = s.clone();
+        let mut t = *s;
         t.last_step = 0;
         t.last_server = 0;
         match action {
@@ -1211,7 +1211,7 @@ impl RaftModel {
                 Some(())
             };
 
-            let before = cur.clone();
+            let before = cur;
             take(
                 &mut cur,
                 Action::RequestVote {
@@ -1220,7 +1220,7 @@ impl RaftModel {
                 },
             )?;
             let request = new_message(&before, &cur)?;
-            let before = cur.clone();
+            let before = cur;
             take(
                 &mut cur,
                 Action::HandleRequestVoteRequest { message: request },
@@ -1305,7 +1305,7 @@ impl Model for RaftModel {
             match_index: InlineVec::new(),
         };
         vec![RaftState {
-            servers: (0..self.n()).map(|_| server.clone()).collect(),
+            servers: (0..self.n()).map(|_| server).collect(),
             messages: InlineVec::new(),
             restarts: 0,
             drops: 0,
@@ -1781,7 +1781,8 @@ impl Protocol for RaftModel {
             Action::UncontestedElection { .. } => None,
             a => self.apply(s, a),
         };
-        let text = match *action {
+
+        match *action {
             Action::Timeout { server } => format!(
                 "{} times out: term {}, candidate, votes for itself",
                 name(server),
@@ -1954,8 +1955,7 @@ impl Protocol for RaftModel {
                 name(server),
                 s.servers[server as usize].term + 1
             ),
-        };
-        text
+        }
     }
 
     fn participants(&self) -> Vec<String> {
@@ -1969,7 +1969,7 @@ impl Protocol for RaftModel {
         &self,
         init: &RaftState,
         steps: &[(Action, RaftState)],
-    ) -> (RaftState, Vec<(Action, RaftState)>) {
+    ) -> crate::DisplayPath<RaftState, Action> {
         let mut out = Vec::with_capacity(steps.len());
         let mut prev = *init;
         let mut offset = 0u8;
@@ -2440,7 +2440,7 @@ pub fn representative(s: &RaftState) -> RaftState {
         (
             srv.term,
             srv.role,
-            srv.log.clone(),
+            srv.log,
             srv.commit,
             srv.voted_for.is_some(),
             srv.voted_for == Some(i as u8),
@@ -2521,7 +2521,7 @@ fn rename(s: &RaftState, p: &[usize], to: &[u8]) -> RaftState {
     let servers = p
         .iter()
         .map(|&old| {
-            let mut srv = s.servers[old].clone();
+            let mut srv = s.servers[old];
             srv.voted_for = srv.voted_for.map(|v| to[v as usize]);
             srv.responded = bits(srv.responded);
             srv.granted = bits(srv.granted);
@@ -2559,7 +2559,7 @@ fn rename(s: &RaftState, p: &[usize], to: &[u8]) -> RaftState {
         } else {
             0
         },
-        ..s.clone()
+        ..*s
     }
 }
 
@@ -3003,7 +3003,8 @@ mod tests {
         let mut steps = Vec::new();
         let mut renumbered = false;
         for server in [0, 1, 2, 0, 1] {
-            for a in [Action::Timeout { server }] {
+            {
+                let a = Action::Timeout { server };
                 let (t, k) = m.step_with_shift(&s, a).unwrap();
                 renumbered |= k > 0;
                 steps.push((a, t));
