@@ -427,7 +427,14 @@ fn variant_summary<P: Protocol>(variant: &str) -> &'static str {
 pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -> String {
     let mut out = String::new();
     let times = times(t);
-    let (bold, code) = if markdown { ("**", "`") } else { ("", "") };
+    // The action's name after a step's sentence: in code in Markdown, in brackets in text
+    // (so that it does not read as the sentence's last word).
+    let (bold, code, end) = if markdown {
+        ("**", "`", "`")
+    } else {
+        ("", "[", "]")
+    };
+    let tick = if markdown { "`" } else { "" };
     // " (t=3; clocks: …)" after a step's title; nothing for a model without time.
     let clock = |state: &P::State, now: usize| match t.model.local_times(state, now) {
         _ if !P::TIMED => String::new(),
@@ -465,7 +472,7 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
         }
         let _ = writeln!(
             out,
-            "\n{bold}{n}. {}{bold}{} {code}{}{code}",
+            "\n{bold}{n}. {}{bold}{} {code}{}{end}",
             t.model.describe(before, shown_action),
             clock(after, times[n]),
             action_name(action)
@@ -481,7 +488,7 @@ pub fn steps_text<P: Protocol>(file: &TraceFile, t: &Typed<P>, markdown: bool) -
     let v = t.model.violation(&file.property, last);
     let _ = writeln!(
         out,
-        "\n{bold}{code}{}{code} is violated:{bold} {}.",
+        "\n{bold}{tick}{}{tick} is violated:{bold} {}.",
         file.property,
         violation_sentence(file, t)
     );
