@@ -247,14 +247,29 @@ impl<'de, T: Copy + Default + Deserialize<'de>, const N: usize> Deserialize<'de>
     for InlineVec<T, N>
 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let items = Vec::<T>::deserialize(d)?;
-        if items.len() > N {
-            return Err(serde::de::Error::invalid_length(
-                items.len(),
-                &format!("at most {N} elements").as_str(),
-            ));
+        struct Items<T, const N: usize>(std::marker::PhantomData<T>);
+        impl<'de, T: Copy + Default + Deserialize<'de>, const N: usize> serde::de::Visitor<'de>
+            for Items<T, N>
+        {
+            type Value = InlineVec<T, N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a sequence of at most {N} elements")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut v = InlineVec::new();
+                while let Some(x) = seq.next_element()? {
+                    if v.is_full() {
+                        return Err(serde::de::Error::invalid_length(N + 1, &self));
+                    }
+                    v.push(x);
+                }
+                Ok(v)
+            }
         }
-        Ok(items.into_iter().collect())
+        d.deserialize_seq(Items::<T, N>(std::marker::PhantomData))
     }
 }
 
