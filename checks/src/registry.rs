@@ -135,6 +135,12 @@ pub struct CheckResult {
     /// decide, or the safety search ran out of budget first).
     pub liveness_states: Option<usize>,
     pub expected_liveness_states: Option<usize>,
+    /// The heap the safety search's state store held when it ended, in bytes: the states
+    /// (tree-compressed where the model splits them), their hash indexes and parent links
+    /// (`Exploration::store_bytes`).
+    pub store_bytes: usize,
+    /// `store_bytes` over `unique_states`, to one decimal.
+    pub bytes_per_state: f64,
     pub max_depth: usize,
     pub complete: bool,
     /// Set when a search ran out of budget.
@@ -521,6 +527,7 @@ impl<P: Protocol> Entry for Handle<P> {
             .collect();
         let (unique_states, max_depth, safety_complete) =
             (ex.unique_states(), ex.max_depth(), ex.complete);
+        let store_bytes = ex.store_bytes();
         let mut out_of_budget = (!safety_complete).then_some(OutOfBudget {
             phase: "safety search",
             states: unique_states,
@@ -626,6 +633,9 @@ impl<P: Protocol> Entry for Handle<P> {
             expected_unique_states: spec.unique_states.filter(|_| pinned),
             liveness_states,
             expected_liveness_states: spec.liveness_states.filter(|_| pinned),
+            store_bytes,
+            bytes_per_state: (store_bytes as f64 / unique_states.max(1) as f64 * 10.0).round()
+                / 10.0,
             max_depth,
             complete: out_of_budget.is_none(),
             out_of_budget,
