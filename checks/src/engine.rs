@@ -18,8 +18,11 @@
 //!   each distinct pair of children once, and a state is one pair of ids packed into as
 //!   few bits as the tables below it need. Deduplication compares whole parts and pairs:
 //!   exact equality, no fingerprint collisions (a collision could hide a state and turn a
-//!   violation into a false "holds"). A model that does not split is stored whole, one
-//!   part. Worker threads look successors up in the store, which changes only between
+//!   violation into a false "holds"). Every model of the suite splits its states, and its
+//!   checks of more than 100,000 states are stored in 11 to 15 bytes per state, hash
+//!   indexes and parent links included ([`Exploration::store_bytes`]; whole, the same
+//!   states take 33 to 53). A model that does not split is stored whole, one part. Worker
+//!   threads look successors up in the store, which changes only between
 //!   expansions, so the merge inserts only what they did not find;
 //! - explores the whole reachable space (no early stop), so the unique-state count is a
 //!   fingerprint of the model;
