@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use coordlab_checks::engine::Progress;
-use coordlab_checks::manifest::{self, CheckSpec, Source, Target, shell_word};
+use coordlab_checks::manifest::{self, CheckSpec, Source, Suite, Target, shell_word};
 use coordlab_checks::registry::{self, CheckResult, SimMark};
 use coordlab_checks::report;
 use coordlab_checks::trace::{Format, Replay, TraceFile};
@@ -38,7 +38,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List protocols, their variants and properties, and the checks of the suite.
+    /// List protocols, their variants and properties, and their checks with the suite each
+    /// belongs to.
     List {
         /// Read manifests from this directory (default: checks/manifests/ here, else the
         /// built-in ones).
@@ -151,12 +152,68 @@ struct CheckArgs {
     /// pinned state counts.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Which checks to run: the `default` suite, the `deep` one (checks too long for every
+    /// run, marked `suite = "deep"` in their manifests), or `all` of them.
+    #[arg(long, value_enum, default_value_t = SuiteArg::Default)]
+    suite: SuiteArg,
     /// Seconds each check may run before it is reported as out of budget (at most one
     /// year).
     #[arg(long, value_name = "S", allow_hyphen_values = true)]
     timeout: Option<String>,
     #[command(flatten)]
     bounds: BoundArgs,
+}
+
+/// The suites `check --suite` selects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+enum SuiteArg {
+    #[default]
+    Default,
+    Deep,
+    All,
+}
+
+impl SuiteArg {
+    fn admits(self, suite: Suite) -> bool {
+        match self {
+            SuiteArg::Default => suite == Suite::Default,
+            SuiteArg::Deep => suite == Suite::Deep,
+            SuiteArg::All => true,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SuiteArg::Default => "default",
+            SuiteArg::Deep => "deep",
+            SuiteArg::All => "all",
+        }
+    }
+}
+
+/// Keeps the checks of the suite `--suite` names. A filter whose checks all lie outside
+/// it is a usage fault that names their suite, so that a deep check asked for by name is
+/// never silently skipped.
+fn in_suite(
+    checks: Vec<CheckSpec>,
+    suite: SuiteArg,
+    filters: &[String],
+) -> Result<Vec<CheckSpec>, Fault> {
+    for f in filters {
+        let t = Target::parse(f).map_err(Fault::usage)?;
+        let named: Vec<&CheckSpec> = checks.iter().filter(|c| t.selects(c)).collect();
+        if !named.is_empty() && !named.iter().any(|c| suite.admits(c.suite)) {
+            let theirs = named[0].suite.as_str();
+            return Err(Fault::usage(format!(
+                "`{f}`: its checks are in the {theirs} suite, not the {} one (add --suite {theirs}, or --suite all)",
+                suite.name()
+            )));
+        }
+    }
+    Ok(checks
+        .into_iter()
+        .filter(|c| suite.admits(c.suite))
+        .collect())
 }
 
 /// The default `--out` of `check`.
@@ -360,7 +417,7 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
             "  bounds (--set KEY=VALUE): {}\n",
             proto.bound_names().join(", ")
         );
-        s += "  checks:\n";
+        s += "  checks (checker, suite, bounds, pinned states):\n";
         if !checks.iter().any(|(s, _)| s.protocol == proto.id()) {
             s += &format!("    (none in {})\n", source_name(&source));
         }
@@ -370,12 +427,13 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
                 .map(|n| format!("{n} states"))
                 .unwrap_or_default();
             s += &format!(
-                "    {:<cw$} {:<16} {bounds}  {states}\n",
+                "    {:<cw$} {:<16} {:<7} {bounds}  {states}\n",
                 spec.id(),
                 match spec.liveness {
                     Some(l) => format!("{}+{}", spec.checker.as_str(), l.as_str()),
                     None => spec.checker.as_str().to_string(),
-                }
+                },
+                spec.suite.as_str()
             );
         }
     }
@@ -685,7 +743,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     let checks = load_checks(&source)?;
-    let mut checks = select(checks, &args.filters, &source)?;
+    let checks = select(checks, &args.filters, &source)?;
+    let mut checks = in_suite(checks, args.suite, &args.filters)?;
     apply_sets(&mut checks, &args.bounds.set)?;
     if let Some((i, n)) = shard {
         let of = shards(&checks, n);
@@ -740,6 +799,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
             "no check to run: {} (of {})\n",
             match shard {
                 Some((i, n)) => format!("shard {i}/{n} is empty"),
+                None if args.filters.is_empty() =>
+                    format!("the {} suite is empty", args.suite.name()),
                 None => "the filters select none".to_string(),
             },
             source_name(&source)

@@ -1709,3 +1709,87 @@ fn loom_counterexamples_are_named_for_what_they_are() {
         }
     }
 }
+
+/// A check marked `suite = "deep"` runs only with `--suite deep` (or `all`); the default
+/// suite leaves it out; `list` names each check's suite; a deep check named without
+/// `--suite`, a bad `suite` in a manifest and a bad `--suite` are bad input.
+#[test]
+fn suites_select_their_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    let d = dir.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let o_ = out.to_str().unwrap();
+    let manifest = std::fs::read_to_string(root().join("checks/manifests/queue.toml")).unwrap();
+    // Two small checks of the committed manifest: no-dead-letter stays in the default
+    // suite, correct[one-message] moves to the deep one.
+    let check = |variant: &str, label: Option<&str>| -> String {
+        manifest
+            .split("[[check]]")
+            .find(|c| {
+                c.contains(&format!("variant = \"{variant}\""))
+                    && match label {
+                        Some(l) => c.contains(&format!("label = \"{l}\"")),
+                        None => !c.contains("label = "),
+                    }
+            })
+            .unwrap_or_else(|| panic!("no {variant} {label:?} check in queue.toml"))
+            .trim()
+            .to_string()
+    };
+    let default = check("no-dead-letter", None);
+    let deep = check("correct", Some("one-message"));
+    write_manifest(
+        &dir,
+        &format!(
+            "protocol = \"queue\"\n[[check]]\n{default}\n\n[[check]]\nsuite = \"deep\"\n{deep}\n"
+        ),
+    );
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["check", "--manifests", d, "--out", o_, "--json"];
+        all.extend_from_slice(args);
+        let o = coordlab(&all);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (plain, deep_id) = ("queue/no-dead-letter", "queue/correct[one-message]");
+    assert_eq!(ids(&[]), [plain]);
+    assert_eq!(ids(&["--suite", "default"]), [plain]);
+    assert_eq!(ids(&["--suite", "deep"]), [deep_id]);
+    assert_eq!(ids(&["--suite", "all"]), [plain, deep_id]);
+    assert_eq!(ids(&["--suite", "deep", "queue"]), [deep_id]);
+    assert_eq!(ids(&["--suite", "all", "--shard", "2/2"]).len(), 1);
+
+    let o = coordlab(&["list", "--manifests", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line = |id: &str| -> String {
+        stdout(&o)
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} not listed:\n{}", stdout(&o)))
+            .to_string()
+    };
+    assert!(line(plain).contains(" default "), "{}", line(plain));
+    assert!(line(deep_id).contains(" deep "), "{}", line(deep_id));
+
+    assert_bad_input(
+        &coordlab(&["check", "--manifests", d, "--out", o_, deep_id]),
+        "its checks are in the deep suite, not the default one (add --suite deep, or --suite all)",
+    );
+    assert_bad_input(
+        &coordlab(&["check", "--manifests", d, "--suite", "shallow"]),
+        "--suite",
+    );
+    write_manifest(
+        &dir,
+        &format!("protocol = \"queue\"\n[[check]]\nsuite = \"deeper\"\n{default}\n"),
+    );
+    assert_bad_input(&coordlab(&["list", "--manifests", d]), "queue.toml");
+    assert_bad_input(&coordlab(&["check", "--manifests", d]), "deeper");
+}
