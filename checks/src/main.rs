@@ -97,6 +97,16 @@ enum Command {
         /// Most steps per walk (at most 1000000).
         #[arg(long, default_value_t = 100)]
         depth: usize,
+        /// Run only shard I of N (1-based) of the walks: the I-th of N contiguous runs of
+        /// the seeds 0 to N-1 of --seeds, so that shards 1 to N together run every walk
+        /// once. Their --json reports combine into the unsharded one: walks and steps add
+        /// up, each property's hit is the one of smallest seed among the shards', and a
+        /// known bug no shard caught is a mismatch (a shard says only `not found`).
+        #[arg(long, value_name = "I/N", conflicts_with = "seed")]
+        shard: Option<String>,
+        /// Print the report as JSON on stdout instead of text.
+        #[arg(long)]
+        json: bool,
         /// Also write each violation found as JSON and Markdown here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -276,6 +286,8 @@ fn main() -> ExitCode {
             seeds,
             seed,
             depth,
+            shard,
+            json,
             out,
             bounds,
         }) => {
@@ -290,7 +302,16 @@ fn main() -> ExitCode {
                 ))),
                 None => Ok(0..seeds),
             };
-            seeds.and_then(|seeds| simulate(&target, seeds, depth, out.as_deref(), &bounds))
+            let shard = shard.as_deref().map(parse_shard).transpose();
+            seeds.and_then(|seeds| {
+                let sim = Sim {
+                    seeds,
+                    shard: shard?,
+                    depth,
+                    json,
+                };
+                simulate(&target, &sim, out.as_deref(), &bounds)
+            })
         }
     };
     match result {
@@ -1100,13 +1121,23 @@ fn explore(target: &str, port: u16, bounds: &BoundArgs) -> Result<ExitCode, Faul
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `simulate` runs and how it reports.
+struct Sim {
+    /// Every seed of the run (`--seeds` or `--seed`), before sharding.
+    seeds: std::ops::Range<u64>,
+    /// `--shard I/N`.
+    shard: Option<(usize, usize)>,
+    depth: usize,
+    json: bool,
+}
+
 fn simulate(
     target: &str,
-    seeds: std::ops::Range<u64>,
-    depth: usize,
+    sim: &Sim,
     out_dir: Option<&Path>,
     bounds: &BoundArgs,
 ) -> Result<ExitCode, Fault> {
+    let depth = sim.depth;
     if depth == 0 || depth > MAX_DEPTH {
         return Err(Fault::usage(format!(
             "--depth {depth}: expected 1 to {MAX_DEPTH} steps"
@@ -1117,21 +1148,53 @@ fn simulate(
         probe_traces(dir, std::slice::from_ref(&spec))?;
     }
     let proto = registry::find(&spec.protocol).expect("resolved");
-    let walks = match seeds.end - seeds.start {
-        1 => format!("the walk with seed {}", seeds.start),
-        n => count(n as usize, "walk", "walks"),
+    let seeds = match sim.shard {
+        Some((i, n)) => coordlab_checks::simulate::shard(sim.seeds.clone(), i, n),
+        None => sim.seeds.clone(),
     };
-    let sim = proto.simulate(&spec, seeds, depth);
+    let walks = match seeds.end - seeds.start {
+        1 if sim.shard.is_none() => format!("the walk with seed {}", seeds.start),
+        0 => "no walk".to_string(),
+        1 => format!("1 walk (seed {})", seeds.start),
+        n => format!(
+            "{} (seeds {} to {})",
+            count(n as usize, "walk", "walks"),
+            seeds.start,
+            seeds.end - 1
+        ),
+    };
+    let shard_note = match sim.shard {
+        Some((i, n)) => format!(
+            ", shard {i}/{n} of seeds {} to {}",
+            sim.seeds.start,
+            sim.seeds.end - 1
+        ),
+        None => String::new(),
+    };
+    let mut result = proto.simulate(&spec, seeds.clone(), depth);
+    if sim.shard.is_some() {
+        // One shard cannot tell a known bug not caught: another shard may catch it.
+        for r in &mut result.rows {
+            if r.matches == SimMark::Mismatch && r.hit.is_none() {
+                r.matches = SimMark::NotFound;
+            }
+        }
+    }
     let mut s = format!(
-        "{}{note}: {walks} of at most {}, {} in all\n\n",
+        "{}{note}{shard_note}: {walks} of at most {}, {} in all\n\n",
         spec.display(),
         count(depth, "step", "steps"),
-        count(sim.steps as usize, "step", "steps")
+        count(result.steps as usize, "step", "steps")
     );
-    let width = sim.rows.iter().map(|r| r.property.len()).max().unwrap_or(8);
+    let width = result
+        .rows
+        .iter()
+        .map(|r| r.property.len())
+        .max()
+        .unwrap_or(8);
     let mut mismatches = 0;
     let mut not_found = 0;
-    for r in &sim.rows {
+    for r in &result.rows {
         match r.matches {
             SimMark::Mismatch => mismatches += 1,
             SimMark::NotFound => not_found += 1,
@@ -1148,42 +1211,95 @@ fn simulate(
         s += row.trim_end();
         s.push('\n');
     }
-    out(&s)?;
     let mut write_faults = Vec::new();
-    for r in &sim.rows {
+    let mut written: Vec<Option<String>> = vec![None; result.rows.len()];
+    let mut texts = String::new();
+    for (r, path) in result.rows.iter().zip(&mut written) {
         if let Some(file) = &r.trace {
             let mut file = file.clone();
             // The registry wrote the walk's seeds and depth; add what selects these bounds.
             file.command += &spec.set_options();
             file.command += &source.option();
-            let mut shown_path = None;
             if let Some(dir) = out_dir {
                 file.command += &format!(" --out {}", shell_word(&shown(dir)));
                 match write_trace(proto.as_ref(), &file, &dir.join(spec.trace_dir())) {
-                    Ok(p) => shown_path = Some(p),
+                    Ok(p) => *path = Some(p),
                     Err(f) => write_faults.push(f),
                 }
             }
-            let text = proto
-                .render(&file, Format::Text, shown_path.as_deref())
-                .map_err(|e| Fault::usage(e.to_string()))?;
-            out(&format!("\n{text}"))?;
+            if !sim.json {
+                let text = proto
+                    .render(&file, Format::Text, path.as_deref())
+                    .map_err(|e| Fault::usage(e.to_string()))?;
+                texts += &format!("\n{text}");
+            }
         }
     }
-    let mut summary = if mismatches == 0 {
-        "every simulated property as expected".to_string()
+    if sim.json {
+        let rows: Vec<serde_json::Value> = result
+            .rows
+            .iter()
+            .zip(&written)
+            .map(|(r, path)| {
+                serde_json::json!({
+                    "property": r.property,
+                    "kind": r.kind,
+                    "expected": r.expected,
+                    "hit": r.hit.map(|(seed, step)| serde_json::json!({"seed": seed, "step": step})),
+                    "outcome": r.outcome,
+                    "mark": match r.matches {
+                        SimMark::Ok => "ok",
+                        SimMark::Mismatch => "mismatch",
+                        SimMark::NotFound => "not-found",
+                        SimMark::Pending => "pending",
+                        SimMark::NotSimulated => "not-simulated",
+                    },
+                    "counterexample": path,
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "id": result.id,
+            "overrides": spec.override_words(),
+            "depth": depth,
+            "seeds": {"start": seeds.start, "end": seeds.end},
+            "shard": sim.shard.map(|(i, n)| serde_json::json!({
+                "index": i,
+                "count": n,
+                "of": {"start": sim.seeds.start, "end": sim.seeds.end},
+            })),
+            "walks": seeds.end - seeds.start,
+            "steps": result.steps,
+            "passed": mismatches == 0,
+            "properties": rows,
+        });
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).expect("a report serialises")
+        ))?;
     } else {
-        count(mismatches, "mismatch", "mismatches")
-    };
-    if not_found > 0 {
-        summary += &format!(
-            "; {} not found (walks prove nothing either way)",
-            count(not_found, "expected example", "expected examples")
-        );
-    } else {
-        summary += " (a walk that finds nothing proves nothing)";
+        out(&s)?;
+        out(&texts)?;
+        let mut summary = if mismatches == 0 {
+            "every simulated property as expected".to_string()
+        } else {
+            count(mismatches, "mismatch", "mismatches")
+        };
+        if not_found > 0 && sim.shard.is_some() {
+            summary += &format!(
+                "; {} not found in this shard (combine the reports of every shard: see `coordlab simulate --help`)",
+                count(not_found, "expected hit", "expected hits")
+            );
+        } else if not_found > 0 {
+            summary += &format!(
+                "; {} not found (walks prove nothing either way)",
+                count(not_found, "expected example", "expected examples")
+            );
+        } else {
+            summary += " (a walk that finds nothing proves nothing)";
+        }
+        out(&format!("\n{summary}\n"))?;
     }
-    out(&format!("\n{summary}\n"))?;
     if let Some(fault) = one_fault(write_faults) {
         return Err(fault);
     }

@@ -314,6 +314,9 @@ pub struct SimRow {
     pub expected: Expect,
     /// What the walks saw, in words.
     pub outcome: String,
+    /// The first walk (by seed) that falsified an `always` property or reached a
+    /// `sometimes` one, and the step of it where it did.
+    pub hit: Option<(u64, usize)>,
     pub matches: SimMark,
     /// The walk that falsified an `always` property.
     pub trace: Option<TraceFile>,
@@ -691,11 +694,13 @@ impl<P: Protocol> Entry for Handle<P> {
                         kind: p.kind,
                         expected,
                         outcome: "not simulated (liveness)".into(),
+                        hit: None,
                         matches: SimMark::NotSimulated,
                         trace: None,
                     };
                 }
                 let seen = f.hit.is_some();
+                let hit = f.hit.as_ref().map(|(seed, _, steps)| (*seed, steps.len()));
                 let outcome = match (&f.hit, p.kind) {
                     (Some((seed, _, steps)), Kind::Always) => {
                         format!("violated: seed {seed}, step {}", steps.len())
@@ -737,6 +742,7 @@ impl<P: Protocol> Entry for Handle<P> {
                     kind: p.kind,
                     expected,
                     outcome,
+                    hit,
                     matches,
                     trace,
                 }
