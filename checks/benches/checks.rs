@@ -9,10 +9,16 @@
 //! cargo bench -p coordlab-checks --bench checks -- 9 queue # 9 runs, checks matching "queue"
 //! ```
 //!
-//! Times are medians of the runs; bytes per state is the peak heap (counted by a wrapping
-//! global allocator) above the heap before the run, over the unique states. With
-//! `COORDLAB_MEMPROBE=1` the liveness rows also print the heap held after the graph's
-//! exploration and the peak up to then, to tell the search's share from the graph's.
+//! Times are medians of the runs. Two memory figures per state: `store`, the heap the state
+//! store held when the search ended (`Exploration::store_bytes`: the states' tables, their
+//! hash indexes and the parent links, as `coordlab check` reports it), and `peak`, the peak
+//! heap (counted by a wrapping global allocator) above the heap before the run, which adds
+//! the search's buffers and a table's old and new index while it grows. `parts` is how many
+//! parts the model splits a state into (`Protocol::parts`); a model that splits is measured
+//! a second time with its states stored whole (`whole`, its states/s, `store` and `peak`),
+//! in the same run. With `COORDLAB_MEMPROBE=1` the liveness rows also print the heap held
+//! after the graph's exploration and the peak up to then, to tell the search's share from
+//! the graph's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
