@@ -9,10 +9,16 @@
 //! cargo bench -p coordlab-checks --bench checks -- 9 queue # 9 runs, checks matching "queue"
 //! ```
 //!
-//! Times are medians of the runs; bytes per state is the peak heap (counted by a wrapping
-//! global allocator) above the heap before the run, over the unique states. With
-//! `COORDLAB_MEMPROBE=1` the liveness rows also print the heap held after the graph's
-//! exploration and the peak up to then, to tell the search's share from the graph's.
+//! Times are medians of the runs. Two memory figures per state: `store`, the heap the state
+//! store held when the search ended (`Exploration::store_bytes`: the states' tables, their
+//! hash indexes and the parent links, as `coordlab check` reports it), and `peak`, the peak
+//! heap (counted by a wrapping global allocator) above the heap before the run, which adds
+//! the search's buffers and a table's old and new index while it grows. `parts` is how many
+//! parts the model splits a state into (`Protocol::parts`); a model that splits is measured
+//! a second time with its states stored whole (`whole`, its states/s, `store` and `peak`),
+//! in the same run. With `COORDLAB_MEMPROBE=1` the liveness rows also print the heap held
+//! after the graph's exploration and the peak up to then, to tell the search's share from
+//! the graph's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
@@ -111,15 +117,21 @@ fn main() {
         "coordlab explorer vs stateright DFS (symmetry on), {threads} threads, median of {runs} runs\n"
     );
     println!(
-        "{:<34} {:>9} {:>10} {:>12} {:>9}  {:>10} {:>12} {:>9}  {:>7}",
+        "{:<34} {:>5} {:>9} {:>10} {:>10} {:>7} {:>7}  {:>10} {:>10} {:>7} {:>7}  {:>10} {:>10} {:>7}  {:>7}",
         "check",
+        "parts",
         "states",
         "time",
         "states/s",
-        "B/state",
+        "store",
+        "peak",
+        "whole",
+        "states/s",
+        "store",
+        "peak",
         "sr time",
-        "sr states/s",
-        "sr B/st",
+        "sr st/s",
+        "sr peak",
         "speedup"
     );
     let mut liveness_rows = Vec::new();
@@ -147,6 +159,47 @@ fn main() {
     }
 }
 
+/// One configuration of coordlab's safety search, measured.
+struct Safety {
+    parts: usize,
+    states: usize,
+    /// Median wall time.
+    time: Duration,
+    /// The store's own figure ([`Exploration::store_bytes`]).
+    store: usize,
+    /// The peak heap the run added.
+    peak: usize,
+}
+
+/// Runs the safety search of `model` `runs` times, with its states split into the model's
+/// parts (`split`) or whole.
+fn safety<P: Protocol + Clone>(model: &P, runs: usize, threads: usize, split: bool) -> Safety {
+    let mut times = Vec::new();
+    let mut out = Safety {
+        parts: 0,
+        states: 0,
+        time: Duration::ZERO,
+        store: 0,
+        peak: 0,
+    };
+    for _ in 0..runs {
+        let m = model.clone();
+        let budget = Budget {
+            split,
+            ..Budget::new(threads, None)
+        };
+        let (ex, t, bytes) = measure(|| Exploration::run(m, budget, &Progress::default()));
+        out.parts = ex.parts();
+        out.states = ex.unique_states();
+        out.store = ex.store_bytes();
+        out.peak = bytes;
+        times.push(t);
+        drop(ex);
+    }
+    out.time = median(times);
+    out
+}
+
 /// Benchmarks one check: the safety search against stateright's DFS, then the liveness
 /// graph and search against stateright's BFS; prints the first row, keeps the second.
 fn bench<P: Protocol + Clone>(
@@ -156,17 +209,12 @@ fn bench<P: Protocol + Clone>(
     liveness_rows: &mut Vec<String>,
 ) {
     let model: P = registry::model(&spec.variant, &spec.bounds).expect("valid manifest");
-    let mut ours = Vec::new();
-    let mut ours_bytes = 0;
-    let mut states = 0;
-    for _ in 0..runs {
-        let m = model.clone();
-        let (ex, t, bytes) =
-            measure(|| Exploration::run(m, Budget::new(threads, None), &Progress::default()));
-        states = ex.unique_states();
-        ours_bytes = bytes;
-        ours.push(t);
-        drop(ex);
+    let ours = safety(&model, runs, threads, true);
+    let states = ours.states;
+    // A model that splits its states is measured with them whole too, in the same run.
+    let whole = (ours.parts > 1).then(|| safety(&model, runs, threads, false));
+    if let Some(w) = &whole {
+        assert_eq!(w.states, states, "{}: the whole store disagrees", spec.id());
     }
     let mut theirs = Vec::new();
     let mut theirs_bytes = 0;
@@ -255,18 +303,31 @@ fn bench<P: Protocol + Clone>(
         live_bytes as f64 / live_states as f64,
         (live_bytes as f64 - 8.0 * edges as f64) / live_states as f64,
     ));
-    let (ours, theirs) = (median(ours), median(theirs));
+    let theirs = median(theirs);
     let rate = |t: Duration| states as f64 / t.as_secs_f64();
+    let per = |b: usize| b as f64 / states as f64;
+    let whole_cells = match &whole {
+        Some(w) => format!(
+            "{:>9.3}s {:>10.0} {:>7.1} {:>7.0}",
+            w.time.as_secs_f64(),
+            rate(w.time),
+            per(w.store),
+            per(w.peak)
+        ),
+        None => format!("{:>10} {:>10} {:>7} {:>7}", "-", "-", "-", "-"),
+    };
     println!(
-        "{:<34} {:>9} {:>9.3}s {:>12.0} {:>9.0}  {:>9.3}s {:>12.0} {:>9.0}  {:>6.2}x",
+        "{:<34} {:>5} {:>9} {:>9.3}s {:>10.0} {:>7.1} {:>7.0}  {whole_cells}  {:>9.3}s {:>10.0} {:>7.0}  {:>6.2}x",
         spec.id(),
+        ours.parts,
         states,
-        ours.as_secs_f64(),
-        rate(ours),
-        ours_bytes as f64 / states as f64,
+        ours.time.as_secs_f64(),
+        rate(ours.time),
+        per(ours.store),
+        per(ours.peak),
         theirs.as_secs_f64(),
         rate(theirs),
-        theirs_bytes as f64 / states as f64,
-        theirs.as_secs_f64() / ours.as_secs_f64(),
+        per(theirs_bytes),
+        theirs.as_secs_f64() / ours.time.as_secs_f64(),
     );
 }

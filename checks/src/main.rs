@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use coordlab_checks::engine::Progress;
-use coordlab_checks::manifest::{self, CheckSpec, Source, Target, shell_word};
+use coordlab_checks::manifest::{self, CheckSpec, Source, Suite, Target, shell_word};
 use coordlab_checks::registry::{self, CheckResult, SimMark};
 use coordlab_checks::report;
 use coordlab_checks::trace::{Format, Replay, TraceFile};
@@ -38,7 +38,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List protocols, their variants and properties, and the checks of the suite.
+    /// List protocols, their variants and properties, and their checks with the suite each
+    /// belongs to.
     List {
         /// Read manifests from this directory (default: checks/manifests/ here, else the
         /// built-in ones).
@@ -96,6 +97,16 @@ enum Command {
         /// Most steps per walk (at most 1000000).
         #[arg(long, default_value_t = 100)]
         depth: usize,
+        /// Run only shard I of N (1-based) of the walks: the I-th of N contiguous runs of
+        /// the seeds 0 to N-1 of --seeds, so that shards 1 to N together run every walk
+        /// once. Their --json reports combine into the unsharded one: walks and steps add
+        /// up, each property's hit is the one of smallest seed among the shards', and a
+        /// known bug no shard caught is a mismatch (a shard says only `not found`).
+        #[arg(long, value_name = "I/N", conflicts_with = "seed")]
+        shard: Option<String>,
+        /// Print the report as JSON on stdout instead of text.
+        #[arg(long)]
+        json: bool,
         /// Also write each violation found as JSON and Markdown here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -151,12 +162,68 @@ struct CheckArgs {
     /// pinned state counts.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Which checks to run: the `default` suite, the `deep` one (checks too long for every
+    /// run, marked `suite = "deep"` in their manifests), or `all` of them.
+    #[arg(long, value_enum, default_value_t = SuiteArg::Default)]
+    suite: SuiteArg,
     /// Seconds each check may run before it is reported as out of budget (at most one
     /// year).
     #[arg(long, value_name = "S", allow_hyphen_values = true)]
     timeout: Option<String>,
     #[command(flatten)]
     bounds: BoundArgs,
+}
+
+/// The suites `check --suite` selects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+enum SuiteArg {
+    #[default]
+    Default,
+    Deep,
+    All,
+}
+
+impl SuiteArg {
+    fn admits(self, suite: Suite) -> bool {
+        match self {
+            SuiteArg::Default => suite == Suite::Default,
+            SuiteArg::Deep => suite == Suite::Deep,
+            SuiteArg::All => true,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SuiteArg::Default => "default",
+            SuiteArg::Deep => "deep",
+            SuiteArg::All => "all",
+        }
+    }
+}
+
+/// Keeps the checks of the suite `--suite` names. A filter whose checks all lie outside
+/// it is a usage fault that names their suite, so that a deep check asked for by name is
+/// never silently skipped.
+fn in_suite(
+    checks: Vec<CheckSpec>,
+    suite: SuiteArg,
+    filters: &[String],
+) -> Result<Vec<CheckSpec>, Fault> {
+    for f in filters {
+        let t = Target::parse(f).map_err(Fault::usage)?;
+        let named: Vec<&CheckSpec> = checks.iter().filter(|c| t.selects(c)).collect();
+        if !named.is_empty() && !named.iter().any(|c| suite.admits(c.suite)) {
+            let theirs = named[0].suite.as_str();
+            return Err(Fault::usage(format!(
+                "`{f}`: its checks are in the {theirs} suite, not the {} one (add --suite {theirs}, or --suite all)",
+                suite.name()
+            )));
+        }
+    }
+    Ok(checks
+        .into_iter()
+        .filter(|c| suite.admits(c.suite))
+        .collect())
 }
 
 /// The default `--out` of `check`.
@@ -219,6 +286,8 @@ fn main() -> ExitCode {
             seeds,
             seed,
             depth,
+            shard,
+            json,
             out,
             bounds,
         }) => {
@@ -233,7 +302,16 @@ fn main() -> ExitCode {
                 ))),
                 None => Ok(0..seeds),
             };
-            seeds.and_then(|seeds| simulate(&target, seeds, depth, out.as_deref(), &bounds))
+            let shard = shard.as_deref().map(parse_shard).transpose();
+            seeds.and_then(|seeds| {
+                let sim = Sim {
+                    seeds,
+                    shard: shard?,
+                    depth,
+                    json,
+                };
+                simulate(&target, &sim, out.as_deref(), &bounds)
+            })
         }
     };
     match result {
@@ -360,7 +438,7 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
             "  bounds (--set KEY=VALUE): {}\n",
             proto.bound_names().join(", ")
         );
-        s += "  checks:\n";
+        s += "  checks (checker, suite, bounds, pinned states):\n";
         if !checks.iter().any(|(s, _)| s.protocol == proto.id()) {
             s += &format!("    (none in {})\n", source_name(&source));
         }
@@ -370,12 +448,13 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
                 .map(|n| format!("{n} states"))
                 .unwrap_or_default();
             s += &format!(
-                "    {:<cw$} {:<16} {bounds}  {states}\n",
+                "    {:<cw$} {:<16} {:<7} {bounds}  {states}\n",
                 spec.id(),
                 match spec.liveness {
                     Some(l) => format!("{}+{}", spec.checker.as_str(), l.as_str()),
                     None => spec.checker.as_str().to_string(),
-                }
+                },
+                spec.suite.as_str()
             );
         }
     }
@@ -685,7 +764,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     let checks = load_checks(&source)?;
-    let mut checks = select(checks, &args.filters, &source)?;
+    let checks = select(checks, &args.filters, &source)?;
+    let mut checks = in_suite(checks, args.suite, &args.filters)?;
     apply_sets(&mut checks, &args.bounds.set)?;
     if let Some((i, n)) = shard {
         let of = shards(&checks, n);
@@ -740,6 +820,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
             "no check to run: {} (of {})\n",
             match shard {
                 Some((i, n)) => format!("shard {i}/{n} is empty"),
+                None if args.filters.is_empty() =>
+                    format!("the {} suite is empty", args.suite.name()),
                 None => "the filters select none".to_string(),
             },
             source_name(&source)
@@ -1039,13 +1121,23 @@ fn explore(target: &str, port: u16, bounds: &BoundArgs) -> Result<ExitCode, Faul
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `simulate` runs and how it reports.
+struct Sim {
+    /// Every seed of the run (`--seeds` or `--seed`), before sharding.
+    seeds: std::ops::Range<u64>,
+    /// `--shard I/N`.
+    shard: Option<(usize, usize)>,
+    depth: usize,
+    json: bool,
+}
+
 fn simulate(
     target: &str,
-    seeds: std::ops::Range<u64>,
-    depth: usize,
+    sim: &Sim,
     out_dir: Option<&Path>,
     bounds: &BoundArgs,
 ) -> Result<ExitCode, Fault> {
+    let depth = sim.depth;
     if depth == 0 || depth > MAX_DEPTH {
         return Err(Fault::usage(format!(
             "--depth {depth}: expected 1 to {MAX_DEPTH} steps"
@@ -1056,21 +1148,53 @@ fn simulate(
         probe_traces(dir, std::slice::from_ref(&spec))?;
     }
     let proto = registry::find(&spec.protocol).expect("resolved");
-    let walks = match seeds.end - seeds.start {
-        1 => format!("the walk with seed {}", seeds.start),
-        n => count(n as usize, "walk", "walks"),
+    let seeds = match sim.shard {
+        Some((i, n)) => coordlab_checks::simulate::shard(sim.seeds.clone(), i, n),
+        None => sim.seeds.clone(),
     };
-    let sim = proto.simulate(&spec, seeds, depth);
+    let walks = match seeds.end - seeds.start {
+        1 if sim.shard.is_none() => format!("the walk with seed {}", seeds.start),
+        0 => "no walk".to_string(),
+        1 => format!("1 walk (seed {})", seeds.start),
+        n => format!(
+            "{} (seeds {} to {})",
+            count(n as usize, "walk", "walks"),
+            seeds.start,
+            seeds.end - 1
+        ),
+    };
+    let shard_note = match sim.shard {
+        Some((i, n)) => format!(
+            ", shard {i}/{n} of seeds {} to {}",
+            sim.seeds.start,
+            sim.seeds.end - 1
+        ),
+        None => String::new(),
+    };
+    let mut result = proto.simulate(&spec, seeds.clone(), depth);
+    if sim.shard.is_some() {
+        // One shard cannot tell a known bug not caught: another shard may catch it.
+        for r in &mut result.rows {
+            if r.matches == SimMark::Mismatch && r.hit.is_none() {
+                r.matches = SimMark::NotFound;
+            }
+        }
+    }
     let mut s = format!(
-        "{}{note}: {walks} of at most {}, {} in all\n\n",
+        "{}{note}{shard_note}: {walks} of at most {}, {} in all\n\n",
         spec.display(),
         count(depth, "step", "steps"),
-        count(sim.steps as usize, "step", "steps")
+        count(result.steps as usize, "step", "steps")
     );
-    let width = sim.rows.iter().map(|r| r.property.len()).max().unwrap_or(8);
+    let width = result
+        .rows
+        .iter()
+        .map(|r| r.property.len())
+        .max()
+        .unwrap_or(8);
     let mut mismatches = 0;
     let mut not_found = 0;
-    for r in &sim.rows {
+    for r in &result.rows {
         match r.matches {
             SimMark::Mismatch => mismatches += 1,
             SimMark::NotFound => not_found += 1,
@@ -1087,42 +1211,95 @@ fn simulate(
         s += row.trim_end();
         s.push('\n');
     }
-    out(&s)?;
     let mut write_faults = Vec::new();
-    for r in &sim.rows {
+    let mut written: Vec<Option<String>> = vec![None; result.rows.len()];
+    let mut texts = String::new();
+    for (r, path) in result.rows.iter().zip(&mut written) {
         if let Some(file) = &r.trace {
             let mut file = file.clone();
             // The registry wrote the walk's seeds and depth; add what selects these bounds.
             file.command += &spec.set_options();
             file.command += &source.option();
-            let mut shown_path = None;
             if let Some(dir) = out_dir {
                 file.command += &format!(" --out {}", shell_word(&shown(dir)));
                 match write_trace(proto.as_ref(), &file, &dir.join(spec.trace_dir())) {
-                    Ok(p) => shown_path = Some(p),
+                    Ok(p) => *path = Some(p),
                     Err(f) => write_faults.push(f),
                 }
             }
-            let text = proto
-                .render(&file, Format::Text, shown_path.as_deref())
-                .map_err(|e| Fault::usage(e.to_string()))?;
-            out(&format!("\n{text}"))?;
+            if !sim.json {
+                let text = proto
+                    .render(&file, Format::Text, path.as_deref())
+                    .map_err(|e| Fault::usage(e.to_string()))?;
+                texts += &format!("\n{text}");
+            }
         }
     }
-    let mut summary = if mismatches == 0 {
-        "every simulated property as expected".to_string()
+    if sim.json {
+        let rows: Vec<serde_json::Value> = result
+            .rows
+            .iter()
+            .zip(&written)
+            .map(|(r, path)| {
+                serde_json::json!({
+                    "property": r.property,
+                    "kind": r.kind,
+                    "expected": r.expected,
+                    "hit": r.hit.map(|(seed, step)| serde_json::json!({"seed": seed, "step": step})),
+                    "outcome": r.outcome,
+                    "mark": match r.matches {
+                        SimMark::Ok => "ok",
+                        SimMark::Mismatch => "mismatch",
+                        SimMark::NotFound => "not-found",
+                        SimMark::Pending => "pending",
+                        SimMark::NotSimulated => "not-simulated",
+                    },
+                    "counterexample": path,
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "id": result.id,
+            "overrides": spec.override_words(),
+            "depth": depth,
+            "seeds": {"start": seeds.start, "end": seeds.end},
+            "shard": sim.shard.map(|(i, n)| serde_json::json!({
+                "index": i,
+                "count": n,
+                "of": {"start": sim.seeds.start, "end": sim.seeds.end},
+            })),
+            "walks": seeds.end - seeds.start,
+            "steps": result.steps,
+            "passed": mismatches == 0,
+            "properties": rows,
+        });
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).expect("a report serialises")
+        ))?;
     } else {
-        count(mismatches, "mismatch", "mismatches")
-    };
-    if not_found > 0 {
-        summary += &format!(
-            "; {} not found (walks prove nothing either way)",
-            count(not_found, "expected example", "expected examples")
-        );
-    } else {
-        summary += " (a walk that finds nothing proves nothing)";
+        out(&s)?;
+        out(&texts)?;
+        let mut summary = if mismatches == 0 {
+            "every simulated property as expected".to_string()
+        } else {
+            count(mismatches, "mismatch", "mismatches")
+        };
+        if not_found > 0 && sim.shard.is_some() {
+            summary += &format!(
+                "; {} not found in this shard (combine the reports of every shard: see `coordlab simulate --help`)",
+                count(not_found, "expected hit", "expected hits")
+            );
+        } else if not_found > 0 {
+            summary += &format!(
+                "; {} not found (walks prove nothing either way)",
+                count(not_found, "expected example", "expected examples")
+            );
+        } else {
+            summary += " (a walk that finds nothing proves nothing)";
+        }
+        out(&format!("\n{summary}\n"))?;
     }
-    out(&format!("\n{summary}\n"))?;
     if let Some(fault) = one_fault(write_faults) {
         return Err(fault);
     }

@@ -11,10 +11,13 @@
 //! unique-states = 1234          # the state space is pinned: a drift fails the check
 //! bounds = { messages = 1, consumers = 2 }
 //! expect = { NoMessageLost = "holds", EveryMessageResolved = "pending" }
+//! suite = "deep"                # optional: "default" (the default) or "deep"
 //! ```
 //!
 //! Every property of the model must have an expectation, so that no property goes
-//! unchecked by omission.
+//! unchecked by omission. A check belongs to one suite: `coordlab check` runs the
+//! `default` suite; the `deep` one holds the checks too long for every run (CI), and runs
+//! with `coordlab check --suite deep`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +66,28 @@ impl Expect {
             Expect::Holds => "holds",
             Expect::Violated => "violated",
             Expect::Pending => "pending",
+        }
+    }
+}
+
+/// Which runs a check belongs to.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Suite {
+    /// Run by `coordlab check` (and so by CI).
+    #[default]
+    Default,
+    /// Too long for every run: run by `coordlab check --suite deep`.
+    Deep,
+}
+
+impl Suite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suite::Default => "default",
+            Suite::Deep => "deep",
         }
     }
 }
@@ -121,6 +146,8 @@ struct RawCheck {
     #[serde(default)]
     bounds: toml::Table,
     expect: BTreeMap<String, Expect>,
+    #[serde(default)]
+    suite: Suite,
 }
 
 /// One check, as read from a manifest (bounds not yet interpreted by the protocol).
@@ -141,6 +168,8 @@ pub struct CheckSpec {
     pub liveness_states: Option<usize>,
     pub bounds: toml::Table,
     pub expect: BTreeMap<String, Expect>,
+    /// The suite the check belongs to (`default` unless the manifest says `deep`).
+    pub suite: Suite,
     /// Bounds changed on the command line (`--set KEY=VALUE`), sorted by key; already
     /// applied to `bounds`. A check with overrides is not compared with the pinned state
     /// counts, which describe the manifest's bounds.
@@ -433,6 +462,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<CheckSpec>, ManifestError> {
             liveness_states: c.liveness_states,
             bounds: c.bounds,
             expect: c.expect,
+            suite: c.suite,
             overrides: Vec::new(),
         });
     }

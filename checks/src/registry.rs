@@ -137,6 +137,12 @@ pub struct CheckResult {
     /// decide, or the safety search ran out of budget first).
     pub liveness_states: Option<usize>,
     pub expected_liveness_states: Option<usize>,
+    /// The heap the safety search's state store held when it ended, in bytes: the states
+    /// (tree-compressed where the model splits them), their hash indexes and parent links
+    /// (`Exploration::store_bytes`).
+    pub store_bytes: usize,
+    /// `store_bytes` over `unique_states`, to one decimal.
+    pub bytes_per_state: f64,
     pub max_depth: usize,
     pub complete: bool,
     /// Set when a search ran out of budget.
@@ -310,6 +316,9 @@ pub struct SimRow {
     pub expected: Expect,
     /// What the walks saw, in words.
     pub outcome: String,
+    /// The first walk (by seed) that falsified an `always` property or reached a
+    /// `sometimes` one, and the step of it where it did.
+    pub hit: Option<(u64, usize)>,
     pub matches: SimMark,
     /// The walk that falsified an `always` property.
     pub trace: Option<TraceFile>,
@@ -523,6 +532,7 @@ impl<P: Protocol> Entry for Handle<P> {
             .collect();
         let (unique_states, max_depth, safety_complete) =
             (ex.unique_states(), ex.max_depth(), ex.complete);
+        let store_bytes = ex.store_bytes();
         let mut out_of_budget = (!safety_complete).then_some(OutOfBudget {
             phase: "safety search",
             states: unique_states,
@@ -628,6 +638,9 @@ impl<P: Protocol> Entry for Handle<P> {
             expected_unique_states: spec.unique_states.filter(|_| pinned),
             liveness_states,
             expected_liveness_states: spec.liveness_states.filter(|_| pinned),
+            store_bytes,
+            bytes_per_state: (store_bytes as f64 / unique_states.max(1) as f64 * 10.0).round()
+                / 10.0,
             max_depth,
             complete: out_of_budget.is_none(),
             out_of_budget,
@@ -683,11 +696,13 @@ impl<P: Protocol> Entry for Handle<P> {
                         kind: p.kind,
                         expected,
                         outcome: "not simulated (liveness)".into(),
+                        hit: None,
                         matches: SimMark::NotSimulated,
                         trace: None,
                     };
                 }
                 let seen = f.hit.is_some();
+                let hit = f.hit.as_ref().map(|(seed, _, steps)| (*seed, steps.len()));
                 let outcome = match (&f.hit, p.kind) {
                     (Some((seed, _, steps)), Kind::Always) => {
                         format!("violated: seed {seed}, step {}", steps.len())
@@ -729,6 +744,7 @@ impl<P: Protocol> Entry for Handle<P> {
                     kind: p.kind,
                     expected,
                     outcome,
+                    hit,
                     matches,
                     trace,
                 }

@@ -10,10 +10,10 @@ use crate::registry::CheckResult;
 /// The verdict table, then one line per mismatch saying what to look at.
 pub fn table(results: &[CheckResult]) -> String {
     let header = [
-        "check", "property", "kind", "checker", "expected", "verdict", "states", "depth", "time",
-        "",
+        "check", "property", "kind", "checker", "expected", "verdict", "states", "B/state",
+        "depth", "time", "",
     ];
-    let mut rows: Vec<[String; 10]> = Vec::new();
+    let mut rows: Vec<[String; 11]> = Vec::new();
     for r in results {
         let time = format!("{:.2}s", r.seconds);
         let drift = r.state_count_drift();
@@ -48,6 +48,7 @@ pub fn table(results: &[CheckResult]) -> String {
                 p.expected.as_str().to_string(),
                 p.verdict.as_str().to_string(),
                 states,
+                first(format!("{:.1}", r.bytes_per_state)),
                 first(r.max_depth.to_string()),
                 first(time.clone()),
                 if p.undecided() {
@@ -70,7 +71,7 @@ pub fn table(results: &[CheckResult]) -> String {
     let line = |s: &mut String, cells: &[&str]| {
         let mut l = String::new();
         for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
-            let right = (6..=8).contains(&i);
+            let right = (6..=9).contains(&i);
             if right {
                 let _ = write!(l, "{cell:>w$}  ");
             } else {

@@ -8,6 +8,22 @@
 //!
 //! A walk that finds nothing proves nothing: simulation can show a violation, never that a
 //! property holds. Liveness properties are not simulated.
+//!
+//! # Shards
+//! `coordlab simulate … --seeds S --shard I/N` runs shard `I` of `N`: the seeds [`shard`]
+//! gives it, a contiguous run of about S/N of `0..S`; shards 1 to N together run every
+//! seed exactly once. A walk depends on its seed alone, so N machines find what one would,
+//! and their reports (`--json`) combine into the one-machine report:
+//!
+//! - `walks` and `steps` add up;
+//! - per property, the `hit` is the one of smallest seed among the shards' hits (the first
+//!   walk that finds it, as one run takes it), with its trace: with `--out`, keep the
+//!   files of that shard (each trace's command runs its one seed alone);
+//! - the `mark` then follows from the combined hit as in one run: in particular an
+//!   `always` property expected violated that no shard hit is a known bug not caught (a
+//!   mismatch). One shard cannot tell that, so it marks such a property `not found`,
+//!   never a mismatch, and a shard exits 1 only for what it did see: an unexpected
+//!   violation or example.
 
 use coordlab_models::{Kind, Protocol};
 
@@ -29,6 +45,19 @@ impl SplitMix64 {
     pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+}
+
+/// The seeds shard `index` (1-based) of `count` runs out of `seeds`: the `index`-th of
+/// `count` contiguous runs of about equal length, in order, covering `seeds` exactly once
+/// (a shard is empty when there are more shards than seeds).
+pub fn shard(seeds: std::ops::Range<u64>, index: usize, count: usize) -> std::ops::Range<u64> {
+    assert!(
+        1 <= index && index <= count,
+        "shard {index} of {count} out of range"
+    );
+    let len = u128::from(seeds.end - seeds.start);
+    let at = |k: usize| seeds.start + (len * k as u128 / count as u128) as u64;
+    at(index - 1)..at(index)
 }
 
 /// Walk `seed` of at most `depth` steps: its initial state and its steps, exactly as

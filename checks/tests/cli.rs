@@ -1709,3 +1709,196 @@ fn loom_counterexamples_are_named_for_what_they_are() {
         }
     }
 }
+
+/// A check marked `suite = "deep"` runs only with `--suite deep` (or `all`); the default
+/// suite leaves it out; `list` names each check's suite; a deep check named without
+/// `--suite`, a bad `suite` in a manifest and a bad `--suite` are bad input.
+#[test]
+fn suites_select_their_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    let d = dir.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let o_ = out.to_str().unwrap();
+    let manifest = std::fs::read_to_string(root().join("checks/manifests/queue.toml")).unwrap();
+    // Two small checks of the committed manifest: no-dead-letter stays in the default
+    // suite, correct[one-message] moves to the deep one.
+    let check = |variant: &str, label: Option<&str>| -> String {
+        manifest
+            .split("[[check]]")
+            .find(|c| {
+                c.contains(&format!("variant = \"{variant}\""))
+                    && match label {
+                        Some(l) => c.contains(&format!("label = \"{l}\"")),
+                        None => !c.contains("label = "),
+                    }
+            })
+            .unwrap_or_else(|| panic!("no {variant} {label:?} check in queue.toml"))
+            .trim()
+            .to_string()
+    };
+    let default = check("no-dead-letter", None);
+    let deep = check("correct", Some("one-message"));
+    write_manifest(
+        &dir,
+        &format!(
+            "protocol = \"queue\"\n[[check]]\n{default}\n\n[[check]]\nsuite = \"deep\"\n{deep}\n"
+        ),
+    );
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["check", "--manifests", d, "--out", o_, "--json"];
+        all.extend_from_slice(args);
+        let o = coordlab(&all);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (plain, deep_id) = ("queue/no-dead-letter", "queue/correct[one-message]");
+    assert_eq!(ids(&[]), [plain]);
+    assert_eq!(ids(&["--suite", "default"]), [plain]);
+    assert_eq!(ids(&["--suite", "deep"]), [deep_id]);
+    assert_eq!(ids(&["--suite", "all"]), [plain, deep_id]);
+    assert_eq!(ids(&["--suite", "deep", "queue"]), [deep_id]);
+    assert_eq!(ids(&["--suite", "all", "--shard", "2/2"]).len(), 1);
+
+    let o = coordlab(&["list", "--manifests", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line = |id: &str| -> String {
+        stdout(&o)
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} not listed:\n{}", stdout(&o)))
+            .to_string()
+    };
+    assert!(line(plain).contains(" default "), "{}", line(plain));
+    assert!(line(deep_id).contains(" deep "), "{}", line(deep_id));
+
+    assert_bad_input(
+        &coordlab(&["check", "--manifests", d, "--out", o_, deep_id]),
+        "its checks are in the deep suite, not the default one (add --suite deep, or --suite all)",
+    );
+    assert_bad_input(
+        &coordlab(&["check", "--manifests", d, "--suite", "shallow"]),
+        "--suite",
+    );
+    write_manifest(
+        &dir,
+        &format!("protocol = \"queue\"\n[[check]]\nsuite = \"deeper\"\n{default}\n"),
+    );
+    assert_bad_input(&coordlab(&["list", "--manifests", d]), "queue.toml");
+    assert_bad_input(&coordlab(&["check", "--manifests", d]), "deeper");
+}
+
+/// `simulate --shard I/N`: shards 1 to N run every seed of `--seeds` exactly once, in
+/// contiguous runs, and their JSON reports combine as `coordlab simulate --help` says
+/// (walks and steps add up; each property's hit is the one of smallest seed, with that
+/// shard's trace file; a known bug no shard caught is a mismatch) into the unsharded
+/// report, trace files byte for byte.
+#[test]
+fn simulate_shards_combine_into_the_unsharded_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // (seeds, depth): walks that find the bug, and walks too short to.
+    for (seeds, depth, found) in [("300", "100", true), ("6", "3", false)] {
+        // Each run in a folder of its own with `--out out`, so the commands written into
+        // the traces are the same whichever run wrote them.
+        let run = |name: &str, extra: &[&str]| {
+            let dir = tmp.path().join(format!("{seeds}-{depth}-{name}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut args = vec![
+                "simulate",
+                "queue/stale-receipt-delete",
+                "--seeds",
+                seeds,
+                "--depth",
+                depth,
+                "--json",
+                "--out",
+                "out",
+            ];
+            args.extend_from_slice(extra);
+            let o = coordlab_in(&dir, &args);
+            let report: serde_json::Value = serde_json::from_str(&stdout(&o))
+                .unwrap_or_else(|e| panic!("{extra:?}: {e}: {}", stderr(&o)));
+            let code = if report["passed"] == true { 0 } else { 1 };
+            assert_eq!(o.status.code(), Some(code), "{extra:?}: {}", stderr(&o));
+            (report, files(&dir.join("out")))
+        };
+        let (whole, whole_files) = run("whole", &[]);
+        let props = whole["properties"].as_array().unwrap();
+        let lost = props
+            .iter()
+            .find(|p| p["property"] == "NoMessageLost")
+            .unwrap();
+        assert_eq!(!lost["hit"].is_null(), found, "{whole}");
+        assert_eq!(whole["passed"], found, "{whole}");
+        let total: u64 = seeds.parse().unwrap();
+        for n in [2usize, 3, 7] {
+            let shards: Vec<_> = (1..=n)
+                .map(|i| run(&format!("{i}-of-{n}"), &["--shard", &format!("{i}/{n}")]))
+                .collect();
+            // Contiguous, in order, covering the seeds once.
+            let mut next = 0;
+            for (report, _) in &shards {
+                assert_eq!(report["seeds"]["start"], next, "{report}");
+                next = report["seeds"]["end"].as_u64().unwrap();
+                assert_eq!(
+                    report["walks"].as_u64().unwrap(),
+                    next - report["seeds"]["start"].as_u64().unwrap()
+                );
+            }
+            assert_eq!(next, total);
+            let sum =
+                |key: &str| -> u64 { shards.iter().map(|(r, _)| r[key].as_u64().unwrap()).sum() };
+            assert_eq!(sum("walks"), total, "{n} shards");
+            assert_eq!(sum("steps"), whole["steps"].as_u64().unwrap(), "{n} shards");
+            let mut union_files = BTreeMap::new();
+            for (k, p) in props.iter().enumerate() {
+                let name = p["property"].as_str().unwrap();
+                let first = shards
+                    .iter()
+                    .filter(|(r, _)| !r["properties"][k]["hit"].is_null())
+                    .min_by_key(|(r, _)| r["properties"][k]["hit"]["seed"].as_u64().unwrap());
+                match first {
+                    Some((r, files)) => {
+                        let row = &r["properties"][k];
+                        assert_eq!(row["hit"], p["hit"], "{n} shards: {name}");
+                        assert_eq!(row["mark"], p["mark"], "{n} shards: {name}");
+                        union_files.extend(
+                            files
+                                .iter()
+                                .filter(|(f, _)| f.file_stem().unwrap() == name)
+                                .map(|(f, b)| (f.clone(), b.clone())),
+                        );
+                    }
+                    None => {
+                        assert!(p["hit"].is_null(), "{n} shards: {name} hit only unsharded");
+                        // A known bug no shard caught is a mismatch of the combination;
+                        // each shard says only that it did not find it.
+                        for (r, _) in &shards {
+                            let mark = &r["properties"][k]["mark"];
+                            if p["mark"] == "mismatch" {
+                                assert_eq!(mark, "not-found", "{n} shards: {name}");
+                            } else {
+                                assert_eq!(*mark, p["mark"], "{n} shards: {name}");
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(union_files, whole_files, "{n} shards: the traces");
+        }
+    }
+    assert_bad_input(
+        &coordlab(&["simulate", "queue/correct", "--shard", "4/3"]),
+        "--shard `4/3`: expected I/N with 1 <= I <= N",
+    );
+    assert_bad_input(
+        &coordlab(&["simulate", "queue/correct", "--seed", "3", "--shard", "1/2"]),
+        "--shard",
+    );
+}

@@ -47,7 +47,10 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, Violation};
+use crate::{
+    Arrow, Class, Fairness, Kind, ModelError, Parts, Prop, Protocol, Variant, Violation,
+    decode_part, encode_part,
+};
 
 /// Tasks the owner may push in one behaviour.
 pub const MAX_TASKS: usize = 6;
@@ -504,6 +507,44 @@ fn slot_reused(m: &DequeModel, s: &DequeState) -> bool {
 impl Protocol for DequeModel {
     const ID: &'static str = "deque";
     type Config = DequeConfig;
+
+    /// The thieves, then the owner, the shared memory and the ghost variables.
+    fn parts(&self) -> Option<Parts<DequeState>> {
+        Some(Parts {
+            count: 2,
+            encode: |s, i, out| match i {
+                0 => encode_part(&s.thieves, out),
+                _ => encode_part(
+                    &(
+                        s.top,
+                        s.bottom,
+                        s.slots,
+                        s.owner,
+                        s.published,
+                        s.taken,
+                        s.stolen,
+                        s.premature,
+                    ),
+                    out,
+                ),
+            },
+            decode: |parts| {
+                let (top, bottom, slots, owner, published, taken, stolen, premature) =
+                    decode_part(parts[1]);
+                DequeState {
+                    top,
+                    bottom,
+                    slots,
+                    owner,
+                    thieves: decode_part(parts[0]),
+                    published,
+                    taken,
+                    stolen,
+                    premature,
+                }
+            },
+        })
+    }
 
     fn variants() -> &'static [Variant] {
         const IDS: [Variant; 4] = [VARIANTS[0].0, VARIANTS[1].0, VARIANTS[2].0, VARIANTS[3].0];

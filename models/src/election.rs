@@ -70,7 +70,10 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, Violation, ticks};
+use crate::{
+    Arrow, Class, Fairness, Kind, ModelError, Parts, Prop, Protocol, Variant, Violation,
+    decode_part, encode_part, ticks,
+};
 
 /// Bounds and knobs of one election check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -683,6 +686,40 @@ fn stale_leader_attempted_write(_: &ElectionModel, s: &ElectionState) -> bool {
 impl Protocol for ElectionModel {
     const ID: &'static str = "election";
     type Config = ElectionConfig;
+
+    /// One part per node, then the lease store, storage and the counters: a node takes a
+    /// handful of local states, each shared by a great many states.
+    fn parts(&self) -> Option<Parts<ElectionState>> {
+        Some(Parts {
+            count: 2,
+            encode: |s, i, out| match i {
+                0 => encode_part(&s.nodes, out),
+                _ => encode_part(
+                    &(
+                        &s.lease,
+                        &s.accepted,
+                        s.writes,
+                        &s.prepared,
+                        s.crashes,
+                        s.pauses,
+                    ),
+                    out,
+                ),
+            },
+            decode: |parts| {
+                let (lease, accepted, writes, prepared, crashes, pauses) = decode_part(parts[1]);
+                ElectionState {
+                    nodes: decode_part(parts[0]),
+                    lease,
+                    accepted,
+                    writes,
+                    prepared,
+                    crashes,
+                    pauses,
+                }
+            },
+        })
+    }
 
     fn variants() -> &'static [Variant] {
         const IDS: [Variant; 5] = [

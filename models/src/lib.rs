@@ -393,10 +393,64 @@ pub trait Protocol:
         None
     }
 
+    /// How the checker's state store splits this model's states into parts, so that a part
+    /// many states share is stored once (see [`Parts`]). `None`, the default: one part, the
+    /// whole state.
+    fn parts(&self) -> Option<Parts<Self::State>> {
+        None
+    }
+
     /// Looks up a property by name.
     fn prop(name: &str) -> Option<Prop<Self>> {
         Self::props().into_iter().find(|p| p.name == name)
     }
+}
+
+/// How a model's states split into parts for the checker's compressed state store: tree
+/// compression (Laarman, van de Pol and Weber, "Parallel Recursive State Compression for
+/// Free", SPIN 2011; LTSmin's tree table).
+///
+/// The store keeps each distinct part once (a leaf), each distinct pair of neighbouring
+/// subtrees once, and so on up to one pair per state, each pair two ids packed into as few
+/// bits as the tables below it need: a part that recurs across many states (one process's
+/// local state, a channel) costs its bytes once and each state only a few bits. The parts
+/// `0..count` are paired as a balanced binary tree in their order, the left half the larger:
+/// four parts as `((0, 1), (2, 3))`, three as `((0, 1), 2)`. So make a part of what changes
+/// together, and put next to each other the parts whose combinations are few (e.g. the
+/// processes first, the shared state last).
+///
+/// Splitting must be lossless: equal parts encode to equal bytes, and `decode` of the
+/// parts `encode` wrote is the state again ([`encode_part`] and [`decode_part`] give such an
+/// encoding for any serde type without maps). A part may encode to no bytes at all (e.g. a
+/// process the configuration does not have). The checker's tests check the round trip on
+/// every reachable state of every check.
+pub struct Parts<S> {
+    /// How many parts every state has: at least 1.
+    pub count: usize,
+    /// Appends the encoding of part `i` (`0 <= i < count`) of `state` to `out`.
+    pub encode: fn(state: &S, i: usize, out: &mut Vec<u8>),
+    /// The state whose parts encode to `parts` (`count` of them, in order).
+    pub decode: fn(parts: &[&[u8]]) -> S,
+}
+
+impl<S> Clone for Parts<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for Parts<S> {}
+
+/// Appends `value`'s encoding to `out`: postcard's, which writes equal values of a serde
+/// type without maps as equal bytes. The checker stores whole states this way; a model's
+/// [`Parts::encode`] may use it for each part.
+pub fn encode_part<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    postcard::to_io(value, out).expect("encoding into a Vec<u8> cannot fail");
+}
+
+/// The value [`encode_part`] wrote as `bytes`. Panics on bytes it did not write: the parts
+/// the checker hands [`Parts::decode`] are always ones [`Parts::encode`] wrote.
+pub fn decode_part<T: DeserializeOwned>(bytes: &[u8]) -> T {
+    postcard::from_bytes(bytes).expect("a part decodes as it was encoded")
 }
 
 /// The `always` and `sometimes` properties as stateright [`stateright::Property`]s, for

@@ -70,7 +70,10 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, Violation, ticks};
+use crate::{
+    Arrow, Class, Fairness, Kind, ModelError, Parts, Prop, Protocol, Variant, Violation,
+    decode_part, encode_part, ticks,
+};
 
 /// How a message comes back after a consumer reports that processing failed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -926,6 +929,27 @@ fn message_deleted(_: &QueueModel, s: &QueueState) -> bool {
 impl Protocol for QueueModel {
     const ID: &'static str = "queue";
     type Config = QueueConfig;
+
+    /// The consumers, then the messages at the broker, the ledger and the counters.
+    fn parts(&self) -> Option<Parts<QueueState>> {
+        Some(Parts {
+            count: 2,
+            encode: |s, i, out| match i {
+                0 => encode_part(&s.consumers, out),
+                _ => encode_part(&(&s.messages, &s.ledger, s.crashes, s.pauses), out),
+            },
+            decode: |parts| {
+                let (messages, ledger, crashes, pauses) = decode_part(parts[1]);
+                QueueState {
+                    messages,
+                    consumers: decode_part(parts[0]),
+                    ledger,
+                    crashes,
+                    pauses,
+                }
+            },
+        })
+    }
 
     fn variants() -> &'static [Variant] {
         const IDS: [Variant; VARIANTS.len()] = {

@@ -47,7 +47,10 @@ use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, ModelError, Prop, Protocol, Variant, Violation};
+use crate::{
+    Arrow, Class, Fairness, Kind, ModelError, Parts, Prop, Protocol, Variant, Violation,
+    decode_part, encode_part,
+};
 
 /// Workers in the pool.
 pub const MAX_WORKERS: usize = 4;
@@ -729,6 +732,65 @@ impl Protocol for StealingModel {
     type Config = StealingConfig;
     /// Interleavings only: a stall stands for however long a task takes.
     const TIMED: bool = false;
+
+    /// The workers, then the producer and the ghost variables: the workers' queues and
+    /// phases take few combinations, each shared by many states.
+    fn parts(&self) -> Option<Parts<StealingState>> {
+        Some(Parts {
+            count: 2,
+            encode: |s, i, out| match i {
+                0 => encode_part(&s.workers, out),
+                _ => encode_part(
+                    &(
+                        s.producer,
+                        s.next,
+                        s.turn,
+                        &s.view,
+                        s.started,
+                        s.restarted,
+                        s.stalls,
+                        s.stolen,
+                        s.backpressure,
+                        s.parked,
+                        s.unequal,
+                        s.excess,
+                    ),
+                    out,
+                ),
+            },
+            decode: |parts| {
+                let (
+                    producer,
+                    next,
+                    turn,
+                    view,
+                    started,
+                    restarted,
+                    stalls,
+                    stolen,
+                    backpressure,
+                    parked,
+                    unequal,
+                    excess,
+                ) = decode_part(parts[1]);
+                StealingState {
+                    workers: decode_part(parts[0]),
+                    producer,
+                    next,
+                    turn,
+                    view,
+                    started,
+                    restarted,
+                    stalls,
+                    stolen,
+                    backpressure,
+                    parked,
+                    unequal,
+                    excess,
+                }
+            },
+        })
+    }
 
     fn variants() -> &'static [Variant] {
         const IDS: [Variant; 6] = [
