@@ -99,7 +99,10 @@
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
-use crate::{Arrow, Class, Fairness, Kind, Matrix, ModelError, Prop, Protocol, Variant, Violation};
+use crate::{
+    Arrow, Class, Fairness, Kind, Matrix, ModelError, Parts, Prop, Protocol, Variant, Violation,
+    decode_part, encode_part,
+};
 
 /// Servers in a cluster, at most.
 pub const MAX_SERVERS: usize = 5;
@@ -1715,6 +1718,51 @@ impl Protocol for RaftModel {
 
     fn representative(s: &RaftState) -> RaftState {
         representative(s)
+    }
+
+    /// One part per server (a server's state recurs across millions of states), then the
+    /// network, then the counters and the history variables.
+    fn parts(&self) -> Option<Parts<RaftState>> {
+        Some(Parts {
+            count: self.n() + 2,
+            encode: |s, i, out| {
+                let n = s.servers.len();
+                if i < n {
+                    encode_part(&s.servers[i], out);
+                } else if i == n {
+                    encode_part(&s.messages, out);
+                } else {
+                    encode_part(
+                        &(
+                            s.restarts,
+                            s.drops,
+                            s.duplicates,
+                            &s.elected,
+                            &s.committed,
+                            s.last_step,
+                            s.last_server,
+                        ),
+                        out,
+                    );
+                }
+            },
+            decode: |parts| {
+                let n = parts.len() - 2;
+                let (restarts, drops, duplicates, elected, committed, last_step, last_server) =
+                    decode_part(parts[n + 1]);
+                RaftState {
+                    servers: parts[..n].iter().map(|p| decode_part(p)).collect(),
+                    messages: decode_part(parts[n]),
+                    restarts,
+                    drops,
+                    duplicates,
+                    elected,
+                    committed,
+                    last_step,
+                    last_server,
+                }
+            },
+        })
     }
 
     fn fields(&self, s: &RaftState) -> Vec<(String, String)> {
