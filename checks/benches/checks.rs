@@ -7,7 +7,11 @@
 //! ```sh
 //! cargo bench -p coordlab-checks --bench checks            # 5 runs per check
 //! cargo bench -p coordlab-checks --bench checks -- 9 queue # 9 runs, checks matching "queue"
+//! cargo bench -p coordlab-checks --bench checks -- 1 deep  # the deep suite, once each
 //! ```
+//!
+//! The checks of the deep suite (`suite = "deep"` in a manifest) run only when the filter
+//! names the suite (`deep`) or the check in full (`raft/correct[deep]`): each takes minutes.
 //!
 //! Times are medians of the runs. Two memory figures per state: `store`, the heap the state
 //! store held when the search ended (`Exploration::store_bytes`: the states' tables, their
@@ -31,6 +35,7 @@ use coordlab_models::Protocol;
 use coordlab_models::deque::DequeModel;
 use coordlab_models::election::ElectionModel;
 use coordlab_models::queue::QueueModel;
+use coordlab_models::raft::RaftModel;
 use coordlab_models::stealing::StealingModel;
 use stateright::{Checker, HasDiscoveries};
 
@@ -136,7 +141,11 @@ fn main() {
     );
     let mut liveness_rows = Vec::new();
     for spec in manifest::load(None).expect("built-in manifests") {
-        if !spec.id().contains(&filter) {
+        let wanted = match spec.suite {
+            manifest::Suite::Deep => filter == "deep" || spec.id() == filter,
+            manifest::Suite::Default => spec.id().contains(&filter),
+        };
+        if !wanted {
             continue;
         }
         match spec.protocol.as_str() {
@@ -144,6 +153,7 @@ fn main() {
             "election" => bench::<ElectionModel>(&spec, runs, threads, &mut liveness_rows),
             "deque" => bench::<DequeModel>(&spec, runs, threads, &mut liveness_rows),
             "stealing" => bench::<StealingModel>(&spec, runs, threads, &mut liveness_rows),
+            "raft" => bench::<RaftModel>(&spec, runs, threads, &mut liveness_rows),
             other => panic!("no benchmark for protocol {other}"),
         }
     }

@@ -323,7 +323,7 @@ fn split_store_matches_whole<P: Protocol + Clone>() -> (usize, f64) {
     let specs: Vec<manifest::CheckSpec> = manifest::load(None)
         .unwrap()
         .into_iter()
-        .filter(|c| c.protocol == P::ID)
+        .filter(|c| c.protocol == P::ID && c.suite == manifest::Suite::Default)
         .collect();
     for spec in &specs {
         let model: P = registry::model(&spec.variant, &spec.bounds).unwrap();
@@ -377,6 +377,7 @@ fn split_stores_hold_the_same_states_in_at_most_16_bytes_each() {
         split_store_matches_whole::<ElectionModel>(),
         split_store_matches_whole::<DequeModel>(),
         split_store_matches_whole::<StealingModel>(),
+        split_store_matches_whole::<coordlab_models::raft::RaftModel>(),
     ] {
         assert!(checks > 4, "{checks} checks");
         worst = worst.max(bytes);
