@@ -431,8 +431,23 @@ fn list(manifests: Option<&Path>) -> Result<ExitCode, Fault> {
             s += &format!("    {:<vw$} {}\n", v.id, v.summary);
         }
         s += "  properties:\n";
+        // Columns as wide as the longest name and kind of any protocol, at least as before.
+        let pw = registry::protocols()
+            .iter()
+            .flat_map(|p| p.props())
+            .map(|p| p.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(32);
+        let kw = registry::protocols()
+            .iter()
+            .flat_map(|p| p.props())
+            .map(|p| p.kind.as_str().len())
+            .max()
+            .unwrap_or(0)
+            .max(10);
         for p in proto.props() {
-            s += &format!("    {:<32} {:<10} {}\n", p.name, p.kind.as_str(), p.doc);
+            s += &format!("    {:<pw$} {:<kw$} {}\n", p.name, p.kind.as_str(), p.doc);
         }
         s += &format!(
             "  bounds (--set KEY=VALUE): {}\n",

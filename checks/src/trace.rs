@@ -62,9 +62,9 @@ pub struct Typed<P: Protocol> {
     pub init: P::State,
     pub steps: Vec<(P::Action, P::State)>,
     /// The path as a person reads it ([`Protocol::display_path`]): states, initial state
-    /// first, and actions.
-    shown: Vec<P::State>,
-    shown_actions: Vec<P::Action>,
+    /// first, and actions. Computed when first rendered — after replay has shown every step
+    /// to be the model's, so that the model never steps from a state a file made up.
+    shown: std::sync::OnceLock<(Vec<P::State>, Vec<P::Action>)>,
 }
 
 /// Why a trace could not be decoded: the file is not a valid trace for its protocol.
@@ -130,26 +130,30 @@ impl<P: Protocol> Typed<P> {
 
     /// A behaviour of `model`: its initial state and its steps.
     pub fn new(model: P, init: P::State, steps: Vec<(P::Action, P::State)>) -> Self {
-        let (first, rest) = model.display_path(&init, &steps);
-        let (shown_actions, rest): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
-        let shown = std::iter::once(first).chain(rest).collect();
         Typed {
             model,
             init,
             steps,
-            shown,
-            shown_actions,
+            shown: std::sync::OnceLock::new(),
         }
+    }
+
+    fn display(&self) -> &(Vec<P::State>, Vec<P::Action>) {
+        self.shown.get_or_init(|| {
+            let (first, rest) = self.model.display_path(&self.init, &self.steps);
+            let (actions, rest): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
+            (std::iter::once(first).chain(rest).collect(), actions)
+        })
     }
 
     /// Action `i` (0-based) as a person reads it.
     pub fn shown_action(&self, i: usize) -> &P::Action {
-        &self.shown_actions[i]
+        &self.display().1[i]
     }
 
     /// The state after step `i` as a person reads it (step 0 is the initial state).
     pub fn shown(&self, i: usize) -> &P::State {
-        &self.shown[i]
+        &self.display().0[i]
     }
 
     /// The state after step `i` (step 0 is the initial state).
@@ -225,11 +229,33 @@ pub(crate) fn changes<P: Protocol>(
 ) -> Vec<(String, String, String)> {
     let old = model.fields(before);
     let new = model.fields(after);
-    old.into_iter()
-        .zip(new)
-        .filter(|(o, n)| o.1 != n.1)
-        .map(|((name, o), (_, n))| (name, o, n))
-        .collect()
+    if old.len() == new.len() && old.iter().zip(&new).all(|(o, n)| o.0 == n.0) {
+        return old
+            .into_iter()
+            .zip(new)
+            .filter(|(o, n)| o.1 != n.1)
+            .map(|((name, o), (_, n))| (name, o, n))
+            .collect();
+    }
+    // States of different shapes (a trace's made-up state): match the fields by name.
+    let absent = || "(absent)".to_string();
+    let mut out: Vec<(String, String, String)> = old
+        .iter()
+        .map(|(name, o)| {
+            let n = new
+                .iter()
+                .find(|(m, _)| m == name)
+                .map_or_else(absent, |x| x.1.clone());
+            (name.clone(), o.clone(), n)
+        })
+        .collect();
+    out.extend(
+        new.iter()
+            .filter(|(name, _)| !old.iter().any(|(m, _)| m == name))
+            .map(|(name, n)| (name.clone(), absent(), n.clone())),
+    );
+    out.retain(|(_, o, n)| o != n);
+    out
 }
 
 fn property_line<P: Protocol>(file: &TraceFile) -> String {

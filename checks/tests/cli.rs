@@ -1902,3 +1902,40 @@ fn simulate_shards_combine_into_the_unsharded_run() {
         "--shard",
     );
 }
+
+/// A Raft trace whose action names a server the cluster does not have, or whose state has
+/// lost a server, is refused — `show` with exit 2 and one line, `replay` as not reproduced —
+/// and the model never steps from the made-up state (no panic): the display of a trace in
+/// absolute terms is computed only after replay accepted every step.
+#[test]
+fn a_made_up_raft_trace_is_refused_without_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = "counterexamples/raft/forget-voted-for/ElectionSafety.json";
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(path)).unwrap()).unwrap();
+    let mut server = original.clone();
+    server["steps"][1]["action"] = serde_json::json!({"Timeout": {"server": 9}});
+    let mut shape = original.clone();
+    let servers = shape["steps"][1]["state"]["servers"].as_array().unwrap()[..1].to_vec();
+    shape["steps"][1]["state"]["servers"] = serde_json::Value::Array(servers);
+    for (name, trace, why) in [
+        (
+            "server.json",
+            server,
+            "step 1: `Timeout` is not enabled here",
+        ),
+        (
+            "shape.json",
+            shape,
+            "step 1: `Timeout` produces a different state",
+        ),
+    ] {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, trace.to_string()).unwrap();
+        let o = coordlab(&["show", file.to_str().unwrap()]);
+        assert_bad_input(&o, why);
+        let o = coordlab(&["replay", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains(why), "{}", stdout(&o));
+    }
+}
