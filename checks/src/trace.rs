@@ -64,7 +64,7 @@ pub struct Typed<P: Protocol> {
     /// The path as a person reads it ([`Protocol::display_path`]): states, initial state
     /// first, and actions. Computed when first rendered — after replay has shown every step
     /// to be the model's, so that the model never steps from a state a file made up.
-    shown: std::sync::OnceLock<(Vec<P::State>, Vec<P::Action>)>,
+    shown: std::sync::OnceLock<Shown<P>>,
 }
 
 /// Why a trace could not be decoded: the file is not a valid trace for its protocol.
@@ -89,6 +89,12 @@ pub enum DecodeError {
     #[error("cycle_start {0} is outside the trace")]
     Cycle(usize),
 }
+
+/// A path as a person reads it: its states, initial state first, and its actions.
+type Shown<P> = (
+    Vec<<P as stateright::Model>::State>,
+    Vec<<P as stateright::Model>::Action>,
+);
 
 impl<P: Protocol> Typed<P> {
     /// Decodes `file` for variant `variant` of `P` (normally the file's own variant).
@@ -138,7 +144,7 @@ impl<P: Protocol> Typed<P> {
         }
     }
 
-    fn display(&self) -> &(Vec<P::State>, Vec<P::Action>) {
+    fn display(&self) -> &Shown<P> {
         self.shown.get_or_init(|| {
             let (first, rest) = self.model.display_path(&self.init, &self.steps);
             let (actions, rest): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
