@@ -2,8 +2,8 @@
 //! the words of the counterexample traces.
 //!
 //! The page shows the protocol, the variant and what it changes, the check's bounds (the
-//! Configuration table of a trace), and every property — `always`, `sometimes`,
-//! `eventually`, `leads-to` — with its one-sentence doc, the manifest's expectation and the
+//! Configuration table of a trace), and every property — `always`, `sometimes` and the
+//! liveness kinds — with its one-sentence doc, the manifest's expectation and the
 //! verdict of the check, which runs in a background thread from startup by the same code
 //! as `coordlab check` (liveness included). A state is shown as the model's fields, with
 //! the real time and each process's own clock; the path to it as numbered steps, each the
@@ -235,8 +235,8 @@ struct StateView {
 struct PropHere {
     name: &'static str,
     kind: Kind,
-    /// The predicate at this state: for `always` and `sometimes` the property's, for
-    /// `eventually` and `leads-to` the goal's.
+    /// The predicate at this state: for `always` and `sometimes` the property's, for a
+    /// liveness property the goal's.
     holds_here: bool,
     /// For `leads-to`: whether the premise holds at this state.
     premise_here: Option<bool>,

@@ -7,7 +7,7 @@
 //! [[check]]
 //! variant = "correct"
 //! checker = "bfs"               # for the always and sometimes properties
-//! liveness = "fair-cycles"      # for the eventually and leads-to properties
+//! liveness = "fair-cycles"      # for the liveness properties (eventually, leads-to, …)
 //! unique-states = 1234          # the state space is pinned: a drift fails the check
 //! bounds = { messages = 1, consumers = 2 }
 //! expect = { NoMessageLost = "holds", EveryMessageResolved = "pending" }
@@ -160,7 +160,8 @@ pub struct CheckSpec {
     pub label: Option<String>,
     /// The checker of the `always` and `sometimes` properties.
     pub checker: CheckerKind,
-    /// The checker of the `eventually` and `leads-to` properties; required when one of them
+    /// The checker of the liveness properties (`eventually`, `leads-to`,
+    /// `always-eventually`, `eventually-always`); required when one of them
     /// is expected to hold or to be violated.
     pub liveness: Option<LivenessKind>,
     pub unique_states: Option<usize>,

@@ -372,7 +372,11 @@ fn lasso_paragraph<P: Protocol>(file: &TraceFile, t: &Typed<P>, k: usize) -> Str
         let lead = if k == 0 {
             "From the start,".to_string()
         } else {
-            format!("Steps 1–{k} lead into a loop:")
+            if k == 1 {
+                "Step 1 leads into a loop:".to_string()
+            } else {
+                format!("Steps 1–{k} lead into a loop:")
+            }
         };
         let _ = writeln!(
             s,

@@ -149,6 +149,8 @@ function hereText(kind, here) {
     case 'sometimes':
       return here.holds_here ? 'true: an example' : 'false';
     case 'eventually':
+    case 'always-eventually':
+    case 'eventually-always':
       return here.holds_here ? 'goal true' : 'goal false';
     case 'leads-to':
       return `premise ${here.premise_here ? 'true' : 'false'}, goal ${here.holds_here ? 'true' : 'false'}`;
