@@ -527,7 +527,7 @@ impl Message {
         }
     }
 
-    /// Every term the message carries (0 stands for "no entry" and is not a term).
+    /// Every term the message carries (a 0, "no entry", is not a term and is left out).
     fn terms_mut(&mut self) -> arrayvec::ArrayVec<&mut u8, 3> {
         let mut out = arrayvec::ArrayVec::new();
         match self {
@@ -554,6 +554,7 @@ impl Message {
                 }
             }
         }
+        out.retain(|t| **t != 0);
         out
     }
 
@@ -640,6 +641,36 @@ impl RaftState {
                 true
             }
             Err(_) => false,
+        }
+    }
+
+    /// Calls `f` on every term the state holds — each server's `currentTerm`, its log's
+    /// entries, the messages' terms and, with `history`, the history's — never on a 0 ("no
+    /// entry", which is not a term).
+    fn each_term(&mut self, history: bool, mut f: impl FnMut(&mut u8)) {
+        for srv in &mut self.servers {
+            f(&mut srv.term);
+            for e in &mut srv.log {
+                f(&mut e.term);
+            }
+        }
+        for (m, _) in &mut self.messages {
+            for t in m.terms_mut() {
+                f(t);
+            }
+        }
+        if history {
+            for c in &mut self.committed {
+                let conflict = c.conflict.as_mut().map(|(e, _)| &mut e.term);
+                for t in [Some(&mut c.term), Some(&mut c.entry.term), conflict]
+                    .into_iter()
+                    .flatten()
+                {
+                    if *t != 0 {
+                        f(t);
+                    }
+                }
+            }
         }
     }
 
@@ -863,7 +894,6 @@ impl RaftModel {
     }
 
     fn handle(&self, s: &mut RaftState, m: Message) {
-        let n = self.n();
         match m {
             Message::RequestVoteRequest {
                 term,
@@ -992,7 +1022,6 @@ impl RaftModel {
                 let l = &mut s.servers[i];
                 if term == l.term && l.role == Role::Leader {
                     let j = source as usize;
-                    debug_assert!(j < n);
                     if success {
                         l.match_index[j] = l.match_index[j].max(match_index);
                         l.next_index[j] = match_index + 1;
@@ -1007,46 +1036,15 @@ impl RaftModel {
     /// Renumbers terms so that the oldest term present is 1; the shift.
     fn renumber(s: &mut RaftState) -> u8 {
         let mut min = u8::MAX;
-        for srv in &s.servers {
-            min = min.min(srv.term);
-            for e in &srv.log {
-                min = min.min(e.term);
-            }
-        }
-        for (m, _) in &mut s.messages {
-            for t in m.terms_mut() {
-                if *t != 0 {
-                    min = min.min(*t);
-                }
-            }
-        }
+        s.each_term(false, |t| min = min.min(*t));
         if min <= 1 || min == u8::MAX {
             return 0;
         }
         let shift = min - 1;
-        let down = |t: &mut u8| *t = t.saturating_sub(shift);
-        for srv in &mut s.servers {
-            down(&mut srv.term);
-            for e in &mut srv.log {
-                down(&mut e.term);
-            }
-        }
-        for (m, _) in &mut s.messages {
-            for t in m.terms_mut() {
-                if *t != 0 {
-                    down(t);
-                }
-            }
-        }
+        // A history term older than every term present becomes 0: "before them all".
+        s.each_term(true, |t| *t = t.saturating_sub(shift));
         // Terms at or below the shift are gone from the state: their history is too.
         s.elected.drop_front(shift as usize);
-        for c in &mut s.committed {
-            down(&mut c.term);
-            down(&mut c.entry.term);
-            if let Some((e, _)) = &mut c.conflict {
-                down(&mut e.term);
-            }
-        }
         shift
     }
 
@@ -1286,22 +1284,19 @@ impl RaftModel {
         }
         self.apply(s, action).and_then(|t| self.finish(t))
     }
+}
 
-    /// The server a step is taken by (or, for a message, delivered to).
-    pub fn actor(action: &Action) -> Option<u8> {
-        match *action {
-            Action::Timeout { server }
-            | Action::BecomeLeader { server }
-            | Action::ClientRequest { server, .. }
-            | Action::AdvanceCommitIndex { server }
-            | Action::Restart { server }
-            | Action::UncontestedElection { server } => Some(server),
-            Action::RequestVote { from, .. } | Action::AppendEntries { from, .. } => Some(from),
+impl Action {
+    /// The message the action delivers, duplicates or drops, if any.
+    fn message_mut(&mut self) -> Option<&mut Message> {
+        match self {
             Action::HandleRequestVoteRequest { message }
             | Action::HandleRequestVoteResponse { message }
             | Action::HandleAppendEntriesRequest { message }
-            | Action::HandleAppendEntriesResponse { message } => Some(message.dest()),
-            Action::DuplicateMessage { .. } | Action::DropMessage { .. } => None,
+            | Action::HandleAppendEntriesResponse { message }
+            | Action::DuplicateMessage { message }
+            | Action::DropMessage { message } => Some(message),
+            _ => None,
         }
     }
 }
@@ -1895,10 +1890,19 @@ impl Protocol for RaftModel {
                 format!("{} commits up to index {to}{why}", name(server))
             }
             Action::HandleRequestVoteRequest { message: m } => {
-                let granted = after.as_ref().is_some_and(|t| {
-                    t.servers[m.dest() as usize].voted_for == Some(m.source())
-                        && s.servers[m.dest() as usize].voted_for != Some(m.source())
-                });
+                // The answer it sends (a repeated request is granted again).
+                let granted = after
+                    .as_ref()
+                    .and_then(|t| new_message(s, t))
+                    .is_some_and(|r| {
+                        matches!(
+                            r,
+                            Message::RequestVoteResponse {
+                                vote_granted: true,
+                                ..
+                            }
+                        )
+                    });
                 let v = &s.servers[m.dest() as usize];
                 let Message::RequestVoteRequest {
                     last_log_term,
@@ -2103,7 +2107,7 @@ impl Protocol for RaftModel {
         })
     }
 
-    fn arrows(&self, s: &RaftState, action: &Action, n: &RaftState) -> Vec<Arrow> {
+    fn arrows(&self, _: &RaftState, action: &Action, n: &RaftState) -> Vec<Arrow> {
         let note = |i: u8, text: String| Arrow::note([name(i)], text);
         match *action {
             Action::Timeout { server } => vec![note(
@@ -2156,7 +2160,6 @@ impl Protocol for RaftModel {
                 format!("network loses {}", arrow_label(self, &message)),
             )],
             Action::UncontestedElection { server } => {
-                let _ = s;
                 vec![note(
                     server,
                     format!(
@@ -2207,14 +2210,7 @@ impl Protocol for RaftModel {
                     .enumerate()
                     .find(|(_, c)| c.conflict.is_some())
                     .map(|(k, c)| (k + 1, *c))
-                    .unwrap_or((
-                        1,
-                        Committed {
-                            entry: Entry { term: 0, value: 0 },
-                            term: 0,
-                            conflict: None,
-                        },
-                    ));
+                    .unwrap_or((1, Committed::default()));
                 let (e, by) = c.conflict.unwrap_or((c.entry, 0));
                 format!(
                     "index {k} was committed with {} and then, by {}, with {}: two servers apply different entries at one index.",
@@ -2393,36 +2389,13 @@ fn up_to_date(voter: &Server, last_log_term: u8, last_log_index: u8) -> bool {
 }
 
 /// `a` with `offset` added to the terms of the message it names.
-fn shifted_action(a: Action, offset: u8) -> Action {
-    let up = |mut m: Message| {
-        for x in m.terms_mut() {
-            if *x != 0 {
-                *x = x.saturating_add(offset);
-            }
+fn shifted_action(mut a: Action, offset: u8) -> Action {
+    if let Some(m) = a.message_mut() {
+        for t in m.terms_mut() {
+            *t = t.saturating_add(offset);
         }
-        m
-    };
-    match a {
-        Action::HandleRequestVoteRequest { message } => Action::HandleRequestVoteRequest {
-            message: up(message),
-        },
-        Action::HandleRequestVoteResponse { message } => Action::HandleRequestVoteResponse {
-            message: up(message),
-        },
-        Action::HandleAppendEntriesRequest { message } => Action::HandleAppendEntriesRequest {
-            message: up(message),
-        },
-        Action::HandleAppendEntriesResponse { message } => Action::HandleAppendEntriesResponse {
-            message: up(message),
-        },
-        Action::DuplicateMessage { message } => Action::DuplicateMessage {
-            message: up(message),
-        },
-        Action::DropMessage { message } => Action::DropMessage {
-            message: up(message),
-        },
-        other => other,
     }
+    a
 }
 
 /// `s` with `offset` added to every term (0, "no entry", stays 0).
@@ -2431,38 +2404,11 @@ fn shifted(s: &RaftState, offset: u8) -> RaftState {
         return *s;
     }
     let mut t = *s;
-    let up = |x: &mut u8| {
-        if *x != 0 {
-            *x = x.saturating_add(offset);
-        }
-    };
-    for srv in &mut t.servers {
-        up(&mut srv.term);
-        for e in &mut srv.log {
-            up(&mut e.term);
-        }
-    }
-    for (m, _) in &mut t.messages {
-        for x in m.terms_mut() {
-            up(x);
-        }
-    }
-    for c in &mut t.committed {
-        up(&mut c.term);
-        up(&mut c.entry.term);
-        if let Some((e, _)) = &mut c.conflict {
-            up(&mut e.term);
-        }
-    }
-    let mut elected = InlineVec::new();
+    t.each_term(true, |x| *x = x.saturating_add(offset));
     if t.elected.len() + offset as usize <= 2 * MAX_TERMS {
-        for _ in 0..offset {
-            elected.push(0);
-        }
-        for &b in &s.elected {
-            elected.push(b);
-        }
-        t.elected = elected;
+        t.elected = std::iter::repeat_n(0, offset as usize)
+            .chain(s.elected.iter().copied())
+            .collect();
     }
     t
 }
@@ -3004,6 +2950,36 @@ mod tests {
         assert!(older("figure8-commit"));
     }
 
+    /// A duplicated RequestVote reaching a server that already voted for that candidate is
+    /// granted again, and the trace says so (not "it already voted for s1").
+    #[test]
+    fn a_repeated_vote_request_is_described_as_granted() {
+        let m = model(
+            "correct",
+            RaftConfig {
+                max_in_flight: 2,
+                max_duplicates: 1,
+                ..small()
+            },
+        );
+        let mut s = m.init_states()[0];
+        for a in [
+            Action::Timeout { server: 0 },
+            Action::RequestVote { from: 0, to: 1 },
+        ] {
+            s = m.step(&s, a).unwrap();
+        }
+        let request = s.messages[0].0;
+        s = m
+            .step(&s, Action::DuplicateMessage { message: request })
+            .unwrap();
+        let handle = Action::HandleRequestVoteRequest { message: request };
+        assert_eq!(m.describe(&s, &handle), "s2 grants s1 its vote in term 2");
+        s = m.step(&s, handle).unwrap();
+        assert_eq!(s.servers[1].voted_for, Some(0));
+        assert_eq!(m.describe(&s, &handle), "s2 grants s1 its vote in term 2");
+    }
+
     #[test]
     fn no_example_holds_at_the_start() {
         crate::testing::no_example_at_start(&model("correct", small()));
@@ -3066,13 +3042,11 @@ mod tests {
         let mut steps = Vec::new();
         let mut renumbered = false;
         for server in [0, 1, 2, 0, 1] {
-            {
-                let a = Action::Timeout { server };
-                let (t, k) = m.step_with_shift(&s, a).unwrap();
-                renumbered |= k > 0;
-                steps.push((a, t));
-                s = t;
-            }
+            let a = Action::Timeout { server };
+            let (t, k) = m.step_with_shift(&s, a).unwrap();
+            renumbered |= k > 0;
+            steps.push((a, t));
+            s = t;
             // Everyone hears the new term.
             for j in (0..3).filter(|&j| j != server) {
                 let a = Action::RequestVote {
