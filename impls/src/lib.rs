@@ -98,4 +98,5 @@ pub mod deque;
 pub mod election;
 pub mod pool;
 pub mod queue;
+pub mod raft;
 pub mod sync;
