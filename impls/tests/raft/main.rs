@@ -1,0 +1,19 @@
+//! Tests of the `raft` implementation. One binary for all engines; the engine is chosen by
+//! the build's cfg:
+//!
+//! - `cargo test -p coordlab-impls --test raft`: the named scenarios on std threads with
+//!   real ticks, and the clusters' checks (the five properties of Figure 3 on the
+//!   implementation's own states, and the linearizability of the key-value history).
+//! - `RUSTFLAGS="--cfg shuttle" cargo test -p coordlab-impls --release --target-dir
+//!   target/shuttle --test raft`: 3- and 5-server clusters under shuttle's random and PCT
+//!   schedules with crashes, restarts, partitions and a faulty network; the "shuttle finds
+//!   each bug" tests and the committed counterexamples' replay.
+
+#[cfg(not(loom))]
+#[path = "../support/dice.rs"]
+mod dice;
+#[cfg(not(loom))]
+mod harness;
+
+#[cfg(not(any(loom, shuttle)))]
+mod std_threads;
