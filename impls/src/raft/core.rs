@@ -497,14 +497,9 @@ impl RaftCore {
                 match_index,
                 last_log_index,
                 round,
-            } => self.handle_append_response(
-                from,
-                term,
-                success,
-                match_index,
-                last_log_index,
-                round,
-            ),
+            } => {
+                self.handle_append_response(from, term, success, match_index, last_log_index, round)
+            }
         }
     }
 
@@ -530,7 +525,8 @@ impl RaftCore {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        let span = u64::from(self.config.election_timeout_max - self.config.election_timeout_min) + 1;
+        let span =
+            u64::from(self.config.election_timeout_max - self.config.election_timeout_min) + 1;
         self.timeout = self.config.election_timeout_min + (self.rng % span) as u32;
     }
 
@@ -585,9 +581,7 @@ impl RaftCore {
         let up_to_date = last_log_term > my_last_term
             || (last_log_term == my_last_term && last_log_index >= my_last);
         let up_to_date = up_to_date || self.config.has(Deviation::NoUpToDateCheck);
-        let granted = term == self.term
-            && up_to_date
-            && self.voted_for.is_none_or(|v| v == from);
+        let granted = term == self.term && up_to_date && self.voted_for.is_none_or(|v| v == from);
         if granted {
             if self.voted_for != Some(from) {
                 self.voted_for = Some(from);

@@ -146,7 +146,8 @@ impl Reader<'_> {
         self.bytes(1).map(|b| b[0])
     }
     fn u64(&mut self) -> Option<u64> {
-        self.bytes(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        self.bytes(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
     }
     fn string(&mut self) -> Option<String> {
         let n = u32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes")) as usize;
@@ -256,7 +257,11 @@ impl KvStateMachine {
     ///
     /// Panics if `entry` is not the next index: the runtime applies in order.
     pub fn apply(&mut self, entry: &Entry) -> Option<(KvRequest, KvReply)> {
-        assert_eq!(entry.index, self.applied + 1, "entries are applied in order");
+        assert_eq!(
+            entry.index,
+            self.applied + 1,
+            "entries are applied in order"
+        );
         self.applied = entry.index;
         let Payload::Data(bytes) = &entry.payload else {
             return None;

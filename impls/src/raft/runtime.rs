@@ -384,7 +384,11 @@ impl<S: Storage + Send + 'static> Cluster<S> {
         storages: Vec<S>,
         observer: Arc<dyn Observer>,
     ) -> Cluster<S> {
-        assert_eq!(storages.len(), config.servers as usize, "one store per server");
+        assert_eq!(
+            storages.len(),
+            config.servers as usize,
+            "one store per server"
+        );
         node_config(&config, 0)
             .validate()
             .expect("a valid Raft configuration");

@@ -256,9 +256,15 @@ impl Observer for Recorder {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum HistoryEvent {
-    Invoke { client: u64, op: KvOp },
+    Invoke {
+        client: u64,
+        op: KvOp,
+    },
     /// `None`: the client gave up (the operation may or may not take effect).
-    Return { client: u64, output: Option<KvOutput> },
+    Return {
+        client: u64,
+        output: Option<KvOutput>,
+    },
 }
 
 /// A property violated, at record `step` (1-based; 0: the client history).
@@ -318,10 +324,11 @@ pub fn run(scenario: &Scenario) -> Report {
     let cluster = Arc::new(Mutex::new(cluster));
     let mut clients = Vec::new();
     for c in 0..scenario.clients {
-        let client = cluster
-            .lock()
-            .expect("cluster lock")
-            .client(u64::from(c) + 1, scenario.patience, scenario.budget);
+        let client = cluster.lock().expect("cluster lock").client(
+            u64::from(c) + 1,
+            scenario.patience,
+            scenario.budget,
+        );
         let history = Arc::clone(&history);
         let s = scenario.clone();
         clients.push(thread::spawn(move || client_loop(client, &s, c, &history)));
@@ -668,7 +675,9 @@ pub fn check_history(history: &[HistoryEvent]) -> Vec<Violation> {
                 client,
                 output: Some(output),
             } => {
-                let key = in_flight.remove(client).expect("a return follows its invoke");
+                let key = in_flight
+                    .remove(client)
+                    .expect("a return follows its invoke");
                 testers
                     .get_mut(&key)
                     .expect("the key's tester")
@@ -726,7 +735,11 @@ pub fn render_records(records: &[Record]) -> String {
                     what.join("; ")
                 );
                 if !applied.is_empty() {
-                    let _ = write!(out, " applied {:?}", applied.iter().map(|a| a.0).collect::<Vec<_>>());
+                    let _ = write!(
+                        out,
+                        " applied {:?}",
+                        applied.iter().map(|a| a.0).collect::<Vec<_>>()
+                    );
                 }
             }
             Record::Net {

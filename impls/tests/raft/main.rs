@@ -17,3 +17,14 @@ mod harness;
 
 #[cfg(not(any(loom, shuttle)))]
 mod std_threads;
+
+#[cfg(shuttle)]
+mod shuttle_tests;
+
+#[cfg(shuttle)]
+#[path = "../support/shuttle_search.rs"]
+mod shuttle_search;
+
+#[cfg(shuttle)]
+#[path = "../support/files.rs"]
+mod files;

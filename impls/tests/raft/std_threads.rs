@@ -15,7 +15,11 @@ fn three_servers_serve_clients_and_keep_every_property() {
         report.violations,
         render_records(&report.records)
     );
-    assert_eq!(report.answered, 10, "every operation answered: {:?}", report.history);
+    assert_eq!(
+        report.answered, 10,
+        "every operation answered: {:?}",
+        report.history
+    );
     assert!(!report.leaders.is_empty());
 }
 
@@ -38,5 +42,9 @@ fn five_servers_with_crashes_partitions_and_an_unreliable_network_keep_every_pro
         report.violations,
         render_records(&report.records)
     );
-    assert!(report.answered > 0, "some operation answered: {:?}", report.history);
+    assert!(
+        report.answered > 0,
+        "some operation answered: {:?}",
+        report.history
+    );
 }
