@@ -82,6 +82,7 @@ fn target(
         scheduler,
         seeds: SEEDS,
         max_iterations: 5_000,
+        fixed_seeds: SEEDS,
         fixed_iterations: 300,
     }
 }

@@ -52,7 +52,15 @@ pub struct Scenario {
     /// Per chaos step: chance in thousandths that it crashes a server (else it restarts
     /// one, or cuts or heals links).
     pub crash_per_mille: u32,
+    /// Per chaos step: chance that it crashes a server and restarts it at once.
+    pub reboot_per_mille: u32,
     pub partition_per_mille: u32,
+    /// Most yields (shuttle) or ticks (std) between chaos steps.
+    pub chaos_pause: u32,
+    /// Per chaos step: chance that it cuts the current leader (the up server of the
+    /// highest term that leads) off from the others, a nemesis aimed at leaders (Jepsen's
+    /// "partition the primary"), after healing the previous cut.
+    pub isolate_leader_per_mille: u32,
     /// Raft timing, in ticks.
     pub election_timeout: (u32, u32),
     pub heartbeat: u32,
@@ -103,7 +111,10 @@ impl Scenario {
             faults: FaultsSpec::NONE,
             chaos_steps: 0,
             crash_per_mille: 0,
+            reboot_per_mille: 0,
             partition_per_mille: 0,
+            chaos_pause: 30,
+            isolate_leader_per_mille: 0,
             election_timeout: (10, 20),
             heartbeat: 3,
             max_entries_per_message: 64,
@@ -439,17 +450,15 @@ fn client_loop(
 }
 
 fn pause(s: &Scenario, dice: &mut Dice) {
+    let n = dice.roll() % s.chaos_pause.max(1);
     if cfg!(any(shuttle, loom)) {
-        for _ in 0..(dice.roll() % 8) {
+        for _ in 0..n {
             thread::yield_now();
         }
     } else {
         #[cfg(not(any(shuttle, loom)))]
-        std::thread::sleep(std::time::Duration::from_millis(
-            s.tick_ms * u64::from(5 + dice.roll() % 30),
-        ));
+        std::thread::sleep(std::time::Duration::from_millis(s.tick_ms * u64::from(n)));
     }
-    let _ = s;
 }
 
 fn chaos_loop(cluster: &Mutex<Cluster<MemStorage>>, recorder: &Recorder, s: &Scenario) {
@@ -461,7 +470,22 @@ fn chaos_loop(cluster: &Mutex<Cluster<MemStorage>>, recorder: &Recorder, s: &Sce
         let down: Vec<u32> = (0..s.servers).filter(|&n| !c.is_up(n)).collect();
         // Keep a majority up: a crash only when fewer than a minority are down.
         let may_crash = (down.len() as u32 + 1) * 2 < s.servers;
-        if may_crash && dice.chance(s.crash_per_mille) {
+        if dice.chance(s.isolate_leader_per_mille) {
+            if let Some(leader) = current_leader(recorder, &c) {
+                c.heal();
+                c.isolate(&[leader]);
+                recorder.push(Record::Partition {
+                    isolated: vec![leader],
+                });
+            }
+        } else if dice.chance(s.reboot_per_mille) {
+            if c.is_up(node) {
+                c.crash(node);
+                recorder.push(Record::Crash { node });
+            }
+            c.restart(node);
+            recorder.push(Record::Restart { node });
+        } else if may_crash && dice.chance(s.crash_per_mille) {
             if c.is_up(node) {
                 c.crash(node);
                 recorder.push(Record::Crash { node });
@@ -481,12 +505,29 @@ fn chaos_loop(cluster: &Mutex<Cluster<MemStorage>>, recorder: &Recorder, s: &Sce
     }
     let mut c = cluster.lock().expect("cluster lock");
     c.heal();
+    recorder.push(Record::Heal);
     for n in 0..s.servers {
         if !c.is_up(n) {
             c.restart(n);
             recorder.push(Record::Restart { node: n });
         }
     }
+}
+
+/// The up server that leads in the highest term, by the record so far.
+fn current_leader(recorder: &Recorder, c: &Cluster<MemStorage>) -> Option<u32> {
+    let records = recorder.records.lock().expect("recorder lock");
+    let mut latest: BTreeMap<u32, (u64, Role)> = BTreeMap::new();
+    for r in records.iter() {
+        if let Record::Step { node, state, .. } = r {
+            latest.insert(*node, (state.term, state.role));
+        }
+    }
+    latest
+        .iter()
+        .filter(|(n, (_, role))| *role == Role::Leader && c.is_up(**n))
+        .max_by_key(|(_, (term, _))| *term)
+        .map(|(n, _)| *n)
 }
 
 // ---- The checks ----

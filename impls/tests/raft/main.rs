@@ -28,3 +28,10 @@ mod shuttle_search;
 #[cfg(shuttle)]
 #[path = "../support/files.rs"]
 mod files;
+
+#[cfg(shuttle)]
+mod counterexamples;
+
+#[cfg(shuttle)]
+#[path = "../support/impl_counterexamples.rs"]
+mod impl_counterexamples;

@@ -67,6 +67,8 @@ pub struct Target<P: ImplProtocol> {
     pub seeds: std::ops::RangeInclusive<u64>,
     /// Runs per seed before giving up.
     pub max_iterations: usize,
+    /// The seeds the fixed workload is searched from.
+    pub fixed_seeds: std::ops::RangeInclusive<u64>,
     /// Runs per seed of the fixed workload.
     pub fixed_iterations: usize,
 }
@@ -149,7 +151,7 @@ pub fn find<P: ImplProtocol>(target: &Target<P>) -> Found<P::Report> {
 /// through the same search from every seed and panics if any run violates anything.
 pub fn assert_finds<P: ImplProtocol>(target: &Target<P>) -> Found<P::Report> {
     let found = find(target);
-    for seed in target.seeds.clone() {
+    for seed in target.fixed_seeds.clone() {
         if let Some(bad) = search::<P>(
             &target.fixed,
             None,
