@@ -585,6 +585,12 @@ impl<S: Storage> Client<S> {
         self.id
     }
 
+    /// Sends the next request to `server` first (until a refusal or its patience sends the
+    /// client elsewhere).
+    pub fn ask_first(&mut self, server: u32) {
+        self.guess = server % self.shared.config.servers;
+    }
+
     /// Performs `op` and returns its answer.
     pub fn call(&mut self, op: KvOp) -> Result<KvOutput, ClientError> {
         self.seq += 1;

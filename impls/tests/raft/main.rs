@@ -16,6 +16,8 @@ mod dice;
 mod harness;
 
 #[cfg(not(any(loom, shuttle)))]
+mod scenarios;
+#[cfg(not(any(loom, shuttle)))]
 mod std_threads;
 
 #[cfg(shuttle)]
