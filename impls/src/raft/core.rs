@@ -799,10 +799,11 @@ impl RaftCore {
             // whole log cannot be written as a `Persist`; it stays in memory only.)
             let pending = &mut self.out.persist.entries;
             pending.retain(|e| e.index < cut);
-            if pending.is_empty() && first_new.is_none() {
-                if let Some(last) = self.log.last().cloned() {
-                    pending.push(last);
-                }
+            if pending.is_empty()
+                && first_new.is_none()
+                && let Some(last) = self.log.last().cloned()
+            {
+                pending.push(last);
             }
         }
         if let Some(k) = first_new {

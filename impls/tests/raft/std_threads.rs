@@ -20,5 +20,20 @@ fn three_servers_serve_clients_and_keep_every_property() {
         "every operation answered: {:?}",
         report.history
     );
+    assert_eq!(report.timed_out, 0);
+    // The no-op of the first term and one entry per write (gets are reads, not entries).
+    let writes = report
+        .history
+        .iter()
+        .filter(|h| {
+            matches!(h, super::harness::HistoryEvent::Invoke { op, .. }
+                if !matches!(op, coordlab_impls::raft::KvOp::Get { .. }))
+        })
+        .count() as u64;
+    assert!(
+        report.applied > writes,
+        "applied up to {} for {writes} writes",
+        report.applied
+    );
     assert!(!report.leaders.is_empty());
 }
