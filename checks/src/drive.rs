@@ -39,6 +39,7 @@ use crate::trace::{self, TraceFile, Typed};
 
 pub mod election;
 pub mod queue;
+pub mod raft;
 pub mod stealing;
 
 /// Something the implementation refused, or a step the correct implementation does not take.
@@ -281,6 +282,10 @@ pub struct Report {
     pub with_deviation: Outcome,
     /// On the correct implementation.
     pub correct: Outcome,
+    /// The trace is a behaviour of the correct protocol (a liveness lasso that fairness
+    /// alone allows, such as Raft's split votes under weak fairness): the correct
+    /// implementation must follow it and fail the property as well.
+    pub correct_trace: bool,
 }
 
 impl Report {
@@ -295,6 +300,16 @@ impl Report {
                 ..
             }
         );
+        if self.correct_trace {
+            let also = matches!(
+                self.correct,
+                Outcome::Followed {
+                    violated: Ok(_),
+                    ..
+                }
+            );
+            return reproduced && also;
+        }
         let stopped = match self.correct {
             Outcome::Refused { step, .. } | Outcome::Departed { step, .. } => {
                 self.bug_step == Some(step)
@@ -311,6 +326,10 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} {}:", self.model, self.property)?;
         match self.bug_step {
+            None if self.correct_trace => writeln!(
+                f,
+                "  a behaviour of the correct protocol: the correct implementation must follow it too"
+            )?,
             Some(k) => writeln!(
                 f,
                 "  the bug acts at step {k}: the correct model does not take it alike"
@@ -358,6 +377,7 @@ pub fn counterexample<D: Driver>(file: &TraceFile, t: &Typed<D::Model>) -> Resul
         bug_step: bug_step::<D>(t)?,
         with_deviation,
         correct,
+        correct_trace: file.variant == "correct",
     })
 }
 
@@ -422,7 +442,7 @@ fn violation_text<P: Protocol>(file: &TraceFile) -> String {
 }
 
 /// The protocols with a driver.
-pub const PROTOCOLS: &[&str] = &["queue", "election", "stealing"];
+pub const PROTOCOLS: &[&str] = &["queue", "election", "stealing", "raft"];
 
 /// Drives a counterexample file of any protocol with a driver. `Err` (bad input) when the
 /// protocol has no driver or the trace does not decode or reproduce on its own model.
@@ -431,6 +451,7 @@ pub fn counterexample_file(file: &TraceFile) -> Result<Report, String> {
         "queue" => checked::<queue::QueueDriver>(file),
         "election" => checked::<election::ElectionDriver>(file),
         "stealing" => checked::<stealing::StealingDriver>(file),
+        "raft" => checked::<raft::RaftDriver>(file),
         other => Err(format!(
             "no driver for protocol `{other}` (known: {})",
             PROTOCOLS.join(", ")
@@ -462,8 +483,8 @@ pub struct Walks {
 
 /// Drives seeded random walks of `model` against the correct implementation: walk `k`
 /// (seed `k`) starts from an initial state and takes, up to `depth` times, a uniformly
-/// chosen step among those that change the state and that the implementation would choose
-/// ([`Driver::admits`]), comparing the implementation's state with the model's after each.
+/// chosen step among those that change the state, stay within the model's bounds and that
+/// the implementation would choose ([`Driver::admits`]), comparing the implementation's state with the model's after each.
 /// Stops at the first walk that does not follow.
 pub fn walks<D: Driver>(
     model: &D::Model,
@@ -491,7 +512,9 @@ pub fn walks<D: Driver>(
         for step in 1..=depth {
             let mut next = Vec::new();
             for (action, n) in model.next_steps(&state) {
-                if n != state && driver.admits(model, &state, &action) {
+                // Within the model's bounds: a step out of them is no state of a check.
+                if n != state && model.within_boundary(&n) && driver.admits(model, &state, &action)
+                {
                     next.push((action, n));
                 }
             }

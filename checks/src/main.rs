@@ -1035,6 +1035,9 @@ fn drive(path: &Path) -> Result<ExitCode, Fault> {
     if report.as_expected() {
         let correct = match report.bug_step {
             Some(k) => format!("the correct implementation stops it at step {k}"),
+            None if report.correct_trace => {
+                "so does the correct implementation (a behaviour of the correct protocol)".into()
+            }
             None => "the correct implementation takes every step without it".into(),
         };
         out(&format!(

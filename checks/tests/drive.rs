@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use coordlab_checks::drive::{
-    self, election::ElectionDriver, queue::QueueDriver, stealing::StealingDriver,
+    self, election::ElectionDriver, queue::QueueDriver, raft::RaftDriver, stealing::StealingDriver,
 };
 use coordlab_checks::trace::{TraceFile, Typed};
 use coordlab_checks::{manifest, registry};
@@ -97,6 +97,18 @@ fn every_stealing_counterexample_reproduces_with_its_deviation_and_is_refused_wi
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// The same for Raft, on the core in raft.tla's profile: `figure8-commit`, `forget-voted-for`,
+/// `no-up-to-date-check` and `truncate-without-conflict` reproduce with their deviations;
+/// the correct core refuses the old-term commit (at the answer that would allow it), keeps
+/// its vote across the restart, refuses the vote, keeps its entries. The correct protocol's
+/// own lassos (split votes under weak fairness, leader churn) are followed by the correct
+/// core too, whose property fails the same way.
+#[test]
+fn every_raft_counterexample_reproduces_with_its_deviation_and_is_refused_without() {
+    let failures = drive_all::<RaftDriver>("raft");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 /// Walks per correct check of the manifests, and their depth.
 const WALKS: u64 = 2_000;
 const DEPTH: usize = 60;
@@ -160,6 +172,15 @@ fn random_walks_of_the_correct_stealing_model_are_followed_by_the_pool() {
     walk_every_correct_check::<StealingDriver>("stealing");
 }
 
+/// Every correct Raft check (three servers; restarts, drops and duplicates; any-time and
+/// timely timeouts; randomized-timeout fairness) against the correct core: every step of the
+/// model — each message handler on the state the walk reached — is taken by the core with
+/// the same next state.
+#[test]
+fn random_walks_of_the_correct_raft_model_are_followed_by_the_core() {
+    walk_every_correct_check::<RaftDriver>("raft");
+}
+
 /// Every deviation of the implementations is a bug variant of its protocol's model, under
 /// the same id: what `coordlab drive` and the counterexample directories rely on.
 #[test]
@@ -176,6 +197,10 @@ fn every_implementation_deviation_is_a_model_variant() {
     for d in election {
         ElectionModel::new(d.id(), Default::default())
             .unwrap_or_else(|e| panic!("election deviation {d:?}: {e}"));
+    }
+    for d in coordlab_impls::raft::Deviation::ALL {
+        coordlab_models::raft::RaftModel::new(d.id(), Default::default())
+            .unwrap_or_else(|e| panic!("raft deviation {d:?}: {e}"));
     }
     for d in coordlab_impls::pool::Deviation::ALL {
         coordlab_models::stealing::StealingModel::new(d.id(), Default::default())

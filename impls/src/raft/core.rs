@@ -108,6 +108,13 @@ pub struct Config {
     /// A new leader appends a no-op entry of its term (§8). Needed for read-index reads to
     /// be served early in a term; off, the leader waits for a client's entry to commit.
     pub noop_on_election: bool,
+    /// A leader sends a follower that accepted once new entries as soon as it has them,
+    /// moving `nextIndex` past what it sent without waiting for the answer (raft-rs's
+    /// "replicate" state). Off: `nextIndex` moves only on answers, as in raft.tla.
+    pub pipeline: bool,
+    /// After a refusal, a leader moves `nextIndex` to just past the follower's last index
+    /// (the hint the answer carries, §5.3's optimization) instead of one back.
+    pub reject_hint: bool,
     /// Seeds the timeout draws (a xorshift generator inside the core): the same seed and
     /// inputs give the same outputs.
     pub seed: u64,
@@ -130,10 +137,26 @@ impl Config {
             heartbeat_interval: 3,
             max_entries_per_message: 64,
             noop_on_election: true,
+            pipeline: true,
+            reject_hint: true,
             seed: 0x2545_F491_4F6C_DD1D,
             record_events: true,
             #[cfg(any(test, loom, shuttle, feature = "deviations"))]
             deviation: None,
+        }
+    }
+
+    /// raft.tla's server (and the Raft model's, `coordlab-models`): one entry per
+    /// AppendEntries, no no-op on election, no pipelining, `nextIndex` one back after a
+    /// refusal. The profile the model's traces are driven on and conformance runs use;
+    /// slower to replicate than [`Config::new`]'s defaults, identical in safety.
+    pub fn raft_tla(id: NodeId, servers: Vec<NodeId>) -> Config {
+        Config {
+            max_entries_per_message: 1,
+            noop_on_election: false,
+            pipeline: false,
+            reject_hint: false,
+            ..Config::new(id, servers)
         }
     }
 
@@ -378,6 +401,24 @@ impl RaftCore {
             .map(|p| p.matched)
     }
 
+    /// A leader's `nextIndex` and `matchIndex` for another server; `None` if this server
+    /// does not lead or `server` is itself or unknown.
+    pub fn progress(&self, server: NodeId) -> Option<(Index, Index)> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        self.progress
+            .iter()
+            .find(|p| p.id == server)
+            .map(|p| (p.next, p.matched))
+    }
+
+    /// Whether this server, a candidate, has been granted `server`'s vote in its term
+    /// (its own included).
+    pub fn has_vote_from(&self, server: NodeId) -> bool {
+        self.role == Role::Candidate && self.votes.contains(&server)
+    }
+
     /// The term of the entry at `index` (0 for index 0 or past the end).
     pub fn term_at(&self, index: Index) -> Term {
         if index == 0 {
@@ -405,6 +446,22 @@ impl RaftCore {
                     self.campaign();
                 }
             }
+        }
+    }
+
+    /// A leader sends `to` an AppendEntries request now: the entries from its `nextIndex`
+    /// for `to` (at most [`Config::max_entries_per_message`]), or a heartbeat. Returns
+    /// whether it did (it leads and `to` is another server of the cluster).
+    pub fn replicate(&mut self, to: NodeId) -> bool {
+        if self.role != Role::Leader {
+            return false;
+        }
+        match self.progress.iter().position(|p| p.id == to) {
+            Some(i) => {
+                self.send_append(i);
+                true
+            }
+            None => false,
         }
     }
 
@@ -707,7 +764,7 @@ impl RaftCore {
         let end = last.min(prev_log_index + self.config.max_entries_per_message as Index);
         let entries = self.log[prev_log_index as usize..end as usize].to_vec();
         let n = entries.len() as Index;
-        if !p.probing && n > 0 {
+        if self.config.pipeline && !p.probing && n > 0 {
             self.progress[i].next = end + 1;
         }
         self.event(Event::AppendEntries {
@@ -742,10 +799,15 @@ impl RaftCore {
         leader_commit: Index,
         round: u64,
     ) {
+        let count = entries.len() as u64;
         let refuse = |core: &mut RaftCore| {
             core.event(Event::HandleAppendEntriesRequest {
                 from,
                 term,
+                prev_log_index,
+                prev_log_term,
+                entries: count,
+                leader_commit,
                 success: false,
                 match_index: 0,
                 truncated_from: None,
@@ -820,6 +882,10 @@ impl RaftCore {
         self.event(Event::HandleAppendEntriesRequest {
             from,
             term,
+            prev_log_index,
+            prev_log_term,
+            entries: count,
+            leader_commit,
             success: true,
             match_index,
             truncated_from,
@@ -876,6 +942,7 @@ impl RaftCore {
             return;
         };
         let last = self.last_index();
+        let (pipeline, reject_hint) = (self.config.pipeline, self.config.reject_hint);
         let p = &mut self.progress[i];
         p.round = p.round.max(round);
         if success {
@@ -883,7 +950,12 @@ impl RaftCore {
             if match_index > p.matched {
                 p.matched = match_index;
             }
-            p.next = p.next.max(p.matched + 1);
+            p.next = if pipeline {
+                p.next.max(p.matched + 1)
+            } else {
+                // raft.tla: nextIndex is the answer's matchIndex plus one.
+                match_index + 1
+            };
             p.probing = false;
             let more = p.next <= last;
             self.advance_commit();
@@ -892,9 +964,17 @@ impl RaftCore {
                 // what is beyond was not sent yet (more than one message's worth).
                 self.send_append(i);
             }
-        } else if p.next > p.matched + 1 {
-            // §5.3: decrement nextIndex and retry; the hint skips what the follower lacks.
-            p.next = (p.next - 1).min(last_log_index + 1).max(p.matched + 1);
+        } else if reject_hint {
+            if p.next > p.matched + 1 {
+                // §5.3: decrement nextIndex and retry; the hint skips what the follower
+                // lacks.
+                p.next = (p.next - 1).min(last_log_index + 1).max(p.matched + 1);
+                p.probing = true;
+                self.send_append(i);
+            }
+        } else {
+            // raft.tla: one back, at least 1.
+            p.next = p.next.saturating_sub(1).max(1);
             p.probing = true;
             self.send_append(i);
         }

@@ -195,6 +195,14 @@ pub enum Event {
         from: NodeId,
         /// The request's term.
         term: Term,
+        /// The request's `prevLogIndex`.
+        prev_log_index: Index,
+        /// The request's `prevLogTerm`.
+        prev_log_term: Term,
+        /// How many entries the request carried.
+        entries: u64,
+        /// The request's `leaderCommit`.
+        leader_commit: Index,
         /// Whether it accepted (its log matched at `prevLogIndex`).
         success: bool,
         /// Its match index on success, 0 otherwise.
