@@ -47,6 +47,7 @@ use stateright::Model;
 
 pub mod election;
 pub mod queue;
+pub mod raft;
 pub mod stealing;
 
 /// The JSON envelope of an implementation run: what `coordlab conform` reads and the
@@ -331,7 +332,7 @@ pub fn conform<C: Conformance>(
 }
 
 /// The protocols with a conformance mapping.
-pub const PROTOCOLS: &[&str] = &["queue", "election", "stealing"];
+pub const PROTOCOLS: &[&str] = &["queue", "election", "stealing", "raft"];
 
 /// Reads a run log (JSON, [`RunLog`]) and checks it against its protocol's model: the
 /// variant the log names, or `variant` if given.
@@ -352,6 +353,7 @@ pub fn check_json(text: &str, variant: Option<&str>) -> Result<Verdict, ConformE
         "queue" => check_value::<queue::QueueConformance>(value, variant),
         "election" => check_value::<election::ElectionConformance>(value, variant),
         "stealing" => check_value::<stealing::StealingConformance>(value, variant),
+        "raft" => check_value::<raft::RaftConformance>(value, variant),
         other => Err(ConformError::BadLog(format!(
             "no conformance mapping for protocol `{other}` (known: {})",
             PROTOCOLS.join(", ")

@@ -528,7 +528,7 @@ impl Message {
     }
 
     /// Every term the message carries (a 0, "no entry", is not a term and is left out).
-    fn terms_mut(&mut self) -> arrayvec::ArrayVec<&mut u8, 3> {
+    pub fn terms_mut(&mut self) -> arrayvec::ArrayVec<&mut u8, 3> {
         let mut out = arrayvec::ArrayVec::new();
         match self {
             Message::RequestVoteRequest {

@@ -66,6 +66,8 @@ pub enum NetFate {
     Partitioned,
     /// The receiver is down.
     ReceiverDown,
+    /// Waiting in the receiver's mailbox when the receiver crashed.
+    Lost,
 }
 
 /// Sees every step of every server, from the server's own thread, right after the step and
@@ -189,8 +191,8 @@ impl<T> Mailbox<T> {
             q = self.ready.wait(q).expect("mailbox lock");
         }
     }
-    fn clear(&self) {
-        self.queue.lock().expect("mailbox lock").clear();
+    fn drain(&self) -> Vec<T> {
+        self.queue.lock().expect("mailbox lock").drain(..).collect()
     }
 }
 
@@ -254,7 +256,7 @@ impl<S: Storage> Shared<S> {
                 self.nodes[to].push(NodeInput::Message(envelope), false);
             }
             NetFate::Delayed(ticks) => net.delayed.push((ticks, envelope)),
-            NetFate::Dropped | NetFate::Partitioned | NetFate::ReceiverDown => {}
+            NetFate::Dropped | NetFate::Partitioned | NetFate::ReceiverDown | NetFate::Lost => {}
         }
     }
 
@@ -274,7 +276,11 @@ impl<S: Storage> Shared<S> {
         });
         for envelope in due {
             let to = envelope.to.0 as usize;
-            if net.up[to] && !net.blocked.contains(&(envelope.from.0, envelope.to.0)) {
+            if !net.up[to] {
+                self.observer.network(&envelope, &NetFate::ReceiverDown);
+            } else if net.blocked.contains(&(envelope.from.0, envelope.to.0)) {
+                self.observer.network(&envelope, &NetFate::Partitioned);
+            } else {
                 self.nodes[to].push(NodeInput::Message(envelope), false);
             }
         }
@@ -441,8 +447,12 @@ impl<S: Storage + Send + 'static> Cluster<S> {
         self.shared.net.lock().expect("network lock").up[i] = false;
         self.shared.nodes[i].push(NodeInput::Stop, true);
         handle.join().expect("a server thread panicked");
-        self.shared.nodes[i].clear();
         self.shared.observer.crash(NodeId(node));
+        for lost in self.shared.nodes[i].drain() {
+            if let NodeInput::Message(envelope) = lost {
+                self.shared.observer.network(&envelope, &NetFate::Lost);
+            }
+        }
     }
 
     /// Restarts a crashed server from its storage. Does nothing if it is up.

@@ -313,15 +313,15 @@ fn story(records: &[Record]) -> String {
                     what.join("; ")
                 )
             }
-            Record::Net {
-                from,
-                to,
-                message,
-                term,
-                fate,
-            } => match fate {
+            Record::Net { envelope: e, fate } => match fate {
                 coordlab_impls::raft::NetFate::Delivered => continue,
-                other => format!("network: {message} s{from}→s{to} (term {term}) {other:?}"),
+                other => format!(
+                    "network: {} {}→{} (term {}) {other:?}",
+                    e.message.kind(),
+                    e.from,
+                    e.to,
+                    e.message.term()
+                ),
             },
             Record::Crash { node } => format!("**s{node} crashes**"),
             Record::Restart { node } => format!("**s{node} restarts**"),

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use coordlab_impls::raft::{
-    Client, ClientError, Cluster, ClusterConfig, Config, Entry, Event, Faults, KvOp, KvOutput,
-    KvView, MemStorage, NetFate, NodeId, Observer, Payload, Role, Ticker,
+    Client, ClientError, Cluster, ClusterConfig, Config, Entry, Envelope, Event, Faults, KvOp,
+    KvOutput, KvView, MemStorage, NetFate, NodeId, Observer, Payload, Role, Ticker,
 };
 use coordlab_impls::sync::{Arc, Mutex, thread};
 use serde::{Deserialize, Serialize};
@@ -66,6 +66,9 @@ pub struct Scenario {
     pub heartbeat: u32,
     pub max_entries_per_message: usize,
     pub noop_on_election: bool,
+    /// raft.tla's profile (`Config::raft_tla`): one entry per message, no no-op, no
+    /// pipelining, `nextIndex` one back after a refusal; overrides the two fields above.
+    pub raft_tla: bool,
     /// Client patience and budget, in ticks.
     pub patience: u32,
     pub budget: u32,
@@ -119,6 +122,7 @@ impl Scenario {
             heartbeat: 3,
             max_entries_per_message: 64,
             noop_on_election: true,
+            raft_tla: false,
             patience: 30,
             budget: 400,
             tick_ms: 2,
@@ -127,12 +131,18 @@ impl Scenario {
     }
 
     pub fn cluster_config(&self) -> ClusterConfig {
-        let mut raft = Config::new(NodeId(0), Vec::new());
+        let mut raft = if self.raft_tla {
+            Config::raft_tla(NodeId(0), Vec::new())
+        } else {
+            Config::new(NodeId(0), Vec::new())
+        };
         raft.election_timeout_min = self.election_timeout.0;
         raft.election_timeout_max = self.election_timeout.1;
         raft.heartbeat_interval = self.heartbeat;
-        raft.max_entries_per_message = self.max_entries_per_message;
-        raft.noop_on_election = self.noop_on_election;
+        if !self.raft_tla {
+            raft.max_entries_per_message = self.max_entries_per_message;
+            raft.noop_on_election = self.noop_on_election;
+        }
         raft.deviation = self.deviation;
         ClusterConfig {
             servers: self.servers,
@@ -205,10 +215,7 @@ pub enum Record {
     },
     /// The network's fate for a message.
     Net {
-        from: u32,
-        to: u32,
-        message: String,
-        term: u64,
+        envelope: Envelope,
         fate: NetFate,
     },
     Crash {
@@ -252,12 +259,9 @@ impl Observer for Recorder {
         });
     }
 
-    fn network(&self, envelope: &coordlab_impls::raft::Envelope, fate: &NetFate) {
+    fn network(&self, envelope: &Envelope, fate: &NetFate) {
         self.push(Record::Net {
-            from: envelope.from.0,
-            to: envelope.to.0,
-            message: envelope.message.kind().to_owned(),
-            term: envelope.message.term(),
+            envelope: envelope.clone(),
             fate: fate.clone(),
         });
     }
@@ -782,14 +786,15 @@ pub fn render_records(records: &[Record]) -> String {
                     );
                 }
             }
-            Record::Net {
-                from,
-                to,
-                message,
-                term,
-                fate,
-            } => {
-                let _ = write!(out, "net s{from}→s{to} {message}(t{term}): {fate:?}");
+            Record::Net { envelope: e, fate } => {
+                let _ = write!(
+                    out,
+                    "net {}→{} {}(t{}): {fate:?}",
+                    e.from,
+                    e.to,
+                    e.message.kind(),
+                    e.message.term()
+                );
             }
             Record::Crash { node } => {
                 let _ = write!(out, "crash s{node}");
@@ -805,6 +810,31 @@ pub fn render_records(records: &[Record]) -> String {
             }
         }
         out.push('\n');
+    }
+    out
+}
+
+/// The record as the Raft conformance mapping reads it (`coordlab_checks::conform::raft`):
+/// each core event, each network fate, each crash.
+#[cfg(not(loom))]
+pub fn run_events(records: &[Record]) -> Vec<coordlab_checks::conform::raft::RunEvent> {
+    use coordlab_checks::conform::raft::RunEvent;
+    let mut out = Vec::new();
+    for r in records {
+        match r {
+            Record::Step { node, events, .. } => {
+                out.extend(events.iter().map(|e| RunEvent::Core {
+                    server: *node,
+                    event: e.clone(),
+                }))
+            }
+            Record::Net { envelope, fate } => out.push(RunEvent::Net {
+                message: envelope.clone(),
+                fate: fate.clone(),
+            }),
+            Record::Crash { node } => out.push(RunEvent::Crash { server: *node }),
+            Record::Restart { .. } | Record::Partition { .. } | Record::Heal => {}
+        }
     }
     out
 }

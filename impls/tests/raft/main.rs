@@ -10,6 +10,8 @@
 //!   each bug" tests and the committed counterexamples' replay.
 
 #[cfg(not(loom))]
+mod conform;
+#[cfg(not(loom))]
 #[path = "../support/dice.rs"]
 mod dice;
 #[cfg(not(loom))]

@@ -1,0 +1,128 @@
+//! Conformance: every run of the cluster in raft.tla's profile is a behaviour of the Raft
+//! model (`coordlab_checks::conform::raft`): its record — each core event, each network
+//! fate, each crash — replayed on the model, every step enabled and every answer, message,
+//! commit and term as the model's. Runs that leave the model's bounds (more than 4 entries
+//! appended, more than 8 messages in flight) are counted, and must stay a minority.
+
+use std::sync::Arc as StdArc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use coordlab_checks::conform::raft::{RaftConformance, RunConfig};
+use coordlab_checks::conform::{ConformError, Verdict, conform};
+
+use super::harness::{FaultsSpec, Report, Scenario, render_records, run, run_events};
+
+/// Three servers in raft.tla's profile, one client writing twice, a lossy, duplicating,
+/// reordering network (no delays) and reboots and partitions.
+pub fn scenario() -> Scenario {
+    Scenario {
+        raft_tla: true,
+        clients: 1,
+        ops_per_client: 2,
+        keys: 1,
+        faults: FaultsSpec {
+            drop: 50,
+            duplicate: 30,
+            reorder: 100,
+            delay: 0,
+            max_delay_ticks: 0,
+        },
+        chaos_steps: 4,
+        reboot_per_mille: 300,
+        partition_per_mille: 300,
+        election_timeout: (6, 10),
+        heartbeat: 3,
+        patience: 40,
+        budget: 300,
+        ..Scenario::base(3)
+    }
+}
+
+/// Tallies of the runs checked.
+#[derive(Default)]
+pub struct Tally {
+    pub conforming: AtomicUsize,
+    pub unmapped: AtomicUsize,
+}
+
+/// The run's failure if it is not a behaviour of the model of `variant` (within bounds).
+pub fn check_run(report: &Report, variant: &str, tally: &Tally) -> Option<String> {
+    let servers = 3;
+    match conform::<RaftConformance>(
+        &RunConfig { servers },
+        variant,
+        &run_events(&report.records),
+    ) {
+        Ok(Verdict::Conforms { .. }) => {
+            tally.conforming.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        Ok(Verdict::Diverges(d)) => Some(format!("{d}")),
+        Err(ConformError::Unmapped { .. }) => {
+            tally.unmapped.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        Err(e) => Some(format!("bad log: {e}")),
+    }
+}
+
+fn assert_mostly_conforming(tally: &Tally, runs: usize) {
+    let c = tally.conforming.load(Ordering::Relaxed);
+    let u = tally.unmapped.load(Ordering::Relaxed);
+    eprintln!("{c} runs conform, {u} leave the model's bounds, of {runs}");
+    assert_eq!(c + u, runs);
+    assert!(
+        c * 2 > runs,
+        "only {c} of {runs} runs within the model's bounds"
+    );
+}
+
+/// On std threads: every run conforms to the correct model (or leaves its bounds).
+#[cfg(not(shuttle))]
+#[test]
+fn std_runs_in_raft_tla_profile_are_behaviours_of_the_model() {
+    let tally = Tally::default();
+    let runs = 10;
+    for _ in 0..runs {
+        let report = run(&scenario());
+        assert!(report.violations.is_empty(), "{:?}", report.violations);
+        if let Some(f) = check_run(&report, "correct", &tally) {
+            panic!("{f}\n{}", render_records(&report.records));
+        }
+    }
+    assert_mostly_conforming(&tally, runs);
+}
+
+/// Under shuttle, random schedules from 20 seeds: every run conforms to the correct model
+/// (or leaves its bounds).
+#[cfg(shuttle)]
+#[test]
+fn shuttle_runs_in_raft_tla_profile_are_behaviours_of_the_model() {
+    let tally = StdArc::new(Tally::default());
+    let per_seed = 50;
+    for seed in 0..20 {
+        let t = StdArc::clone(&tally);
+        let found = crate::shuttle_search::search_random(
+            move || {
+                let report = run(&scenario());
+                let failure = report
+                    .violations
+                    .first()
+                    .map(ToString::to_string)
+                    .or_else(|| check_run(&report, "correct", &t));
+                (report, failure)
+            },
+            seed,
+            per_seed,
+        );
+        if let Some(f) = found {
+            panic!(
+                "seed {seed} run {}: {}\n{}",
+                f.iteration,
+                f.message,
+                render_records(&f.report.records)
+            );
+        }
+    }
+    assert_mostly_conforming(&tally, 20 * per_seed);
+}
