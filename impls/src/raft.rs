@@ -8,3 +8,7 @@ mod types;
 
 pub use self::storage::{MemStorage, Storage, StorageError, validate};
 pub use self::types::{Durable, Entry, HardState, Index, NodeId, Payload, Persist, Term};
+
+// Durable storage beyond the in-memory store: the conformance suite every `Storage` must
+// pass.
+pub mod testing;
