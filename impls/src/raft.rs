@@ -9,6 +9,8 @@ mod types;
 pub use self::storage::{MemStorage, Storage, StorageError, validate};
 pub use self::types::{Durable, Entry, HardState, Index, NodeId, Payload, Persist, Term};
 
-// Durable storage beyond the in-memory store: the conformance suite every `Storage` must
-// pass.
+// Durable storage beyond the in-memory store: a write-ahead log in a directory, and the
+// conformance suite every `Storage` must pass.
+pub mod file;
 pub mod testing;
+pub use self::file::{FileStorage, Fsync};

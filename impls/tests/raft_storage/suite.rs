@@ -1,4 +1,4 @@
-//! The conformance suite on the in-memory store, and on stores with one planted fault each: every
+//! The conformance suite on both stores, and on stores with one planted fault each: every
 //! case must catch at least one fault (so none can pass whatever the store does), and the
 //! same store without the fault must pass every case.
 
@@ -26,6 +26,26 @@ impl Harness for Mem {
 #[test]
 fn mem_storage_passes_the_conformance_suite() {
     testing::run_all(&mut Mem);
+}
+
+/// Claim: the file store, fsyncing every write, meets the storage contract; a reopen is a
+/// drop and a new `FileStorage::open` of the directory.
+#[cfg(not(any(loom, shuttle)))]
+#[test]
+fn file_storage_passes_the_conformance_suite() {
+    testing::run_all(&mut crate::files::Files::new(
+        coordlab_impls::raft::Fsync::Always,
+    ));
+}
+
+/// Claim: without fsync the file store still meets the contract within one machine's
+/// uptime (what the suite can see; a power failure is another matter, see `Fsync::Never`).
+#[cfg(not(any(loom, shuttle)))]
+#[test]
+fn file_storage_without_fsync_passes_the_conformance_suite() {
+    testing::run_all(&mut crate::files::Files::new(
+        coordlab_impls::raft::Fsync::Never,
+    ));
 }
 
 /// One planted bug in an in-memory store.
