@@ -44,9 +44,9 @@
 //!
 //! - **A torn last write** (the process or the machine died inside a `persist`, which only
 //!   ever appends one record at the end): the file ends inside a record's header; or the
-//!   record's length checks out but the record runs to or past the end of the file and fails
-//!   its checksum; or the header fails its checksum and no whole record follows anywhere
-//!   after it. The record is discarded and the file truncated back to the last whole record
+//!   record's length checks out and the record runs past the end of the file, or ends at
+//!   the end of the file and fails its checksum; or the header fails its checksum and no
+//!   whole record follows anywhere after it. The record is discarded and the file truncated back to the last whole record
 //!   ([`FileStorage::discarded_tail`] says how many bytes went). That write had not returned
 //!   `Ok`, so the contract allows losing it.
 //! - **Damage** anywhere else is [`StorageError::Corrupt`] with the file and the byte offset
@@ -77,7 +77,7 @@
 //! - **The lock** is advisory (`File::try_lock`, `flock` on Unix): it keeps out other
 //!   `FileStorage`s, in this process or another, not other programs; on a file system
 //!   without locks `open` fails with [`StorageError::Io`] (`op` `lock`).
-//! - **Write failures.** After a failed write or fsync the state of the log's tail is
+//! - **Write failures.** After a failed write, fsync or rewrite the state of the log's tail is
 //!   unknown (the kernel may have dropped the dirty pages it failed to write), so the store
 //!   refuses every later call with the first error's operation; reopening it replays what
 //!   reached the disk.
@@ -284,15 +284,25 @@ impl FileStorage {
     /// the old log or the new one.
     ///
     /// Errors: as [`load`](Storage::load), and [`StorageError::Io`] if writing, syncing or
-    /// renaming fails.
+    /// renaming fails (every later call then fails too, as after a failed write).
     pub fn compact(&mut self) -> Result<(), StorageError> {
         let state = self.load()?;
         let rewritten = encode_log(&state)?;
-        write_log_atomically(&self.dir, &rewritten, self.fsync)?;
-        // The old handle points at the replaced file.
-        self.log = open_append(&self.log_path)?;
-        self.end = rewritten.len() as u64;
-        Ok(())
+        // After a failure here the log may or may not have been replaced, and the handle may
+        // point at a file no longer in the directory: refuse everything until reopened.
+        let reopened = write_log_atomically(&self.dir, &rewritten, self.fsync)
+            .and_then(|()| open_append(&self.log_path));
+        match reopened {
+            Ok(log) => {
+                self.log = log;
+                self.end = rewritten.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = Some("compact");
+                Err(e)
+            }
+        }
     }
 
     fn usable(&self) -> Result<(), StorageError> {
