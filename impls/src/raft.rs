@@ -121,3 +121,9 @@ pub use self::runtime::{
 };
 pub use self::storage::{MemStorage, Storage, StorageError, validate};
 pub use self::types::{Durable, Entry, HardState, Index, NodeId, Payload, Persist, Term};
+
+// Durable storage beyond the in-memory store: a write-ahead log in a directory, and the
+// conformance suite every `Storage` must pass.
+pub mod file;
+pub mod testing;
+pub use self::file::{FileStorage, Fsync};

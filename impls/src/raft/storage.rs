@@ -29,21 +29,30 @@ pub enum StorageError {
         why: String,
     },
     /// A [`Persist`] that breaks the contract: entries that do not start at or below the
-    /// last index plus one, or that are not contiguous.
+    /// last index plus one, or that are not contiguous; or one too large for the store's
+    /// format (for [`FileStorage`](super::FileStorage), a record body over 4 GiB − 1 bytes).
+    /// Nothing was written.
     #[error("bad write: {0}")]
     BadWrite(String),
 }
 
 /// The durable part of a Raft server.
 ///
-/// Contract (what the conformance suite in the tests checks of every implementation):
+/// Contract (what the conformance suite, [`testing`](super::testing), checks of every
+/// implementation):
 /// - [`load`](Storage::load) returns exactly what the `Ok` [`persist`](Storage::persist)
 ///   calls wrote, in order, even after the process died at any point: a write that
 ///   returned `Ok` is never lost; a write interrupted before it returned is either wholly
 ///   there or wholly absent.
 /// - `persist` with entries starting at index `i` removes every stored entry at `i` and
 ///   above, then appends the entries. Entries starting above the last index plus one, or not
-///   contiguous, are refused with [`StorageError::BadWrite`] and change nothing.
+///   contiguous, are refused with [`StorageError::BadWrite`] and change nothing (not even
+///   the hard state the same `Persist` carries). A `Persist` with nothing in it changes
+///   nothing and succeeds.
+/// - A `persist` that fails otherwise ([`StorageError::Io`]) counts as interrupted: its
+///   write may or may not be found after a restart, and the store may refuse every later
+///   call until it is reopened. A server should treat it as a crash: stop, and restart from
+///   `load`.
 pub trait Storage {
     /// Everything durable: the hard state and the whole log.
     fn load(&mut self) -> Result<Durable, StorageError>;
