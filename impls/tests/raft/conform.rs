@@ -126,3 +126,50 @@ fn shuttle_runs_in_raft_tla_profile_are_behaviours_of_the_model() {
     }
     assert_mostly_conforming(&tally, 20 * per_seed);
 }
+
+/// Conformance catches each of the model's bugs: under shuttle, a run of the core with the
+/// deviation switched on leaves the correct model once the bug acts (the divergence names
+/// the step), and stays a behaviour of its own variant's model.
+#[cfg(shuttle)]
+#[test]
+fn runs_with_a_deviation_leave_the_correct_model_and_follow_their_own() {
+    use super::harness::Deviation;
+    for d in Deviation::ALL {
+        let mut s = scenario();
+        s.deviation = Some(d);
+        s.isolate_leader_per_mille = 500;
+        s.chaos_steps = 8;
+        let tally = StdArc::new(Tally::default());
+        let t = StdArc::clone(&tally);
+        let found = crate::shuttle_search::search_random(
+            move || {
+                let report = run(&s);
+                let failure = check_run(&report, "correct", &t);
+                (report, failure)
+            },
+            1,
+            5_000,
+        );
+        let Some(f) = found else {
+            panic!("no run with `{}` left the correct model", d.id());
+        };
+        assert!(
+            f.message.contains("diverges from raft/correct"),
+            "{}",
+            f.message
+        );
+        let own = Tally::default();
+        if let Some(bad) = check_run(&f.report, d.id(), &own) {
+            panic!(
+                "the run of `{}` is not a behaviour of its own variant: {bad}",
+                d.id()
+            );
+        }
+        eprintln!(
+            "{}: run {} leaves raft/correct: {}",
+            d.id(),
+            f.iteration,
+            f.message.lines().next().unwrap_or("")
+        );
+    }
+}
