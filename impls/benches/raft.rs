@@ -34,11 +34,13 @@
 //!   learn the commit index from the next append, as coordlab's do; 4 messages a batch, the
 //!   same as coordlab (one request and one response per follower).
 //!
+//! The groups:
+//!
 //! - `raft_throughput_64`: the leader proposes 64 entries, then rounds run until the leader
 //!   has applied all 64; reported per batch (throughput in proposals/s). Messages still in
-//!   flight when the batch is applied (raft-rs broadcasts the new commit index to the
-//!   followers; coordlab's followers learn it from the next append) carry over to the next
-//!   batch.
+//!   flight when the batch is applied (raft-rs without `skip_bcast_commit` sends the
+//!   followers the new commit index; coordlab's followers learn it from the next append)
+//!   carry over to the next batch.
 //! - `raft_commit_latency`: from a cluster with nothing in flight, the leader proposes one
 //!   entry and rounds run until the leader applies it; only that is timed (two clock reads
 //!   included). It takes 3 rounds in both. raft-rs with and without `skip_bcast_commit`
@@ -47,7 +49,7 @@
 //! Both rebuild their clusters (not timed) every 65,536 proposals, so the logs (never
 //! compacted) stay small. Before measuring, each cluster runs a correctness guard: batches
 //! and single proposals, then a heartbeat so the followers learn the last commit index, and
-//! every server of both clusters must have applied every proposal exactly once, in order,
+//! every server of every cluster must have applied every proposal exactly once, in order,
 //! with the same checksum as the proposals made.
 //!
 //! Run: `cargo bench -p coordlab-impls --bench raft` (about 40 seconds on 2 cores after the
