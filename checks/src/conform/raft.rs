@@ -9,7 +9,8 @@
 //! crashes. The configuration ([`RunConfig`]) is the number of servers.
 //!
 //! # Ids, terms, values, variant
-//! - Servers: `NodeId(n)` is the model's server `n`.
+//! - Servers: `NodeId(n)` is the model's server `n`, which the model and the reports
+//!   name `s{n+1}` (`NodeId(0)` is s1).
 //! - Terms: the model renumbers its terms after every step so the oldest present is 1; the
 //!   mapping keeps the offset between the implementation's absolute terms and the model's
 //!   (the cores start at term 0, the model at 1) and moves it by each step's renumbering.
@@ -93,16 +94,17 @@ pub enum RunEvent {
 impl fmt::Display for RunEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunEvent::Core { server, event } => write!(f, "s{server}: {event:?}"),
+            // Servers by the model's names: NodeId(0) is s1.
+            RunEvent::Core { server, event } => write!(f, "s{}: {event:?}", server + 1),
             RunEvent::Net { message, fate } => write!(
                 f,
-                "network: {} {}→{} (term {}) {fate:?}",
+                "network: {} s{}→s{} (term {}) {fate:?}",
                 message.message.kind(),
-                message.from,
-                message.to,
+                message.from.0 + 1,
+                message.to.0 + 1,
                 message.message.term()
             ),
-            RunEvent::Crash { server } => write!(f, "s{server} crashes"),
+            RunEvent::Crash { server } => write!(f, "s{} crashes", server + 1),
         }
     }
 }
@@ -599,8 +601,8 @@ impl Conformance for RaftConformance {
                     Ok(())
                 } else {
                     Err(Mismatch::new(
-                        "message sent",
-                        format!("{sent:?}"),
+                        format!("the message s{} → s{}", m.source() + 1, m.dest() + 1),
+                        sent.first().map_or("none".to_owned(), |x| format!("{x:?}")),
                         format!("{m:?}"),
                     ))
                 }
@@ -632,13 +634,24 @@ impl Conformance for RaftConformance {
                     ) => *a == b && *x == y,
                     _ => false,
                 };
+                let words = |m: Option<&Message>| match m {
+                    Some(Message::RequestVoteResponse { vote_granted, .. }) => {
+                        format!("voteGranted {vote_granted}")
+                    }
+                    Some(Message::AppendEntriesResponse {
+                        success,
+                        match_index,
+                        ..
+                    }) => format!("success {success}, matchIndex {match_index}"),
+                    _ => "no answer".to_owned(),
+                };
                 if same {
                     Ok(())
                 } else {
                     Err(Mismatch::new(
-                        "answer",
-                        format!("{got:?}"),
-                        format!("{want:?}"),
+                        format!("the answer s{} → s{}", want.source() + 1, want.dest() + 1),
+                        words(got),
+                        words(Some(&want)),
                     ))
                 }
             }
