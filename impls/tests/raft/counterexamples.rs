@@ -459,7 +459,7 @@ fn render_md(file: &CounterexampleFile<Raft>, target: &Target<Raft>) -> String {
         file.events.len()
     );
     md.push_str(
-        "Each line: the server, its role, term, log (the term of each entry, by index) and commit index after the step, and what it did. Deliveries are left out; lost, duplicated, reordered, delayed and cut messages are shown.\n\n",
+        "Each line: the server, its role, term, log (the term of each entry, by index) and commit index after the step, and what it did. Deliveries are left out; lost, duplicated, reordered, delayed and cut messages are shown. Servers are named by their `NodeId` from 0 (`s0` is `NodeId(0)`; the model's traces call it s1).\n\n",
     );
     md.push_str(&story(story_records));
     let _ = writeln!(
