@@ -116,8 +116,8 @@ pub use self::kv::{
 };
 pub use self::message::{Envelope, Event, Message, Role};
 pub use self::runtime::{
-    Client, ClientError, Cluster, ClusterConfig, Faults, KvView, NetFate, NoObserver, Observer,
-    Ticker, Ticket,
+    Client, ClientError, Cluster, ClusterConfig, Faults, KvView, Mailbox, NetFate, NoObserver,
+    Observer, Ticker, Ticket,
 };
 pub use self::storage::{MemStorage, Storage, StorageError, validate};
 pub use self::types::{Durable, Entry, HardState, Index, NodeId, Payload, Persist, Term};

@@ -151,19 +151,32 @@ pub struct Ticket {
     attempt: u64,
 }
 
-struct Mailbox<T> {
+/// A mailbox: an unbounded queue many threads push to and one thread receives from,
+/// blocking while it is empty (a `Mutex` and a `Condvar` of the sync facade). What the
+/// runtime's servers and clients read their inputs from.
+pub struct Mailbox<T> {
     queue: Mutex<VecDeque<T>>,
     ready: Condvar,
 }
 
+impl<T> Default for Mailbox<T> {
+    fn default() -> Self {
+        Mailbox::new()
+    }
+}
+
 impl<T> Mailbox<T> {
-    fn new() -> Mailbox<T> {
+    /// An empty mailbox.
+    pub fn new() -> Mailbox<T> {
         Mailbox {
             queue: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
         }
     }
-    fn push(&self, item: T, front: bool) {
+
+    /// Puts `item` at the back, or at the `front` (a message overtaking the others; a
+    /// stop that must come first), and wakes the receiver.
+    pub fn push(&self, item: T, front: bool) {
         let mut q = self.queue.lock().expect("mailbox lock");
         if front {
             q.push_front(item);
@@ -171,18 +184,28 @@ impl<T> Mailbox<T> {
             q.push_back(item);
         }
         drop(q);
+        // After the unlock: the receiver re-checks the queue under the lock, so a wakeup
+        // between the unlock and its wait is not lost (it has not released the lock to
+        // wait before this push took it, or it sees the item).
         self.ready.notify_one();
     }
-    fn push_unless(&self, item: T, present: impl Fn(&T) -> bool) {
+
+    /// Puts `item` at the back unless an item for which `present` holds is waiting (a
+    /// tick is not queued twice: a slow receiver misses ticks rather than piling them up).
+    /// Returns whether it did.
+    pub fn push_unless(&self, item: T, present: impl Fn(&T) -> bool) -> bool {
         let mut q = self.queue.lock().expect("mailbox lock");
         if q.iter().any(present) {
-            return;
+            return false;
         }
         q.push_back(item);
         drop(q);
         self.ready.notify_one();
+        true
     }
-    fn recv(&self) -> T {
+
+    /// The first item, waiting for one if there is none.
+    pub fn recv(&self) -> T {
         let mut q = self.queue.lock().expect("mailbox lock");
         loop {
             if let Some(item) = q.pop_front() {
@@ -191,8 +214,20 @@ impl<T> Mailbox<T> {
             q = self.ready.wait(q).expect("mailbox lock");
         }
     }
-    fn drain(&self) -> Vec<T> {
+
+    /// Takes every waiting item (a crashed server's mailbox is emptied so).
+    pub fn drain(&self) -> Vec<T> {
         self.queue.lock().expect("mailbox lock").drain(..).collect()
+    }
+
+    /// How many items wait.
+    pub fn len(&self) -> usize {
+        self.queue.lock().expect("mailbox lock").len()
+    }
+
+    /// Whether no item waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

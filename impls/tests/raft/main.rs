@@ -8,6 +8,9 @@
 //!   target/shuttle --test raft`: 3- and 5-server clusters under shuttle's random and PCT
 //!   schedules with crashes, restarts, partitions and a faulty network; the "shuttle finds
 //!   each bug" tests and the committed counterexamples' replay.
+//! - `RUSTFLAGS="--cfg loom" cargo test -p coordlab-impls --release --target-dir target/loom
+//!   --test raft`: the runtime's mailboxes (blocking receive, tick coalescing, a crash's
+//!   drain) in every interleaving.
 
 #[cfg(not(loom))]
 mod conform;
@@ -21,6 +24,9 @@ mod harness;
 mod scenarios;
 #[cfg(not(any(loom, shuttle)))]
 mod std_threads;
+
+#[cfg(loom)]
+mod loom_tests;
 
 #[cfg(shuttle)]
 mod shuttle_tests;
