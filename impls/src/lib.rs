@@ -11,7 +11,11 @@
 //! [`pool`], a work-stealing thread pool with bounded per-worker queues, backpressure
 //! (`submit` waits, `try_submit` refuses) and the `stealing` model's sleep protocol
 //! (register, fence, check again, park), checked under shuttle with the model's bug variants
-//! as deviations (its own "What is not checked" is in the module docs).
+//! as deviations (its own "What is not checked" is in the module docs); and [`raft`], Raft's
+//! log replication as a pure core (events in, a `Ready` out), durable storage (in memory,
+//! or a fsynced write-ahead log), a replicated key-value store with client sessions and
+//! read-index reads, and an in-process cluster runtime with a faulty network (its own
+//! "What is not checked" is in the module docs).
 //!
 //! ```
 //! use std::time::Duration;

@@ -73,33 +73,53 @@
 //!
 //! # How it is checked
 //!
-//! The tests (`impls/tests/raft/`) run clusters on std threads and under shuttle (3 and 5
-//! servers, crashes, reboots, partitions, a lossy, duplicating, reordering and delaying
-//! network, clients doing puts, gets and compare-and-sets) and check every run's record:
-//! Figure 3's five properties on the servers' own states after every step, as the Raft
-//! model states them (`ElectionSafety`, `LeaderAppendOnly`, `LogMatching`,
-//! `LeaderCompleteness`, `StateMachineSafety`), and the linearizability of the client
-//! history, key by key (stateright's `LinearizabilityTester`). The model's four bugs are
-//! deviations of the core (`Deviation`, test builds only); shuttle must find each, and the
-//! failing schedules are committed under `counterexamples/raft/impl-*/` and replayed. Named
-//! scenarios (initial election, re-election, a failed follower, a partitioned leader
-//! rejoining, fast catch-up, restarts of every server, churn, Figure 8 on an unreliable
-//! network) state their claims.
+//! The tests (`impls/tests/raft/`, `impls/tests/raft_storage/`, and the `checks` crate's
+//! `drive`, `conform_raft` and `kv` tests):
+//!
+//! - **Figure 3 on the implementation's own states.** Clusters run on std threads and
+//!   under shuttle (3 and 5 servers; crashes, reboots, partitions; a lossy, duplicating,
+//!   reordering and delaying network; clients doing puts, gets and compare-and-sets). Every
+//!   run's record is checked after every step for `ElectionSafety`, `LeaderAppendOnly`,
+//!   `LogMatching`, `LeaderCompleteness` and `StateMachineSafety`, as the Raft model states
+//!   them, and the client history for linearizability, key by key (stateright's
+//!   `LinearizabilityTester`).
+//! - **The model's bugs.** Its four bugs are deviations of the core (`Deviation`, test
+//!   builds only). shuttle must find each, and the failing schedules are committed under
+//!   `counterexamples/raft/impl-*/` and replayed; the correct core survives the same
+//!   workloads from 20 seeds.
+//! - **Conformance, both ways.** Runs in raft.tla's profile are replayed on the model
+//!   (`coordlab conform`: every step enabled, every answer, message, commit and term the
+//!   model's). The model's committed counterexamples are driven against the core
+//!   (`coordlab drive`): each deviation reproduces its violation, and the correct core
+//!   refuses the step the bug needs. Seeded random walks of every correct Raft check are
+//!   followed by the core step for step.
+//! - **Scenarios** state their claims: initial election, re-election, a failed follower, a
+//!   partitioned leader rejoining, fast catch-up, restarts of every server, churn, and
+//!   Figure 8 on an unreliable network.
+//! - **Queues and storage.** loom checks the runtime's mailboxes. Storage has its own
+//!   conformance suite ([`testing`]), run on both stores, torn-write recovery at every
+//!   byte, and a proptest against a reference.
 //!
 //! # What is not checked
 //!
 //! - **shuttle samples.** A passing shuttle run means no failure in the schedules tried
 //!   (thousands per workload, from 20 seeds), not correctness. The runs are short: a few
 //!   operations per client, a few hundred server steps.
+//! - **Conformance within the model's bounds.** The model holds at most 4 entries and 8
+//!   messages in flight, and sends one entry per AppendEntries. So only runs in raft.tla's
+//!   profile ([`Config::raft_tla`]) that stay within those bounds are replayed on it.
+//!   Pipelining, batching, the no-op of a new term and the reject hint are checked only by
+//!   the properties above.
 //! - **Time.** Time is logical under shuttle (a tick whenever the ticker thread runs) and
 //!   real on std threads; no test checks the real-time behaviour of timeouts.
-//! - **Durability.** The shuttle and std runs use [`MemStorage`]; a crash keeps every write
-//!   the server completed. Crashes in the middle of a durable write are a storage
-//!   concern, tested on the file store by itself.
-//! - **Model conformance.** The events use the model's action names, but this crate does
-//!   not replay a run on the model; that is the `checks` crate's job.
+//! - **Durability under the cluster tests.** The shuttle and std runs use [`MemStorage`],
+//!   where a crash keeps every write the server completed. [`FileStorage`]'s crash
+//!   behaviour (a torn last write) is tested on the store by itself, and end to end by
+//!   `coordlab kv` with `kill -9`.
 //! - **Liveness** is not proved: tests check that clients are answered within a budget in
 //!   the runs they make.
+//! - **A storage error** stops a server thread of the in-process [`Cluster`] with a panic
+//!   (it cannot promise what it sends). The runtime does not restart it.
 
 mod core;
 mod kv;
