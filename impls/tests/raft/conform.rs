@@ -4,6 +4,7 @@
 //! commit and term as the model's. Runs that leave the model's bounds (more than 4 entries
 //! appended, more than 8 messages in flight) are counted, and must stay a minority.
 
+#[cfg(shuttle)]
 use std::sync::Arc as StdArc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use coordlab_diagram::{Arrow, SequenceDiagram};
 use coordlab_impls::raft::{Event, Role};
 
 use super::harness::{Deviation, Record, Report, Scenario, Snapshot, property, run};
@@ -455,19 +456,126 @@ fn render_md(file: &CounterexampleFile<Raft>, target: &Target<Raft>) -> String {
         },
         if s.noop_on_election { "a" } else { "no" },
     );
+    let _ = writeln!(md, "## Steps\n");
     let _ = writeln!(
         md,
-        "## The run, up to the violation (record {step} of {})\n",
+        "The run's record up to the violation (record {step} of {}), numbered as in the JSON.\n",
         file.events.len()
     );
-    md.push_str(
-        "Each line: the server, its role, term, log (the term of each entry, by index) and commit index after the step, and what it did. Deliveries are left out; lost, duplicated, reordered, delayed and cut messages are shown. Servers are named by their `NodeId` from 0 (`s0` is `NodeId(0)`; the model's traces call it s1).\n\n",
-    );
     md.push_str(&story(story_records));
+    let detail = file
+        .violation
+        .split_once(": ")
+        .map_or(file.violation.as_str(), |(_, d)| d)
+        .to_owned();
+    let _ = writeln!(md, "\n**`{}` is violated:** {detail}.", file.property);
     let _ = writeln!(
         md,
         "\n## The logs at the violation\n\nEach cell is the term of the entry at that index; `*` marks entries the server knows are committed.\n"
     );
     md.push_str(&matrix(story_records));
+    let _ = writeln!(md, "\n## Sequence diagram\n");
+    let _ = writeln!(
+        md,
+        "```mermaid\n{}```",
+        mermaid(story_records, s.servers, &file.property, &detail)
+    );
     md
+}
+
+/// The record as a sequence diagram: every message a server sends as an arrow (requests
+/// solid, answers dashed), every other step a note over its server, chaos over all of
+/// them; numbered like the record, ending with a note that states the violation.
+fn mermaid(records: &[Record], servers: u32, property: &str, detail: &str) -> String {
+    let name = |n: u32| format!("s{n}");
+    let all: Vec<String> = (0..servers).map(name).collect();
+    let mut d = SequenceDiagram::new(all.clone());
+    for (k, r) in records.iter().enumerate() {
+        let arrows: Vec<Arrow> = match r {
+            Record::Step { node, events, .. } => {
+                let me = name(*node);
+                events
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::Timeout { term } => Some(Arrow::note(
+                            [me.clone()],
+                            format!("times out: candidate of term {term}"),
+                        )),
+                        Event::RequestVote { to, term } => Some(Arrow::call(
+                            me.clone(),
+                            name(to.0),
+                            format!("RequestVote (term {term})"),
+                        )),
+                        Event::BecomeLeader { term } => {
+                            Some(Arrow::note([me.clone()], format!("leader of term {term}")))
+                        }
+                        Event::ClientRequest { index, term, .. } => Some(Arrow::note(
+                            [me.clone()],
+                            format!("appends index {index} (term {term})"),
+                        )),
+                        Event::AppendEntries {
+                            to,
+                            prev_log_index,
+                            prev_log_term,
+                            entries,
+                            leader_commit,
+                            ..
+                        } => Some(Arrow::call(
+                            me.clone(),
+                            name(to.0),
+                            format!(
+                                "AppendEntries (prev {prev_log_index}/t{prev_log_term}, {entries} entries, commit {leader_commit})"
+                            ),
+                        )),
+                        Event::AdvanceCommitIndex { commit } => {
+                            Some(Arrow::note([me.clone()], format!("commits up to {commit}")))
+                        }
+                        Event::HandleRequestVoteRequest { from, granted, .. } => Some(Arrow::reply(
+                            me.clone(),
+                            name(from.0),
+                            if *granted { "vote granted" } else { "vote refused" },
+                        )),
+                        Event::HandleAppendEntriesRequest {
+                            from,
+                            success,
+                            match_index,
+                            ..
+                        } => Some(Arrow::reply(
+                            me.clone(),
+                            name(from.0),
+                            if *success {
+                                format!("accepted, match {match_index}")
+                            } else {
+                                "refused".to_owned()
+                            },
+                        )),
+                        Event::Restart { term } if *term > 0 => Some(Arrow::note(
+                            [me.clone()],
+                            format!("restarts in term {term}"),
+                        )),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            Record::Crash { node } => vec![Arrow::note([name(*node)], "crashes")],
+            Record::Partition { isolated } => vec![Arrow::note(
+                all.clone(),
+                format!(
+                    "the network cuts {} off",
+                    isolated
+                        .iter()
+                        .map(|&n| name(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )],
+            Record::Heal => vec![Arrow::note(all.clone(), "the network heals")],
+            Record::Net { .. } | Record::Restart { .. } => Vec::new(),
+        };
+        if !arrows.is_empty() {
+            d.step(k + 1, arrows);
+        }
+    }
+    d.push(Arrow::note(all, format!("{property} violated: {detail}")));
+    d.render()
 }
