@@ -105,8 +105,9 @@
 //! - `kv put`, `kv get`, `kv cas`: 0 with an answer (a `cas` that did not swap too); 1 with
 //!   one line if no server answered within `--timeout-ms` (the outcome is unknown) or the
 //!   store refused the request for good; 2 for bad usage.
-//! - `kv status`: 0 if every server answered, 1 if one did not (its line says why), 2 for
-//!   bad usage.
+//! - `kv status`: 0 if every server answered as the server its position in `--cluster`
+//!   names, 1 if one did not answer or gave another id (its line says which), 2 for bad
+//!   usage.
 //!
 //! # What is not checked
 //!

@@ -273,11 +273,19 @@ pub(super) fn status_cli(cluster: &str, json: bool, timeout_ms: u64) -> Result<E
     } else {
         for (i, (addr, answer)) in servers.iter().zip(&answers).enumerate() {
             text += &match answer {
+                Ok(s) if s.server as usize != i => format!(
+                    "s{i} {addr}: answers as s{}: its --cluster lists the servers in another order\n",
+                    s.server
+                ),
                 Ok(s) => format!(
-                    "s{i} {addr}: {} of term {}, leader {}, commit {}, applied {}, log up to {} (term {})\n",
+                    "s{i} {addr}: {} of term {}{}, commit {}, applied {}, log up to {} (term {})\n",
                     s.role,
                     s.term,
-                    s.leader.map_or("unknown".to_string(), |l| format!("s{l}")),
+                    match s.leader {
+                        _ if s.role == "leader" => String::new(),
+                        Some(l) => format!(" (leader s{l})"),
+                        None => " (leader unknown)".to_string(),
+                    },
                     s.commit,
                     s.applied,
                     s.last_index,
@@ -291,7 +299,9 @@ pub(super) fn status_cli(cluster: &str, json: bool, timeout_ms: u64) -> Result<E
     let _ = stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush());
-    Ok(if answers.iter().all(Result::is_ok) {
+    let consistent =
+        |(i, a): (usize, &io::Result<Status>)| a.as_ref().is_ok_and(|s| s.server as usize == i);
+    Ok(if answers.iter().enumerate().all(consistent) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
