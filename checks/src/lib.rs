@@ -1,7 +1,8 @@
 //! The coordlab checking engine: state-space exploration of the models, verdicts against
 //! the check manifests, counterexample traces (JSON and Markdown), replay, and reports; and
 //! where the models meet the implementations: implementation runs checked against the models
-//! ([`conform`]) and model behaviours driven against the implementations ([`drive`]).
+//! ([`conform`]) and model behaviours driven against the implementations ([`drive`]); and
+//! the Raft key-value store served over TCP on localhost ([`kv`]).
 //!
 //! The `coordlab` binary (src/main.rs) is a thin CLI over these modules.
 //!
@@ -37,6 +38,7 @@ pub mod conform;
 pub mod drive;
 pub mod engine;
 pub mod explorer;
+pub mod kv;
 pub mod liveness;
 pub mod manifest;
 pub mod registry;

@@ -3,7 +3,8 @@
 //! Exit codes: 0 every verdict matched its expectation (or the trace reproduced); 1 a
 //! verdict did not, a check ran out of budget, or a trace did not reproduce; 2 bad usage
 //! or bad input, with one line naming the file or the option and the fault. No input
-//! reaches a panic: a closed stdout ends the output quietly, numbers are range-checked,
+//! reaches a panic (`coordlab kv` has its own codes for servers and clients: see
+//! `coordlab_checks::kv`): a closed stdout ends the output quietly, numbers are range-checked,
 //! and a trace is replayed on its model before anything renders it.
 
 use std::io::{IsTerminal, Write};
@@ -123,6 +124,12 @@ enum Command {
         port: u16,
         #[command(flatten)]
         bounds: BoundArgs,
+    },
+    /// A replicated key-value store on Raft over TCP on 127.0.0.1: run a server of a
+    /// cluster, or put, get, compare-and-set and ask for status as a client.
+    Kv {
+        #[command(subcommand)]
+        command: coordlab_checks::kv::KvCommand,
     },
 }
 
@@ -276,6 +283,7 @@ fn main() -> ExitCode {
         Some(Command::Replay { file, on }) => replay(&file, on.as_deref()),
         Some(Command::Conform { file, variant }) => conform(&file, variant.as_deref()),
         Some(Command::Drive { file }) => drive(&file),
+        Some(Command::Kv { command }) => coordlab_checks::kv::run(command),
         Some(Command::Explore {
             target,
             port,
