@@ -214,8 +214,8 @@ fn bad_run_logs_exit_2_naming_the_file() {
         ("no-protocol", "{}".into(), "no `protocol` field"),
         (
             "unknown-protocol",
-            with(&|v| v["protocol"] = "raft".into()),
-            "no conformance mapping for protocol `raft`",
+            with(&|v| v["protocol"] = "paxos".into()),
+            "no conformance mapping for protocol `paxos`",
         ),
         (
             "unknown-variant",

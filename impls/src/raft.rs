@@ -132,7 +132,8 @@ mod types;
 pub use self::core::Deviation;
 pub use self::core::{Config, ConfigError, NotLeader, RaftCore, ReadState, Ready};
 pub use self::kv::{
-    KvError, KvNode, KvOp, KvOutput, KvOutputs, KvReply, KvRequest, KvStateMachine, NodeError,
+    KvError, KvInput, KvNode, KvOp, KvOutput, KvOutputs, KvReply, KvRequest, KvStateMachine,
+    NodeError,
 };
 pub use self::message::{Envelope, Event, Message, Role};
 pub use self::runtime::{

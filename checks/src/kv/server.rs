@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use coordlab_impls::raft::{
-    Config, Envelope, FileStorage, KvNode, KvOutputs, KvRequest, NodeError, NodeId, Role,
+    Config, Envelope, FileStorage, KvInput, KvNode, KvOutputs, KvRequest, NodeError, NodeId, Role,
     StorageError,
 };
 use crossbeam_channel::{Receiver, Sender, bounded, select};
@@ -125,22 +125,51 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, Fault> {
         };
         deliver(outputs, &peers);
         shown.announce(&node);
-        step = select! {
-            recv(ticker) -> _ => node.tick(),
+        let first = select! {
+            recv(ticker) -> _ => KvInput::Tick,
             recv(events) -> input => match input {
-                Ok(Input::Raft(envelope)) => node.step(envelope),
-                Ok(Input::Request(ticket, request)) => node.request(ticket, request),
-                Ok(Input::Status(ticket)) => {
-                    let status = ToClient::Status { id: ticket.id, status: status(&node) };
-                    let _ = ticket.out.try_send(status);
-                    Ok(KvOutputs::default())
-                }
+                Ok(input) => match to_kv(input, &node) {
+                    Some(i) => i,
+                    None => {
+                        step = Ok(KvOutputs::default());
+                        continue;
+                    }
+                },
                 Err(_) => {
                     say(&format!("coordlab: kv serve: s{id} stops: its listener stopped"));
                     return Ok(ExitCode::from(1));
                 }
             },
         };
+        // Group commit: what else has arrived goes into the same step, so one durable
+        // write (one fsync) covers the whole batch.
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match events.try_recv() {
+                Ok(input) => batch.extend(to_kv(input, &node)),
+                Err(_) => break,
+            }
+        }
+        step = node.batch(batch);
+    }
+}
+
+/// The most inputs one step takes (one durable write for all of them).
+const MAX_BATCH: usize = 256;
+
+/// An input for the node; a status request is answered at once (`None`).
+fn to_kv(input: Input, node: &KvNode<FileStorage, Ticket>) -> Option<KvInput<Ticket>> {
+    match input {
+        Input::Raft(envelope) => Some(KvInput::Message(envelope)),
+        Input::Request(ticket, request) => Some(KvInput::Request(ticket, request)),
+        Input::Status(ticket) => {
+            let status = ToClient::Status {
+                id: ticket.id,
+                status: status(node),
+            };
+            let _ = ticket.out.try_send(status);
+            None
+        }
     }
 }
 

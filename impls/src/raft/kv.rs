@@ -305,6 +305,17 @@ impl KvStateMachine {
     }
 }
 
+/// One input of a [`KvNode::batch`].
+#[derive(Debug)]
+pub enum KvInput<T> {
+    /// A tick of time.
+    Tick,
+    /// A message from another server.
+    Message(Envelope),
+    /// A client's request and the ticket its answer comes back with.
+    Request(T, KvRequest),
+}
+
 /// What a [`KvNode`] step produced: messages to send and answers to give.
 #[derive(Debug)]
 pub struct KvOutputs<T> {
@@ -416,6 +427,31 @@ impl<S: Storage, T> KvNode<S, T> {
     /// later step's outputs).
     pub fn request(&mut self, ticket: T, request: KvRequest) -> Result<KvOutputs<T>, NodeError> {
         let mut replies = Vec::new();
+        self.accept(ticket, request, &mut replies);
+        self.process(replies)
+    }
+
+    /// Several inputs taken as one step: each goes to the core in order, and their durable
+    /// writes become one (one fsync for a whole batch of requests and messages: group
+    /// commit). The outputs are what the inputs one by one would give, with the messages
+    /// sent only after the single write.
+    pub fn batch(
+        &mut self,
+        inputs: impl IntoIterator<Item = KvInput<T>>,
+    ) -> Result<KvOutputs<T>, NodeError> {
+        let mut replies = Vec::new();
+        for input in inputs {
+            match input {
+                KvInput::Tick => self.core.tick(),
+                KvInput::Message(e) => self.core.step(e.from, e.message),
+                KvInput::Request(ticket, request) => self.accept(ticket, request, &mut replies),
+            }
+        }
+        self.process(replies)
+    }
+
+    /// Hands a request to the core; a refusal's answer goes to `replies`.
+    fn accept(&mut self, ticket: T, request: KvRequest, replies: &mut Vec<(T, KvReply)>) {
         let refused = |e: NotLeader| match e {
             NotLeader::NotLeader { leader } => KvError::NotLeader { leader },
         };
@@ -437,7 +473,6 @@ impl<S: Storage, T> KvNode<S, T> {
                 Err(e) => replies.push((ticket, Err(refused(e)))),
             },
         }
-        self.process(replies)
     }
 
     fn process(&mut self, mut replies: Vec<(T, KvReply)>) -> Result<KvOutputs<T>, NodeError> {
