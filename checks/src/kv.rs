@@ -113,7 +113,13 @@
 //!
 //! - **Who connects.** There is no authentication: anything that can reach a loopback port
 //!   can send a server Raft messages or requests. Servers therefore listen on loopback
-//!   addresses only.
+//!   addresses only. A server drops messages no correct server sends (`RaftCore::step`:
+//!   absurd terms, misnumbered entries, acknowledgements of entries it lacks, requests that
+//!   would remove committed entries), so garbage does not stop it; a well-formed forged
+//!   message (a vote, a higher term) can still disturb the cluster as a faulty peer would.
+//! - **Connections.** Each connection gets a thread, and there is no limit on them nor an
+//!   idle timeout: thousands of held connections exhaust a server's threads or file
+//!   descriptors, and clients get no answer until they close.
 //! - **The cluster's identity.** Every server must be given the same `--cluster` list, in
 //!   the same order, at every start, and its own data directory; nothing checks this (a data
 //!   directory from another cluster, or a reordered list, is not detected). There are no
@@ -125,9 +131,11 @@
 //! - **Growth.** There are no snapshots: a server keeps its whole log in memory, replays it
 //!   from the start when it restarts, and remembers every client session it ever saw (each
 //!   `kv put` is a new session).
-//! - **Throughput.** One durable write per input: requests are not batched into one fsync,
-//!   so with `--fsync always` a server's writes per second are bounded by its disk's fsyncs
-//!   per second.
+//! - **Throughput.** Group commit: each step takes every input that has arrived (up to 256)
+//!   and makes one durable write for them; with `--fsync always` the steps per second are
+//!   bounded by the disk's fsyncs per second. A request larger than 1 MiB encoded is refused
+//!   (`KvError::TooLarge`), and an AppendEntries carries at most 1 MiB of entries, so every
+//!   message stays within the 16 MiB line limit.
 //!
 //! [`Config::new`]: coordlab_impls::raft::Config::new
 //! [`Envelope`]: coordlab_impls::raft::Envelope

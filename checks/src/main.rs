@@ -879,6 +879,31 @@ fn check(args: CheckArgs) -> Result<ExitCode, Fault> {
 const LOOM_REPLAY: &str = "RUSTFLAGS=\"--cfg loom\" cargo test -p coordlab-impls --release --target-dir target/loom --test deque -- committed_loom_counterexamples_replay";
 
 /// Reads and parses a trace file; every fault names the file.
+/// The most a trace or run log may hold: 256 MiB (the largest committed one is under 1 MiB;
+/// an endless input such as `/dev/zero` is refused instead of filling memory).
+const MAX_INPUT: u64 = 256 << 20;
+
+/// Reads a trace or run log, at most [`MAX_INPUT`] bytes.
+fn read_input(path: &Path) -> Result<Vec<u8>, Fault> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(Fault::new(
+            path,
+            format!(
+                "larger than {} MiB: not a trace or run log",
+                MAX_INPUT >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Fault> {
     if path.extension().is_some_and(|e| e == "md") {
         let json = path.with_extension("json");
@@ -908,7 +933,7 @@ fn read_trace(path: &Path) -> Result<(TraceFile, Box<dyn registry::Entry>), Faul
             ),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
+    let bytes = read_input(path)?;
     let text =
         String::from_utf8(bytes).map_err(|e| Fault::new(path, format!("not UTF-8 text: {e}")))?;
     let malformed = |e: serde_json::Error| {
@@ -1062,7 +1087,7 @@ fn drive(path: &Path) -> Result<ExitCode, Fault> {
 /// `coordlab conform`: a run log replayed on its protocol's model.
 fn conform(path: &Path, variant: Option<&str>) -> Result<ExitCode, Fault> {
     use coordlab_checks::conform::{self, Verdict};
-    let bytes = std::fs::read(path).map_err(|e| Fault::new(path, format!("cannot read: {e}")))?;
+    let bytes = read_input(path)?;
     let text =
         String::from_utf8(bytes).map_err(|e| Fault::new(path, format!("not UTF-8 text: {e}")))?;
     match conform::check_json(&text, variant).map_err(|e| Fault::new(path, e))? {

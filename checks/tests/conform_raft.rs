@@ -254,3 +254,19 @@ fn a_malformed_raft_log_is_exit_2() {
         "{stderr}"
     );
 }
+
+/// An endless input is refused, not read into memory: exit 2, one line naming the file.
+#[cfg(unix)]
+#[test]
+fn an_endless_input_is_exit_2() {
+    for verb in ["conform", "drive"] {
+        let o = run::coordlab(&[verb, "/dev/zero"]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{verb}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("/dev/zero") && stderr.contains("larger than"),
+            "{stderr}"
+        );
+    }
+}

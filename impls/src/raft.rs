@@ -133,7 +133,7 @@ pub use self::core::Deviation;
 pub use self::core::{Config, ConfigError, NotLeader, RaftCore, ReadState, Ready};
 pub use self::kv::{
     KvError, KvInput, KvNode, KvOp, KvOutput, KvOutputs, KvReply, KvRequest, KvStateMachine,
-    NodeError,
+    MAX_REQUEST_BYTES, NodeError,
 };
 pub use self::message::{Envelope, Event, Message, Role};
 pub use self::runtime::{

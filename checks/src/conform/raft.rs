@@ -35,16 +35,21 @@
 //!   is a bag).
 //!
 //! # Checked at each step
-//! The answer a handler sends (vote granted, success and match index), the message an
-//! `AppendEntries` sends (previous index and term, whether it carries an entry, commit
-//! index), the index a `ClientRequest` appends at, the commit index an
-//! `AdvanceCommitIndex` reaches, and the term a `Timeout` or `BecomeLeader` is in.
+//! The answer a handler sends (vote granted, success and match index) and the follower's
+//! commit index after an AppendEntries request, the message an `AppendEntries` sends
+//! (previous index and term, whether it carries an entry, commit index), the index a
+//! `ClientRequest` appends at, the commit index an `AdvanceCommitIndex` reaches, the term a
+//! `Timeout`, `BecomeLeader` or `Restart` is in, and that every message the network carries
+//! is in flight in the model.
 //!
 //! # What is not checked
 //! - Runs must be in raft.tla's profile (`Config::raft_tla`): one entry per AppendEntries
 //!   (a request with more is unmapped), no no-op on election, no pipelining.
 //! - Payloads: an entry is its value, the order in which leaders appended it; two leaders
 //!   appending at one index in one term (only with a bug) are not told apart.
+//! - Not compared: the term an `UpdateTerm` names (the handler that follows is), a
+//!   `ClientRequest`'s no-op flag, the index an AppendEntries handler says it truncated
+//!   from (the logs themselves are not in the events).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -140,6 +145,13 @@ pub struct RaftConformance {
     values: BTreeMap<(u64, u64), u8>,
     next_value: u8,
     expect: Expect,
+    /// A follower's commit index after the AppendEntries request it handles.
+    expect_commit: Option<(usize, u8)>,
+}
+
+/// An index of the implementation as the model's (at most 255; its logs hold 4 entries).
+fn idx(v: u64) -> Result<u8, Failure> {
+    u8::try_from(v).map_err(|_| unmapped(format!("index {v} is beyond the model's logs")))
 }
 
 fn unmapped(why: impl Into<String>) -> Failure {
@@ -166,10 +178,19 @@ impl RaftConformance {
             Ok(s as u8)
         } else {
             Err(Failure::Conform(ConformError::BadLog(format!(
-                "server s{s} in a cluster of {}",
-                self.n
+                "server index {s} in a cluster of {} (indices 0 to {})",
+                self.n,
+                self.n - 1
             ))))
         }
+    }
+
+    /// A server's term as the model writes it (a core starts at 0, the model at 1).
+    fn rel_server(&self, t: u64) -> Result<u8, Failure> {
+        u8::try_from(t as i64 - self.offset)
+            .ok()
+            .filter(|&r| r >= 1)
+            .ok_or_else(|| unmapped(format!("term {t} is outside the model's span of terms")))
     }
 
     /// The model form of a message the implementation sent.
@@ -184,7 +205,7 @@ impl RaftConformance {
             } => Message::RequestVoteRequest {
                 term: self.rel(*term)?,
                 last_log_term: self.rel(*last_log_term)?,
-                last_log_index: *last_log_index as u8,
+                last_log_index: idx(*last_log_index)?,
                 source,
                 dest,
             },
@@ -219,13 +240,13 @@ impl RaftConformance {
                             .ok_or_else(|| unmapped("an entry no leader appended in the log"))?,
                     }),
                 };
-                let last = prev_log_index + entries.len() as u64;
+                let last = prev_log_index.saturating_add(entries.len() as u64);
                 Message::AppendEntriesRequest {
                     term: self.rel(*term)?,
-                    prev_log_index: *prev_log_index as u8,
+                    prev_log_index: idx(*prev_log_index)?,
                     prev_log_term: self.rel(*prev_log_term)?,
                     entry,
-                    commit_index: (*leader_commit).min(last) as u8,
+                    commit_index: idx((*leader_commit).min(last))?,
                     source,
                     dest,
                 }
@@ -238,7 +259,7 @@ impl RaftConformance {
             } => Message::AppendEntriesResponse {
                 term: self.rel(*term)?,
                 success: *success,
-                match_index: *match_index as u8,
+                match_index: idx(*match_index)?,
                 source,
                 dest,
             },
@@ -336,6 +357,7 @@ impl Conformance for RaftConformance {
                 values: BTreeMap::new(),
                 next_value: 1,
                 expect: Expect::Nothing,
+                expect_commit: None,
             },
             model,
         ))
@@ -348,12 +370,26 @@ impl Conformance for RaftConformance {
         event: &RunEvent,
     ) -> Result<Vec<Action>, Failure> {
         self.expect = Expect::Nothing;
+        self.expect_commit = None;
         let (server, event) = match event {
-            RunEvent::Crash { .. } => return Ok(Vec::new()),
+            RunEvent::Crash { server } => {
+                self.server(*server)?;
+                return Ok(Vec::new());
+            }
             RunEvent::Net { message, fate } => {
                 let m = self.abstract_message(message)?;
                 return match fate {
-                    NetFate::Delivered | NetFate::Reordered | NetFate::Delayed(_) => Ok(Vec::new()),
+                    NetFate::Delivered | NetFate::Reordered | NetFate::Delayed(_) => {
+                        if state.messages.iter().any(|(x, _)| *x == m) {
+                            Ok(Vec::new())
+                        } else {
+                            Err(Failure::Mismatch(Mismatch::new(
+                                "messages",
+                                "not in flight",
+                                format!("the network carried {m:?}"),
+                            )))
+                        }
+                    }
                     NetFate::Duplicated => {
                         let in_flight: usize =
                             state.messages.iter().map(|&(_, k)| k as usize).sum();
@@ -375,7 +411,11 @@ impl Conformance for RaftConformance {
         let i = server as usize;
         let me = &state.servers[i];
         Ok(match *event {
-            Event::Restart { .. } => {
+            Event::Restart { term } => {
+                self.expect = Expect::Term {
+                    server: i,
+                    term: self.rel_server(term)?,
+                };
                 if self.started[i] {
                     vec![Action::Restart { server }]
                 } else {
@@ -387,7 +427,7 @@ impl Conformance for RaftConformance {
             Event::Timeout { term } => {
                 self.expect = Expect::Term {
                     server: i,
-                    term: self.rel(term).unwrap_or(u8::MAX),
+                    term: self.rel(term)?,
                 };
                 vec![Action::Timeout { server }]
             }
@@ -425,7 +465,7 @@ impl Conformance for RaftConformance {
                 self.values.insert((term, index), value);
                 self.expect = Expect::Appended {
                     server: i,
-                    index: index as u8,
+                    index: idx(index)?,
                 };
                 vec![Action::ClientRequest { server, value }]
             }
@@ -460,10 +500,10 @@ impl Conformance for RaftConformance {
                 };
                 let m = Message::AppendEntriesRequest {
                     term: self.rel(term)?,
-                    prev_log_index: prev_log_index as u8,
+                    prev_log_index: idx(prev_log_index)?,
                     prev_log_term: self.rel(prev_log_term)?,
                     entry,
-                    commit_index: leader_commit.min(prev_log_index + entries) as u8,
+                    commit_index: idx(leader_commit.min(prev_log_index.saturating_add(entries)))?,
                     source: server,
                     dest: self.server(to.0)?,
                 };
@@ -476,7 +516,7 @@ impl Conformance for RaftConformance {
             Event::AdvanceCommitIndex { commit } => {
                 self.expect = Expect::Commit {
                     server: i,
-                    commit: commit as u8,
+                    commit: idx(commit)?,
                 };
                 vec![Action::AdvanceCommitIndex { server }]
             }
@@ -519,11 +559,13 @@ impl Conformance for RaftConformance {
                 leader_commit,
                 success,
                 match_index,
+                commit: follower_commit,
                 ..
             } => {
                 let (t, src) = (self.rel(term)?, self.server(from.0)?);
+                self.expect_commit = Some((i, idx(follower_commit)?));
                 let pt = self.rel(prev_log_term)?;
-                let commit = leader_commit.min(prev_log_index + entries) as u8;
+                let commit = idx(leader_commit.min(prev_log_index.saturating_add(entries)))?;
                 let m = Self::find(state, "an AppendEntries request", |m| {
                     matches!(*m, Message::AppendEntriesRequest { term, prev_log_index: p, prev_log_term, entry, commit_index, source, dest }
                         if term == t && p as u64 == prev_log_index && prev_log_term == pt
@@ -533,7 +575,7 @@ impl Conformance for RaftConformance {
                 self.expect = Expect::Answer(Message::AppendEntriesResponse {
                     term: 0,
                     success,
-                    match_index: match_index as u8,
+                    match_index: idx(match_index)?,
                     source: server,
                     dest: src,
                 });
@@ -546,11 +588,12 @@ impl Conformance for RaftConformance {
                 match_index,
             } => {
                 let (t, src) = (self.rel(term)?, self.server(from.0)?);
+                let mi = idx(match_index)?;
                 let m = Self::find(state, "an AppendEntries response", |m| {
                     *m == Message::AppendEntriesResponse {
                         term: t,
                         success,
-                        match_index: match_index as u8,
+                        match_index: mi,
                         source: src,
                         dest: server,
                     }
@@ -573,6 +616,16 @@ impl Conformance for RaftConformance {
             _ => None,
         };
         let expect = std::mem::replace(&mut self.expect, Expect::Nothing);
+        if let Some((server, commit)) = self.expect_commit.take() {
+            let c = after.servers[server].commit;
+            if c != commit {
+                return Err(Mismatch::new(
+                    format!("s{} commitIndex", server + 1),
+                    c.to_string(),
+                    commit.to_string(),
+                ));
+            }
+        }
         let shift = (0..self.n).find(|&k| Some(k) != touched).map_or(0, |k| {
             i64::from(before.servers[k].term) - i64::from(after.servers[k].term)
         });

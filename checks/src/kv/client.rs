@@ -224,6 +224,20 @@ pub fn status(addr: SocketAddr, timeout: Duration) -> io::Result<Status> {
 }
 
 /// `kv put`, `kv get`, `kv cas`.
+/// Writes to stdout: a closed pipe ends the output quietly, any other failure is a fault
+/// (the answer would be lost).
+fn print(text: &str) -> Result<(), Fault> {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Fault::usage(format!("stdout: cannot write: {e}"))),
+    }
+}
+
 pub(super) fn cli(op: KvOp, args: &ClientArgs) -> Result<ExitCode, Fault> {
     let servers = parse_cluster(&args.cluster)?;
     let timeout = check_ms("--timeout-ms", args.timeout_ms, MAX_TIMEOUT_MS)?;
@@ -239,8 +253,7 @@ pub(super) fn cli(op: KvOp, args: &ClientArgs) -> Result<ExitCode, Fault> {
                 "answered by {server} ({})",
                 servers[server.0 as usize]
             ));
-            let mut stdout = io::stdout().lock();
-            let _ = writeln!(stdout, "{}", show_output(&output)).and_then(|()| stdout.flush());
+            print(&format!("{}\n", show_output(&output)))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(CallError::Timeout) => {
@@ -295,10 +308,7 @@ pub(super) fn status_cli(cluster: &str, json: bool, timeout_ms: u64) -> Result<E
             };
         }
     }
-    let mut stdout = io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
+    print(&text)?;
     let consistent =
         |(i, a): (usize, &io::Result<Status>)| a.as_ref().is_ok_and(|s| s.server as usize == i);
     Ok(if answers.iter().enumerate().all(consistent) {

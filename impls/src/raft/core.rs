@@ -10,6 +10,9 @@ use std::collections::BTreeSet;
 use super::message::{Envelope, Event, Message, Role};
 use super::types::{Durable, Entry, HardState, Index, NodeId, Payload, Persist, Term};
 
+/// Terms from here on are refused (see [`RaftCore::step`]): 2^62.
+const MAX_TERM: Term = 1 << 62;
+
 /// A protocol bug the tests can switch on, mirroring the Raft model's bug variants (the same
 /// ids). Compiled only for tests, under `--cfg loom` / `--cfg shuttle`, and with the
 /// `deviations` feature, never in a default build.
@@ -105,6 +108,9 @@ pub struct Config {
     /// The most entries one AppendEntries request carries. 1 is raft.tla's (and the model's)
     /// one entry per message.
     pub max_entries_per_message: usize,
+    /// The most payload bytes one AppendEntries request carries (at least one entry goes,
+    /// whatever its size): raft-rs's `max_size_per_msg`.
+    pub max_bytes_per_message: usize,
     /// A new leader appends a no-op entry of its term (§8). Needed for read-index reads to
     /// be served early in a term; off, the leader waits for a client's entry to commit.
     pub noop_on_election: bool,
@@ -127,7 +133,8 @@ pub struct Config {
 
 impl Config {
     /// The defaults for server `id` of `servers`: election timeout 10..=20 ticks, heartbeat
-    /// every 3 ticks, 64 entries per message, a no-op on election, events recorded.
+    /// every 3 ticks, 64 entries and 1 MiB of payload per message, a no-op on election,
+    /// events recorded.
     pub fn new(id: NodeId, servers: Vec<NodeId>) -> Config {
         Config {
             id,
@@ -136,6 +143,7 @@ impl Config {
             election_timeout_max: 20,
             heartbeat_interval: 3,
             max_entries_per_message: 64,
+            max_bytes_per_message: 1 << 20,
             noop_on_election: true,
             pipeline: true,
             reject_hint: true,
@@ -186,6 +194,16 @@ impl Config {
     #[cfg(any(test, loom, shuttle, feature = "deviations"))]
     fn has(&self, d: Deviation) -> bool {
         self.deviation == Some(d)
+    }
+
+    #[cfg(any(test, loom, shuttle, feature = "deviations"))]
+    fn any_deviation(&self) -> bool {
+        self.deviation.is_some()
+    }
+
+    #[cfg(not(any(test, loom, shuttle, feature = "deviations")))]
+    fn any_deviation(&self) -> bool {
+        false
     }
 
     #[cfg(not(any(test, loom, shuttle, feature = "deviations")))]
@@ -514,8 +532,18 @@ impl RaftCore {
     }
 
     /// A message from `from`.
+    ///
+    /// A message no correct server sends is dropped without effect: from an unknown server
+    /// or this one, with a term of 2^62 or more (no cluster elects that often; a larger term
+    /// could not be incremented safely), entries numbered other than `prevLogIndex + 1`,
+    /// `+ 2`, … or of a later term than the request, a success acknowledging entries the
+    /// leader does not have, or a request that would remove a committed entry. (Raft
+    /// assumes no such peer; dropping them keeps a server alive whatever reaches its port.)
     pub fn step(&mut self, from: NodeId, message: Message) {
-        if from == self.config.id || !self.config.servers.contains(&from) {
+        if from == self.config.id
+            || !self.config.servers.contains(&from)
+            || !self.plausible(&message)
+        {
             return;
         }
         if message.term() > self.term {
@@ -560,16 +588,47 @@ impl RaftCore {
         }
     }
 
+    /// Whether `message` could come from a correct server (see [`RaftCore::step`]).
+    fn plausible(&self, message: &Message) -> bool {
+        if message.term() >= MAX_TERM {
+            return false;
+        }
+        match message {
+            Message::AppendEntriesRequest {
+                term,
+                prev_log_index,
+                entries,
+                ..
+            } => entries.iter().enumerate().all(|(k, e)| {
+                prev_log_index
+                    .checked_add(k as Index + 1)
+                    .is_some_and(|i| e.index == i)
+                    && e.term <= *term
+            }),
+            Message::AppendEntriesResponse {
+                term,
+                success: true,
+                match_index,
+                ..
+            } if *term == self.term && self.role == Role::Leader => {
+                *match_index <= self.last_index()
+            }
+            _ => true,
+        }
+    }
+
     /// What to do now (see [`Ready`] for the order); the core forgets it.
     pub fn ready(&mut self) -> Ready {
         if self.role == Role::Leader && self.sent_up_to < self.last_index() {
             self.broadcast_append(false);
         }
-        if self.handed_out < self.commit {
+        // (Only the `truncate-without-conflict` bug makes a log shorter than its commit index.)
+        let to_hand = self.commit.min(self.last_index());
+        if self.handed_out < to_hand {
             let from = self.handed_out as usize;
-            let to = self.commit as usize;
+            let to = to_hand as usize;
             self.out.committed.extend_from_slice(&self.log[from..to]);
-            self.handed_out = self.commit;
+            self.handed_out = to_hand;
         }
         std::mem::take(&mut self.out)
     }
@@ -588,6 +647,9 @@ impl RaftCore {
     }
 
     fn campaign(&mut self) {
+        if self.term + 1 >= MAX_TERM {
+            return;
+        }
         self.term += 1;
         self.role = Role::Candidate;
         self.leader = None;
@@ -761,7 +823,21 @@ impl RaftCore {
         let to = p.id;
         let prev_log_index = p.next - 1;
         let prev_log_term = self.term_at(prev_log_index);
-        let end = last.min(prev_log_index + self.config.max_entries_per_message as Index);
+        let mut end = last.min(prev_log_index + self.config.max_entries_per_message as Index);
+        let mut bytes = 0;
+        for (k, e) in self.log[prev_log_index as usize..end as usize]
+            .iter()
+            .enumerate()
+        {
+            bytes += match &e.payload {
+                Payload::Noop => 0,
+                Payload::Data(d) => d.len(),
+            };
+            if k > 0 && bytes > self.config.max_bytes_per_message {
+                end = prev_log_index + k as Index;
+                break;
+            }
+        }
         let entries = self.log[prev_log_index as usize..end as usize].to_vec();
         let n = entries.len() as Index;
         if self.config.pipeline && !p.probing && n > 0 {
@@ -843,6 +919,12 @@ impl RaftCore {
             if index <= self.last_index() {
                 if self.term_at(index) == entry.term {
                     continue;
+                }
+                if index <= self.commit && !self.config.any_deviation() {
+                    // A committed entry never conflicts with a current leader's (Log
+                    // Matching and Leader Completeness): not a correct leader's request.
+                    // (With a protocol bug switched on it can, and the bug must show.)
+                    return;
                 }
                 self.log.truncate(index as usize - 1);
                 truncated_from = Some(index);
@@ -990,7 +1072,7 @@ impl RaftCore {
         let mut matched: Vec<Index> = self.progress.iter().map(|p| p.matched).collect();
         matched.push(self.last_index());
         matched.sort_unstable_by(|a, b| b.cmp(a));
-        let majority_index = matched[self.config.servers.len() / 2];
+        let majority_index = matched[self.config.servers.len() / 2].min(self.last_index());
         if majority_index <= self.commit {
             return;
         }

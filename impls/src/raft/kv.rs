@@ -108,6 +108,14 @@ pub enum KvError {
     /// effect; retry it (with the same sequence number).
     #[error("leadership lost before the request was done; retry it")]
     Retry,
+    /// The request is larger than [`MAX_REQUEST_BYTES`] encoded; it was not proposed.
+    #[error("the request is {bytes} bytes encoded, more than the {max} a server accepts")]
+    TooLarge {
+        /// Its size, encoded.
+        bytes: usize,
+        /// The most a server accepts.
+        max: usize,
+    },
     /// The request's sequence number is older than the session's last applied one: the
     /// client already moved on, its answer is gone.
     #[error("request {seq} of client {client} is older than the session's last ({last})")]
@@ -120,6 +128,10 @@ pub enum KvError {
         last: u64,
     },
 }
+
+/// The largest request a server accepts, encoded ([`KvRequest::encode`]): 1 MiB. Larger
+/// entries would make AppendEntries requests too large to replicate in one message.
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
 
 /// The answer to a request.
 pub type KvReply = Result<KvOutput, KvError>;
@@ -455,6 +467,12 @@ impl<S: Storage, T> KvNode<S, T> {
         let refused = |e: NotLeader| match e {
             NotLeader::NotLeader { leader } => KvError::NotLeader { leader },
         };
+        let bytes = request.encode().len();
+        if bytes > MAX_REQUEST_BYTES {
+            let max = MAX_REQUEST_BYTES;
+            replies.push((ticket, Err(KvError::TooLarge { bytes, max })));
+            return;
+        }
         match &request.op {
             KvOp::Get { key } => {
                 let ctx = self.next_ctx;

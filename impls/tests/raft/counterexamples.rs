@@ -336,6 +336,9 @@ fn story(records: &[Record]) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Record::Mute { mute } => format!(
+                "**the network loses s{mute}'s messages to the others (one way: s{mute} still hears them)**"
+            ),
             Record::Heal => "**the network heals**".to_owned(),
         };
         let _ = writeln!(md, "{}. {line}", k + 1);
@@ -430,7 +433,7 @@ fn render_md(file: &CounterexampleFile<Raft>, target: &Target<Raft>) -> String {
     let _ = writeln!(md, "## The workload\n");
     let _ = writeln!(
         md,
-        "{} servers on an in-process network that drops {}‰, duplicates {}‰, reorders {}‰ and delays {}‰ of messages (up to {} ticks); {} clients doing {} operations each on {} key(s); {} chaos steps (crash {}‰, reboot {}‰, partition {}‰, cut off the leader {}‰). Election timeout {}..={} ticks, heartbeat every {} ticks, at most {} entr{} per AppendEntries, {} no-op at the start of a term. Time is logical: a tick whenever shuttle runs the ticker thread.\n",
+        "{} servers on an in-process network that drops {}‰, duplicates {}‰, reorders {}‰ and delays {}‰ of messages (up to {} ticks); {} clients doing {} operations each on {} key(s); {} chaos steps (crash {}‰, reboot {}‰, partition {}‰ — half of them one way —, cut off the leader {}‰). Election timeout {}..={} ticks, heartbeat every {} ticks, at most {} entr{} per AppendEntries, {} no-op at the start of a term. Time is logical: a tick whenever shuttle runs the ticker thread.\n",
         s.servers,
         s.faults.drop,
         s.faults.duplicate,
@@ -568,6 +571,10 @@ fn mermaid(records: &[Record], servers: u32, property: &str, detail: &str) -> St
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+            )],
+            Record::Mute { mute } => vec![Arrow::note(
+                all.clone(),
+                format!("the network loses {}'s messages to the others", name(*mute)),
             )],
             Record::Heal => vec![Arrow::note(all.clone(), "the network heals")],
             Record::Net { .. } | Record::Restart { .. } => Vec::new(),

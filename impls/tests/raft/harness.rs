@@ -227,6 +227,11 @@ pub enum Record {
     Partition {
         isolated: Vec<u32>,
     },
+    /// A one-way partition: `mute`'s messages to every other server are lost, while it
+    /// still hears them.
+    Mute {
+        mute: u32,
+    },
     Heal,
 }
 
@@ -491,10 +496,18 @@ fn chaos_loop(cluster: &Mutex<Cluster<MemStorage>>, recorder: &Recorder, s: &Sce
                 recorder.push(Record::Crash { node });
             }
         } else if dice.chance(s.partition_per_mille) {
-            let isolated = vec![node];
             c.heal();
-            c.isolate(&isolated);
-            recorder.push(Record::Partition { isolated });
+            if dice.roll() % 2 == 0 {
+                let isolated = vec![node];
+                c.isolate(&isolated);
+                recorder.push(Record::Partition { isolated });
+            } else {
+                // One way: the server hears the others, they do not hear it.
+                for other in (0..s.servers).filter(|&o| o != node) {
+                    c.cut(node, other);
+                }
+                recorder.push(Record::Mute { mute: node });
+            }
         } else if let Some(&n) = down.first() {
             c.restart(n);
             recorder.push(Record::Restart { node: n });
@@ -805,6 +818,9 @@ pub fn render_records(records: &[Record]) -> String {
             Record::Partition { isolated } => {
                 let _ = write!(out, "partition {isolated:?} off");
             }
+            Record::Mute { mute } => {
+                let _ = write!(out, "s{mute}'s messages to the others are lost (one way)");
+            }
             Record::Heal => {
                 let _ = write!(out, "heal");
             }
@@ -833,7 +849,10 @@ pub fn run_events(records: &[Record]) -> Vec<coordlab_checks::conform::raft::Run
                 fate: fate.clone(),
             }),
             Record::Crash { node } => out.push(RunEvent::Crash { server: *node }),
-            Record::Restart { .. } | Record::Partition { .. } | Record::Heal => {}
+            Record::Restart { .. }
+            | Record::Partition { .. }
+            | Record::Mute { .. }
+            | Record::Heal => {}
         }
     }
     out

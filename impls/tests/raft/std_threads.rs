@@ -125,3 +125,118 @@ fn a_batch_of_requests_is_one_durable_write() {
         );
     }
 }
+
+/// A server drops what no correct server sends, and stays well: a success acknowledging
+/// entries the leader does not have (it would index past its log), entries numbered out of
+/// place, a term too large to increment, a request that would remove a committed entry.
+#[test]
+fn a_server_drops_messages_no_correct_server_sends() {
+    use coordlab_impls::raft::{Config, Durable, Entry, Message, NodeId, Payload, RaftCore, Role};
+    let ids: Vec<NodeId> = (0..3).map(NodeId).collect();
+    let mut s: Vec<RaftCore> = ids
+        .iter()
+        .map(|&id| RaftCore::new(Config::new(id, ids.clone()), Durable::default()).unwrap())
+        .collect();
+    let settle = |s: &mut Vec<RaftCore>| loop {
+        let mut sent = Vec::new();
+        for c in s.iter_mut() {
+            sent.extend(c.ready().messages);
+        }
+        if sent.is_empty() {
+            return;
+        }
+        for m in sent {
+            s[m.to.0 as usize].step(m.from, m.message);
+        }
+    };
+    s[0].campaign_now();
+    settle(&mut s);
+    s[0].propose(b"x".to_vec()).unwrap();
+    settle(&mut s);
+    for _ in 0..3 {
+        s[0].tick();
+    }
+    settle(&mut s);
+    assert_eq!(s[0].role(), Role::Leader);
+    assert_eq!(s[2].commit_index(), 2);
+    let term = s[0].term();
+
+    // A success for entries the leader lacks: dropped (no panic at the next heartbeat).
+    s[0].step(
+        NodeId(1),
+        Message::AppendEntriesResponse {
+            term,
+            success: true,
+            match_index: 50,
+            last_log_index: 50,
+            round: 0,
+        },
+    );
+    s[0].step(
+        NodeId(2),
+        Message::AppendEntriesResponse {
+            term,
+            success: true,
+            match_index: 1 << 63,
+            last_log_index: 0,
+            round: 0,
+        },
+    );
+    for _ in 0..3 {
+        s[0].tick();
+    }
+    settle(&mut s);
+    assert_eq!(s[0].commit_index(), 2);
+    assert_eq!(s[0].match_index(NodeId(1)), Some(2));
+
+    // An entry numbered out of place: dropped, the log as it was.
+    let log = s[2].log().to_vec();
+    s[2].step(
+        NodeId(0),
+        Message::AppendEntriesRequest {
+            term,
+            prev_log_index: 2,
+            prev_log_term: term,
+            entries: vec![Entry {
+                term,
+                index: 1,
+                payload: Payload::Noop,
+            }],
+            leader_commit: 3,
+            round: 0,
+        },
+    );
+    assert_eq!(s[2].log(), &log[..]);
+    let _ = s[2].ready();
+
+    // A request from a "leader" that would replace committed entries: dropped.
+    s[2].step(
+        NodeId(1),
+        Message::AppendEntriesRequest {
+            term: term + 1,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: vec![Entry {
+                term: term + 1,
+                index: 1,
+                payload: Payload::Noop,
+            }],
+            leader_commit: 0,
+            round: 0,
+        },
+    );
+    assert_eq!(s[2].log(), &log[..]);
+    assert_eq!(s[2].ready().committed.len(), 0);
+
+    // A term too large to increment: dropped; the term is the server's own.
+    let before = s[1].term();
+    s[1].step(
+        NodeId(2),
+        Message::RequestVoteRequest {
+            term: u64::MAX,
+            last_log_term: u64::MAX,
+            last_log_index: 9,
+        },
+    );
+    assert_eq!(s[1].term(), before);
+}
