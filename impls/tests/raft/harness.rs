@@ -497,7 +497,7 @@ fn chaos_loop(cluster: &Mutex<Cluster<MemStorage>>, recorder: &Recorder, s: &Sce
             }
         } else if dice.chance(s.partition_per_mille) {
             c.heal();
-            if dice.roll() % 2 == 0 {
+            if dice.roll().is_multiple_of(2) {
                 let isolated = vec![node];
                 c.isolate(&isolated);
                 recorder.push(Record::Partition { isolated });
