@@ -396,7 +396,7 @@ fn run_ticker<S: Storage + Send + 'static>(shared: Arc<Shared<S>>) {
         }
         match shared.config.ticker {
             #[cfg(not(any(loom, shuttle)))]
-            Ticker::Real { ms } => std::thread::sleep(std::time::Duration::from_millis(ms)),
+            Ticker::Real { ms } => thread::sleep(std::time::Duration::from_millis(ms)),
             #[cfg(any(loom, shuttle))]
             Ticker::Real { .. } => panic!("Ticker::Real needs std threads"),
             Ticker::Logical => thread::yield_now(),

@@ -4,9 +4,9 @@
 //! commit and term as the model's. Runs that leave the model's bounds (more than 4 entries
 //! appended, more than 8 messages in flight) are counted, and must stay a minority.
 
-#[cfg(shuttle)]
-use std::sync::Arc as StdArc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+// Core's atomics, not the sync facade's: the tallies count across shuttle's executions,
+// outside the model.
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use coordlab_checks::conform::raft::{RaftConformance, RunConfig};
 use coordlab_checks::conform::{ConformError, Verdict, conform};
@@ -40,10 +40,18 @@ pub fn scenario() -> Scenario {
 }
 
 /// Tallies of the runs checked.
-#[derive(Default)]
 pub struct Tally {
     pub conforming: AtomicUsize,
     pub unmapped: AtomicUsize,
+}
+
+impl Tally {
+    pub const fn new() -> Tally {
+        Tally {
+            conforming: AtomicUsize::new(0),
+            unmapped: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// The run's failure if it is not a behaviour of the model of `variant` (within bounds).
@@ -82,7 +90,7 @@ fn assert_mostly_conforming(tally: &Tally, runs: usize) {
 #[cfg(not(shuttle))]
 #[test]
 fn std_runs_in_raft_tla_profile_are_behaviours_of_the_model() {
-    let tally = Tally::default();
+    let tally = Tally::new();
     let runs = 10;
     for _ in 0..runs {
         let report = run(&scenario());
@@ -99,10 +107,10 @@ fn std_runs_in_raft_tla_profile_are_behaviours_of_the_model() {
 #[cfg(shuttle)]
 #[test]
 fn shuttle_runs_in_raft_tla_profile_are_behaviours_of_the_model() {
-    let tally = StdArc::new(Tally::default());
+    static TALLY: Tally = Tally::new();
+    let tally = &TALLY;
     let per_seed = 50;
     for seed in 0..20 {
-        let t = StdArc::clone(&tally);
         let found = crate::shuttle_search::search_random(
             move || {
                 let report = run(&scenario());
@@ -110,7 +118,7 @@ fn shuttle_runs_in_raft_tla_profile_are_behaviours_of_the_model() {
                     .violations
                     .first()
                     .map(ToString::to_string)
-                    .or_else(|| check_run(&report, "correct", &t));
+                    .or_else(|| check_run(&report, "correct", &TALLY));
                 (report, failure)
             },
             seed,
@@ -125,7 +133,7 @@ fn shuttle_runs_in_raft_tla_profile_are_behaviours_of_the_model() {
             );
         }
     }
-    assert_mostly_conforming(&tally, 20 * per_seed);
+    assert_mostly_conforming(tally, 20 * per_seed);
 }
 
 /// Conformance catches each of the model's bugs: under shuttle, a run of the core with the
@@ -140,12 +148,11 @@ fn runs_with_a_deviation_leave_the_correct_model_and_follow_their_own() {
         s.deviation = Some(d);
         s.isolate_leader_per_mille = 500;
         s.chaos_steps = 8;
-        let tally = StdArc::new(Tally::default());
-        let t = StdArc::clone(&tally);
+        static SEEN: Tally = Tally::new();
         let found = crate::shuttle_search::search_random(
             move || {
                 let report = run(&s);
-                let failure = check_run(&report, "correct", &t);
+                let failure = check_run(&report, "correct", &SEEN);
                 (report, failure)
             },
             1,
@@ -159,7 +166,7 @@ fn runs_with_a_deviation_leave_the_correct_model_and_follow_their_own() {
             "{}",
             f.message
         );
-        let own = Tally::default();
+        let own = Tally::new();
         if let Some(bad) = check_run(&f.report, d.id(), &own) {
             panic!(
                 "the run of `{}` is not a behaviour of its own variant: {bad}",

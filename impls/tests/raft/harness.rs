@@ -462,7 +462,7 @@ fn pause(s: &Scenario, dice: &mut Dice) {
         }
     } else {
         #[cfg(not(any(shuttle, loom)))]
-        std::thread::sleep(std::time::Duration::from_millis(s.tick_ms * u64::from(n)));
+        thread::sleep(std::time::Duration::from_millis(s.tick_ms * u64::from(n)));
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use coordlab_impls::raft::{
     Client, Cluster, ClusterConfig, Event, KvOp, KvOutput, MemStorage, NetFate, Role,
 };
-use coordlab_impls::sync::Arc;
+use coordlab_impls::sync::{Arc, thread};
 
 use super::harness::{Record, Recorder, Scenario, check_records, render_records};
 
@@ -87,7 +87,7 @@ impl Run {
                 "no {what} within 10 s\n{}",
                 render_records(&self.records())
             );
-            std::thread::sleep(Duration::from_millis(2));
+            thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -209,7 +209,7 @@ fn a_partitioned_leader_rejoins_as_a_follower_and_loses_its_uncommitted_entry() 
     // A client that only ever asks the old leader: it accepts the write, cannot commit it.
     let mut stuck = run.cluster.client(100, 1_000, 100);
     stuck.ask_first(old);
-    let stuck_write = std::thread::spawn(move || {
+    let stuck_write = thread::spawn(move || {
         stuck.call(KvOp::Put {
             key: "x".into(),
             value: "lost".into(),
