@@ -54,7 +54,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use coordlab_impls::raft::{Envelope, Event, Message as ImplMessage, NetFate};
+use coordlab_impls::raft::{Entry as ImplEntry, Envelope, Event, Message as ImplMessage, NetFate};
 use coordlab_models::Protocol;
 use coordlab_models::raft::{
     Action, ElectionFairness, ElectionTimeout, Entry, Message, RaftConfig, RaftModel, RaftState,
@@ -195,74 +195,18 @@ impl RaftConformance {
 
     /// The model form of a message the implementation sent.
     fn abstract_message(&self, e: &Envelope) -> Result<Message, Failure> {
-        let source = self.server(e.from.0)?;
-        let dest = self.server(e.to.0)?;
-        Ok(match &e.message {
-            ImplMessage::RequestVoteRequest {
-                term,
-                last_log_term,
-                last_log_index,
-            } => Message::RequestVoteRequest {
-                term: self.rel(*term)?,
-                last_log_term: self.rel(*last_log_term)?,
-                last_log_index: idx(*last_log_index)?,
-                source,
-                dest,
-            },
-            ImplMessage::RequestVoteResponse { term, vote_granted } => {
-                Message::RequestVoteResponse {
-                    term: self.rel(*term)?,
-                    vote_granted: *vote_granted,
-                    source,
-                    dest,
-                }
-            }
-            ImplMessage::AppendEntriesRequest {
-                term,
-                prev_log_index,
-                prev_log_term,
-                entries,
-                leader_commit,
-                ..
-            } => {
-                if entries.len() > 1 {
-                    return Err(unmapped(
-                        "an AppendEntries request with more than one entry (the model sends one: run in raft.tla's profile)",
-                    ));
-                }
-                let entry = match entries.first() {
-                    None => None,
-                    Some(x) => Some(Entry {
-                        term: self.rel(x.term)?,
-                        value: *self
-                            .values
-                            .get(&(x.term, x.index))
-                            .ok_or_else(|| unmapped("an entry no leader appended in the log"))?,
-                    }),
-                };
-                let last = prev_log_index.saturating_add(entries.len() as u64);
-                Message::AppendEntriesRequest {
-                    term: self.rel(*term)?,
-                    prev_log_index: idx(*prev_log_index)?,
-                    prev_log_term: self.rel(*prev_log_term)?,
-                    entry,
-                    commit_index: idx((*leader_commit).min(last))?,
-                    source,
-                    dest,
-                }
-            }
-            ImplMessage::AppendEntriesResponse {
-                term,
-                success,
-                match_index,
-                ..
-            } => Message::AppendEntriesResponse {
-                term: self.rel(*term)?,
-                success: *success,
-                match_index: idx(*match_index)?,
-                source,
-                dest,
-            },
+        if let ImplMessage::AppendEntriesRequest { entries, .. } = &e.message
+            && entries.len() > 1
+        {
+            return Err(unmapped(
+                "an AppendEntries request with more than one entry (the model sends one: run in raft.tla's profile)",
+            ));
+        }
+        model_message(e, &|s| self.server(s), &|t| self.rel(t), &idx, &|x| {
+            self.values
+                .get(&(x.term, x.index))
+                .copied()
+                .ok_or_else(|| unmapped("an entry no leader appended in the log"))
         })
     }
 
@@ -308,6 +252,81 @@ impl RaftConformance {
             Ok(vec![send])
         }
     }
+}
+
+/// A message of the core (raft.tla's profile: at most one entry) in the model's form, with
+/// the caller's mappings of servers, terms (0, "no entry", stays 0), indices and an entry's
+/// value. Shared with the driver (`crate::drive::raft`).
+pub(crate) fn model_message<E>(
+    e: &Envelope,
+    server: &dyn Fn(u32) -> Result<u8, E>,
+    term: &dyn Fn(u64) -> Result<u8, E>,
+    index: &dyn Fn(u64) -> Result<u8, E>,
+    value: &dyn Fn(&ImplEntry) -> Result<u8, E>,
+) -> Result<Message, E> {
+    let (source, dest) = (server(e.from.0)?, server(e.to.0)?);
+    Ok(match &e.message {
+        ImplMessage::RequestVoteRequest {
+            term: t,
+            last_log_term,
+            last_log_index,
+        } => Message::RequestVoteRequest {
+            term: term(*t)?,
+            last_log_term: term(*last_log_term)?,
+            last_log_index: index(*last_log_index)?,
+            source,
+            dest,
+        },
+        ImplMessage::RequestVoteResponse {
+            term: t,
+            vote_granted,
+        } => Message::RequestVoteResponse {
+            term: term(*t)?,
+            vote_granted: *vote_granted,
+            source,
+            dest,
+        },
+        ImplMessage::AppendEntriesRequest {
+            term: t,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit,
+            ..
+        } => {
+            let entry = match entries.first() {
+                None => None,
+                Some(x) => Some(Entry {
+                    term: term(x.term)?,
+                    value: value(x)?,
+                }),
+            };
+            let last = prev_log_index.saturating_add(entries.len() as u64);
+            Message::AppendEntriesRequest {
+                term: term(*t)?,
+                prev_log_index: index(*prev_log_index)?,
+                prev_log_term: term(*prev_log_term)?,
+                entry,
+                // raft.tla's `mcommitIndex`: the leader's commit index, at most the last
+                // entry the message covers (the follower takes the same minimum).
+                commit_index: index((*leader_commit).min(last))?,
+                source,
+                dest,
+            }
+        }
+        ImplMessage::AppendEntriesResponse {
+            term: t,
+            success,
+            match_index,
+            ..
+        } => Message::AppendEntriesResponse {
+            term: term(*t)?,
+            success: *success,
+            match_index: index(*match_index)?,
+            source,
+            dest,
+        },
+    })
 }
 
 fn count(state: &RaftState, m: &Message) -> u8 {

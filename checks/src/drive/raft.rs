@@ -57,6 +57,7 @@ use coordlab_models::raft::{
 use stateright::Model;
 
 use super::{Driver, Refusal};
+use crate::conform::raft::model_message;
 
 /// Raft's driver.
 pub struct RaftDriver {
@@ -120,13 +121,12 @@ impl RaftDriver {
     }
 
     /// Takes one copy of the model message `m` off the network; its envelope.
-    fn take(&mut self, model: &RaftModel, state: &RaftState, m: &Message) -> Option<Envelope> {
+    fn take(&mut self, m: &Message) -> Option<Envelope> {
         let shift = self.shift();
         let i = self
             .network
             .iter()
-            .position(|e| abstract_message(e, shift, &self.cores) == *m)?;
-        let _ = (model, state);
+            .position(|e| abstract_message(e, shift) == *m)?;
         Some(self.network.remove(i))
     }
 
@@ -265,63 +265,19 @@ fn rel_server(t: u64, shift: u64) -> u8 {
     u8::try_from(t + 1 - shift.min(t)).unwrap_or(u8::MAX)
 }
 
-fn abstract_message(e: &Envelope, shift: u64, _cores: &[RaftCore]) -> Message {
-    let (source, dest) = (e.from.0 as u8, e.to.0 as u8);
-    match &e.message {
-        ImplMessage::RequestVoteRequest {
-            term,
-            last_log_term,
-            last_log_index,
-        } => Message::RequestVoteRequest {
-            term: rel_server(*term, shift),
-            last_log_term: rel(*last_log_term, shift),
-            last_log_index: *last_log_index as u8,
-            source,
-            dest,
-        },
-        ImplMessage::RequestVoteResponse { term, vote_granted } => Message::RequestVoteResponse {
-            term: rel_server(*term, shift),
-            vote_granted: *vote_granted,
-            source,
-            dest,
-        },
-        ImplMessage::AppendEntriesRequest {
-            term,
-            prev_log_index,
-            prev_log_term,
-            entries,
-            leader_commit,
-            ..
-        } => {
-            let last = prev_log_index + entries.len() as u64;
-            Message::AppendEntriesRequest {
-                term: rel_server(*term, shift),
-                prev_log_index: *prev_log_index as u8,
-                prev_log_term: rel(*prev_log_term, shift),
-                entry: entries.first().map(|x| Entry {
-                    term: rel(x.term, shift),
-                    value: value_of(&x.payload),
-                }),
-                // raft.tla's `mcommitIndex`: the leader's commit index, at most the last
-                // entry the message covers (the follower takes the same minimum).
-                commit_index: (*leader_commit).min(last) as u8,
-                source,
-                dest,
-            }
-        }
-        ImplMessage::AppendEntriesResponse {
-            term,
-            success,
-            match_index,
-            ..
-        } => Message::AppendEntriesResponse {
-            term: rel_server(*term, shift),
-            success: *success,
-            match_index: *match_index as u8,
-            source,
-            dest,
-        },
-    }
+/// The model form of a message in flight (the mapping conformance uses, with the driver's
+/// renumbering; a value is the payload's byte).
+fn abstract_message(e: &Envelope, shift: u64) -> Message {
+    let never = |r: Result<Message, std::convert::Infallible>| match r {
+        Ok(m) => m,
+    };
+    never(model_message(
+        e,
+        &|s| Ok(s as u8),
+        &|t| Ok(rel(t, shift)),
+        &|i| Ok(i as u8),
+        &|x| Ok(value_of(&x.payload)),
+    ))
 }
 
 fn is_request(m: &Message) -> bool {
@@ -452,7 +408,7 @@ impl Driver for RaftDriver {
             | Action::HandleRequestVoteResponse { message }
             | Action::HandleAppendEntriesRequest { message }
             | Action::HandleAppendEntriesResponse { message } => {
-                let Some(envelope) = self.take(model, before, &message) else {
+                let Some(envelope) = self.take(&message) else {
                     return Err(Refusal::new(
                         "the network",
                         "no such message in flight from the core",
@@ -492,7 +448,7 @@ impl Driver for RaftDriver {
                 let Some(e) = self
                     .network
                     .iter()
-                    .find(|e| abstract_message(e, shift, &self.cores) == message)
+                    .find(|e| abstract_message(e, shift) == message)
                     .cloned()
                 else {
                     return Err(Refusal::new("the network", "no such message to duplicate"));
@@ -501,7 +457,7 @@ impl Driver for RaftDriver {
                 self.duplicates += 1;
             }
             Action::DropMessage { message } => {
-                if self.take(model, before, &message).is_none() {
+                if self.take(&message).is_none() {
                     return Err(Refusal::new("the network", "no such message to drop"));
                 }
                 self.drops += 1;
@@ -572,7 +528,7 @@ impl Driver for RaftDriver {
         }
     }
 
-    fn observe(&mut self, model: &RaftModel) -> RaftState {
+    fn observe(&mut self, _: &RaftModel) -> RaftState {
         let shift = self.shift();
         let n = self.n();
         let mut servers = InlineVec::new();
@@ -631,7 +587,7 @@ impl Driver for RaftDriver {
         let mut all: Vec<Message> = self
             .network
             .iter()
-            .map(|e| abstract_message(e, shift, &self.cores))
+            .map(|e| abstract_message(e, shift))
             .collect();
         all.sort();
         for m in all {
@@ -666,7 +622,6 @@ impl Driver for RaftDriver {
                 conflict: conflict.map(|(e, s)| (abs(e), s)),
             })
             .collect();
-        let _ = model;
         RaftState {
             servers,
             messages,

@@ -467,9 +467,9 @@ impl<S: Storage, T> KvNode<S, T> {
         let refused = |e: NotLeader| match e {
             NotLeader::NotLeader { leader } => KvError::NotLeader { leader },
         };
-        let bytes = request.encode().len();
-        if bytes > MAX_REQUEST_BYTES {
-            let max = MAX_REQUEST_BYTES;
+        let encoded = request.encode();
+        if encoded.len() > MAX_REQUEST_BYTES {
+            let (bytes, max) = (encoded.len(), MAX_REQUEST_BYTES);
             replies.push((ticket, Err(KvError::TooLarge { bytes, max })));
             return;
         }
@@ -484,7 +484,7 @@ impl<S: Storage, T> KvNode<S, T> {
                     Err(e) => replies.push((ticket, Err(refused(e)))),
                 }
             }
-            KvOp::Put { .. } | KvOp::Cas { .. } => match self.core.propose(request.encode()) {
+            KvOp::Put { .. } | KvOp::Cas { .. } => match self.core.propose(encoded) {
                 Ok((index, term)) => {
                     self.writes.insert(index, (term, ticket));
                 }
